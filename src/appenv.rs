@@ -1,0 +1,169 @@
+//! The environment an app's processes run in: its venv, its environment files, and what its
+//! `build-env` / `deploy-env` hooks printed.
+//!
+//! Precedence, lowest first: `.s2i/environment`, `.warp/environment`, the inherited
+//! environment (so `docker run -e` and a Kubernetes `env:` win over the files, as in s2i),
+//! then hook output, then the venv's own `VIRTUAL_ENV` and `PATH`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::env_vars;
+
+/// A malformed `KEY=VALUE` line.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}: expected KEY=VALUE, found {text:?}: fix or remove that line")]
+pub struct AssignmentError {
+    pub origin: String,
+    pub line: usize,
+    pub text: String,
+}
+
+/// Parse `KEY=VALUE` lines; blank lines and `#` comments are skipped, values are taken
+/// literally (no quotes, no expansion: the same rules as `docker run --env-file`).
+pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(String, String)>, AssignmentError> {
+    let mut out = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let valid = line
+            .split_once('=')
+            .filter(|(key, _)| is_identifier(key));
+        match valid {
+            Some((key, value)) => out.push((key.to_owned(), value.to_owned())),
+            None => {
+                return Err(AssignmentError {
+                    origin: origin.to_owned(),
+                    line: index + 1,
+                    text: raw.to_owned(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn is_identifier(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Variables to set on top of the inherited environment.
+#[derive(Debug, Clone, Default)]
+pub struct AppEnv {
+    vars: BTreeMap<String, String>,
+    venv: Option<PathBuf>,
+}
+
+impl AppEnv {
+    /// Start from the app's environment files; inherited variables keep their values.
+    pub fn from_files(files: &[PathBuf]) -> anyhow::Result<AppEnv> {
+        let mut env = AppEnv::default();
+        for file in files {
+            let text = match std::fs::read_to_string(file) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", file.display()))),
+            };
+            for (key, value) in parse_assignments(&text, &file.display().to_string())? {
+                if std::env::var_os(&key).is_none() {
+                    env.vars.insert(key, value);
+                }
+            }
+        }
+        Ok(env)
+    }
+
+    /// Add variables that override everything but the venv (hook output).
+    pub fn extend(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+        self.vars.extend(vars);
+    }
+
+    /// Activate `venv` for every process started with this environment.
+    pub fn with_venv(mut self, venv: &Path) -> AppEnv {
+        self.venv = Some(venv.to_path_buf());
+        self
+    }
+
+    /// Whether a venv is activated by this environment.
+    pub fn has_venv(&self) -> bool {
+        self.venv.is_some()
+    }
+
+    /// Every variable this environment sets, with the venv's `VIRTUAL_ENV` and `PATH` last.
+    pub fn vars(&self) -> Vec<(String, OsString)> {
+        let mut out: Vec<(String, OsString)> =
+            self.vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
+        if let Some(venv) = &self.venv {
+            out.retain(|(k, _)| k != env_vars::VIRTUAL_ENV && k != "PATH");
+            out.push((env_vars::VIRTUAL_ENV.to_owned(), venv.as_os_str().to_owned()));
+            out.push(("PATH".to_owned(), self.path_with_venv(venv)));
+        }
+        out
+    }
+
+    /// The variables the environment files and hooks assigned (not the venv's).
+    pub fn assigned(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// Configure `cmd` to run in this environment.
+    pub fn apply(&self, cmd: &mut Command) {
+        if self.venv.is_some() {
+            // A PYTHONHOME inherited from elsewhere would point the venv's python at the
+            // wrong standard library.
+            cmd.env_remove("PYTHONHOME");
+        }
+        cmd.envs(self.vars());
+    }
+
+    fn path_with_venv(&self, venv: &Path) -> OsString {
+        let base = self
+            .vars
+            .get("PATH")
+            .map(OsString::from)
+            .or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_default();
+        let bin = venv.join("bin");
+        let rest = std::env::split_paths(&base).filter(|p| p != &bin);
+        std::env::join_paths(std::iter::once(bin.clone()).chain(rest)).unwrap_or(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_skip_comments_and_keep_values_literally() {
+        let parsed = parse_assignments("# c\n\nA=1\n  B= x=y \nC=\n", "f").unwrap();
+        assert_eq!(
+            parsed,
+            vec![("A".into(), "1".into()), ("B".into(), " x=y ".into()), ("C".into(), "".into())]
+        );
+    }
+
+    #[test]
+    fn malformed_assignment_names_file_and_line() {
+        let err = parse_assignments("A=1\nexport B=2\n", "env").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.to_string().starts_with("env:2: expected KEY=VALUE"));
+        assert!(parse_assignments("1A=2", "env").is_err());
+        assert!(parse_assignments("no equals", "env").is_err());
+    }
+
+    #[test]
+    fn venv_bin_comes_first_on_path_once() {
+        let env = AppEnv::default().with_venv(Path::new("/v"));
+        let vars = env.vars();
+        let path = &vars.iter().find(|(k, _)| k == "PATH").unwrap().1;
+        let parts: Vec<_> = std::env::split_paths(path).collect();
+        assert_eq!(parts[0], Path::new("/v/bin"));
+        assert_eq!(parts.iter().filter(|p| *p == Path::new("/v/bin")).count(), 1);
+    }
+}

@@ -1,0 +1,83 @@
+//! One module per subcommand: each turns parsed arguments into a call into the library.
+
+mod build;
+mod env;
+mod exec;
+mod fixup;
+mod project;
+mod shell;
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::Command as Process;
+
+use anyhow::Result;
+use warp::appenv::AppEnv;
+
+use crate::cli::Command;
+
+/// An error that must end the process with a particular exit code (as a shell would:
+/// 127 for a command that is not found, 126 for one that cannot run).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitWith {
+    pub code: u8,
+    pub message: String,
+}
+
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Build(args) => build::run(args),
+        Command::Project(args) => project::run(args),
+        Command::Exec(args) => exec::run(args),
+        Command::Shell(args) => shell::run(args),
+        Command::Env(args) => env::run(args),
+        Command::Fixup(args) => fixup::run(args),
+    }
+}
+
+/// Replace this process with `program` in `env`; returns only if that fails.
+fn exec_in(env: &AppEnv, program: &OsStr, args: &[&OsStr]) -> anyhow::Error {
+    let mut cmd = Process::new(program);
+    cmd.args(args);
+    env.apply(&mut cmd);
+    let err = cmd.exec();
+    let name = program.to_string_lossy();
+    let (code, what) = match err.kind() {
+        std::io::ErrorKind::NotFound => (127, "command not found: check its name or install it into the venv"),
+        std::io::ErrorKind::PermissionDenied => (126, "permission denied: make it executable"),
+        _ => (126, "cannot run it"),
+    };
+    ExitWith { code, message: format!("{name}: {what} ({err})") }.into()
+}
+
+/// Print `export` lines that recreate `env` in a POSIX shell.
+fn print_exports(env: &AppEnv) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (key, value) in env.vars() {
+        writeln!(out, "export {key}={}", shell_quote(&value.to_string_lossy()))?;
+    }
+    if env.has_venv() {
+        writeln!(out, "unset PYTHONHOME")?;
+    }
+    Ok(())
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// The user's shell: `$SHELL`, else `/bin/sh`.
+fn user_shell() -> std::ffi::OsString {
+    warp::env_vars::get(warp::env_vars::SHELL).unwrap_or_else(|| "/bin/sh".to_owned()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_survive_shell_quoting() {
+        assert_eq!(super::shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(super::shell_quote("$HOME"), "'$HOME'");
+    }
+}

@@ -1,0 +1,170 @@
+//! What an app depends on: which file declares it, and a digest of every input to the install.
+//!
+//! First match wins: `uv.lock` (with `pyproject.toml`), `Pipfile.lock`, `requirements.txt`,
+//! then the `[project].dependencies` of a `pyproject.toml` that is not a package. Afterwards
+//! the app itself is installed, editable, when it is a package (`setup.py`, or a
+//! `pyproject.toml` with a `[build-system]`), as s2i does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::python::Interpreter;
+
+/// Where the dependency list comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `uv.lock`: exported to pinned, hashed requirements by uv.
+    UvLock,
+    /// `Pipfile.lock`: converted to requirements by warp.
+    PipfileLock,
+    /// A requirements file given to the installer as it is.
+    Requirements(PathBuf),
+    /// `[project].dependencies` of a `pyproject.toml` that is not a package.
+    ProjectTable(Vec<String>),
+    /// Nothing to install besides the app itself.
+    Nothing,
+}
+
+impl Source {
+    /// How progress lines name the source.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::UvLock => "uv.lock".to_owned(),
+            Source::PipfileLock => "Pipfile.lock".to_owned(),
+            Source::Requirements(path) => {
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            }
+            Source::ProjectTable(_) => "pyproject.toml [project].dependencies".to_owned(),
+            Source::Nothing => "no dependency file".to_owned(),
+        }
+    }
+}
+
+/// What `warp build` will install for an app.
+#[derive(Debug)]
+pub struct Plan {
+    pub source: Source,
+    /// The app is a package: install it editable after its dependencies.
+    pub install_app: bool,
+    /// Every file whose content decides what gets installed.
+    inputs: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// Look at the app at `src` and decide what to install.
+    pub fn for_app(src: &Path) -> Result<Plan> {
+        let pyproject = read_pyproject(src)?;
+        let is_package = src.join("setup.py").is_file()
+            || pyproject.as_ref().is_some_and(|t| t.contains_key("build-system"));
+        let (source, mut inputs) = if src.join("uv.lock").is_file() && pyproject.is_some() {
+            (Source::UvLock, vec![src.join("uv.lock"), src.join("pyproject.toml")])
+        } else if src.join("Pipfile.lock").is_file() {
+            (Source::PipfileLock, vec![src.join("Pipfile.lock")])
+        } else if src.join("requirements.txt").is_file() {
+            let file = src.join("requirements.txt");
+            (Source::Requirements(file.clone()), requirement_files(&file)?)
+        } else if let Some(deps) = pyproject.as_ref().filter(|_| !is_package).and_then(project_dependencies) {
+            (Source::ProjectTable(deps), vec![src.join("pyproject.toml")])
+        } else {
+            (Source::Nothing, Vec::new())
+        };
+        if is_package {
+            inputs.extend(
+                ["setup.py", "setup.cfg", "pyproject.toml"].iter().map(|f| src.join(f)).filter(|p| p.is_file()),
+            );
+        }
+        inputs.sort();
+        inputs.dedup();
+        Ok(Plan { source, install_app: is_package, inputs })
+    }
+
+    /// A digest of everything that decides the venv's contents: the dependency files, the
+    /// interpreter, the installer settings in the environment, and warp's own version.
+    pub fn digest(&self, python: &Interpreter, env: &BTreeMap<String, String>) -> Result<String> {
+        let mut hash = Sha256::new();
+        let mut field = |name: &str, value: &[u8]| {
+            hash.update((name.len() as u64).to_le_bytes());
+            hash.update(name.as_bytes());
+            hash.update((value.len() as u64).to_le_bytes());
+            hash.update(value);
+        };
+        field("warp", env!("CARGO_PKG_VERSION").as_bytes());
+        field("python", python.executable.as_os_str().as_encoded_bytes());
+        field("python-version", python.version_text().as_bytes());
+        field("install-app", &[u8::from(self.install_app)]);
+        for input in &self.inputs {
+            let content = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+            field(&input.to_string_lossy(), &content);
+        }
+        for (key, value) in env.iter().filter(|(k, _)| k.starts_with("PIP_") || k.starts_with("UV_")) {
+            field(key, value.as_bytes());
+        }
+        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+fn read_pyproject(src: &Path) -> Result<Option<toml::Table>> {
+    let path = src.join("pyproject.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let table = text
+        .parse::<toml::Table>()
+        .with_context(|| format!("{} is not valid TOML: fix it and build again", path.display()))?;
+    Ok(Some(table))
+}
+
+fn project_dependencies(pyproject: &toml::Table) -> Option<Vec<String>> {
+    let deps = pyproject.get("project")?.get("dependencies")?.as_array()?;
+    Some(deps.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
+}
+
+/// A requirements file and every file it pulls in with `-r`/`-c`, recursively.
+fn requirement_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut seen = vec![root.to_path_buf()];
+    let mut index = 0;
+    while index < seen.len() {
+        let file = seen[index].clone();
+        index += 1;
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let dir = file.parent().unwrap_or(Path::new("."));
+        for include in text.lines().filter_map(included_file) {
+            let path = dir.join(include);
+            if path.is_file() && !seen.contains(&path) {
+                seen.push(path);
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The file named by a `-r`, `-c`, `--requirement` or `--constraint` line.
+fn included_file(line: &str) -> Option<&str> {
+    let line = line.trim();
+    let rest = ["--requirement", "--constraint"]
+        .iter()
+        .find_map(|flag| line.strip_prefix(flag).filter(|r| r.starts_with(['=', ' ', '\t'])))
+        .or_else(|| ["-r", "-c"].iter().find_map(|flag| line.strip_prefix(flag)))?;
+    let name = rest.trim_start_matches('=').trim();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_lines_name_their_file() {
+        assert_eq!(included_file("-r base.txt"), Some("base.txt"));
+        assert_eq!(included_file("-rbase.txt"), Some("base.txt"));
+        assert_eq!(included_file("--requirement=dev.txt"), Some("dev.txt"));
+        assert_eq!(included_file("  -c constraints.txt"), Some("constraints.txt"));
+        assert_eq!(included_file("requests==2.0"), None);
+        assert_eq!(included_file("--requirementx"), None);
+    }
+}

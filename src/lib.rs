@@ -1,0 +1,29 @@
+//! warp: take a Python web application from source to a running service.
+//!
+//! The library holds every concern; the `warp` binary is only the command line over it.
+//!
+//! - [`layout`]: where the source, venv, settings and caches are.
+//! - [`python`]: which interpreter an app is built with.
+//! - [`deps`], [`pipfile`]: what an app depends on, and the digest of it.
+//! - [`installer`]: uv or pip, driven into a venv; [`venv`]: replacing a venv safely.
+//! - [`hooks`], [`appenv`]: the app's action hooks and environment.
+//! - [`build`]: the `warp build` pipeline; [`django`]: its Django step.
+//! - [`project`]: named project venvs; [`fixup`]: group-0 permissions for containers.
+//! - [`report`]: progress as events; [`process`]: child processes with quoted failures.
+
+pub mod appenv;
+pub mod build;
+pub mod deps;
+pub mod django;
+pub mod env_vars;
+pub mod fixup;
+pub mod hooks;
+pub mod installer;
+pub mod layout;
+pub mod pathsearch;
+pub mod pipfile;
+pub mod process;
+pub mod project;
+pub mod python;
+pub mod report;
+pub mod venv;

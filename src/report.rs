@@ -1,0 +1,34 @@
+//! Progress reporting as a trait: libraries say what happens, the CLI decides how it looks.
+//!
+//! Nothing in the library knows about terminals. The CLI implements [`Reporter`] with
+//! spinners on a terminal and plain lines elsewhere; tests read the plain lines.
+
+use std::time::Duration;
+
+/// Receives the events of a long-running command.
+pub trait Reporter: Sync {
+    /// A step begins; it ends with [`Reporter::step_done`] or the command's error.
+    fn step(&self, what: &str);
+    /// The current step finished; `outcome` is a short past-tense summary.
+    fn step_done(&self, outcome: &str, elapsed: Duration);
+    /// A line that the app's own code (an action hook, a Django command) printed: always shown.
+    fn output(&self, line: &str);
+    /// A line of a tool's chatter (an installer's): shown only as live progress.
+    fn detail(&self, line: &str);
+    /// Something the user should act on, but that does not stop the command.
+    fn warn(&self, message: &str);
+    /// A plain informational line.
+    fn info(&self, message: &str);
+}
+
+/// Discards every event; for callers that want no output.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn step(&self, _: &str) {}
+    fn step_done(&self, _: &str, _: Duration) {}
+    fn output(&self, _: &str) {}
+    fn detail(&self, _: &str) {}
+    fn warn(&self, _: &str) {}
+    fn info(&self, _: &str) {}
+}
