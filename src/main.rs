@@ -16,10 +16,10 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {}", indent(&cause.to_string()));
-            }
+            // One line: what failed, then why, each cause after a colon. Only a quoted
+            // child's output adds lines below it.
+            let causes: Vec<String> = err.chain().map(|cause| cause.to_string()).collect();
+            eprintln!("error: {}", causes.join(": "));
             match err.downcast_ref::<commands::ExitWith>() {
                 Some(exit) => ExitCode::from(exit.code),
                 None => ExitCode::FAILURE,
@@ -33,8 +33,4 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-fn indent(text: &str) -> String {
-    text.replace('\n', "\n  ")
 }
