@@ -15,6 +15,7 @@ pub struct Cli {
 
 const EXAMPLES: &str = "Examples:
   warp build                    create .venv and install the app's dependencies
+  warp start                    serve wsgi.py's application on http://127.0.0.1:8000/
   warp exec python manage.py migrate
   warp project blog             a shell with the venv of project 'blog' active
   warp fixup /opt/app-root      let any UID in group 0 use a folder";
@@ -22,6 +23,7 @@ const EXAMPLES: &str = "Examples:
 #[derive(Subcommand)]
 pub enum Command {
     Build(BuildArgs),
+    Start(StartArgs),
     Project(ProjectArgs),
     Exec(ExecArgs),
     Shell(ShellArgs),
@@ -119,4 +121,70 @@ pub struct EnvArgs {
 pub struct FixupArgs {
     /// The folder to fix up, recursively.
     pub dir: PathBuf,
+}
+
+/// Serve the app with warp's embedded server: a master process and its workers.
+///
+/// The master binds the socket and keeps N worker processes running; each worker runs the
+/// app in the venv's own Python with T threads. SIGTERM or SIGINT stops gracefully (in-flight
+/// requests finish within the shutdown timeout); SIGHUP replaces every worker.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp start                              wsgi.py's `application`
+  warp start . app:app --port 9000        a Flask app
+  warp start --processes auto --threads 8")]
+pub struct StartArgs {
+    /// The app's source folder [default: the current folder].
+    pub src: Option<PathBuf>,
+    /// The app: `module:callable`, or a Python file defining `application` (or `app`)
+    /// [default: wsgi.py].
+    pub app: Option<String>,
+    /// Address to listen on [default: 0.0.0.0 in a container (APP_ROOT set), else 127.0.0.1].
+    #[arg(long, env = "WARP_HOST")]
+    pub host: Option<std::net::IpAddr>,
+    /// Port to listen on [default: $PORT, else 8080 in a container, else 8000].
+    #[arg(long, env = "WARP_PORT")]
+    pub port: Option<u16>,
+    /// Worker processes, or `auto` for the CPUs the container may use.
+    #[arg(long, env = "WARP_PROCESSES", default_value = "1")]
+    pub processes: Processes,
+    /// Python threads per worker.
+    #[arg(long, env = "WARP_THREADS", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
+    /// Seconds a stopping worker gives requests in flight.
+    #[arg(long, env = "WARP_SHUTDOWN_TIMEOUT", default_value_t = 5.0, value_name = "SECONDS")]
+    pub shutdown_timeout: f64,
+    /// Seconds a read from or write to a client may wait.
+    #[arg(long, env = "WARP_SOCKET_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS")]
+    pub socket_timeout: f64,
+    /// Largest request body accepted, in bytes (413 beyond it).
+    #[arg(long, env = "WARP_LIMIT_REQUEST_BODY", default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    pub limit_request_body: u64,
+    /// Length of the kernel's queue of connections not yet accepted.
+    #[arg(long, env = "WARP_LISTEN_BACKLOG", default_value_t = 500)]
+    pub listen_backlog: i32,
+    /// Log every request to stdout in combined format [default: on in a container].
+    #[arg(long, env = "WARP_ACCESS_LOG", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub access_log: Option<bool>,
+}
+
+/// A process count: a number, or `auto`.
+#[derive(Clone, Copy, Debug)]
+pub enum Processes {
+    Auto,
+    Count(usize),
+}
+
+impl std::str::FromStr for Processes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Processes::Auto),
+            _ => match s.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Processes::Count(n)),
+                _ => Err(format!("{s:?} is not a process count: give a number above 0, or auto")),
+            },
+        }
+    }
 }

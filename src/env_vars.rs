@@ -15,6 +15,10 @@ pub const WARP_INSTALLER: &str = "WARP_INSTALLER";
 pub const WARP_DISABLE_COLLECTSTATIC: &str = "WARP_DISABLE_COLLECTSTATIC";
 /// When set, progress is printed as plain lines even on a terminal.
 pub const WARP_NO_PROGRESS: &str = "WARP_NO_PROGRESS";
+/// The compiled server module to install into venvs, instead of the one beside `warp`.
+pub const WARP_SERVER_MODULE: &str = "WARP_SERVER_MODULE";
+/// The port to listen on when neither `--port` nor `WARP_PORT` says (as platforms set it).
+pub const PORT: &str = "PORT";
 /// Name of the active `warp project`; set in the shell that `warp project` starts.
 pub const WARP_PROJECT: &str = "WARP_PROJECT";
 

@@ -9,6 +9,7 @@
 //! - [`hooks`], [`appenv`]: the app's action hooks and environment.
 //! - [`build`]: the `warp build` pipeline; [`django`]: its Django step.
 //! - [`project`]: named project venvs; [`fixup`]: group-0 permissions for containers.
+//! - [`serve`]: the server module in the venv, and the master that supervises workers.
 //! - [`report`]: progress as events; [`process`]: child processes with quoted failures.
 
 pub mod appenv;
@@ -26,4 +27,5 @@ pub mod process;
 pub mod project;
 pub mod python;
 pub mod report;
+pub mod serve;
 pub mod venv;

@@ -1,0 +1,60 @@
+"""A warp worker process: import the app named in the settings, then serve it.
+
+The master (``warp start``) passes the settings as JSON in WARP_WORKER_CONFIG and the
+listening socket as an inherited file descriptor.
+"""
+
+import importlib
+import json
+import os
+import runpy
+import signal
+import sys
+
+from warp_server import _native
+
+
+def load(spec, src):
+    """Return the WSGI callable that ``spec`` names: ``module:callable`` or a file path."""
+    if spec.endswith(".py") or os.sep in spec:
+        path = os.path.abspath(os.path.join(src, spec))
+        if not os.path.isfile(path):
+            raise SystemExit("warp: app file %s does not exist" % path)
+        name = os.path.splitext(os.path.basename(path))[0]
+        if os.path.dirname(path) == os.path.abspath(src) and name.isidentifier():
+            # Imported as a module, so pickling and `from wsgi import x` keep working.
+            namespace = vars(importlib.import_module(name))
+        else:
+            namespace = runpy.run_path(path, run_name="__warp_app__")
+        for attr in ("application", "app"):
+            if callable(namespace.get(attr)):
+                return namespace[attr]
+        raise SystemExit("warp: %s defines neither `application` nor `app`" % path)
+    module_name, _, attr = spec.partition(":")
+    target = importlib.import_module(module_name)
+    for part in (attr or "application").split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise SystemExit("warp: %s is not callable" % spec)
+    return target
+
+
+def main():
+    config = json.loads(os.environ.pop("WARP_WORKER_CONFIG"))
+    src = config["src"]
+    os.chdir(src)
+    sys.path.insert(0, src)
+    app = load(config["app"], src)
+    # The server handles these itself: a graceful stop, not KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    clean = _native.serve(app, json.dumps(config))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if not clean:
+        # Requests still running past the shutdown timeout: do not wait for them.
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+//! A client connection and the byte-level I/O on it.
+//!
+//! Sockets stay non-blocking for their whole life, because the poller owns them between
+//! requests. A request thread that must wait (a slow body, a full send buffer) waits with
+//! `poll(2)` on that one socket, bounded by the socket timeout, never holding the GIL.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+/// Bytes read per `read` call; also the initial buffer capacity.
+const READ_CHUNK: usize = 16 * 1024;
+
+pub struct Conn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// Bytes read from the client and not yet consumed (the start of the next request, or
+    /// the part of a body that arrived with the head).
+    pub buf: Vec<u8>,
+    /// Requests served on this connection so far.
+    pub served: u64,
+}
+
+/// Why waiting on a socket ended without data.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("client did not send or receive for {0:?}")]
+    Timeout(Duration),
+    #[error("client closed the connection")]
+    Closed,
+    #[error(transparent)]
+    Os(#[from] io::Error),
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
+        Conn { stream, peer, buf: Vec::with_capacity(READ_CHUNK), served: 0 }
+    }
+
+    /// Read what the socket has now, without waiting. `Ok(0)` means the client closed.
+    pub fn read_available(&mut self) -> io::Result<usize> {
+        let mut total = 0;
+        loop {
+            let start = self.buf.len();
+            self.buf.resize(start + READ_CHUNK, 0);
+            match self.stream.read(&mut self.buf[start..]) {
+                Ok(0) => {
+                    self.buf.truncate(start);
+                    return Ok(total);
+                }
+                Ok(n) => {
+                    self.buf.truncate(start + n);
+                    total += n;
+                    if n < READ_CHUNK {
+                        return Ok(total);
+                    }
+                }
+                Err(e) => {
+                    self.buf.truncate(start);
+                    return match e.kind() {
+                        io::ErrorKind::WouldBlock if total > 0 => Ok(total),
+                        io::ErrorKind::Interrupted => continue,
+                        _ => Err(e),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Append at least one byte to `buf`, waiting up to `timeout` for it.
+    pub fn read_more(&mut self, timeout: Duration) -> Result<usize, IoError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.read_available() {
+                Ok(0) => return Err(IoError::Closed),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait(&self.stream, PollFlags::POLLIN, deadline, timeout)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Write all of `data`, waiting while the send buffer is full, each wait bounded by
+    /// `timeout`.
+    pub fn write_all(&mut self, mut data: &[u8], timeout: Duration) -> Result<(), IoError> {
+        while !data.is_empty() {
+            match self.stream.write(data) {
+                Ok(0) => return Err(IoError::Closed),
+                Ok(n) => data = &data[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait(&self.stream, PollFlags::POLLOUT, Instant::now() + timeout, timeout)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Send `len` bytes of `file` from `offset` with sendfile(2), so file contents never pass
+    /// through userspace.
+    pub fn send_file(&mut self, file: BorrowedFd<'_>, mut offset: i64, mut len: u64, timeout: Duration) -> Result<u64, IoError> {
+        let mut sent = 0;
+        while len > 0 {
+            let count = usize::try_from(len.min(1 << 30)).unwrap_or(1 << 30);
+            match nix::sys::sendfile::sendfile(self.stream.as_fd(), file, Some(&mut offset), count) {
+                Ok(0) => break, // the file is shorter than announced
+                Ok(n) => {
+                    sent += n as u64;
+                    len -= n as u64;
+                }
+                Err(nix::errno::Errno::EAGAIN) => {
+                    wait(&self.stream, PollFlags::POLLOUT, Instant::now() + timeout, timeout)?;
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(IoError::Os(e.into())),
+            }
+        }
+        Ok(sent)
+    }
+}
+
+fn wait(stream: &TcpStream, flags: PollFlags, deadline: Instant, timeout: Duration) -> Result<(), IoError> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(IoError::Timeout(timeout));
+        }
+        let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(stream.as_fd(), flags)];
+        match poll(&mut fds, PollTimeout::from(millis)) {
+            Ok(0) => continue,
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(IoError::Os(e.into())),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! One request and its response on a connection: the state the WSGI objects share.
+//!
+//! The response head is written only when the first non-empty body chunk (or the end of
+//! the response) arrives, so a late `start_response` or an `exc_info` replacement still
+//! decides the status. Never more than a declared Content-Length goes out; if fewer bytes
+//! came, the connection is closed so the client cannot mistake the end.
+
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+use crate::body::Body;
+use crate::conn::{Conn, IoError};
+use warp_http::{cached_http_date, encode_chunk_header, Framing, HeaderProblem, ResponseHead, ResponsePlan, Version, LAST_CHUNK};
+
+/// Facts about the request that shape the response.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts {
+    pub version: Version,
+    /// The client allows keep-alive and the server is not stopping.
+    pub keep_alive: bool,
+    pub head_request: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the app's response is invalid: {0}")]
+    App(#[from] HeaderProblem),
+    #[error("the app sent a body before calling start_response")]
+    NoStatus,
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+pub struct Exchange {
+    pub conn: Conn,
+    pub body: Body,
+    pub timeout: Duration,
+    pub facts: RequestFacts,
+    /// Status and headers from the latest `start_response`.
+    pub status: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Set once the head went out.
+    plan: Option<ResponsePlan>,
+    /// Body bytes written (after framing decisions, before chunk encoding).
+    pub sent: u64,
+    out: Vec<u8>,
+}
+
+impl Exchange {
+    pub fn new(conn: Conn, body: Body, timeout: Duration, facts: RequestFacts) -> Exchange {
+        Exchange { conn, body, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0, out: Vec::new() }
+    }
+
+    pub fn head_sent(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// The status code sent, once the head went out.
+    pub fn status_code(&self) -> Option<u16> {
+        self.plan.map(|p| p.status)
+    }
+
+    /// Send a piece of the body. `whole` says this is the entire body (so it can go out
+    /// with a Content-Length in the same write as the head).
+    pub fn send(&mut self, data: &[u8], whole: bool) -> Result<(), SendError> {
+        if data.is_empty() && !whole {
+            return Ok(());
+        }
+        self.out.clear();
+        let plan = self.ensure_head(whole.then_some(data.len() as u64))?;
+        match plan.framing {
+            Framing::NoBody => {}
+            Framing::Length(limit) => {
+                let room = usize::try_from(limit.saturating_sub(self.sent)).unwrap_or(usize::MAX);
+                let data = &data[..data.len().min(room)];
+                self.out.extend_from_slice(data);
+                self.sent += data.len() as u64;
+            }
+            Framing::Chunked if data.is_empty() => {}
+            Framing::Chunked => {
+                encode_chunk_header(data.len(), &mut self.out);
+                self.out.extend_from_slice(data);
+                self.out.extend_from_slice(b"\r\n");
+                self.sent += data.len() as u64;
+            }
+            Framing::UntilClose => {
+                self.out.extend_from_slice(data);
+                self.sent += data.len() as u64;
+            }
+        }
+        self.flush()
+    }
+
+    /// Send the bytes of a regular file of `size` bytes from `offset` on, with sendfile(2).
+    pub fn send_file(&mut self, fd: BorrowedFd<'_>, offset: u64, size: u64) -> Result<(), SendError> {
+        let len = size.saturating_sub(offset);
+        self.out.clear();
+        let plan = self.ensure_head((!self.head_sent()).then_some(len))?;
+        let len = match plan.framing {
+            Framing::NoBody => 0,
+            Framing::Length(limit) => len.min(limit.saturating_sub(self.sent)),
+            Framing::Chunked | Framing::UntilClose => len,
+        };
+        if len == 0 {
+            return self.flush();
+        }
+        if plan.framing == Framing::Chunked {
+            encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.out);
+        }
+        self.flush()?;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.sent += self.conn.send_file(fd, offset, len, self.timeout)?;
+        if plan.framing == Framing::Chunked {
+            self.conn.write_all(b"\r\n", self.timeout)?;
+        }
+        Ok(())
+    }
+
+    /// End the response. Returns whether the connection may serve another request.
+    pub fn finish(&mut self) -> Result<bool, SendError> {
+        self.out.clear();
+        let plan = self.ensure_head(Some(0))?;
+        let complete = match plan.framing {
+            Framing::Chunked => {
+                self.out.extend_from_slice(LAST_CHUNK);
+                true
+            }
+            Framing::Length(limit) => self.sent == limit,
+            Framing::NoBody => true,
+            Framing::UntilClose => false,
+        };
+        self.flush()?;
+        Ok(plan.keep_alive && complete)
+    }
+
+    /// Write the head into `out` if it has not gone out yet.
+    fn ensure_head(&mut self, body_length: Option<u64>) -> Result<ResponsePlan, SendError> {
+        if let Some(plan) = self.plan {
+            return Ok(plan);
+        }
+        let status = self.status.as_deref().ok_or(SendError::NoStatus)?;
+        let date = cached_http_date();
+        let plan = ResponseHead {
+            status,
+            headers: &self.headers,
+            version: self.facts.version,
+            keep_alive: self.facts.keep_alive,
+            head_request: self.facts.head_request,
+            body_length,
+            date: &date,
+        }
+        .encode(&mut self.out)?;
+        self.plan = Some(plan);
+        Ok(plan)
+    }
+
+    fn flush(&mut self) -> Result<(), SendError> {
+        if !self.out.is_empty() {
+            self.conn.write_all(&self.out, self.timeout)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}

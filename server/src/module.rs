@@ -1,0 +1,37 @@
+//! The Python module `warp_server._native`: it only registers what Python may call.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use warp_worker_config::WorkerConfig;
+
+use crate::wsgi::environ::Constants;
+use crate::wsgi::objects::{ErrorStream, FileWrapper, Input, StartResponse, Write};
+
+/// Serve `app` with the settings in `config_json` until the process is told to stop.
+/// Returns whether every request finished within the shutdown timeout.
+#[pyfunction]
+fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
+    let config: WorkerConfig = serde_json::from_str(config_json)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad worker settings: {e}")))?;
+    let constants = Constants {
+        server_name: PyString::new(py, &config.server_name).unbind(),
+        server_port: PyString::new(py, &config.server_port.to_string()).unbind(),
+        version: PyTuple::new(py, [1, 0])?.into_any().unbind(),
+        errors: Py::new(py, ErrorStream)?.into_any(),
+        file_wrapper: py.get_type::<FileWrapper>().into_any().unbind(),
+        multithread: config.threads > 1,
+        multiprocess: config.processes > 1,
+    };
+    crate::worker::serve(py, app, config, constants)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(serve, m)?)?;
+    m.add_class::<FileWrapper>()?;
+    m.add_class::<ErrorStream>()?;
+    m.add_class::<Input>()?;
+    m.add_class::<StartResponse>()?;
+    m.add_class::<Write>()?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Calling the app for one request and streaming what it returns (PEP 3333, "The
+//! Server/Gateway Side").
+//!
+//! An exception before the head went out becomes a 500; after it, the connection is closed
+//! so the client sees a truncated response rather than a wrong one. `close()` on the
+//! returned iterable is always called. Either way the traceback goes to the error log.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+use crate::exchange::{Exchange, SendError};
+use warp_http::RequestHead;
+use crate::log;
+use crate::wsgi::environ::{self, Constants, Peer};
+use crate::wsgi::objects::{lock, send_error, FileWrapper, Input, Slot, StartResponse, Write};
+
+/// What became of a request.
+pub struct Served {
+    /// The connection, back from the request's objects.
+    pub exchange: Exchange,
+    /// The connection may carry another request.
+    pub keep_alive: bool,
+}
+
+/// Run the app on the request in `exchange`.
+pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, exchange: Exchange) -> Served {
+    let peer = Peer { addr: exchange.conn.peer };
+    let slot: Slot = std::sync::Arc::new(std::sync::Mutex::new(Some(exchange)));
+    let outcome = call_app(py, app, constants, head, &peer, &slot);
+    let keep_alive = match outcome {
+        Ok(keep_alive) => keep_alive,
+        Err(err) => {
+            log::app_error(py, head, &err);
+            py.detach(|| respond_500(&slot))
+        }
+    };
+    let exchange = lock(&slot).take().expect("the request's slot is emptied only here");
+    Served { exchange, keep_alive }
+}
+
+fn call_app(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, peer: &Peer, slot: &Slot) -> PyResult<bool> {
+    let input = Bound::new(py, Input { slot: slot.clone() })?;
+    let environ = environ::build(py, head, peer, constants, input.into_any())?;
+    let write = Py::new(py, Write { slot: slot.clone() })?;
+    let start_response = Bound::new(py, StartResponse { slot: slot.clone(), write })?;
+    let result = app.bind(py).call1((environ, start_response))?;
+    let streamed = stream(py, &result, slot);
+    // PEP 3333: close() is called however the iteration ended.
+    let closed = match result.getattr(pyo3::intern!(py, "close")) {
+        Ok(close) => close.call0().map(drop),
+        Err(_) => Ok(()),
+    };
+    let keep_alive = streamed?;
+    closed?;
+    Ok(keep_alive)
+}
+
+/// Send the app's iterable; returns whether the connection may be kept.
+fn stream(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<bool> {
+    if let Some(single) = single_bytes(result) {
+        // The common case: the whole body at once, sent with the head in one write.
+        let data = single.as_bytes();
+        py.detach(|| with_exchange(slot, |ex| ex.send(data, true)))?;
+    } else if let Ok(wrapper) = result.cast::<FileWrapper>() {
+        if !send_file(py, &wrapper.borrow(), slot)? {
+            send_chunks(py, result, slot)?;
+        }
+    } else {
+        send_chunks(py, result, slot)?;
+    }
+    py.detach(|| with_exchange(slot, |ex| ex.finish()))
+}
+
+fn send_chunks(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<()> {
+    for item in result.try_iter()? {
+        let item = item?;
+        let bytes = item
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err(format!("the app yielded {}, not bytes", item.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+        let data = bytes.as_bytes();
+        py.detach(|| with_exchange(slot, |ex| ex.send(data, false)))?;
+    }
+    Ok(())
+}
+
+/// A list or tuple holding exactly one bytes object.
+fn single_bytes<'py>(result: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> {
+    let item = if let Ok(list) = result.cast::<PyList>() {
+        (list.len() == 1).then(|| list.get_item(0).ok()).flatten()?
+    } else if let Ok(tuple) = result.cast::<PyTuple>() {
+        (tuple.len() == 1).then(|| tuple.get_item(0).ok()).flatten()?
+    } else {
+        return None;
+    };
+    item.cast_into::<PyBytes>().ok()
+}
+
+/// Send a wrapped real file with sendfile(2), from its current position. Returns false
+/// when the object is not a regular file, so the caller iterates it instead.
+fn send_file(py: Python<'_>, wrapper: &FileWrapper, slot: &Slot) -> PyResult<bool> {
+    let filelike = wrapper.filelike.bind(py);
+    let Some(raw) = filelike.call_method0("fileno").ok().and_then(|n| n.extract::<i32>().ok()) else {
+        return Ok(false);
+    };
+    // SAFETY: `raw` is the open descriptor of `filelike`, which we hold a reference to; it
+    // is closed only by the app's close(), called after this function returns, and the
+    // borrow does not outlive this function.
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    let Ok(stat) = nix::sys::stat::fstat(fd.as_raw_fd()) else { return Ok(false) };
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(false);
+    }
+    let offset = filelike.call_method0("tell").ok().and_then(|n| n.extract::<u64>().ok()).unwrap_or(0);
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    py.detach(|| with_exchange(slot, |ex| ex.send_file(fd, offset, size)))?;
+    Ok(true)
+}
+
+fn with_exchange<T>(slot: &Slot, op: impl FnOnce(&mut Exchange) -> Result<T, SendError>) -> PyResult<T> {
+    match lock(slot).as_mut() {
+        Some(ex) => op(ex).map_err(send_error),
+        None => Err(pyo3::exceptions::PyOSError::new_err("the request is finished")),
+    }
+}
+
+/// After an app error: a 500 if nothing was sent yet. The connection is closed either way,
+/// since the app's state for this request is unknown.
+fn respond_500(slot: &Slot) -> bool {
+    let mut guard = lock(slot);
+    let Some(ex) = guard.as_mut() else { return false };
+    if !ex.head_sent() {
+        let body = b"500 Internal Server Error\n";
+        ex.status = Some("500 Internal Server Error".to_owned());
+        ex.headers = vec![("Content-Type".to_owned(), "text/plain; charset=utf-8".to_owned())];
+        ex.facts.keep_alive = false;
+        let _ = ex.send(body, true).and_then(|()| ex.finish());
+    }
+    false
+}

@@ -1,0 +1,5 @@
+//! The WSGI side of the server: everything that touches Python objects.
+
+pub mod call;
+pub mod environ;
+pub mod objects;

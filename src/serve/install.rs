@@ -1,0 +1,152 @@
+//! Installing warp's server module into an app's venv as the `warp-server` distribution.
+//!
+//! The files are the compiled extension (found beside the `warp` executable, or at
+//! `WARP_SERVER_MODULE`) and the Python glue compiled into warp. A dist-info folder with a
+//! RECORD makes it a real distribution: `pip list` shows it and `pip uninstall` removes it.
+//! Installing the same files again is a no-op, so builds and starts can always call it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::env_vars;
+
+const NAME: &str = "warp_server";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The file name the compiled module has in a cargo target folder.
+const BUILT_NAME: &str = "libwarp_server.so";
+
+const INIT_PY: &str = include_str!("../../server/python/warp_server/__init__.py");
+const MAIN_PY: &str = include_str!("../../server/python/warp_server/__main__.py");
+
+/// What an install did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Installed {
+    Fresh,
+    AlreadyCurrent,
+}
+
+/// The compiled server module this warp uses.
+pub fn module_path() -> Result<PathBuf> {
+    if let Some(path) = env_vars::get(env_vars::WARP_SERVER_MODULE) {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("WARP_SERVER_MODULE is {}, which does not exist: point it at libwarp_server.so or unset it", path.display());
+        }
+        return Ok(path);
+    }
+    let exe = std::env::current_exe().context("cannot find warp's own executable")?;
+    let dir = exe.parent().context("warp's executable has no folder")?;
+    // Cargo puts test binaries one level down, in deps/.
+    for candidate in [dir.join(BUILT_NAME), dir.join("..").join(BUILT_NAME)] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "warp's server module ({BUILT_NAME}) is not beside {}: build the whole workspace (`cargo build`), or set WARP_SERVER_MODULE",
+        exe.display()
+    )
+}
+
+/// Install (or update) the server module into the venv whose interpreter is `python`.
+pub fn install(python: &Path) -> Result<Installed> {
+    let module = std::fs::read(module_path()?).context("cannot read warp's server module")?;
+    let site = site_packages(python)?;
+    let dist_info = site.join(format!("{NAME}-{VERSION}.dist-info"));
+    let files: Vec<(String, Vec<u8>)> = vec![
+        (format!("{NAME}/__init__.py"), INIT_PY.as_bytes().to_vec()),
+        (format!("{NAME}/__main__.py"), MAIN_PY.as_bytes().to_vec()),
+        (format!("{NAME}/_native.abi3.so"), module),
+        (format!("{NAME}-{VERSION}.dist-info/METADATA"), metadata().into_bytes()),
+        (format!("{NAME}-{VERSION}.dist-info/WHEEL"), b"Wheel-Version: 1.0\nGenerator: warp\nRoot-Is-Purelib: false\nTag: cp39-abi3-linux_x86_64\n".to_vec()),
+        (format!("{NAME}-{VERSION}.dist-info/INSTALLER"), b"warp\n".to_vec()),
+        (format!("{NAME}-{VERSION}.dist-info/top_level.txt"), format!("{NAME}\n").into_bytes()),
+    ];
+    let record = record(&files, &format!("{NAME}-{VERSION}.dist-info/RECORD"));
+    if std::fs::read(dist_info.join("RECORD")).is_ok_and(|existing| existing == record.as_bytes()) {
+        return Ok(Installed::AlreadyCurrent);
+    }
+    remove_other_versions(&site)?;
+    for (rel, content) in files.iter().chain(std::iter::once(&(format!("{NAME}-{VERSION}.dist-info/RECORD"), record.into_bytes()))) {
+        write_atomically(&site.join(rel), content)?;
+    }
+    Ok(Installed::Fresh)
+}
+
+fn metadata() -> String {
+    format!(
+        "Metadata-Version: 2.1\nName: warp-server\nVersion: {VERSION}\nSummary: warp's embedded WSGI server\nLicense: Apache-2.0\nRequires-Python: >=3.9\n"
+    )
+}
+
+/// RECORD lines: path, `sha256=` urlsafe base64 digest without padding, size.
+fn record(files: &[(String, Vec<u8>)], record_path: &str) -> String {
+    let mut out = String::new();
+    for (path, content) in files {
+        let digest = Sha256::digest(content);
+        out.push_str(&format!("{path},sha256={},{}\n", urlsafe_b64(&digest), content.len()));
+    }
+    out.push_str(&format!("{record_path},,\n"));
+    out
+}
+
+fn urlsafe_b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn site_packages(python: &Path) -> Result<PathBuf> {
+    let out = Command::new(python)
+        .args(["-I", "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !out.status.success() {
+        bail!("{} cannot report its site-packages: rebuild the venv with `warp build`", python.display());
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+fn remove_other_versions(site: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(site).with_context(|| format!("cannot read {}", site.display()))? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&format!("{NAME}-")) && name.ends_with(".dist-info") {
+            std::fs::remove_dir_all(site.join(&*name)).with_context(|| format!("cannot remove an old {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Write to a temporary name beside `path`, then rename: a running worker that has the old
+/// module mapped keeps its file, and nobody sees a half-written one.
+fn write_atomically(path: &Path, content: &[u8]) -> Result<()> {
+    let dir = path.parent().context("a module file has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let temp = dir.join(format!(".{}.warp-tmp", path.file_name().unwrap_or_default().to_string_lossy()));
+    std::fs::write(&temp, content).with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn record_digests_are_urlsafe_base64_without_padding() {
+        // sha256 of b"" in urlsafe base64, as pip writes it.
+        let digest = sha2::Sha256::digest(b"");
+        use sha2::Digest;
+        assert_eq!(super::urlsafe_b64(&digest), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+        assert_eq!(super::urlsafe_b64(b"a"), "YQ");
+        assert_eq!(super::urlsafe_b64(b"ab"), "YWI");
+        assert_eq!(super::urlsafe_b64(b"abc"), "YWJj");
+    }
+}

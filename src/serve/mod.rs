@@ -1,0 +1,5 @@
+//! `warp start` with the embedded server: installing the server module into the venv, and
+//! the master process that binds the socket and supervises the workers.
+
+pub mod install;
+pub mod supervisor;
