@@ -1,0 +1,146 @@
+//! The test harness: a fresh folder per test, the real binary, a PyPI cache shared by all.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// One test's world: an app folder and a private WARP_HOME.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+/// Downloads are shared by every test (and kept between runs) so the suite stays fast.
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("warp-test-cache")
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new().prefix("warp-test-").tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        Sandbox { dir }
+    }
+
+    /// A sandbox whose app is a copy of `examples/NAME`.
+    pub fn example(name: &str) -> Sandbox {
+        let sandbox = Sandbox::new();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+        copy_tree(&from, &sandbox.app());
+        sandbox
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn app(&self) -> PathBuf {
+        self.dir.path().join("app")
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn venv(&self) -> PathBuf {
+        self.app().join(".venv")
+    }
+
+    /// Write `content` to `rel` under the app, creating folders.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let path = self.app().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Write an executable script (an action hook) under the app.
+    pub fn write_exec(&self, rel: &str, content: &str) -> PathBuf {
+        let path = self.write(rel, content);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// `warp ARGS` in the app folder, with a clean warp environment.
+    pub fn warp(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warp"));
+        cmd.args(args).current_dir(self.app());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("WARP_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env_remove("VIRTUAL_ENV")
+            .env_remove("APP_ROOT")
+            .env_remove("PYTHONHOME")
+            .env("WARP_HOME", self.home())
+            .env("WARP_CACHE_DIR", shared_cache())
+            .env("WARP_INSTALLER", "uv");
+        cmd
+    }
+
+    /// Run `warp ARGS` and require success; returns stdout + stderr for assertions.
+    pub fn ok(&self, args: &[&str]) -> String {
+        run_ok(&mut self.warp(args))
+    }
+
+    /// Run `warp ARGS` and require failure with `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        run_fails(&mut self.warp(args), code)
+    }
+
+    /// Run the venv's python with `code`; returns trimmed stdout.
+    pub fn python(&self, venv: &Path, code: &str) -> String {
+        let out = Command::new(venv.join("bin/python"))
+            .args(["-c", code])
+            .current_dir(self.root())
+            .output()
+            .expect("venv python runs");
+        assert!(out.status.success(), "python -c {code:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Whether the venv's python can import `module`.
+    pub fn imports(&self, venv: &Path, module: &str) -> bool {
+        Command::new(venv.join("bin/python"))
+            .args(["-c", &format!("import {module}")])
+            .current_dir(self.root())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("warp runs");
+    let text = combined(&out);
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{text}", out.status);
+    text
+}
+
+pub fn run_fails(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.output().expect("warp runs");
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}: unexpected status; output:\n{}", combined(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn combined(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if [".venv", "staticfiles", "__pycache__"].iter().any(|skip| name == *skip) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
