@@ -1,7 +1,7 @@
 //! `warp build`: from source to a venv with everything the app needs.
 //!
 //! Order: environment files, `pre-build` hook, `build-env` hook, dependencies (skipped when
-//! their digest is unchanged), `build` hook, Django's collectstatic. The venv is replaced
+//! their digest is unchanged), warp's server module, `build` hook, Django's collectstatic. The venv is replaced
 //! only when the new one is complete; see [`crate::venv`].
 
 use std::ffi::OsString;
@@ -16,7 +16,7 @@ use crate::installer::{self, Installer, Job};
 use crate::layout::Layout;
 use crate::python;
 use crate::report::Reporter;
-use crate::{django, env_vars, hooks, pipfile, venv};
+use crate::{django, env_vars, hooks, pipfile, serve, venv};
 
 /// What a build did, for the closing line.
 pub struct Outcome {
@@ -77,6 +77,11 @@ pub fn build(layout: &Layout, reporter: &dyn Reporter) -> Result<Outcome> {
         }
         true
     };
+
+    let python = layout.venv.join("bin").join("python");
+    if serve::install::install(&python)? == serve::install::Installed::Fresh {
+        reporter.info("installed warp's server module (warp-server) into the venv");
+    }
 
     hooks::run(layout, hooks::BUILD, &env, reporter)?;
     if env_vars::get(env_vars::WARP_DISABLE_COLLECTSTATIC).is_none() {

@@ -432,3 +432,25 @@ fn a_missing_source_folder_is_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("source directory no-such-dir does not exist"), "{err}");
 }
+
+#[test]
+fn the_server_module_is_a_real_distribution() {
+    let sandbox = Sandbox::example("hello");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("installed warp's server module"), "{out}");
+    let pip = |args: &[&str]| {
+        let out = std::process::Command::new(sandbox.venv().join("bin/python"))
+            .args(["-m", "pip"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(pip(&["list"]).contains("warp-server"));
+    assert!(sandbox.imports(&sandbox.venv(), "warp_server"));
+    let again = sandbox.ok(&["build"]);
+    assert!(!again.contains("installed warp's server module"), "already current: {again}");
+    pip(&["uninstall", "-y", "warp-server"]);
+    assert!(!sandbox.imports(&sandbox.venv(), "warp_server"), "pip removed every file");
+}
