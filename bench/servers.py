@@ -53,7 +53,7 @@ def ensure_peers():
     have_mod_wsgi = subprocess.run([python, "-c", "import mod_wsgi"], capture_output=True).returncode == 0
     if not have_mod_wsgi:
         if not shutil.which("apxs") and os.geteuid() == 0:
-            subprocess.run(["apt-get", "install", "-y", "-q", "apache2-dev"], check=False)
+            subprocess.run(["apt-get", "install", "-y", "-q", "apache2", "apache2-dev"], check=False)
         if shutil.which("apxs"):
             subprocess.run([python, "-m", "pip", "install", "-q", "mod_wsgi"], check=False)
     return python
@@ -99,6 +99,9 @@ def servers(warp, peer_python, app_dir, spec, port):
         found["mod_wsgi"] = [bin_dir / "mod_wsgi-express", "start-server", module_file, "--port", port,
                              "--processes", "1", "--threads", "5", "--callable-object", spec.split(":")[1],
                              "--server-root", WORK / ("mod_wsgi-%s" % port)]
+        if os.geteuid() == 0:
+            # mod_wsgi-express refuses to run its daemons as root.
+            found["mod_wsgi"] += ["--user", "www-data", "--group", "www-data"]
     return {name: [str(c) for c in cmd] for name, cmd in found.items()}
 
 
@@ -176,12 +179,18 @@ def measure(name, cmd, cwd, port, args):
             result["rss"] = peak_rss_kib(proc.pid) / 1024
             return result
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop(proc)
+
+
+def stop(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def main():

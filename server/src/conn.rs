@@ -11,9 +11,16 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use warp_http::RequestHead;
 
 /// Bytes read per `read` call; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// Where reads land before being appended to a connection's buffer, so the buffer
+    /// never has to be grown and zeroed ahead of a read.
+    static SCRATCH: std::cell::RefCell<Box<[u8; READ_CHUNK]>> = std::cell::RefCell::new(Box::new([0; READ_CHUNK]));
+}
 
 pub struct Conn {
     pub stream: TcpStream,
@@ -21,6 +28,11 @@ pub struct Conn {
     /// Bytes read from the client and not yet consumed (the start of the next request, or
     /// the part of a body that arrived with the head).
     pub buf: Vec<u8>,
+    /// The head of the request being served; kept between requests so parsing the next one
+    /// reuses its allocations.
+    pub head: RequestHead,
+    /// The response being written, likewise kept for its capacity.
+    pub out: Vec<u8>,
     /// Requests served on this connection so far.
     pub served: u64,
 }
@@ -38,37 +50,29 @@ pub enum IoError {
 
 impl Conn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
-        Conn { stream, peer, buf: Vec::with_capacity(READ_CHUNK), served: 0 }
+        Conn { stream, peer, buf: Vec::with_capacity(1024), head: RequestHead::default(), out: Vec::new(), served: 0 }
     }
 
     /// Read what the socket has now, without waiting. `Ok(0)` means the client closed.
     pub fn read_available(&mut self) -> io::Result<usize> {
-        let mut total = 0;
-        loop {
-            let start = self.buf.len();
-            self.buf.resize(start + READ_CHUNK, 0);
-            match self.stream.read(&mut self.buf[start..]) {
-                Ok(0) => {
-                    self.buf.truncate(start);
-                    return Ok(total);
-                }
-                Ok(n) => {
-                    self.buf.truncate(start + n);
-                    total += n;
-                    if n < READ_CHUNK {
-                        return Ok(total);
+        SCRATCH.with_borrow_mut(|scratch| {
+            let mut total = 0;
+            loop {
+                match self.stream.read(&mut scratch[..]) {
+                    Ok(0) => return Ok(total),
+                    Ok(n) => {
+                        self.buf.extend_from_slice(&scratch[..n]);
+                        total += n;
+                        if n < scratch.len() {
+                            return Ok(total);
+                        }
                     }
-                }
-                Err(e) => {
-                    self.buf.truncate(start);
-                    return match e.kind() {
-                        io::ErrorKind::WouldBlock if total > 0 => Ok(total),
-                        io::ErrorKind::Interrupted => continue,
-                        _ => Err(e),
-                    };
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+                    Err(e) => return Err(e),
                 }
             }
-        }
+        })
     }
 
     /// Append at least one byte to `buf`, waiting up to `timeout` for it.

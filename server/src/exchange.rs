@@ -32,7 +32,7 @@ pub enum SendError {
 }
 
 pub struct Exchange {
-    pub conn: Conn,
+    pub conn: Box<Conn>,
     pub body: Body,
     pub timeout: Duration,
     pub facts: RequestFacts,
@@ -43,12 +43,11 @@ pub struct Exchange {
     plan: Option<ResponsePlan>,
     /// Body bytes written (after framing decisions, before chunk encoding).
     pub sent: u64,
-    out: Vec<u8>,
 }
 
 impl Exchange {
-    pub fn new(conn: Conn, body: Body, timeout: Duration, facts: RequestFacts) -> Exchange {
-        Exchange { conn, body, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0, out: Vec::new() }
+    pub fn new(conn: Box<Conn>, body: Body, timeout: Duration, facts: RequestFacts) -> Exchange {
+        Exchange { conn, body, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0 }
     }
 
     pub fn head_sent(&self) -> bool {
@@ -60,41 +59,46 @@ impl Exchange {
         self.plan.map(|p| p.status)
     }
 
-    /// Send a piece of the body. `whole` says this is the entire body (so it can go out
-    /// with a Content-Length in the same write as the head).
-    pub fn send(&mut self, data: &[u8], whole: bool) -> Result<(), SendError> {
+    /// Queue a piece of the body (and the head, the first time) in the output buffer.
+    /// `whole` says this is the entire body, so it can go out with a Content-Length.
+    /// Returns whether the buffer should be written now: not when the piece completes a
+    /// declared Content-Length, since then the response is done and the write can wait
+    /// until the app's objects are released (one write, without the GIL).
+    pub fn stage(&mut self, data: &[u8], whole: bool) -> Result<bool, SendError> {
         if data.is_empty() && !whole {
-            return Ok(());
+            return Ok(false);
         }
-        self.out.clear();
         let plan = self.ensure_head(whole.then_some(data.len() as u64))?;
         match plan.framing {
-            Framing::NoBody => {}
+            Framing::NoBody => return Ok(false),
             Framing::Length(limit) => {
                 let room = usize::try_from(limit.saturating_sub(self.sent)).unwrap_or(usize::MAX);
                 let data = &data[..data.len().min(room)];
-                self.out.extend_from_slice(data);
+                self.conn.out.extend_from_slice(data);
                 self.sent += data.len() as u64;
+                return Ok(self.sent < limit);
             }
-            Framing::Chunked if data.is_empty() => {}
+            Framing::Chunked if data.is_empty() => return Ok(false),
             Framing::Chunked => {
-                encode_chunk_header(data.len(), &mut self.out);
-                self.out.extend_from_slice(data);
-                self.out.extend_from_slice(b"\r\n");
-                self.sent += data.len() as u64;
+                encode_chunk_header(data.len(), &mut self.conn.out);
+                self.conn.out.extend_from_slice(data);
+                self.conn.out.extend_from_slice(b"\r\n");
             }
-            Framing::UntilClose => {
-                self.out.extend_from_slice(data);
-                self.sent += data.len() as u64;
-            }
+            Framing::UntilClose => self.conn.out.extend_from_slice(data),
         }
+        self.sent += data.len() as u64;
+        Ok(true)
+    }
+
+    /// Queue a piece of the body and write it out now.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.stage(data, false)?;
         self.flush()
     }
 
     /// Send the bytes of a regular file of `size` bytes from `offset` on, with sendfile(2).
     pub fn send_file(&mut self, fd: BorrowedFd<'_>, offset: u64, size: u64) -> Result<(), SendError> {
         let len = size.saturating_sub(offset);
-        self.out.clear();
         let plan = self.ensure_head((!self.head_sent()).then_some(len))?;
         let len = match plan.framing {
             Framing::NoBody => 0,
@@ -105,7 +109,7 @@ impl Exchange {
             return self.flush();
         }
         if plan.framing == Framing::Chunked {
-            encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.out);
+            encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.conn.out);
         }
         self.flush()?;
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
@@ -116,21 +120,33 @@ impl Exchange {
         Ok(())
     }
 
-    /// End the response. Returns whether the connection may serve another request.
+    /// Queue the end of the response (the head too, if nothing was sent). Returns whether
+    /// the connection may serve another request. The caller writes the buffer with
+    /// [`Exchange::flush`].
     pub fn finish(&mut self) -> Result<bool, SendError> {
-        self.out.clear();
         let plan = self.ensure_head(Some(0))?;
         let complete = match plan.framing {
             Framing::Chunked => {
-                self.out.extend_from_slice(LAST_CHUNK);
+                self.conn.out.extend_from_slice(LAST_CHUNK);
                 true
             }
             Framing::Length(limit) => self.sent == limit,
             Framing::NoBody => true,
             Framing::UntilClose => false,
         };
-        self.flush()?;
         Ok(plan.keep_alive && complete)
+    }
+
+    /// Write what is queued.
+    pub fn flush(&mut self) -> Result<(), SendError> {
+        if self.conn.out.is_empty() {
+            return Ok(());
+        }
+        let mut out = std::mem::take(&mut self.conn.out);
+        let written = self.conn.write_all(&out, self.timeout);
+        out.clear();
+        self.conn.out = out;
+        Ok(written?)
     }
 
     /// Write the head into `out` if it has not gone out yet.
@@ -149,16 +165,8 @@ impl Exchange {
             body_length,
             date: &date,
         }
-        .encode(&mut self.out)?;
+        .encode(&mut self.conn.out)?;
         self.plan = Some(plan);
         Ok(plan)
-    }
-
-    fn flush(&mut self) -> Result<(), SendError> {
-        if !self.out.is_empty() {
-            self.conn.write_all(&self.out, self.timeout)?;
-            self.out.clear();
-        }
-        Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod body;
 pub mod conn;
 pub mod exchange;
 pub mod log;
+mod queue;
 mod module;
 pub mod worker;
 pub mod wsgi;

@@ -19,7 +19,8 @@ use crate::wsgi::objects::{lock, send_error, FileWrapper, Input, Slot, StartResp
 
 /// What became of a request.
 pub struct Served {
-    /// The connection, back from the request's objects.
+    /// The connection, back from the request's objects, with the end of the response still
+    /// queued: the caller flushes it once the GIL is released.
     pub exchange: Exchange,
     /// The connection may carry another request.
     pub keep_alive: bool,
@@ -34,7 +35,7 @@ pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &Requ
         Ok(keep_alive) => keep_alive,
         Err(err) => {
             log::app_error(py, head, &err);
-            py.detach(|| respond_500(&slot))
+            respond_500(&slot)
         }
     };
     let exchange = lock(&slot).take().expect("the request's slot is emptied only here");
@@ -58,12 +59,12 @@ fn call_app(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &Reque
     Ok(keep_alive)
 }
 
-/// Send the app's iterable; returns whether the connection may be kept.
+/// Send the app's iterable; returns whether the connection may be kept. What completes
+/// the response stays queued, to be written once the GIL is released.
 fn stream(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<bool> {
     if let Some(single) = single_bytes(result) {
-        // The common case: the whole body at once, sent with the head in one write.
-        let data = single.as_bytes();
-        py.detach(|| with_exchange(slot, |ex| ex.send(data, true)))?;
+        // The common case: the whole body at once, written with the head in one go.
+        with_exchange(slot, |ex| ex.stage(single.as_bytes(), true))?;
     } else if let Ok(wrapper) = result.cast::<FileWrapper>() {
         if !send_file(py, &wrapper.borrow(), slot)? {
             send_chunks(py, result, slot)?;
@@ -71,17 +72,20 @@ fn stream(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<bo
     } else {
         send_chunks(py, result, slot)?;
     }
-    py.detach(|| with_exchange(slot, |ex| ex.finish()))
+    with_exchange(slot, |ex| ex.finish())
 }
 
+/// Each block goes out as it comes (PEP 3333 forbids holding one back while the app
+/// produces the next), except one that completes the declared length.
 fn send_chunks(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<()> {
     for item in result.try_iter()? {
         let item = item?;
         let bytes = item
             .cast::<PyBytes>()
             .map_err(|_| PyTypeError::new_err(format!("the app yielded {}, not bytes", item.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
-        let data = bytes.as_bytes();
-        py.detach(|| with_exchange(slot, |ex| ex.send(data, false)))?;
+        if with_exchange(slot, |ex| ex.stage(bytes.as_bytes(), false))? {
+            py.detach(|| with_exchange(slot, Exchange::flush))?;
+        }
     }
     Ok(())
 }
@@ -126,8 +130,8 @@ fn with_exchange<T>(slot: &Slot, op: impl FnOnce(&mut Exchange) -> Result<T, Sen
     }
 }
 
-/// After an app error: a 500 if nothing was sent yet. The connection is closed either way,
-/// since the app's state for this request is unknown.
+/// After an app error: a 500 if nothing was sent yet (queued, not written). The connection
+/// is closed either way, since the app's state for this request is unknown.
 fn respond_500(slot: &Slot) -> bool {
     let mut guard = lock(slot);
     let Some(ex) = guard.as_mut() else { return false };
@@ -136,7 +140,7 @@ fn respond_500(slot: &Slot) -> bool {
         ex.status = Some("500 Internal Server Error".to_owned());
         ex.headers = vec![("Content-Type".to_owned(), "text/plain; charset=utf-8".to_owned())];
         ex.facts.keep_alive = false;
-        let _ = ex.send(body, true).and_then(|()| ex.finish());
+        let _ = ex.stage(body, true).and_then(|_| ex.finish());
     }
     false
 }

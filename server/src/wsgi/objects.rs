@@ -190,7 +190,7 @@ impl Write {
             .map_err(|_| PyTypeError::new_err("write() takes bytes"))?;
         let data = bytes.as_bytes();
         py.detach(|| match lock(&self.slot).as_mut() {
-            Some(ex) => ex.send(data, false).map_err(Some),
+            Some(ex) => ex.send(data).map_err(Some),
             None => Err(None),
         })
         .map_err(|e| e.map_or_else(finished, send_error))

@@ -1,0 +1,111 @@
+//! The hand-off of ready requests from the event loop to the request threads.
+//!
+//! Python runs one thread at a time, so under load a second thread that wakes to take a
+//! request only waits for the GIL, and every such hand-off costs context switches. So the
+//! thread that just finished a request takes the next one itself, and an idle thread is
+//! woken only when no thread is serving, or when the threads that are have made no
+//! progress for [`STALL`] (the app is waiting on a database, a slow client, `sleep`): then
+//! the waiting requests get another thread, up to every thread in the pool.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long the running requests may make no progress before another thread joins in.
+const STALL: Duration = Duration::from_micros(500);
+
+pub struct Queue<T> {
+    items: Mutex<VecDeque<T>>,
+    ready: Condvar,
+    /// Threads serving requests (from taking one until they find no next one).
+    serving: AtomicUsize,
+    /// When a request last started or finished, in nanoseconds since `epoch`.
+    progress: AtomicU64,
+    epoch: Instant,
+    /// A thread is already waiting with a timeout to check for a stall.
+    watching: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl<T> Queue<T> {
+    pub fn new() -> Queue<T> {
+        Queue {
+            items: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+            serving: AtomicUsize::new(0),
+            progress: AtomicU64::new(0),
+            epoch: Instant::now(),
+            watching: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
+        self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the requests being served have stalled, or there are none.
+    fn needs_help(&self) -> bool {
+        self.serving.load(Ordering::SeqCst) == 0
+            || self.now().saturating_sub(self.progress.load(Ordering::SeqCst)) >= STALL.as_nanos() as u64
+    }
+
+    pub fn push(&self, item: T) {
+        self.lock().push_back(item);
+        if self.needs_help() || !self.watching.load(Ordering::SeqCst) {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Wake every thread and make the pops return `None` once the queue is empty.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let _items = self.lock();
+        self.ready.notify_all();
+    }
+
+    /// The next item for a thread that just finished a request: it is the one to go on.
+    pub fn next_after_request(&self) -> Option<T> {
+        self.progress.store(self.now(), Ordering::SeqCst);
+        if let Some(item) = self.lock().pop_front() {
+            return Some(item);
+        }
+        self.serving.fetch_sub(1, Ordering::SeqCst);
+        self.pop()
+    }
+
+    /// The next item for an idle thread; `None` once the queue is closed and empty.
+    pub fn pop(&self) -> Option<T> {
+        let mut items = self.lock();
+        loop {
+            if !items.is_empty() && (self.needs_help() || self.closed.load(Ordering::SeqCst)) {
+                self.serving.fetch_add(1, Ordering::SeqCst);
+                self.progress.store(self.now(), Ordering::SeqCst);
+                return items.pop_front();
+            }
+            if items.is_empty() && self.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            // Requests are waiting but the app is busy and making progress: at most one
+            // idle thread watches for a stall; the others sleep until woken.
+            if !items.is_empty() && !self.watching.swap(true, Ordering::SeqCst) {
+                let (guard, _) = self.ready.wait_timeout(items, STALL).unwrap_or_else(|poisoned| poisoned.into_inner());
+                items = guard;
+                self.watching.store(false, Ordering::SeqCst);
+            } else {
+                items = self.ready.wait(items).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
