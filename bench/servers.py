@@ -45,10 +45,10 @@ def ensure_tools():
         sys.exit("bench: wrk is needed (apt-get install wrk)")
 
 
-def ensure_peers():
+def ensure_peers(interpreter):
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
-        sh(sys.executable, "-m", "venv", PEER_VENV)
+        sh(interpreter, "-m", "venv", PEER_VENV)
     sh(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEERS)
     have_mod_wsgi = subprocess.run([python, "-c", "import mod_wsgi"], capture_output=True).returncode == 0
     if not have_mod_wsgi:
@@ -64,19 +64,25 @@ def build_warp():
     return ROOT / "target" / "release" / "warp"
 
 
-def prepare_apps(warp, peer_python):
-    """Copies of the apps: one built by warp (its own venv), one for the peers."""
+def prepare_apps(warp, interpreter):
+    """Copies of the apps, built by warp (each with its own venv, on the same interpreter
+    as the peers)."""
     apps = {}
     for name, example, spec in [("hello", "hello", "wsgi:application"), ("flask", "flask", "app:app")]:
         target = WORK / "apps" / name
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(ROOT / "examples" / example, target, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
-        env = dict(os.environ, WARP_NO_PROGRESS="1")
+        env = dict(os.environ, WARP_NO_PROGRESS="1", WARP_PYTHON=str(interpreter))
         env.pop("VIRTUAL_ENV", None)
         sh(warp, "build", target, env=env)
         apps[name] = (target, spec)
     return apps
+
+
+def default_interpreter():
+    system = Path("/usr/bin/python3")
+    return str(system) if system.exists() else sys.executable
 
 
 def free_port():
@@ -165,7 +171,10 @@ def measure(name, cmd, cwd, port, args):
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("VIRTUAL_ENV", None)
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # A process group of its own, to stop it and its workers together, but not a session
+        # of its own: with the kernel's autogroup scheduling a new session would be held to
+        # a fair share against wrk's instead of being scheduled like any other process.
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0)
         try:
             if not wait_until_up(port, proc):
                 log.seek(0)
@@ -198,13 +207,16 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["hello", "flask"], help="one app only")
+    parser.add_argument("--python", default=default_interpreter(),
+                        help="the interpreter every server runs on (default: the system's python3, "
+                             "whose files mod_wsgi's unprivileged daemons can read)")
     args = parser.parse_args()
 
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_tools()
-    peer_python = ensure_peers()
+    peer_python = ensure_peers(args.python)
     warp = build_warp()
-    apps = prepare_apps(warp, peer_python)
+    apps = prepare_apps(warp, args.python)
     results = {}
     for app_name, (app_dir, spec) in apps.items():
         if args.only and app_name != args.only:
