@@ -1,6 +1,8 @@
 //! Integration tests: the real `warp` binary on real apps, venvs and PyPI packages.
 
+mod rawhttp;
 mod util;
 
 mod build;
 mod commands;
+mod serve;
