@@ -23,7 +23,7 @@ const EXAMPLES: &str = "Examples:
 #[derive(Subcommand)]
 pub enum Command {
     Build(BuildArgs),
-    Start(StartArgs),
+    Start(Box<StartArgs>),
     Project(ProjectArgs),
     Exec(ExecArgs),
     Shell(ShellArgs),
@@ -126,13 +126,18 @@ pub struct FixupArgs {
 /// Serve the app with warp's embedded server: a master process and its workers.
 ///
 /// The master binds the socket and keeps N worker processes running; each worker runs the
-/// app in the venv's own Python with T threads. SIGTERM or SIGINT stops gracefully (in-flight
-/// requests finish within the shutdown timeout); SIGHUP replaces every worker.
+/// app in the venv's own Python with T threads. A worker that crashes, hangs, leaks or
+/// reaches a recycling limit is replaced, the new one ready before the old one stops
+/// accepting. SIGTERM or SIGINT stops gracefully (in-flight requests finish within the
+/// shutdown timeout); SIGHUP replaces every worker (new code, no request dropped).
+/// Every setting is also a WARP_* variable: --queue-timeout is WARP_QUEUE_TIMEOUT.
 #[derive(Args)]
 #[command(after_help = "Examples:
   warp start                              wsgi.py's `application`
   warp start . app:app --port 9000        a Flask app
-  warp start --processes auto --threads 8")]
+  warp start --processes auto --threads 8
+  warp start --reload-on-changes
+  warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
 pub struct StartArgs {
     /// The app's source folder [default: the current folder].
     pub src: Option<PathBuf>,
@@ -140,32 +145,151 @@ pub struct StartArgs {
     /// [default: wsgi.py].
     pub app: Option<String>,
     /// Address to listen on [default: 0.0.0.0 in a container (APP_ROOT set), else 127.0.0.1].
-    #[arg(long, env = "WARP_HOST")]
+    #[arg(long, env = "WARP_HOST", help_heading = "Listening")]
     pub host: Option<std::net::IpAddr>,
     /// Port to listen on [default: $PORT, else 8080 in a container, else 8000].
-    #[arg(long, env = "WARP_PORT")]
+    #[arg(long, env = "WARP_PORT", help_heading = "Listening")]
     pub port: Option<u16>,
+    /// Length of the kernel's queue of connections not yet accepted.
+    #[arg(long, env = "WARP_LISTEN_BACKLOG", default_value_t = 500, help_heading = "Listening")]
+    pub listen_backlog: i32,
     /// Worker processes, or `auto` for the CPUs the container may use.
-    #[arg(long, env = "WARP_PROCESSES", default_value = "1")]
+    #[arg(long, env = "WARP_PROCESSES", default_value = "1", help_heading = "Capacity")]
     pub processes: Processes,
     /// Python threads per worker.
-    #[arg(long, env = "WARP_THREADS", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "WARP_THREADS", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..), help_heading = "Capacity")]
     pub threads: u16,
-    /// Seconds a stopping worker gives requests in flight.
-    #[arg(long, env = "WARP_SHUTDOWN_TIMEOUT", default_value_t = 5.0, value_name = "SECONDS")]
-    pub shutdown_timeout: f64,
-    /// Seconds a read from or write to a client may wait.
-    #[arg(long, env = "WARP_SOCKET_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS")]
-    pub socket_timeout: f64,
-    /// Largest request body accepted, in bytes (413 beyond it).
-    #[arg(long, env = "WARP_LIMIT_REQUEST_BODY", default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
-    pub limit_request_body: u64,
-    /// Length of the kernel's queue of connections not yet accepted.
-    #[arg(long, env = "WARP_LISTEN_BACKLOG", default_value_t = 500)]
-    pub listen_backlog: i32,
-    /// Log every request to stdout in combined format [default: on in a container].
-    #[arg(long, env = "WARP_ACCESS_LOG", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub access_log: Option<bool>,
+    #[command(flatten)]
+    pub timeouts: Timeouts,
+    #[command(flatten)]
+    pub recycling: Recycling,
+    /// Largest request body accepted (413 beyond it): bytes, or with a K, M or G suffix.
+    #[arg(long, env = "WARP_LIMIT_REQUEST_BODY", default_value = "10M", value_name = "SIZE", help_heading = "Limits")]
+    pub limit_request_body: ByteSize,
+    /// Replace workers when a source file (or .warp/) changes: for development.
+    #[arg(long, env = "WARP_RELOAD_ON_CHANGES", help_heading = "Recycling")]
+    pub reload_on_changes: bool,
+    /// A header a trusted proxy sets: X-Forwarded-For, -Proto, -Host, -Port, or X-Real-IP
+    /// (repeatable; the variable takes a comma-separated list).
+    #[arg(long, env = "WARP_TRUST_PROXY_HEADER", value_delimiter = ',', value_name = "HEADER", help_heading = "Proxies")]
+    pub trust_proxy_header: Vec<String>,
+    /// Peers whose proxy headers are believed: an address or CIDR block (repeatable)
+    /// [default with --trust-proxy-header: any peer].
+    #[arg(long, env = "WARP_TRUST_PROXY", value_delimiter = ',', value_name = "CIDR", help_heading = "Proxies")]
+    pub trust_proxy: Vec<warp_worker_config::Cidr>,
+    /// Access log to stdout: off, on (combined format) or json [default: on in a container].
+    #[arg(long, env = "WARP_ACCESS_LOG", num_args = 0..=1, default_missing_value = "on", value_name = "FORMAT", help_heading = "Logging")]
+    pub access_log: Option<AccessLog>,
+    /// Least severity written to the error log (stderr): debug, info, warning or error.
+    #[arg(long, env = "WARP_LOG_LEVEL", default_value = "info", value_name = "LEVEL", help_heading = "Logging")]
+    pub log_level: LogLevel,
+}
+
+/// How long each stage may take, in seconds.
+#[derive(Args, Clone)]
+#[command(next_help_heading = "Timeouts (seconds)")]
+pub struct Timeouts {
+    /// A new worker must have loaded the app by then, else it is restarted and tried again.
+    #[arg(long, env = "WARP_STARTUP_TIMEOUT", default_value = "15", value_name = "SECONDS")]
+    pub startup_timeout: Seconds,
+    /// A request that waited this long for a thread gets 503 without calling the app.
+    #[arg(long, env = "WARP_QUEUE_TIMEOUT", default_value = "45", value_name = "SECONDS")]
+    pub queue_timeout: Seconds,
+    /// A request running this long: every thread's stack is logged and the worker replaced.
+    #[arg(long, env = "WARP_REQUEST_TIMEOUT", default_value = "60", value_name = "SECONDS")]
+    pub request_timeout: Seconds,
+    /// Each read from or write to a client, and a request head's arrival, may take this long.
+    #[arg(long, env = "WARP_SOCKET_TIMEOUT", default_value = "60", value_name = "SECONDS")]
+    pub socket_timeout: Seconds,
+    /// On stop (SIGTERM, SIGINT), requests in flight get this long.
+    #[arg(long, env = "WARP_SHUTDOWN_TIMEOUT", default_value = "5", value_name = "SECONDS")]
+    pub shutdown_timeout: Seconds,
+    /// On reload or recycling, the old worker's requests in flight get this long.
+    #[arg(long, env = "WARP_GRACEFUL_TIMEOUT", default_value = "15", value_name = "SECONDS")]
+    pub graceful_timeout: Seconds,
+}
+
+/// When a healthy worker is replaced anyway (0: never).
+#[derive(Args, Clone)]
+#[command(next_help_heading = "Recycling")]
+pub struct Recycling {
+    /// Replace a worker after it served this many requests.
+    #[arg(long, env = "WARP_MAXIMUM_REQUESTS", default_value_t = 0, value_name = "COUNT")]
+    pub maximum_requests: u64,
+    /// Replace a worker after it has run this many seconds.
+    #[arg(long, env = "WARP_RESTART_INTERVAL", default_value = "0", value_name = "SECONDS")]
+    pub restart_interval: Seconds,
+    /// Replace a worker that served nothing for this many seconds (frees its memory).
+    #[arg(long, env = "WARP_INACTIVITY_TIMEOUT", default_value = "0", value_name = "SECONDS")]
+    pub inactivity_timeout: Seconds,
+    /// Replace a worker whose resident memory exceeds SIZE (bytes, or K, M, G) [default: off].
+    #[arg(long, env = "WARP_MEMORY_LIMIT", value_name = "SIZE")]
+    pub memory_limit: Option<ByteSize>,
+}
+
+/// A duration given in (possibly fractional) seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Seconds(pub std::time::Duration);
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<f64>()
+            .ok()
+            .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+            .map(Seconds)
+            .ok_or_else(|| format!("{s:?} is not a number of seconds: give one such as 30 or 0.5"))
+    }
+}
+
+/// A size in bytes, written as a number with an optional K, M or G suffix (powers of 1024).
+#[derive(Clone, Copy, Debug)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((at, _)) => text.split_at(at),
+            None => (text, ""),
+        };
+        let shift = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+            "" => 0,
+            "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            _ => return Err(format!("{s:?} is not a size: give bytes, or a number with K, M or G")),
+        };
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(1 << shift))
+            .map(ByteSize)
+            .ok_or_else(|| format!("{s:?} is not a size: give bytes, or a number with K, M or G"))
+    }
+}
+
+/// The access log's format.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AccessLog {
+    #[value(alias = "false", alias = "0")]
+    Off,
+    #[value(alias = "true", alias = "1", alias = "combined")]
+    On,
+    Json,
+}
+
+/// Error log severities, least to most severe.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    #[value(alias = "warn")]
+    Warning,
+    Error,
 }
 
 /// A process count: a number, or `auto`.

@@ -2,13 +2,13 @@
 //! the master's supervision. The PEP 3333 and HTTP checks also run against gunicorn, to
 //! show that they test the standard and not warp's reading of it.
 
-use std::path::{Path, PathBuf};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::rawhttp::{exchange, get, Client};
+use crate::running::{free_port, Server};
 use crate::util::Sandbox;
 
 /// The conformance app, built once (with gunicorn beside warp's server) for every test.
@@ -25,76 +25,18 @@ fn app() -> &'static Sandbox {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+fn warp(extra: &[&str]) -> Server {
+    let mut args = vec!["start", ".", "wsgi:application", "--threads", "4"];
+    args.extend_from_slice(extra);
+    Server::start(app(), &args)
 }
 
-/// A running server; killed (with its workers) if a test fails before stopping it.
-struct Server {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
-
-impl Server {
-    fn warp(extra: &[&str]) -> Server {
-        let port = free_port();
-        let port_text = port.to_string();
-        let mut args = vec!["start", ".", "wsgi:application", "--port", &port_text, "--threads", "4"];
-        args.extend_from_slice(extra);
-        Server::spawn(app().warp(&args), port)
-    }
-
-    fn gunicorn() -> Server {
-        let port = free_port();
-        let mut cmd = Command::new(app().venv().join("bin/gunicorn"));
-        cmd.args(["--workers", "1", "--threads", "4", "--bind", &format!("127.0.0.1:{port}"), "wsgi:application"])
-            .current_dir(app().app());
-        Server::spawn(cmd, port)
-    }
-
-    fn spawn(mut cmd: Command, port: u16) -> Server {
-        let stderr = app().root().join(format!("server-{port}.log"));
-        let log = std::fs::File::create(&stderr).unwrap();
-        cmd.stdout(Stdio::null()).stderr(log).process_group(0);
-        let child = cmd.spawn().expect("start the server");
-        let server = Server { child, port, stderr };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start:\n{}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
-    }
-
-    /// SIGTERM, then the exit status (within the shutdown timeout and a margin).
-    fn stop(mut self) -> ExitStatus {
-        self.signal(nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not stop:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let group = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
-        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
+fn gunicorn() -> Server {
+    let port = free_port();
+    let mut cmd = Command::new(app().venv().join("bin/gunicorn"));
+    cmd.args(["--workers", "1", "--threads", "4", "--bind", &format!("127.0.0.1:{port}"), "wsgi:application"])
+        .current_dir(app().app());
+    Server::spawn(cmd, port, app().root())
 }
 
 fn calls() -> String {
@@ -321,7 +263,7 @@ fn server_name_follows_host(port: u16) {
 
 #[test]
 fn warp_passes_the_pep3333_and_http_checks() {
-    let server = Server::warp(&[]);
+    let server = warp(&[]);
     run_shared(&server);
     server_name_follows_host(server.port);
     empty_chunk_does_not_send_headers(server.port);
@@ -334,7 +276,7 @@ fn warp_passes_the_pep3333_and_http_checks() {
 
 #[test]
 fn gunicorn_passes_the_same_checks() {
-    let server = Server::gunicorn();
+    let server = gunicorn();
     run_shared(&server);
 }
 
@@ -344,7 +286,7 @@ fn gunicorn_passes_the_same_checks() {
 
 #[test]
 fn malformed_requests_never_reach_the_app() {
-    let server = Server::warp(&["--limit-request-body", "1000"]);
+    let server = warp(&["--limit-request-body", "1000"]);
     let big_head = format!("GET /m-big HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024));
     let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
     let many = format!("GET /m-many HTTP/1.1\r\nHost: h\r\n{many}\r\n");
@@ -397,7 +339,7 @@ fn malformed_requests_never_reach_the_app() {
 
 #[test]
 fn a_crashed_worker_is_replaced() {
-    let server = Server::warp(&[]);
+    let server = warp(&[]);
     assert!(exchange(server.port, b"GET /crash HTTP/1.1\r\nHost: h\r\n\r\n").is_none());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -414,7 +356,7 @@ fn a_crashed_worker_is_replaced() {
 
 #[test]
 fn sigterm_loses_no_request_in_flight() {
-    let server = Server::warp(&[]);
+    let server = warp(&[]);
     let port = server.port;
     let clients: Vec<_> = (0..8)
         .map(|i| {

@@ -1,8 +1,11 @@
 //! Integration tests: the real `warp` binary on real apps, venvs and PyPI packages.
 
 mod rawhttp;
+mod running;
 mod util;
 
 mod build;
 mod commands;
+mod proxies;
+mod robustness;
 mod serve;

@@ -73,6 +73,15 @@ impl HttpError {
         }
     }
 
+    /// 408: the client took longer than the socket timeout to send its request head.
+    pub const fn request_timeout(detail: &'static str) -> Self {
+        Self {
+            status: 408,
+            reason: "Request Timeout",
+            detail,
+        }
+    }
+
     /// 431: the head (or a chunked body's trailer section) is too large or has too many fields.
     pub const fn header_fields_too_large(detail: &'static str) -> Self {
         Self {
@@ -96,6 +105,15 @@ impl HttpError {
         Self {
             status: 505,
             reason: "HTTP Version Not Supported",
+            detail,
+        }
+    }
+
+    /// 503: the server cannot serve the request now (it waited too long for a thread).
+    pub const fn service_unavailable(detail: &'static str) -> Self {
+        Self {
+            status: 503,
+            reason: "Service Unavailable",
             detail,
         }
     }

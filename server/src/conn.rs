@@ -35,6 +35,9 @@ pub struct Conn {
     pub out: Vec<u8>,
     /// Requests served on this connection so far.
     pub served: u64,
+    /// Since when the connection has waited for its next request (or, once one began to
+    /// arrive, for the rest of its head).
+    pub since: Instant,
 }
 
 /// Why waiting on a socket ended without data.
@@ -50,7 +53,7 @@ pub enum IoError {
 
 impl Conn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
-        Conn { stream, peer, buf: Vec::with_capacity(1024), head: RequestHead::default(), out: Vec::new(), served: 0 }
+        Conn { stream, peer, buf: Vec::with_capacity(1024), head: RequestHead::default(), out: Vec::new(), served: 0, since: Instant::now() }
     }
 
     /// Read what the socket has now, without waiting. `Ok(0)` means the client closed.

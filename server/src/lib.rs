@@ -3,18 +3,24 @@
 //! The HTTP/1.1 protocol itself is the `warp-http` crate.
 //!
 //! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire.
-//! - [`worker`]: the poller thread and the pool of Python threads.
+//! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
+//!   periodic checks; `watchdog` and `activity`: when to ask the master for a replacement;
+//!   `control`: the channel to the master.
 //! - [`wsgi`]: environ, `start_response`, `wsgi.input` and the app call (PEP 3333).
 //! - `module`: the Python entry points.
 //!
 //! The master process (the `warp` binary) binds the socket and supervises workers; this
 //! crate is what runs inside each worker.
 
+mod activity;
 pub mod body;
 pub mod conn;
+mod control;
+mod event_loop;
 pub mod exchange;
 pub mod log;
 mod queue;
 mod module;
+mod watchdog;
 pub mod worker;
 pub mod wsgi;

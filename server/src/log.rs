@@ -2,10 +2,12 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 
 use warp_http::RequestHead;
+use warp_worker_config::AccessLogFormat;
 
 /// An error line: `[warp] [error] [pid N] message`.
 pub fn error(message: &str) {
@@ -23,20 +25,55 @@ pub fn app_error(py: Python<'_>, head: &RequestHead, err: &PyErr) {
     err.display(py);
 }
 
-/// One access-log line in Apache's combined format.
-pub fn access(peer: SocketAddr, head: &RequestHead, status: u16, bytes: u64) {
-    let header = |name| head.header(name).map(|v| String::from_utf8_lossy(v).replace('"', "\\\"")).unwrap_or_else(|| "-".to_owned());
-    let now = time_local();
-    let line = format!(
-        "{} - - [{now}] \"{} {} {}\" {status} {} \"{}\" \"{}\"\n",
-        peer.ip(),
-        head.method(),
-        head.target(),
-        head.version.as_str(),
-        if bytes == 0 { "-".to_owned() } else { bytes.to_string() },
-        header("referer"),
-        header("user-agent"),
-    );
+/// What the access log says about one request.
+pub struct AccessEntry<'a> {
+    pub peer: SocketAddr,
+    pub head: &'a RequestHead,
+    pub status: u16,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// One access-log line: Apache's combined format, or a JSON object with the same facts
+/// (and the time taken) for log collectors.
+pub fn access(format: AccessLogFormat, entry: &AccessEntry<'_>) {
+    let head = entry.head;
+    let header = |name| head.header(name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let line = match format {
+        AccessLogFormat::Off => return,
+        AccessLogFormat::Combined => {
+            let quoted = |name| header(name).map_or_else(|| "-".to_owned(), |v| v.replace('"', "\\\""));
+            format!(
+                "{} - - [{}] \"{} {} {}\" {} {} \"{}\" \"{}\"\n",
+                entry.peer.ip(),
+                time_local(),
+                head.method(),
+                head.target(),
+                head.version.as_str(),
+                entry.status,
+                if entry.bytes == 0 { "-".to_owned() } else { entry.bytes.to_string() },
+                quoted("referer"),
+                quoted("user-agent"),
+            )
+        }
+        AccessLogFormat::Json => {
+            let mut line = serde_json::json!({
+                "time": time_local(),
+                "remote_addr": entry.peer.ip().to_string(),
+                "method": head.method(),
+                "uri": head.target(),
+                "protocol": head.version.as_str(),
+                "status": entry.status,
+                "bytes": entry.bytes,
+                "duration_ms": (entry.elapsed.as_secs_f64() * 1e6).round() / 1e3,
+                "referer": header("referer"),
+                "user_agent": header("user-agent"),
+            })
+            .to_string();
+            line.push('\n');
+            line
+        }
+    };
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
 

@@ -1,10 +1,11 @@
 //! The Python module `warp_server._native`: it only registers what Python may call.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::{IntoPyDict, PyString, PyTuple};
 use warp_worker_config::WorkerConfig;
 
 use crate::wsgi::environ::Constants;
+use crate::wsgi::proxy::ProxyTrust;
 use crate::wsgi::objects::{ErrorStream, FileWrapper, Input, StartResponse, Write};
 
 /// Serve `app` with the settings in `config_json` until the process is told to stop.
@@ -21,7 +22,11 @@ fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
         file_wrapper: py.get_type::<FileWrapper>().into_any().unbind(),
         multithread: config.threads > 1,
         multiprocess: config.processes > 1,
+        proxy: ProxyTrust::new(&config.trust_proxy_headers, &config.trusted_proxies),
     };
+    // The watchdog dumps every thread's stack on a request timeout by raising SIGUSR2.
+    let all_threads = [("all_threads", true)].into_py_dict(py)?;
+    py.import("faulthandler")?.call_method("register", (libc::SIGUSR2,), Some(&all_threads))?;
     crate::worker::serve(py, app, config, constants)
 }
 

@@ -62,6 +62,17 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Take out the items `expired` picks, keeping the others in order.
+    pub fn take_if(&self, mut expired: impl FnMut(&T) -> bool) -> Vec<T> {
+        let mut items = self.lock();
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let (taken, kept): (VecDeque<T>, VecDeque<T>) = items.drain(..).partition(|item| expired(item));
+        *items = kept;
+        taken.into()
+    }
+
     /// Wake every thread and make the pops return `None` once the queue is empty.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);

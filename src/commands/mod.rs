@@ -30,7 +30,7 @@ pub struct ExitWith {
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Build(args) => build::run(args),
-        Command::Start(args) => start::run(args),
+        Command::Start(args) => start::run(*args),
         Command::Project(args) => project::run(args),
         Command::Exec(args) => exec::run(args),
         Command::Shell(args) => shell::run(args),

@@ -1,20 +1,22 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use warp::env_vars;
 use warp::layout::Layout;
 use warp::serve::{install, supervisor};
-use warp_worker_config::WorkerConfig;
+use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
 
-use crate::cli::{Processes, StartArgs};
+use crate::cli::{self, Processes, StartArgs};
 use crate::ui;
 
 pub fn run(args: StartArgs) -> Result<()> {
+    // Settings are checked before anything is looked at or run.
+    let trust_proxy_headers = proxy_headers(&args)?;
     let layout = Layout::discover(args.src.as_deref())?;
     let reporter = ui::reporter();
     let env = warp::hooks::runtime_env(&layout, reporter.as_ref())?;
-    let app = match args.app {
+    let app = match args.app.clone() {
         Some(app) => app,
         None if layout.src.join("wsgi.py").is_file() => "wsgi.py".to_owned(),
         None => bail!(
@@ -39,38 +41,142 @@ pub fn run(args: StartArgs) -> Result<()> {
         Processes::Count(n) => n,
         Processes::Auto => allowed_cpus(),
     };
-    let threads = usize::from(args.threads);
-    let seconds = |value: f64, flag: &str| {
-        Duration::try_from_secs_f64(value).map_err(|_| anyhow::anyhow!("--{flag} must be a number of seconds, not {value}"))
+    let bind = SocketAddr::new(host, port);
+    let worker = worker_config(&args, &layout, app, bind, processes, container, trust_proxy_headers);
+    let plan = supervisor::Plan {
+        python,
+        env,
+        bind,
+        backlog: args.listen_backlog,
+        processes,
+        startup_timeout: args.timeouts.startup_timeout.0,
+        watch: args.reload_on_changes.then(|| layout.src.clone()),
+        worker,
     };
-    let worker = WorkerConfig {
-        app: app.clone(),
+    reporter.info(&banner(&plan, &layout.src));
+    drop(reporter);
+    supervisor::run(plan)
+}
+
+fn worker_config(
+    args: &StartArgs,
+    layout: &Layout,
+    app: String,
+    bind: SocketAddr,
+    processes: usize,
+    container: bool,
+    trust_proxy_headers: Vec<String>,
+) -> WorkerConfig {
+    let timeouts = &args.timeouts;
+    let recycling = &args.recycling;
+    WorkerConfig {
+        app,
         src: layout.src.to_string_lossy().into_owned(),
         listen_fd: -1,
-        threads,
+        control_fd: -1,
+        threads: usize::from(args.threads),
         processes,
-        server_name: host.to_string(),
-        server_port: port,
-        limit_request_body: args.limit_request_body,
-        socket_timeout: seconds(args.socket_timeout, "socket-timeout")?,
-        shutdown_timeout: seconds(args.shutdown_timeout, "shutdown-timeout")?,
-        access_log: args.access_log.unwrap_or(container),
+        server_name: bind.ip().to_string(),
+        server_port: bind.port(),
+        limit_request_body: args.limit_request_body.0,
+        queue_timeout: timeouts.queue_timeout.0,
+        request_timeout: timeouts.request_timeout.0,
+        socket_timeout: timeouts.socket_timeout.0,
+        shutdown_timeout: timeouts.shutdown_timeout.0,
+        graceful_timeout: timeouts.graceful_timeout.0,
+        maximum_requests: recycling.maximum_requests,
+        restart_interval: recycling.restart_interval.0,
+        inactivity_timeout: recycling.inactivity_timeout.0,
+        memory_limit: recycling.memory_limit.map_or(0, |size| size.0),
+        url_aliases: Vec::new(),
+        document_root: None,
+        trust_proxy_headers,
+        trusted_proxies: args.trust_proxy.clone(),
+        access_log: match args.access_log {
+            Some(cli::AccessLog::Off) => AccessLogFormat::Off,
+            Some(cli::AccessLog::On) => AccessLogFormat::Combined,
+            Some(cli::AccessLog::Json) => AccessLogFormat::Json,
+            None if container => AccessLogFormat::Combined,
+            None => AccessLogFormat::Off,
+        },
+        log_level: match args.log_level {
+            cli::LogLevel::Debug => LogLevel::Debug,
+            cli::LogLevel::Info => LogLevel::Info,
+            cli::LogLevel::Warning => LogLevel::Warning,
+            cli::LogLevel::Error => LogLevel::Error,
+        },
         worker_id: 0,
+    }
+}
+
+/// The trusted proxy headers, lower-case; only those warp knows how to apply.
+fn proxy_headers(args: &StartArgs) -> Result<Vec<String>> {
+    let headers = args
+        .trust_proxy_header
+        .iter()
+        .map(|name| {
+            let name = name.trim().to_ascii_lowercase();
+            match name.as_str() {
+                "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "x-forwarded-port" | "x-real-ip" => Ok(name),
+                _ => bail!("--trust-proxy-header {name:?} is not a proxy header warp knows: use X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Forwarded-Port or X-Real-IP"),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !args.trust_proxy.is_empty() && headers.is_empty() {
+        bail!("--trust-proxy names the proxies but no header is trusted: add --trust-proxy-header X-Forwarded-For (and -Proto, -Host as your proxy sets them)");
+    }
+    Ok(headers)
+}
+
+/// What is about to run, as mod_wsgi-express shows it: enough to debug a deployment from
+/// its first lines of log.
+fn banner(plan: &supervisor::Plan, src: &Path) -> String {
+    let w = &plan.worker;
+    let host = if plan.bind.ip().is_unspecified() { "localhost".to_owned() } else { plan.bind.ip().to_string() };
+    let venv = plan.python.parent().and_then(Path::parent).unwrap_or(&plan.python);
+    let off_or = |d: std::time::Duration| if d.is_zero() { "off".to_owned() } else { format!("{}s", d.as_secs_f64()) };
+    let mut lines = vec![
+        format!("warp: serving {} from {}", w.app, src.display()),
+        format!("  url:        http://{host}:{}/ (listening on {}, backlog {})", plan.bind.port(), plan.bind, plan.backlog),
+        format!("  python:     {}", plan.python.display()),
+        format!("  venv:       {}", venv.display()),
+        format!("  capacity:   {} process(es) x {} thread(s) = {}", plan.processes, w.threads, plan.processes * w.threads),
+        format!(
+            "  timeouts:   startup {}s, queue {}s, request {}s, socket {}s, shutdown {}s, graceful {}s",
+            plan.startup_timeout.as_secs_f64(),
+            w.queue_timeout.as_secs_f64(),
+            w.request_timeout.as_secs_f64(),
+            w.socket_timeout.as_secs_f64(),
+            w.shutdown_timeout.as_secs_f64(),
+            w.graceful_timeout.as_secs_f64()
+        ),
+        format!(
+            "  recycling:  maximum requests {}, restart interval {}, inactivity {}, memory limit {}",
+            if w.maximum_requests == 0 { "off".to_owned() } else { w.maximum_requests.to_string() },
+            off_or(w.restart_interval),
+            off_or(w.inactivity_timeout),
+            if w.memory_limit == 0 { "off".to_owned() } else { format!("{} MiB", w.memory_limit >> 20) },
+        ),
+        format!("  body limit: {} bytes", w.limit_request_body),
+    ];
+    if !w.trust_proxy_headers.is_empty() {
+        let peers = if w.trusted_proxies.is_empty() {
+            "any peer".to_owned()
+        } else {
+            w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        };
+        lines.push(format!("  proxies:    {} from {peers}", w.trust_proxy_headers.join(", ")));
+    }
+    if let Some(dir) = &plan.watch {
+        lines.push(format!("  reload:     on changes under {}", dir.display()));
+    }
+    let access = match w.access_log {
+        AccessLogFormat::Off => "off",
+        AccessLogFormat::Combined => "stdout (combined format)",
+        AccessLogFormat::Json => "stdout (JSON lines)",
     };
-    let bind = SocketAddr::new(host, port);
-    let shown_host = if host.is_unspecified() { "localhost".to_owned() } else { bind.ip().to_string() };
-    reporter.info(&format!(
-        "warp: serving {app} from {src}\n  url:       http://{shown_host}:{port}/ (listening on {bind})\n  python:    {python}\n  capacity:  {processes} process(es) x {threads} thread(s) = {capacity}\n  timeouts:  socket {socket:?}, shutdown {shutdown:?}\n  request body limit: {limit} bytes\n  logs:      errors to stderr{access}",
-        src = layout.src.display(),
-        python = python.display(),
-        capacity = processes * threads,
-        socket = worker.socket_timeout,
-        shutdown = worker.shutdown_timeout,
-        limit = worker.limit_request_body,
-        access = if worker.access_log { ", access log to stdout" } else { "" },
-    ));
-    drop(reporter);
-    supervisor::run(supervisor::Plan { python, env, bind, backlog: args.listen_backlog, processes, worker })
+    lines.push(format!("  logs:       errors to stderr (level {}), access log {access}", w.log_level.as_str()));
+    lines.join("\n")
 }
 
 /// CPUs this process may use: the cgroup v2 quota when one is set, else the affinity mask.

@@ -1,12 +1,18 @@
 //! The master process: bind once, run N workers on the shared socket, keep them running.
 //!
 //! A worker is the venv's python running `-m warp_server`; it inherits the listening socket
-//! and gets its settings as JSON. A worker that dies is replaced (after a pause that grows
-//! while workers keep dying young, so a broken app does not spin). SIGTERM, SIGINT and
-//! SIGQUIT stop the workers gracefully within the shutdown timeout; SIGHUP replaces every
-//! worker, starting the new one before stopping the old, so the socket is never unserved.
-//! As PID 1 in a container the master also reaps orphans it did not start.
+//! and a control channel (see `warp_worker_config::control`), and gets its settings as
+//! JSON. Each worker slot holds the worker serving it and, while one is being replaced,
+//! its successor: the old worker is told to stop only once the new one reports ready, so
+//! the socket is never unserved and a reload whose new code fails to load leaves the old
+//! code serving. Replacement happens on SIGHUP, on a change of the source (with
+//! `--reload-on-changes`), and when a worker asks for it (a stuck request, a recycling
+//! limit). A worker that dies is replaced after a pause that grows while workers keep
+//! dying young, so a broken app does not spin; one that does not load the app within the
+//! startup timeout is killed and retried. SIGTERM, SIGINT and SIGQUIT stop every worker
+//! within the shutdown timeout. As PID 1 in a container the master also reaps orphans.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
@@ -22,15 +28,19 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use warp_worker_config::{WorkerConfig, CONFIG_VAR};
+use warp_worker_config::control::{Report, STOP};
+use warp_worker_config::{LogLevel, WorkerConfig, CONFIG_VAR};
 
 use crate::appenv::AppEnv;
 use crate::process::StatusText;
+use crate::serve::watch;
 
 /// A worker that lived less than this is taken to have failed at startup.
 const YOUNG: Duration = Duration::from_secs(2);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Time a stopping worker gets beyond its own deadline to exit before it is killed.
+const EXIT_MARGIN: Duration = Duration::from_secs(2);
 
 /// Everything the master needs.
 pub struct Plan {
@@ -40,21 +50,55 @@ pub struct Plan {
     pub bind: SocketAddr,
     pub backlog: i32,
     pub processes: usize,
-    /// Settings for every worker; `listen_fd` and `worker_id` are filled in per worker.
+    /// How long a new worker may take to load the app and report ready.
+    pub startup_timeout: Duration,
+    /// Reload the workers when a file under this folder changes.
+    pub watch: Option<PathBuf>,
+    /// Settings for every worker; `listen_fd`, `control_fd` and `worker_id` are filled in
+    /// per worker.
     pub worker: WorkerConfig,
 }
 
-/// A running worker, or the time its replacement is due.
-enum Slot {
-    Running { child: Child, started: Instant },
-    Waiting { due: Instant },
+struct Worker {
+    child: Child,
+    /// The master's end of the control channel.
+    control: UnixStream,
+    started: Instant,
+    ready: bool,
+    /// Killed for overrunning a deadline, and not yet reaped.
+    killed: bool,
+    /// The worker closed its end of the channel (it is exiting): nothing more to read.
+    hung_up: bool,
+}
+
+impl Worker {
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+}
+
+/// One of the N places a worker serves from.
+#[derive(Default)]
+struct Slot {
+    /// The worker serving (or, at first, loading).
+    current: Option<Worker>,
+    /// Its successor, loading.
+    next: Option<Worker>,
+    /// When to start a worker for this slot after a failure.
+    due: Option<Instant>,
+}
+
+/// A worker told to stop, and when it is killed if it has not.
+struct Leaving {
+    worker: Worker,
+    deadline: Instant,
 }
 
 struct Master {
     plan: Plan,
+    listen_fd: i32,
     slots: Vec<Slot>,
-    /// Workers told to stop (on reload), waited for but not replaced.
-    retiring: Vec<Child>,
+    leaving: Vec<Leaving>,
     backoff: Duration,
 }
 
@@ -66,6 +110,7 @@ pub fn run(plan: Plan) -> Result<()> {
     wake.set_nonblocking(true)?;
     let stop = Arc::new(AtomicBool::new(false));
     let hangup = Arc::new(AtomicBool::new(false));
+    let changed = Arc::new(AtomicBool::new(false));
     for (signal, flag) in [
         (libc::SIGTERM, &stop),
         (libc::SIGINT, &stop),
@@ -77,24 +122,35 @@ pub fn run(plan: Plan) -> Result<()> {
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGCHLD] {
         signal_hook::low_level::pipe::register(signal, wake_writer.try_clone()?).context("cannot install signal handlers")?;
     }
-    let mut master = Master { slots: Vec::new(), retiring: Vec::new(), backoff: FIRST_BACKOFF, plan };
-    master.plan.worker.listen_fd = listener.as_raw_fd();
+    if let Some(root) = plan.watch.clone() {
+        let (changed, wake_writer) = (changed.clone(), wake_writer.try_clone()?);
+        watch::spawn(root, move || {
+            changed.store(true, Ordering::SeqCst);
+            // A full pipe already means "wake up".
+            let _ = std::io::Write::write(&mut &wake_writer, b"w");
+        })?;
+    }
+    let mut master = Master { listen_fd: listener.as_raw_fd(), slots: Vec::new(), leaving: Vec::new(), backoff: FIRST_BACKOFF, plan };
     for id in 0..master.plan.processes {
-        let child = master.spawn(id)?;
-        master.slots.push(Slot::Running { child, started: Instant::now() });
+        let worker = master.spawn(id)?;
+        master.slots.push(Slot { current: Some(worker), ..Slot::default() });
     }
     loop {
-        let timeout = master.next_due().map(|due| due.saturating_duration_since(Instant::now()));
-        wait_readable(&wake, timeout)?;
+        master.wait(&wake)?;
         drain(&mut wake);
         if stop.load(Ordering::SeqCst) {
             return master.stop();
         }
         if hangup.swap(false, Ordering::SeqCst) {
-            master.reload();
+            master.reload("SIGHUP");
         }
+        if changed.swap(false, Ordering::SeqCst) {
+            master.reload("source changed");
+        }
+        master.read_reports();
         master.reap();
-        master.respawn_due();
+        master.enforce_deadlines();
+        master.start_due();
     }
 }
 
@@ -106,48 +162,161 @@ fn bind(addr: SocketAddr, backlog: i32) -> Result<socket2::Socket> {
         .bind(&addr.into())
         .with_context(|| format!("cannot listen on {addr}: is another server using that port? pick one with --port"))?;
     socket.listen(backlog).with_context(|| format!("cannot listen on {addr}"))?;
-    // Workers inherit the socket across exec.
-    nix::fcntl::fcntl(socket.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
-        .context("cannot share the socket with workers")?;
+    inheritable(socket.as_raw_fd()).context("cannot share the socket with workers")?;
     Ok(socket)
 }
 
-fn wait_readable(stream: &UnixStream, timeout: Option<Duration>) -> Result<()> {
-    let timeout = match timeout {
-        None => PollTimeout::NONE,
-        Some(t) => PollTimeout::try_from(t.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX),
-    };
-    let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
-    match poll(&mut fds, timeout) {
-        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
-        Err(e) => Err(e).context("waiting for signals failed"),
-    }
+/// Let a descriptor survive exec, so a worker inherits it.
+fn inheritable(fd: i32) -> nix::Result<i32> {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
 }
 
 fn drain(stream: &mut UnixStream) {
     let mut sink = [0u8; 64];
-    while std::io::Read::read(stream, &mut sink).is_ok_and(|n| n > 0) {}
+    while stream.read(&mut sink).is_ok_and(|n| n > 0) {}
 }
 
 impl Master {
-    fn spawn(&self, id: usize) -> Result<Child> {
+    fn say(&self, level: LogLevel, message: &str) {
+        if level >= self.plan.worker.log_level {
+            eprintln!("[warp] [{}] {message}", level.as_str());
+        }
+    }
+
+    fn spawn(&self, id: usize) -> Result<Worker> {
+        let (control, worker_end) = UnixStream::pair().context("cannot create a worker's control channel")?;
+        control.set_nonblocking(true)?;
+        inheritable(worker_end.as_raw_fd()).context("cannot share the control channel with a worker")?;
         let mut config = self.plan.worker.clone();
         config.worker_id = id;
+        config.listen_fd = self.listen_fd;
+        config.control_fd = worker_end.as_raw_fd();
         let json = serde_json::to_string(&config).context("cannot encode worker settings")?;
         let mut cmd = Command::new(&self.plan.python);
         cmd.args(["-m", "warp_server"]).current_dir(&config.src).env(CONFIG_VAR, json);
         self.plan.env.apply(&mut cmd);
-        cmd.spawn().with_context(|| format!("cannot start a worker with {}", self.plan.python.display()))
+        let child = cmd.spawn().with_context(|| format!("cannot start a worker with {}", self.plan.python.display()))?;
+        // The worker has its copy; ours closes here, so the worker's end sees EOF when the
+        // master goes away.
+        drop(worker_end);
+        Ok(Worker { child, control, started: Instant::now(), ready: false, killed: false, hung_up: false })
     }
 
-    fn next_due(&self) -> Option<Instant> {
+    fn workers(&self) -> impl Iterator<Item = &Worker> {
         self.slots
             .iter()
-            .filter_map(|slot| match slot {
-                Slot::Waiting { due } => Some(*due),
-                Slot::Running { .. } => None,
-            })
-            .min()
+            .flat_map(|slot| slot.current.iter().chain(slot.next.iter()))
+            .chain(self.leaving.iter().map(|l| &l.worker))
+    }
+
+    /// Sleep until a signal, a report from a worker, or the next deadline.
+    fn wait(&self, wake: &UnixStream) -> Result<()> {
+        let now = Instant::now();
+        let startup = self.workers().filter(|w| !w.ready && !w.killed).map(|w| w.started + self.plan.startup_timeout);
+        let deadline = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot.due)
+            .chain(self.leaving.iter().map(|l| l.deadline))
+            .chain(startup)
+            .min();
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(at) => PollTimeout::try_from(at.saturating_duration_since(now).as_millis().clamp(1, 60_000) as i32).unwrap_or(PollTimeout::MAX),
+        };
+        let mut fds: Vec<PollFd<'_>> = std::iter::once(wake.as_fd())
+            .chain(self.workers().filter(|w| !w.hung_up).map(|w| w.control.as_fd()))
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(e).context("waiting for signals failed"),
+        }
+    }
+
+    /// Act on what the workers said: a ready successor takes over its slot; a worker
+    /// asking to retire gets a successor.
+    fn read_reports(&mut self) {
+        for id in 0..self.slots.len() {
+            for role in [Role::Current, Role::Next] {
+                let Some(worker) = self.slots[id].get_mut(role) else { continue };
+                for report in read_lines(worker) {
+                    match report.parse::<Report>() {
+                        Ok(Report::Ready) => self.ready(id, role),
+                        Ok(Report::Retire(reason)) if role == Role::Current => {
+                            let pid = self.slots[id].current.as_ref().map(Worker::pid);
+                            self.say(LogLevel::Info, &format!("worker {id} (pid {}) asks to be replaced ({}); starting its successor", fmt_pid(pid), reason.as_str()));
+                            self.start_successor(id);
+                        }
+                        Ok(Report::Retire(_)) => {}
+                        Err(e) => self.say(LogLevel::Warning, &format!("worker {id}: {e}")),
+                    }
+                }
+            }
+        }
+        // Leaving workers may still write; their reports no longer matter.
+        for leaving in &mut self.leaving {
+            read_lines(&mut leaving.worker);
+        }
+    }
+
+    fn ready(&mut self, id: usize, role: Role) {
+        let graceful = self.plan.worker.graceful_timeout;
+        let slot = &mut self.slots[id];
+        let Some(worker) = slot.get_mut(role) else { return };
+        worker.ready = true;
+        let (pid, took) = (worker.pid(), worker.started.elapsed());
+        self.backoff = FIRST_BACKOFF;
+        if role == Role::Current {
+            self.say(LogLevel::Info, &format!("worker {id} (pid {pid}) ready in {:.2}s", took.as_secs_f64()));
+            return;
+        }
+        let successor = slot.next.take();
+        let old = std::mem::replace(&mut slot.current, successor);
+        let Some(mut old) = old else {
+            self.say(LogLevel::Info, &format!("worker {id} (pid {pid}) ready in {:.2}s", took.as_secs_f64()));
+            return;
+        };
+        self.say(
+            LogLevel::Info,
+            &format!("worker {id} (pid {pid}) ready in {:.2}s; pid {} stops accepting and finishes its requests", took.as_secs_f64(), old.pid()),
+        );
+        if old.ready {
+            let _ = std::io::Write::write_all(&mut old.control, STOP);
+            self.leaving.push(Leaving { worker: old, deadline: Instant::now() + graceful + EXIT_MARGIN });
+        } else {
+            // Still loading: nothing in flight to wait for.
+            let _ = kill(old.pid(), Signal::SIGKILL);
+            self.leaving.push(Leaving { worker: old, deadline: Instant::now() + EXIT_MARGIN });
+        }
+    }
+
+    /// Start a successor for slot `id` unless one is loading already.
+    fn start_successor(&mut self, id: usize) {
+        if self.slots[id].next.is_some() {
+            return;
+        }
+        match self.spawn(id) {
+            Ok(worker) if self.slots[id].current.is_some() => self.slots[id].next = Some(worker),
+            Ok(worker) => self.slots[id].current = Some(worker),
+            Err(e) => {
+                self.say(LogLevel::Error, &format!("{e:#}; trying again in {:.1}s", MAX_BACKOFF.as_secs_f64()));
+                self.slots[id].due = Some(Instant::now() + MAX_BACKOFF);
+            }
+        }
+    }
+
+    /// Replace every worker, each old one serving until its successor is ready.
+    fn reload(&mut self, why: &str) {
+        self.say(LogLevel::Info, &format!("{why}: replacing every worker"));
+        for id in 0..self.slots.len() {
+            if let Some(mut stale) = self.slots[id].next.take() {
+                // A successor loading the old code: start over with the new.
+                let _ = stale.child.kill();
+                self.leaving.push(Leaving { worker: stale, deadline: Instant::now() + EXIT_MARGIN });
+            }
+            self.start_successor(id);
+        }
     }
 
     /// Collect every exited child: workers are scheduled for replacement, orphans (when we
@@ -158,58 +327,83 @@ impl Master {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(status) => {
                     let Some(pid) = status.pid() else { return };
-                    self.retiring.retain(|c| c.id() != pid.as_raw() as u32);
-                    self.worker_exited(pid, status);
+                    self.exited(pid, status);
                 }
             }
         }
     }
 
-    fn worker_exited(&mut self, pid: Pid, status: WaitStatus) {
-        let Some(index) = self.slots.iter().position(|s| matches!(s, Slot::Running { child, .. } if child.id() == pid.as_raw() as u32)) else {
+    fn exited(&mut self, pid: Pid, status: WaitStatus) {
+        if let Some(at) = self.leaving.iter().position(|l| l.worker.pid() == pid) {
+            self.leaving.swap_remove(at);
             return;
-        };
-        let Slot::Running { started, .. } = &self.slots[index] else { return };
-        let lived = started.elapsed();
+        }
+        let found = self.slots.iter().enumerate().find_map(|(id, slot)| {
+            [Role::Current, Role::Next].into_iter().find(|role| slot.get(*role).is_some_and(|w| w.pid() == pid)).map(|role| (id, role))
+        });
+        let Some((id, role)) = found else { return };
+        let Some(worker) = self.slots[id].take(role) else { return };
+        let lived = worker.started.elapsed();
         let text = match status {
             WaitStatus::Exited(_, code) => StatusText(std::process::ExitStatus::from_raw(code << 8)).to_string(),
             WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
             other => format!("ended ({other:?})"),
         };
-        self.backoff = if lived < YOUNG { (self.backoff * 2).min(MAX_BACKOFF) } else { FIRST_BACKOFF };
-        let pause = if lived < YOUNG { self.backoff } else { Duration::ZERO };
-        eprintln!(
-            "[warp] [error] worker {index} (pid {pid}) {text} after {:.1}s; starting a new one in {:.1}s",
-            lived.as_secs_f64(),
-            pause.as_secs_f64()
-        );
-        self.slots[index] = Slot::Waiting { due: Instant::now() + pause };
+        let failed_young = !worker.ready || lived < YOUNG;
+        self.backoff = if failed_young { (self.backoff * 2).min(MAX_BACKOFF) } else { FIRST_BACKOFF };
+        let pause = if failed_young { self.backoff } else { Duration::ZERO };
+        let what = if worker.ready { "" } else { " before it was ready" };
+        let slot = &mut self.slots[id];
+        if role == Role::Current {
+            // A loading successor takes the slot over as it is.
+            slot.current = slot.next.take();
+        }
+        // A dead successor is retried while the old worker goes on serving.
+        let again = slot.current.is_none() || role == Role::Next;
+        if again {
+            slot.due = Some(Instant::now() + pause);
+        }
+        let then = if again { format!("; starting another in {:.1}s", pause.as_secs_f64()) } else { String::new() };
+        self.say(LogLevel::Error, &format!("worker {id} (pid {pid}) {text}{what} after {:.1}s{then}", lived.as_secs_f64()));
     }
 
-    fn respawn_due(&mut self) {
+    /// Kill workers that overran: loading past the startup timeout, or stopping past
+    /// their deadline. Reaping them then schedules their replacements.
+    fn enforce_deadlines(&mut self) {
         let now = Instant::now();
-        for id in 0..self.slots.len() {
-            if matches!(self.slots[id], Slot::Waiting { due } if due <= now) {
-                match self.spawn(id) {
-                    Ok(child) => self.slots[id] = Slot::Running { child, started: Instant::now() },
-                    Err(e) => {
-                        eprintln!("[warp] [error] {e:#}; trying again in {:.1}s", MAX_BACKOFF.as_secs_f64());
-                        self.slots[id] = Slot::Waiting { due: now + MAX_BACKOFF };
-                    }
+        let startup = self.plan.startup_timeout;
+        let mut late = Vec::new();
+        for (id, slot) in self.slots.iter_mut().enumerate() {
+            for worker in slot.current.iter_mut().chain(slot.next.iter_mut()) {
+                if !worker.ready && !worker.killed && now >= worker.started + startup {
+                    late.push(format!(
+                        "worker {id} (pid {}) did not load the app within the startup timeout ({}s); killing it",
+                        worker.pid(),
+                        startup.as_secs_f64()
+                    ));
+                    let _ = worker.child.kill();
+                    worker.killed = true;
                 }
             }
         }
+        for leaving in &mut self.leaving {
+            if now >= leaving.deadline {
+                late.push(format!("worker pid {} did not stop in time; killing it", leaving.worker.pid()));
+                let _ = leaving.worker.child.kill();
+                leaving.deadline = now + EXIT_MARGIN;
+            }
+        }
+        for message in late {
+            self.say(LogLevel::Error, &message);
+        }
     }
 
-    /// Replace every worker: the new one starts before the old one is told to stop.
-    fn reload(&mut self) {
-        eprintln!("[warp] [info] SIGHUP: replacing every worker");
+    fn start_due(&mut self) {
+        let now = Instant::now();
         for id in 0..self.slots.len() {
-            let Ok(fresh) = self.spawn(id) else { continue };
-            let old = std::mem::replace(&mut self.slots[id], Slot::Running { child: fresh, started: Instant::now() });
-            if let Slot::Running { child, .. } = old {
-                let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-                self.retiring.push(child);
+            if self.slots[id].due.is_some_and(|due| due <= now) {
+                self.slots[id].due = None;
+                self.start_successor(id);
             }
         }
     }
@@ -217,11 +411,9 @@ impl Master {
     /// Stop every worker gracefully, forcibly after the shutdown timeout (plus a margin
     /// for the worker's own exit).
     fn stop(mut self) -> Result<()> {
-        let mut children: Vec<Child> = std::mem::take(&mut self.retiring);
+        let mut children: Vec<Child> = self.leaving.drain(..).map(|l| l.worker.child).collect();
         for slot in std::mem::take(&mut self.slots) {
-            if let Slot::Running { child, .. } = slot {
-                children.push(child);
-            }
+            children.extend(slot.current.into_iter().chain(slot.next).map(|w| w.child));
         }
         for child in &children {
             let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
@@ -231,7 +423,7 @@ impl Master {
             children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
             if Instant::now() >= deadline {
                 for child in &mut children {
-                    eprintln!("[warp] [error] worker pid {} did not stop in time: killing it", child.id());
+                    self.say(LogLevel::Error, &format!("worker pid {} did not stop in time: killing it", child.id()));
                     let _ = child.kill();
                     let _ = child.wait();
                 }
@@ -241,4 +433,56 @@ impl Master {
         }
         Ok(())
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Current,
+    Next,
+}
+
+impl Slot {
+    fn get(&self, role: Role) -> Option<&Worker> {
+        match role {
+            Role::Current => self.current.as_ref(),
+            Role::Next => self.next.as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self, role: Role) -> Option<&mut Worker> {
+        match role {
+            Role::Current => self.current.as_mut(),
+            Role::Next => self.next.as_mut(),
+        }
+    }
+
+    fn take(&mut self, role: Role) -> Option<Worker> {
+        match role {
+            Role::Current => self.current.take(),
+            Role::Next => self.next.take(),
+        }
+    }
+}
+
+/// The lines a worker has written since the last look. Each report is one short write,
+/// so lines do not arrive split.
+fn read_lines(worker: &mut Worker) -> Vec<String> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match worker.control.read(&mut buf) {
+            Ok(0) => {
+                worker.hung_up = true;
+                break;
+            }
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&text).lines().map(str::to_owned).collect()
+}
+
+fn fmt_pid(pid: Option<Pid>) -> String {
+    pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
 }

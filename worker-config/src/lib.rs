@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use cidr::Cidr;
+
+mod cidr;
+pub mod control;
+
 /// Name of the variable that carries the JSON settings to a worker.
 pub const CONFIG_VAR: &str = "WARP_WORKER_CONFIG";
 
@@ -19,6 +24,8 @@ pub struct WorkerConfig {
     pub src: String,
     /// The inherited listening socket.
     pub listen_fd: i32,
+    /// The inherited end of the worker's control channel to the master (see [`control`]).
+    pub control_fd: i32,
     /// Python threads calling the app.
     pub threads: usize,
     /// Number of worker processes: `wsgi.multiprocess` is true when above one.
@@ -28,13 +35,72 @@ pub struct WorkerConfig {
     pub server_port: u16,
     pub limit_request_body: u64,
     #[serde(with = "seconds")]
+    pub queue_timeout: Duration,
+    #[serde(with = "seconds")]
+    pub request_timeout: Duration,
+    #[serde(with = "seconds")]
     pub socket_timeout: Duration,
     #[serde(with = "seconds")]
     pub shutdown_timeout: Duration,
-    /// Write one combined-format line per request to stdout.
-    pub access_log: bool,
+    #[serde(with = "seconds")]
+    pub graceful_timeout: Duration,
+    /// Recycling limits; zero turns each off.
+    pub maximum_requests: u64,
+    #[serde(with = "seconds")]
+    pub restart_interval: Duration,
+    #[serde(with = "seconds")]
+    pub inactivity_timeout: Duration,
+    /// Resident memory in bytes.
+    pub memory_limit: u64,
+    /// URL prefixes served from folders, longest match first.
+    pub url_aliases: Vec<UrlAlias>,
+    /// A folder whose files are served when the URL names one; other URLs go to the app.
+    pub document_root: Option<String>,
+    /// Proxy headers believed from trusted peers, lower-case (`x-forwarded-for`, ...).
+    pub trust_proxy_headers: Vec<String>,
+    /// The peers trusted to set them; empty means every peer.
+    pub trusted_proxies: Vec<Cidr>,
+    pub access_log: AccessLogFormat,
+    pub log_level: LogLevel,
     /// Ordinal of this worker among its siblings, for log lines.
     pub worker_id: usize,
+}
+
+/// A URL prefix and the folder whose files it serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UrlAlias {
+    pub url: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogFormat {
+    Off,
+    /// Apache's combined format.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+        }
+    }
 }
 
 mod seconds {

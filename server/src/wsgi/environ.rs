@@ -15,6 +15,8 @@ use pyo3::{intern, Py};
 use warp_http::cgi::{cgi_name, percent_decode, split_host};
 use warp_http::{BodyKind, RequestHead};
 
+use crate::wsgi::proxy::ProxyTrust;
+
 /// The values that are the same for every request a worker serves, made once.
 pub struct Constants {
     pub server_name: Py<PyString>,
@@ -24,6 +26,8 @@ pub struct Constants {
     pub file_wrapper: Py<PyAny>,
     pub multithread: bool,
     pub multiprocess: bool,
+    /// Proxy headers to believe, when any are configured.
+    pub proxy: Option<ProxyTrust>,
 }
 
 /// Where a request came from.
@@ -82,6 +86,9 @@ pub fn build<'py>(
         if let Some(port) = port {
             env.set_item(intern!(py, "SERVER_PORT"), port)?;
         }
+    }
+    if let Some(proxy) = &constants.proxy {
+        proxy.apply(py, &env, peer.addr.ip())?;
     }
     Ok(env)
 }

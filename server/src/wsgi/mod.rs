@@ -3,3 +3,4 @@
 pub mod call;
 pub mod environ;
 pub mod objects;
+pub mod proxy;

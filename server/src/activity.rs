@@ -1,0 +1,80 @@
+//! What each request thread is doing, for the watchdog: which request it runs and since
+//! when, how many requests the worker has served, and when it last served one.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use warp_http::RequestHead;
+
+/// A request a thread is running.
+struct Running {
+    since: Instant,
+    /// `METHOD target`, written into a buffer the slot keeps, so tracking allocates nothing.
+    what: String,
+    busy: bool,
+}
+
+pub struct Activity {
+    threads: Vec<Mutex<Running>>,
+    served: AtomicU64,
+    /// When a request last finished, in nanoseconds after `epoch`.
+    last_finished: AtomicU64,
+    epoch: Instant,
+}
+
+/// A request that has run longer than allowed.
+pub struct Overdue {
+    pub thread: usize,
+    pub elapsed: Duration,
+    pub what: String,
+}
+
+impl Activity {
+    pub fn new(threads: usize) -> Activity {
+        let idle = || Mutex::new(Running { since: Instant::now(), what: String::new(), busy: false });
+        Activity { threads: (0..threads).map(|_| idle()).collect(), served: AtomicU64::new(0), last_finished: AtomicU64::new(0), epoch: Instant::now() }
+    }
+
+    fn slot(&self, thread: usize) -> std::sync::MutexGuard<'_, Running> {
+        self.threads[thread].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn begin(&self, thread: usize, head: &RequestHead) {
+        let mut slot = self.slot(thread);
+        slot.since = Instant::now();
+        slot.busy = true;
+        slot.what.clear();
+        let _ = write!(slot.what, "{} {}", head.method(), head.target());
+    }
+
+    /// Returns how many requests the worker has now served.
+    pub fn end(&self, thread: usize) -> u64 {
+        self.slot(thread).busy = false;
+        let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_finished.store(now, Ordering::Relaxed);
+        served
+    }
+
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// How long since a request last finished (or since the worker started).
+    pub fn idle_for(&self) -> Duration {
+        self.epoch.elapsed().saturating_sub(Duration::from_nanos(self.last_finished.load(Ordering::Relaxed)))
+    }
+
+    /// The requests running longer than `limit`.
+    pub fn overdue(&self, limit: Duration) -> Vec<Overdue> {
+        (0..self.threads.len())
+            .filter_map(|thread| {
+                let slot = self.slot(thread);
+                let elapsed = slot.since.elapsed();
+                (slot.busy && elapsed >= limit).then(|| Overdue { thread, elapsed, what: slot.what.clone() })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,255 @@
+//! The worker's event loop: accepting, reading request heads, and the periodic checks.
+//!
+//! Every [`TICK`] it also cuts off connections whose request head is overdue (slowloris) or
+//! that sat idle past the socket timeout, answers 503 to requests that waited for a thread
+//! past the queue timeout, and asks the [`Watchdog`] whether the worker should be replaced.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, UnixStream};
+use mio::{Events, Interest, Poll, Token};
+use warp_http::{parse_head_into, HttpError};
+use warp_worker_config::control::Report;
+
+use crate::conn::Conn;
+use crate::control::{Control, Order};
+use crate::log;
+use crate::watchdog::Watchdog;
+use crate::worker::{lock, refuse, unavailable, Entry, Job, Shared};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+const CONTROL: Token = Token(usize::MAX - 3);
+/// A request thread asks for the checks to run now.
+pub const WAKE: Token = Token(usize::MAX - 4);
+
+/// How often the periodic checks run.
+const TICK: Duration = Duration::from_millis(250);
+
+/// How often the event loop looks up while the worker is stopping.
+const STOP_TICK: Duration = Duration::from_millis(20);
+
+pub struct EventLoop<'a> {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    signals: UnixStream,
+    control: Option<Control>,
+    shared: &'a Shared,
+    watchdog: Watchdog,
+    last_tick: Instant,
+}
+
+impl<'a> EventLoop<'a> {
+    pub fn new(poll: Poll, mut listener: TcpListener, mut control: Option<Control>, shared: &'a Shared) -> std::io::Result<Self> {
+        let registry = poll.registry();
+        registry.register(&mut listener, LISTENER, Interest::READABLE)?;
+        let (signal_rx, signal_tx) = std::os::unix::net::UnixStream::pair()?;
+        for signal in [libc::SIGTERM, libc::SIGINT] {
+            signal_hook::low_level::pipe::register(signal, signal_tx.try_clone()?)?;
+        }
+        signal_rx.set_nonblocking(true)?;
+        let mut signals = UnixStream::from_std(signal_rx);
+        registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
+        if let Some(control) = &mut control {
+            registry.register(&mut control.stream, CONTROL, Interest::READABLE)?;
+        }
+        Ok(EventLoop { poll, listener: Some(listener), signals, control, shared, watchdog: Watchdog::new(), last_tick: Instant::now() })
+    }
+
+    /// Serve until told to stop and the running requests are done, or the stop deadline
+    /// passed. Returns that deadline.
+    pub fn run(mut self) -> std::io::Result<Instant> {
+        if let Some(control) = &mut self.control {
+            control.report(Report::Ready);
+        }
+        let mut events = Events::with_capacity(256);
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let timeout = if deadline.is_some() { STOP_TICK } else { TICK };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            for event in events.iter() {
+                let stop_within = match event.token() {
+                    LISTENER => {
+                        self.accept();
+                        None
+                    }
+                    SIGNALS => {
+                        let mut sink = [0u8; 64];
+                        while std::io::Read::read(&mut self.signals, &mut sink).is_ok_and(|n| n > 0) {}
+                        Some(self.shared.config.shutdown_timeout)
+                    }
+                    CONTROL => match self.control.as_mut().and_then(Control::read) {
+                        Some(Order::Stop) => Some(self.shared.config.graceful_timeout),
+                        Some(Order::MasterGone) => {
+                            log::error("the master process is gone; stopping");
+                            // Nobody would read further reports.
+                            self.control = None;
+                            Some(self.shared.config.shutdown_timeout)
+                        }
+                        None => None,
+                    },
+                    WAKE => {
+                        self.check_health();
+                        None
+                    }
+                    Token(key) => {
+                        readable(self.shared, key);
+                        None
+                    }
+                };
+                if let (Some(within), None) = (stop_within, deadline) {
+                    deadline = Some(Instant::now() + within);
+                    self.begin_stop();
+                }
+            }
+            if self.last_tick.elapsed() >= TICK {
+                self.last_tick = Instant::now();
+                self.tick();
+            }
+            if let Some(deadline) = deadline {
+                let busy = self.shared.busy.load(Ordering::SeqCst);
+                if busy == 0 {
+                    return Ok(deadline);
+                }
+                if Instant::now() >= deadline {
+                    log::error(&format!("stop timeout: {busy} request(s) still running; leaving them"));
+                    return Ok(deadline);
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = &self.listener else { return };
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let mut conns = lock(&self.shared.conns);
+                    let entry = conns.vacant_entry();
+                    let mut conn = Box::new(Conn::new(stream, peer));
+                    let token = Token(entry.key());
+                    if self.shared.registry.register(&mut conn.stream, token, Interest::READABLE).is_ok() {
+                        entry.insert(Entry::Idle(conn));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: log, and let the next readiness event retry.
+                    log::error(&format!("accept failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stop accepting; close idle connections, serving any whose next request already
+    /// arrived. Requests already queued or running are finished.
+    fn begin_stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.shared.registry.deregister(&mut listener);
+        }
+        let keys: Vec<usize> = lock(&self.shared.conns).iter().map(|(key, _)| key).collect();
+        for key in keys {
+            readable(self.shared, key);
+            let mut conns = lock(&self.shared.conns);
+            if matches!(conns.get(key), Some(Entry::Idle(_))) {
+                if let Entry::Idle(mut conn) = conns.remove(key) {
+                    let _ = self.shared.registry.deregister(&mut conn.stream);
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let shared = self.shared;
+        let socket_timeout = shared.config.socket_timeout;
+        let stale: Vec<Box<Conn>> = {
+            let mut conns = lock(&shared.conns);
+            let keys: Vec<usize> = conns
+                .iter()
+                .filter(|(_, entry)| matches!(entry, Entry::Idle(conn) if conn.since.elapsed() >= socket_timeout))
+                .map(|(key, _)| key)
+                .collect();
+            keys.into_iter()
+                .filter_map(|key| match conns.remove(key) {
+                    Entry::Idle(conn) => Some(conn),
+                    Entry::Busy => None,
+                })
+                .collect()
+        };
+        for mut conn in stale {
+            let _ = shared.registry.deregister(&mut conn.stream);
+            if !conn.buf.is_empty() {
+                refuse(&mut conn, &HttpError::request_timeout("the request head did not arrive within the socket timeout"), socket_timeout);
+            }
+        }
+        let queue_timeout = shared.config.queue_timeout;
+        for job in shared.jobs.take_if(|job: &Job| job.queued.elapsed() >= queue_timeout) {
+            unavailable(shared, job, "the request waited too long for the app (queue timeout)");
+        }
+        self.check_health();
+    }
+
+    /// Ask the master for a replacement when the watchdog finds a reason.
+    fn check_health(&mut self) {
+        let shared = self.shared;
+        if let Some(reason) = self.watchdog.check(&shared.config, &shared.activity, shared.busy.load(Ordering::SeqCst)) {
+            if let Some(control) = &mut self.control {
+                control.report(Report::Retire(reason));
+            }
+        }
+    }
+}
+
+/// A connection has data (or closed): read it, and queue the request once its head is in.
+fn readable(shared: &Shared, key: usize) {
+    let mut conns = lock(&shared.conns);
+    let Some(Entry::Idle(conn)) = conns.get_mut(key) else {
+        // Busy: the thread serving it re-arms it when done. Gone: closed already.
+        return;
+    };
+    let was_empty = conn.buf.is_empty();
+    let open = match conn.read_available() {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+    };
+    if was_empty && !conn.buf.is_empty() {
+        // A new request head began: it has the socket timeout to arrive whole.
+        conn.since = Instant::now();
+    }
+    let parsed = {
+        let Conn { buf, head, .. } = &mut **conn;
+        parse_head_into(buf, &shared.limits, head)
+    };
+    match parsed {
+        Ok(Some(used)) => {
+            let Entry::Idle(mut conn) = std::mem::replace(&mut conns[key], Entry::Busy) else { return };
+            drop(conns);
+            conn.buf.drain(..used);
+            shared.busy.fetch_add(1, Ordering::SeqCst);
+            shared.jobs.push(Job { key, conn, queued: Instant::now() });
+        }
+        Ok(None) if open => {}
+        Ok(None) => {
+            if let Entry::Idle(mut conn) = conns.remove(key) {
+                let _ = shared.registry.deregister(&mut conn.stream);
+            }
+        }
+        Err(err) => {
+            if let Entry::Idle(mut conn) = conns.remove(key) {
+                drop(conns);
+                let _ = shared.registry.deregister(&mut conn.stream);
+                refuse(&mut conn, &err, shared.config.socket_timeout);
+            }
+        }
+    }
+}

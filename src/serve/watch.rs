@@ -1,0 +1,119 @@
+//! `--reload-on-changes`: notice when the app's source changes.
+//!
+//! A thread looks at the modification times and sizes of the source files once a second,
+//! as mod_wsgi's monitor does: no inotify watch per folder to run out of, and the same
+//! behaviour on every filesystem, bind mounts and network shares included. A change is
+//! reported once the tree has stopped changing (an editor saving several files, a
+//! `git checkout`), so one edit gives one reload.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+
+const INTERVAL: Duration = Duration::from_secs(1);
+/// How long the tree must stay unchanged before the change is reported.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Files whose change means the app should be reloaded.
+const WATCHED_EXTENSIONS: &[&str] = &["py", "ini", "cfg", "toml", "yaml", "yml", "json", "env", "txt"];
+
+/// Folders never looked into: caches, version control, installed packages.
+const SKIPPED_DIRS: &[&str] = &["__pycache__", ".git", ".hg", ".svn", "node_modules", ".mypy_cache", ".pytest_cache", ".tox", ".nox"];
+
+type Snapshot = BTreeMap<PathBuf, (SystemTime, u64)>;
+
+/// Watch `root` in a background thread and call `changed` after each settled change.
+pub fn spawn(root: PathBuf, changed: impl Fn() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new()
+        .name("warp-watch".into())
+        .spawn(move || {
+            let mut known = snapshot(&root);
+            loop {
+                std::thread::sleep(INTERVAL);
+                let mut now = snapshot(&root);
+                if now == known {
+                    continue;
+                }
+                loop {
+                    std::thread::sleep(SETTLE);
+                    let later = snapshot(&root);
+                    if later == now {
+                        break;
+                    }
+                    now = later;
+                }
+                known = now;
+                changed();
+            }
+        })
+        .context("cannot start the source watcher")?;
+    Ok(())
+}
+
+fn snapshot(root: &Path) -> Snapshot {
+    let mut files = Snapshot::new();
+    visit(root, true, &mut files);
+    files
+}
+
+fn visit(dir: &Path, top: bool, files: &mut Snapshot) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if kind.is_dir() {
+            let skipped = SKIPPED_DIRS.contains(&name.as_ref())
+                // A virtualenv (the app's own .venv among them) is installed, not edited.
+                || path.join("pyvenv.cfg").exists()
+                // Hidden folders are tools' state, except warp's own configuration.
+                || (name.starts_with('.') && !(top && (name == ".warp" || name == ".warpdrive" || name == ".s2i")));
+            if !skipped {
+                visit(&path, false, files);
+            }
+        } else if kind.is_file() && watched(&path, dir) {
+            if let Ok(meta) = entry.metadata() {
+                files.insert(path, (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
+            }
+        }
+    }
+}
+
+/// Source files by extension; everything in the configuration folders.
+fn watched(path: &Path, dir: &Path) -> bool {
+    let in_config = dir.components().any(|c| matches!(c.as_os_str().to_str(), Some(".warp" | ".warpdrive" | ".s2i")));
+    in_config || path.extension().and_then(|e| e.to_str()).is_some_and(|e| WATCHED_EXTENSIONS.contains(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_sources_and_config_but_not_venvs_or_caches() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str| {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        };
+        write("app.py");
+        write("pkg/views.py");
+        write("settings.toml");
+        write(".warp/environment");
+        write(".warp/action_hooks/deploy");
+        write("static/logo.png");
+        write("pkg/__pycache__/views.cpython-311.pyc");
+        write(".venv/pyvenv.cfg");
+        write(".venv/lib/site.py");
+        write(".git/HEAD.py");
+        write("node_modules/x/index.py");
+        let seen: Vec<String> =
+            snapshot(root).keys().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(seen, [".warp/action_hooks/deploy", ".warp/environment", "app.py", "pkg/views.py", "settings.toml"]);
+    }
+}
