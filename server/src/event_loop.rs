@@ -153,6 +153,9 @@ impl<'a> EventLoop<'a> {
     /// arrived. Requests already queued or running are finished.
     fn begin_stop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
+        // Connections already waiting in the listen queue were accepted by the kernel on
+        // this server's behalf: take them in, so their requests are served, not reset.
+        self.accept();
         if let Some(mut listener) = self.listener.take() {
             let _ = self.shared.registry.deregister(&mut listener);
         }

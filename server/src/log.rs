@@ -2,12 +2,24 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use pyo3::prelude::*;
 
 use warp_http::RequestHead;
-use warp_worker_config::AccessLogFormat;
+use warp_worker_config::{AccessLogFormat, LogLevel};
+
+/// The least severity written, as `LogLevel as u8`; set once when the worker starts.
+static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
+
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+fn enabled(level: LogLevel) -> bool {
+    level as u8 >= LEVEL.load(Ordering::Relaxed)
+}
 
 /// An error line: `[warp] [error] [pid N] message`.
 pub fn error(message: &str) {
@@ -16,6 +28,9 @@ pub fn error(message: &str) {
 
 /// An informational line.
 pub fn info(message: &str) {
+    if !enabled(LogLevel::Info) {
+        return;
+    }
     let _ = writeln!(std::io::stderr().lock(), "[warp] [info] [pid {}] {message}", std::process::id());
 }
 

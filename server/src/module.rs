@@ -14,6 +14,7 @@ use crate::wsgi::objects::{ErrorStream, FileWrapper, Input, StartResponse, Write
 fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
     let config: WorkerConfig = serde_json::from_str(config_json)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad worker settings: {e}")))?;
+    crate::log::set_level(config.log_level);
     let constants = Constants {
         server_name: PyString::new(py, &config.server_name).unbind(),
         server_port: PyString::new(py, &config.server_port.to_string()).unbind(),

@@ -57,7 +57,8 @@ fn reason(config: &WorkerConfig, activity: &Activity, busy: usize, age: Duration
         log::info(&format!("ran {:.0}s (restart interval); asking for a replacement", age.as_secs_f64()));
         return Some(Reason::RestartInterval);
     }
-    if on(config.inactivity_timeout) && busy == 0 && activity.idle_for() >= config.inactivity_timeout {
+    // A worker that never served has nothing to give back: replacing it would only cycle.
+    if on(config.inactivity_timeout) && busy == 0 && activity.served() > 0 && activity.idle_for() >= config.inactivity_timeout {
         log::info(&format!("idle for {:.0}s (inactivity timeout); asking for a replacement", activity.idle_for().as_secs_f64()));
         return Some(Reason::InactivityTimeout);
     }
