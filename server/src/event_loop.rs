@@ -27,6 +27,9 @@ pub const WAKE: Token = Token(usize::MAX - 4);
 /// How often the periodic checks run.
 const TICK: Duration = Duration::from_millis(250);
 
+/// How long a stopping worker waits for the first request of a connection it accepted.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(500);
+
 /// How often the event loop looks up while the worker is stopping.
 const STOP_TICK: Duration = Duration::from_millis(20);
 
@@ -65,6 +68,7 @@ impl<'a> EventLoop<'a> {
         }
         let mut events = Events::with_capacity(256);
         let mut deadline: Option<Instant> = None;
+        let mut stopped_at = Instant::now();
         loop {
             let timeout = if deadline.is_some() { STOP_TICK } else { TICK };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -103,7 +107,8 @@ impl<'a> EventLoop<'a> {
                     }
                 };
                 if let (Some(within), None) = (stop_within, deadline) {
-                    deadline = Some(Instant::now() + within);
+                    stopped_at = Instant::now();
+                    deadline = Some(stopped_at + within);
                     self.begin_stop();
                 }
             }
@@ -112,8 +117,10 @@ impl<'a> EventLoop<'a> {
                 self.tick();
             }
             if let Some(deadline) = deadline {
+                let grace_over = stopped_at.elapsed() >= FIRST_REQUEST_GRACE;
+                let idle = self.close_idle(|conn| grace_over || (conn.served > 0 && conn.buf.is_empty()));
                 let busy = self.shared.busy.load(Ordering::SeqCst);
-                if busy == 0 {
+                if busy == 0 && idle == 0 {
                     return Ok(deadline);
                 }
                 if Instant::now() >= deadline {
@@ -149,8 +156,10 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Stop accepting; close idle connections, serving any whose next request already
-    /// arrived. Requests already queued or running are finished.
+    /// Stop accepting; close idle keep-alive connections, serving any whose next request
+    /// already arrived. Requests already queued or running are finished. Connections that
+    /// have not sent their first request yet stay a moment ([`FIRST_REQUEST_GRACE`]): their
+    /// clients connected before the stop and are sending it now.
     fn begin_stop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         // Connections already waiting in the listen queue were accepted by the kernel on
@@ -162,38 +171,42 @@ impl<'a> EventLoop<'a> {
         let keys: Vec<usize> = lock(&self.shared.conns).iter().map(|(key, _)| key).collect();
         for key in keys {
             readable(self.shared, key);
-            let mut conns = lock(&self.shared.conns);
-            if matches!(conns.get(key), Some(Entry::Idle(_))) {
-                if let Entry::Idle(mut conn) = conns.remove(key) {
-                    let _ = self.shared.registry.deregister(&mut conn.stream);
-                }
+        }
+        self.close_idle(|conn| conn.served > 0 && conn.buf.is_empty());
+    }
+
+    /// Close the idle connections `pick` selects (a partly received head is answered 408);
+    /// returns how many idle connections remain.
+    fn close_idle(&self, pick: impl Fn(&Conn) -> bool) -> usize {
+        let shared = self.shared;
+        let (picked, left) = {
+            let mut conns = lock(&shared.conns);
+            let keys: Vec<usize> =
+                conns.iter().filter(|(_, entry)| matches!(entry, Entry::Idle(conn) if pick(conn))).map(|(key, _)| key).collect();
+            let picked: Vec<Box<Conn>> = keys
+                .into_iter()
+                .filter_map(|key| match conns.remove(key) {
+                    Entry::Idle(conn) => Some(conn),
+                    Entry::Busy => None,
+                })
+                .collect();
+            let left = conns.iter().filter(|(_, entry)| matches!(entry, Entry::Idle(_))).count();
+            (picked, left)
+        };
+        for mut conn in picked {
+            let _ = shared.registry.deregister(&mut conn.stream);
+            if !conn.buf.is_empty() {
+                let err = HttpError::request_timeout("the request head did not arrive in time");
+                refuse(&mut conn, &err, shared.config.socket_timeout);
             }
         }
+        left
     }
 
     fn tick(&mut self) {
         let shared = self.shared;
         let socket_timeout = shared.config.socket_timeout;
-        let stale: Vec<Box<Conn>> = {
-            let mut conns = lock(&shared.conns);
-            let keys: Vec<usize> = conns
-                .iter()
-                .filter(|(_, entry)| matches!(entry, Entry::Idle(conn) if conn.since.elapsed() >= socket_timeout))
-                .map(|(key, _)| key)
-                .collect();
-            keys.into_iter()
-                .filter_map(|key| match conns.remove(key) {
-                    Entry::Idle(conn) => Some(conn),
-                    Entry::Busy => None,
-                })
-                .collect()
-        };
-        for mut conn in stale {
-            let _ = shared.registry.deregister(&mut conn.stream);
-            if !conn.buf.is_empty() {
-                refuse(&mut conn, &HttpError::request_timeout("the request head did not arrive within the socket timeout"), socket_timeout);
-            }
-        }
+        self.close_idle(|conn| conn.since.elapsed() >= socket_timeout);
         let queue_timeout = shared.config.queue_timeout;
         for job in shared.jobs.take_if(|job: &Job| job.queued.elapsed() >= queue_timeout) {
             unavailable(shared, job, "the request waited too long for the app (queue timeout)");
