@@ -137,6 +137,7 @@ pub struct FixupArgs {
   warp start . app:app --port 9000        a Flask app
   warp start --processes auto --threads 8
   warp start --reload-on-changes
+  warp start --url-alias /static ./static
   warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
 pub struct StartArgs {
     /// The app's source folder [default: the current folder].
@@ -169,6 +170,13 @@ pub struct StartArgs {
     /// Replace workers when a source file (or .warp/) changes: for development.
     #[arg(long, env = "WARP_RELOAD_ON_CHANGES", help_heading = "Recycling")]
     pub reload_on_changes: bool,
+    /// Serve the files under PATH at URL, from Rust (repeatable; PATH relative to the app's
+    /// folder). WARP_URL_ALIAS takes space-separated URL=PATH pairs.
+    #[arg(long, num_args = 2, value_names = ["URL", "PATH"], action = clap::ArgAction::Append, help_heading = "Static files")]
+    pub url_alias: Vec<String>,
+    /// Serve a file from DIR when the URL names one there; other URLs go to the app.
+    #[arg(long, env = "WARP_DOCUMENT_ROOT", value_name = "DIR", help_heading = "Static files")]
+    pub document_root: Option<PathBuf>,
     /// A header a trusted proxy sets: X-Forwarded-For, -Proto, -Host, -Port, or X-Real-IP
     /// (repeatable; the variable takes a comma-separated list).
     #[arg(long, env = "WARP_TRUST_PROXY_HEADER", value_delimiter = ',', value_name = "HEADER", help_heading = "Proxies")]

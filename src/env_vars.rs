@@ -17,6 +17,8 @@ pub const WARP_DISABLE_COLLECTSTATIC: &str = "WARP_DISABLE_COLLECTSTATIC";
 pub const WARP_NO_PROGRESS: &str = "WARP_NO_PROGRESS";
 /// The compiled server module to install into venvs, instead of the one beside `warp`.
 pub const WARP_SERVER_MODULE: &str = "WARP_SERVER_MODULE";
+/// `warp start`'s static folders when no `--url-alias` is given: `URL=PATH` pairs.
+pub const WARP_URL_ALIAS: &str = "WARP_URL_ALIAS";
 /// The port to listen on when neither `--port` nor `WARP_PORT` says (as platforms set it).
 pub const PORT: &str = "PORT";
 /// Name of the active `warp project`; set in the shell that `warp project` starts.

@@ -9,3 +9,4 @@ mod commands;
 mod proxies;
 mod robustness;
 mod serve;
+mod static_files;

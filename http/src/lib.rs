@@ -19,6 +19,7 @@
 
 pub mod cgi;
 mod chunked;
+pub mod files;
 mod request;
 mod response;
 

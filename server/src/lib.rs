@@ -5,7 +5,7 @@
 //! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire.
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
 //!   periodic checks; `watchdog` and `activity`: when to ask the master for a replacement;
-//!   `control`: the channel to the master.
+//!   `control`: the channel to the master; `static_files`: `--url-alias` and `--document-root`.
 //! - [`wsgi`]: environ, `start_response`, `wsgi.input` and the app call (PEP 3333).
 //! - `module`: the Python entry points.
 //!
@@ -21,6 +21,7 @@ pub mod exchange;
 pub mod log;
 mod queue;
 mod module;
+mod static_files;
 mod watchdog;
 pub mod worker;
 pub mod wsgi;

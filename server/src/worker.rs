@@ -31,6 +31,7 @@ use crate::event_loop::{EventLoop, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
 use crate::log;
 use crate::queue::Queue;
+use crate::static_files::StaticFiles;
 use crate::wsgi::call;
 use crate::wsgi::environ::Constants;
 
@@ -67,6 +68,7 @@ pub struct Shared {
     pub activity: Activity,
     /// Wakes the event loop to run its checks at once.
     pub waker: Waker,
+    static_files: StaticFiles,
 }
 
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +88,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
     let poll = Poll::new()?;
     let registry = poll.registry().try_clone()?;
 
+    let static_files = StaticFiles::new(&config.url_aliases, config.document_root.as_deref())?;
     let limits = Limits { max_body: config.limit_request_body, ..Limits::default() };
     let threads = config.threads.max(1);
     let shared = Arc::new(Shared {
@@ -100,6 +103,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         busy: AtomicUsize::new(0),
         activity: Activity::new(threads),
         waker: Waker::new(poll.registry(), WAKE)?,
+        static_files,
     });
     let pool: Vec<_> = (0..threads)
         .map(|i| {
@@ -220,7 +224,7 @@ pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
 }
 
 /// Serve one request; returns the connection and whether it may carry another.
-fn serve_one(shared: &Shared, conn: Box<Conn>, head: &RequestHead) -> (Box<Conn>, bool) {
+fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<Conn>, bool) {
     let config = &shared.config;
     let started = Instant::now();
     let facts = RequestFacts {
@@ -229,21 +233,21 @@ fn serve_one(shared: &Shared, conn: Box<Conn>, head: &RequestHead) -> (Box<Conn>
         head_request: head.method() == "HEAD",
     };
     let body = Body::new(head.body, head.expect_continue, shared.limits.max_body);
-    let exchange = Exchange::new(conn, body, config.socket_timeout, facts);
-    let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, exchange));
-    let mut exchange = served.exchange;
-    let mut keep_alive = served.keep_alive && exchange.flush().is_ok();
-    if keep_alive {
-        // The next request starts after this one's body, read or not.
-        keep_alive = matches!(exchange.body.discard_rest(&mut exchange.conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
-    } else {
-        let _ = exchange.flush();
-    }
-    log::access(
-        config.access_log,
-        &log::AccessEntry { peer: exchange.conn.peer, head, status: exchange.status_code().unwrap_or(0), bytes: exchange.sent, elapsed: started.elapsed() },
-    );
-    let mut conn = exchange.conn;
+    let (mut conn, mut body, status, sent, keep_alive) =
+        match shared.static_files.respond(head, &mut conn, facts.keep_alive, config.socket_timeout) {
+            Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
+            None => {
+                let exchange = Exchange::new(conn, body, config.socket_timeout, facts);
+                let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, exchange));
+                let mut exchange = served.exchange;
+                let flushed = exchange.flush().is_ok();
+                let status = exchange.status_code().unwrap_or(0);
+                (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
+            }
+        };
+    // The next request starts after this one's body, read or not.
+    let keep_alive = keep_alive && matches!(body.discard_rest(&mut conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
+    log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: started.elapsed() });
     conn.served += 1;
     (conn, keep_alive)
 }

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use warp::env_vars;
 use warp::layout::Layout;
 use warp::serve::{install, supervisor};
-use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
+use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
 
 use crate::cli::{self, Processes, StartArgs};
 use crate::ui;
@@ -42,7 +42,8 @@ pub fn run(args: StartArgs) -> Result<()> {
         Processes::Auto => allowed_cpus(),
     };
     let bind = SocketAddr::new(host, port);
-    let worker = worker_config(&args, &layout, app, bind, processes, container, trust_proxy_headers);
+    let mut worker = worker_config(&args, &layout, app, bind, processes, container, trust_proxy_headers);
+    (worker.url_aliases, worker.document_root) = static_folders(&args, &layout.src)?;
     let plan = supervisor::Plan {
         python,
         env,
@@ -109,6 +110,42 @@ fn worker_config(
     }
 }
 
+/// `--url-alias` pairs (else WARP_URL_ALIAS) and `--document-root`, as absolute folders.
+fn static_folders(args: &StartArgs, src: &Path) -> Result<(Vec<UrlAlias>, Option<String>)> {
+    let pairs: Vec<(String, String)> = if args.url_alias.is_empty() {
+        match env_vars::get(env_vars::WARP_URL_ALIAS) {
+            Some(text) => text
+                .split_whitespace()
+                .map(|pair| match pair.split_once('=') {
+                    Some((url, path)) => Ok((url.to_owned(), path.to_owned())),
+                    None => bail!("WARP_URL_ALIAS entry {pair:?} is not URL=PATH: write it as /static=static"),
+                })
+                .collect::<Result<_>>()?,
+            None => Vec::new(),
+        }
+    } else {
+        args.url_alias.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
+    };
+    let folder = |path: &Path, what: &str| -> Result<String> {
+        let full = src.join(path);
+        if !full.is_dir() {
+            bail!("{what} {} is not a folder: give an existing folder (relative paths start at {})", full.display(), src.display());
+        }
+        Ok(full.to_string_lossy().into_owned())
+    };
+    let aliases = pairs
+        .into_iter()
+        .map(|(url, path)| {
+            if !url.starts_with('/') {
+                bail!("--url-alias URL {url:?} must start with '/', as in --url-alias /static static");
+            }
+            Ok(UrlAlias { path: folder(Path::new(&path), &format!("--url-alias {url}"))?, url })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let document_root = args.document_root.as_deref().map(|dir| folder(dir, "--document-root")).transpose()?;
+    Ok((aliases, document_root))
+}
+
 /// The trusted proxy headers, lower-case; only those warp knows how to apply.
 fn proxy_headers(args: &StartArgs) -> Result<Vec<String>> {
     let headers = args
@@ -166,6 +203,12 @@ fn banner(plan: &supervisor::Plan, src: &Path) -> String {
             w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         };
         lines.push(format!("  proxies:    {} from {peers}", w.trust_proxy_headers.join(", ")));
+    }
+    for alias in &w.url_aliases {
+        lines.push(format!("  static:     {} -> {}", alias.url, alias.path));
+    }
+    if let Some(root) = &w.document_root {
+        lines.push(format!("  static:     files in {root} (document root), else the app"));
     }
     if let Some(dir) = &plan.watch {
         lines.push(format!("  reload:     on changes under {}", dir.display()));
