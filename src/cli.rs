@@ -138,6 +138,7 @@ pub struct FixupArgs {
   warp start --processes auto --threads 8
   warp start --reload-on-changes
   warp start --url-alias /static ./static
+  sudo warp start --port 80 --user www-data
   warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
 pub struct StartArgs {
     /// The app's source folder [default: the current folder].
@@ -168,7 +169,7 @@ pub struct StartArgs {
     #[arg(long, env = "WARP_LIMIT_REQUEST_BODY", default_value = "10M", value_name = "SIZE", help_heading = "Limits")]
     pub limit_request_body: ByteSize,
     /// Replace workers when a source file (or .warp/) changes: for development.
-    #[arg(long, env = "WARP_RELOAD_ON_CHANGES", help_heading = "Recycling")]
+    #[arg(long, env = "WARP_RELOAD_ON_CHANGES", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Recycling")]
     pub reload_on_changes: bool,
     /// Serve the files under PATH at URL, from Rust (repeatable; PATH relative to the app's
     /// folder). WARP_URL_ALIAS takes space-separated URL=PATH pairs.
@@ -185,6 +186,15 @@ pub struct StartArgs {
     /// [default with --trust-proxy-header: any peer].
     #[arg(long, env = "WARP_TRUST_PROXY", value_delimiter = ',', value_name = "CIDR", help_heading = "Proxies")]
     pub trust_proxy: Vec<warp_worker_config::Cidr>,
+    /// Started as root: the user the workers run as, after the master has bound the port.
+    #[arg(long, env = "WARP_USER", help_heading = "Privileges")]
+    pub user: Option<String>,
+    /// Started as root: the workers' group [default: the user's own group].
+    #[arg(long, env = "WARP_GROUP", requires = "user", help_heading = "Privileges")]
+    pub group: Option<String>,
+    /// Run the app as root when started as root without --user (containers that insist).
+    #[arg(long, env = "WARP_ALLOW_ROOT", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Privileges")]
+    pub allow_root: bool,
     /// Access log to stdout: off, on (combined format) or json [default: on in a container].
     #[arg(long, env = "WARP_ACCESS_LOG", num_args = 0..=1, default_missing_value = "on", value_name = "FORMAT", help_heading = "Logging")]
     pub access_log: Option<AccessLog>,

@@ -6,6 +6,7 @@ mod util;
 
 mod build;
 mod commands;
+mod privileges;
 mod proxies;
 mod robustness;
 mod serve;

@@ -75,7 +75,9 @@ impl Sandbox {
             .env_remove("PYTHONHOME")
             .env("WARP_HOME", self.home())
             .env("WARP_CACHE_DIR", shared_cache())
-            .env("WARP_INSTALLER", "uv");
+            .env("WARP_INSTALLER", "uv")
+            // The tests run as root on CI machines; tests/privileges.rs covers the refusal.
+            .env("WARP_ALLOW_ROOT", "1");
         cmd
     }
 

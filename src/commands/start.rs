@@ -4,7 +4,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use warp::env_vars;
 use warp::layout::Layout;
-use warp::serve::{install, supervisor};
+use warp::serve::{install, privileges, supervisor};
 use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
 
 use crate::cli::{self, Processes, StartArgs};
@@ -13,6 +13,7 @@ use crate::ui;
 pub fn run(args: StartArgs) -> Result<()> {
     // Settings are checked before anything is looked at or run.
     let trust_proxy_headers = proxy_headers(&args)?;
+    let credentials = privileges::resolve(args.user.as_deref(), args.group.as_deref(), args.allow_root)?;
     let layout = Layout::discover(args.src.as_deref())?;
     let reporter = ui::reporter();
     let env = warp::hooks::runtime_env(&layout, reporter.as_ref())?;
@@ -52,6 +53,7 @@ pub fn run(args: StartArgs) -> Result<()> {
         processes,
         startup_timeout: args.timeouts.startup_timeout.0,
         watch: args.reload_on_changes.then(|| layout.src.clone()),
+        credentials,
         worker,
     };
     reporter.info(&banner(&plan, &layout.src));
@@ -209,6 +211,9 @@ fn banner(plan: &supervisor::Plan, src: &Path) -> String {
     }
     if let Some(root) = &w.document_root {
         lines.push(format!("  static:     files in {root} (document root), else the app"));
+    }
+    if let Some(creds) = &plan.credentials {
+        lines.push(format!("  user:       workers run as {} (uid {}, gid {})", creds.name, creds.uid, creds.gid));
     }
     if let Some(dir) = &plan.watch {
         lines.push(format!("  reload:     on changes under {}", dir.display()));

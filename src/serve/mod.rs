@@ -4,3 +4,4 @@
 pub mod install;
 pub mod supervisor;
 mod watch;
+pub mod privileges;

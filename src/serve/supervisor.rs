@@ -33,6 +33,7 @@ use warp_worker_config::{LogLevel, WorkerConfig, CONFIG_VAR};
 
 use crate::appenv::AppEnv;
 use crate::process::StatusText;
+use crate::serve::privileges::{self, Credentials};
 use crate::serve::watch;
 
 /// A worker that lived less than this is taken to have failed at startup.
@@ -54,6 +55,8 @@ pub struct Plan {
     pub startup_timeout: Duration,
     /// Reload the workers when a file under this folder changes.
     pub watch: Option<PathBuf>,
+    /// Who the workers run as, when the master was started as root.
+    pub credentials: Option<Credentials>,
     /// Settings for every worker; `listen_fd`, `control_fd` and `worker_id` are filled in
     /// per worker.
     pub worker: WorkerConfig,
@@ -195,7 +198,17 @@ impl Master {
         let mut cmd = Command::new(&self.plan.python);
         cmd.args(["-m", "warp_server"]).current_dir(&config.src).env(CONFIG_VAR, json);
         self.plan.env.apply(&mut cmd);
-        let child = cmd.spawn().with_context(|| format!("cannot start a worker with {}", self.plan.python.display()))?;
+        if let Some(creds) = &self.plan.credentials {
+            privileges::apply(&mut cmd, creds);
+        }
+        let child = cmd.spawn().with_context(|| match &self.plan.credentials {
+            Some(creds) => format!(
+                "cannot start a worker as {} with {}: that user needs read and execute access to the venv, its Python and the app",
+                creds.name,
+                self.plan.python.display()
+            ),
+            None => format!("cannot start a worker with {}", self.plan.python.display()),
+        })?;
         // The worker has its copy; ours closes here, so the worker's end sees EOF when the
         // master goes away.
         drop(worker_end);
