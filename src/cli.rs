@@ -142,9 +142,11 @@ pub struct FixupArgs {
   warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
 pub struct StartArgs {
     /// The app's source folder [default: the current folder].
+    #[arg(env = "WARP_SRC")]
     pub src: Option<PathBuf>,
     /// The app: `module:callable`, or a Python file defining `application` (or `app`)
     /// [default: wsgi.py].
+    #[arg(env = "WARP_APP")]
     pub app: Option<String>,
     /// Address to listen on [default: 0.0.0.0 in a container (APP_ROOT set), else 127.0.0.1].
     #[arg(long, env = "WARP_HOST", help_heading = "Listening")]
@@ -195,6 +197,13 @@ pub struct StartArgs {
     /// Run the app as root when started as root without --user (containers that insist).
     #[arg(long, env = "WARP_ALLOW_ROOT", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Privileges")]
     pub allow_root: bool,
+    /// Write the settings, a control script and a systemd unit to --server-root; start nothing.
+    #[arg(long, requires = "server_root", help_heading = "Setup")]
+    pub setup_only: bool,
+    /// Where --setup-only writes warp.env, warpctl and warp.service (and warpctl its pid
+    /// file and logs).
+    #[arg(long, env = "WARP_SERVER_ROOT", value_name = "DIR", help_heading = "Setup")]
+    pub server_root: Option<PathBuf>,
     /// Access log to stdout: off, on (combined format) or json [default: on in a container].
     #[arg(long, env = "WARP_ACCESS_LOG", num_args = 0..=1, default_missing_value = "on", value_name = "FORMAT", help_heading = "Logging")]
     pub access_log: Option<AccessLog>,

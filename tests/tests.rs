@@ -10,4 +10,5 @@ mod privileges;
 mod proxies;
 mod robustness;
 mod serve;
+mod setup_only;
 mod static_files;

@@ -4,7 +4,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use warp::env_vars;
 use warp::layout::Layout;
-use warp::serve::{install, privileges, supervisor};
+use warp::serve::{install, privileges, setup, supervisor};
 use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
 
 use crate::cli::{self, Processes, StartArgs};
@@ -56,9 +56,54 @@ pub fn run(args: StartArgs) -> Result<()> {
         credentials,
         worker,
     };
+    if let (true, Some(dir)) = (args.setup_only, args.server_root.as_deref()) {
+        let settings = settings(&args, &plan, &layout.src);
+        reporter.info(&setup::write(&setup::Setup { dir, src: &layout.src, settings, plan: &plan })?);
+        return Ok(());
+    }
     reporter.info(&banner(&plan, &layout.src));
     drop(reporter);
     supervisor::run(plan)
+}
+
+/// Every setting of this start, resolved, as the `WARP_*` variables that reproduce it.
+fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Vec<(&'static str, String)> {
+    let w = &plan.worker;
+    let secs = |d: std::time::Duration| d.as_secs_f64().to_string();
+    let mut out = vec![
+        ("WARP_SRC", src.to_string_lossy().into_owned()),
+        ("WARP_APP", w.app.clone()),
+        ("WARP_HOST", plan.bind.ip().to_string()),
+        ("WARP_PORT", plan.bind.port().to_string()),
+        ("WARP_LISTEN_BACKLOG", plan.backlog.to_string()),
+        ("WARP_PROCESSES", plan.processes.to_string()),
+        ("WARP_THREADS", w.threads.to_string()),
+        ("WARP_STARTUP_TIMEOUT", secs(plan.startup_timeout)),
+        ("WARP_QUEUE_TIMEOUT", secs(w.queue_timeout)),
+        ("WARP_REQUEST_TIMEOUT", secs(w.request_timeout)),
+        ("WARP_SOCKET_TIMEOUT", secs(w.socket_timeout)),
+        ("WARP_SHUTDOWN_TIMEOUT", secs(w.shutdown_timeout)),
+        ("WARP_GRACEFUL_TIMEOUT", secs(w.graceful_timeout)),
+        ("WARP_MAXIMUM_REQUESTS", w.maximum_requests.to_string()),
+        ("WARP_RESTART_INTERVAL", secs(w.restart_interval)),
+        ("WARP_INACTIVITY_TIMEOUT", secs(w.inactivity_timeout)),
+        ("WARP_LIMIT_REQUEST_BODY", w.limit_request_body.to_string()),
+        ("WARP_RELOAD_ON_CHANGES", plan.watch.is_some().to_string()),
+        ("WARP_ACCESS_LOG", match w.access_log { AccessLogFormat::Off => "off", AccessLogFormat::Combined => "on", AccessLogFormat::Json => "json" }.to_owned()),
+        ("WARP_LOG_LEVEL", w.log_level.as_str().to_owned()),
+        ("WARP_ALLOW_ROOT", args.allow_root.to_string()),
+    ];
+    let optional = [
+        ("WARP_MEMORY_LIMIT", (w.memory_limit > 0).then(|| w.memory_limit.to_string())),
+        ("WARP_URL_ALIAS", (!w.url_aliases.is_empty()).then(|| w.url_aliases.iter().map(|a| format!("{}={}", a.url, a.path)).collect::<Vec<_>>().join(" "))),
+        ("WARP_DOCUMENT_ROOT", w.document_root.clone()),
+        ("WARP_TRUST_PROXY_HEADER", (!w.trust_proxy_headers.is_empty()).then(|| w.trust_proxy_headers.join(","))),
+        ("WARP_TRUST_PROXY", (!w.trusted_proxies.is_empty()).then(|| w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))),
+        ("WARP_USER", args.user.clone()),
+        ("WARP_GROUP", args.group.clone()),
+    ];
+    out.extend(optional.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))));
+    out
 }
 
 fn worker_config(

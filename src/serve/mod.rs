@@ -5,3 +5,4 @@ pub mod install;
 pub mod supervisor;
 mod watch;
 pub mod privileges;
+pub mod setup;

@@ -424,21 +424,23 @@ impl Master {
     /// Stop every worker gracefully, forcibly after the shutdown timeout (plus a margin
     /// for the worker's own exit).
     fn stop(mut self) -> Result<()> {
-        let mut children: Vec<Child> = self.leaving.drain(..).map(|l| l.worker.child).collect();
+        // Whole workers, not just their processes: their control channels stay open, so
+        // they stop for the signal rather than for a vanished master.
+        let mut workers: Vec<Worker> = self.leaving.drain(..).map(|l| l.worker).collect();
         for slot in std::mem::take(&mut self.slots) {
-            children.extend(slot.current.into_iter().chain(slot.next).map(|w| w.child));
+            workers.extend(slot.current.into_iter().chain(slot.next));
         }
-        for child in &children {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        for worker in &workers {
+            let _ = kill(worker.pid(), Signal::SIGTERM);
         }
         let deadline = Instant::now() + self.plan.worker.shutdown_timeout + Duration::from_secs(1);
-        while !children.is_empty() {
-            children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        while !workers.is_empty() {
+            workers.retain_mut(|w| matches!(w.child.try_wait(), Ok(None)));
             if Instant::now() >= deadline {
-                for child in &mut children {
-                    self.say(LogLevel::Error, &format!("worker pid {} did not stop in time: killing it", child.id()));
-                    let _ = child.kill();
-                    let _ = child.wait();
+                for worker in &mut workers {
+                    self.say(LogLevel::Error, &format!("worker pid {} did not stop in time: killing it", worker.pid()));
+                    let _ = worker.child.kill();
+                    let _ = worker.child.wait();
                 }
                 break;
             }
