@@ -10,7 +10,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
@@ -83,7 +83,7 @@ fn quote(name: &str, value: &str) -> Result<String> {
     Ok(if plain { value.to_owned() } else { format!("'{value}'") })
 }
 
-fn shell_word(path: &PathBuf) -> Result<String> {
+fn shell_word(path: &Path) -> Result<String> {
     quote("a path", &path.to_string_lossy())
 }
 
