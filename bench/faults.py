@@ -158,14 +158,19 @@ def prepare(warp):
     return app
 
 
-def crash(warp, app):
-    server, tally = Warp(warp, app, "--threads", "4"), Tally()
+def under_load(server, tally):
+    """Start steady clients, let them settle; returns the load, the serving worker's pid
+    and the moment the fault is injected (now)."""
     load = Load(server.port, tally, clients=3)
     time.sleep(1)
     old = pid_of(request(server.port, "/pid")[1])
-    fault = time.monotonic()
-    faulting = Tally()
-    faulting.call(server.port, "/crash")
+    return load, old, time.monotonic()
+
+
+def crash(warp, app):
+    server, tally = Warp(warp, app, "--threads", "4"), Tally()
+    load, old, fault = under_load(server, tally)
+    Tally().call(server.port, "/crash")
     time.sleep(2)
     load.stop()
     recover = tally.first_ok_after(fault, unlike=(old,))
@@ -175,10 +180,7 @@ def crash(warp, app):
 
 def stuck(warp, app):
     server, tally = Warp(warp, app, "--threads", "4", "--request-timeout", "2", "--graceful-timeout", "2"), Tally()
-    load = Load(server.port, tally, clients=3)
-    time.sleep(1)
-    old = pid_of(request(server.port, "/pid")[1])
-    fault = time.monotonic()
+    load, old, fault = under_load(server, tally)
     hanging = threading.Thread(target=Tally().call, args=(server.port, "/hang", 10))
     hanging.start()
     time.sleep(6)
@@ -212,10 +214,7 @@ def recycling(warp, app):
 
 def memory(warp, app):
     server, tally = Warp(warp, app, "--memory-limit", "150M"), Tally()
-    load = Load(server.port, tally, clients=3)
-    time.sleep(1)
-    old = pid_of(request(server.port, "/pid")[1])
-    fault = time.monotonic()
+    load, old, fault = under_load(server, tally)
     tally.call(server.port, "/grow?200")
     time.sleep(3)
     load.stop()

@@ -1,19 +1,11 @@
 //! `--trust-proxy-header` and `--trust-proxy`: forwarded headers rewrite the environ only
 //! when the peer is a trusted proxy.
 
-use std::path::Path;
 
 use crate::rawhttp::exchange;
 use crate::running::Server;
 use crate::util::Sandbox;
 
-fn app() -> Sandbox {
-    let sandbox = Sandbox::new();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/robust/wsgi.py");
-    std::fs::copy(fixture, sandbox.app().join("wsgi.py")).unwrap();
-    sandbox.ok(&["build"]);
-    sandbox
-}
 
 const FORWARDED: &[u8] = b"GET /env HTTP/1.1\r\nHost: internal:8000\r\nConnection: close\r\n\
 X-Forwarded-For: 203.0.113.9, 10.1.1.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example.com\r\n\r\n";
@@ -26,7 +18,7 @@ fn environ(server: &Server) -> serde_json::Value {
 
 #[test]
 fn a_trusted_proxy_sets_client_scheme_and_host() {
-    let app = app();
+    let app = Sandbox::robust();
     let headers = "X-Forwarded-For,X-Forwarded-Proto,X-Forwarded-Host";
     let server = Server::start(&app, &["start", "--trust-proxy-header", headers, "--trust-proxy", "127.0.0.1", "--trust-proxy", "10.0.0.0/8"]);
     let env = environ(&server);
@@ -42,7 +34,7 @@ fn a_trusted_proxy_sets_client_scheme_and_host() {
 
 #[test]
 fn headers_from_an_untrusted_peer_are_ignored_and_removed() {
-    let app = app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--trust-proxy-header", "X-Forwarded-For,X-Forwarded-Proto,X-Forwarded-Host", "--trust-proxy", "192.0.2.0/24"]);
     let env = environ(&server);
     assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");
@@ -55,7 +47,7 @@ fn headers_from_an_untrusted_peer_are_ignored_and_removed() {
 
 #[test]
 fn without_trusted_headers_forwarded_values_are_only_headers() {
-    let app = app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start"]);
     let env = environ(&server);
     assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");

@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -13,14 +12,6 @@ use crate::rawhttp::{exchange, get, Client};
 use crate::running::Server;
 use crate::util::Sandbox;
 
-/// A fresh copy of the misbehaving app, built (it has no dependencies, so this is quick).
-fn robust_app() -> Sandbox {
-    let sandbox = Sandbox::new();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/robust/wsgi.py");
-    std::fs::copy(fixture, sandbox.app().join("wsgi.py")).unwrap();
-    sandbox.ok(&["build"]);
-    sandbox
-}
 
 /// The pid of the worker that answers.
 fn worker_pid(port: u16) -> String {
@@ -48,7 +39,7 @@ fn calls(app: &Sandbox) -> String {
 
 #[test]
 fn a_worker_whose_import_hangs_or_fails_is_retried_until_the_app_loads() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     app.write("hang-import", "");
     let server = Server::start(&app, &["start", "--startup-timeout", "1"]);
     server.wait_for_log("did not load the app within the startup timeout (1s); killing it", Duration::from_secs(10));
@@ -64,7 +55,7 @@ fn a_worker_whose_import_hangs_or_fails_is_retried_until_the_app_loads() {
 
 #[test]
 fn requests_that_wait_past_the_queue_timeout_get_503_without_calling_the_app() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--threads", "1", "--queue-timeout", "1"]);
     let port = server.port;
     let busy = std::thread::spawn(move || get(port, "/sleep?2.5"));
@@ -87,7 +78,7 @@ fn requests_that_wait_past_the_queue_timeout_get_503_without_calling_the_app() {
 
 #[test]
 fn a_stuck_request_dumps_every_stack_and_the_worker_is_replaced() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--threads", "3", "--request-timeout", "1", "--graceful-timeout", "1"]);
     let port = server.port;
     let first = worker_pid(port);
@@ -109,7 +100,7 @@ fn a_stuck_request_dumps_every_stack_and_the_worker_is_replaced() {
 
 #[test]
 fn slow_and_stalled_clients_are_cut_off_without_holding_a_thread() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--threads", "1", "--socket-timeout", "1"]);
     let port = server.port;
 
@@ -174,7 +165,7 @@ fn steady_load(port: u16, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -
 
 #[test]
 fn sighup_reloads_new_code_without_dropping_a_request() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--processes", "2", "--threads", "2"]);
     let port = server.port;
     assert!(get(port, "/v").text().ends_with("version=1"));
@@ -204,7 +195,7 @@ fn sighup_reloads_new_code_without_dropping_a_request() {
 
 #[test]
 fn workers_are_recycled_after_maximum_requests_without_losing_any() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--maximum-requests", "20", "--threads", "2"]);
     let port = server.port;
     let mut pids = std::collections::BTreeSet::new();
@@ -220,7 +211,7 @@ fn workers_are_recycled_after_maximum_requests_without_losing_any() {
 
 #[test]
 fn restart_interval_inactivity_and_memory_limit_recycle_workers() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     for (flags, nudge) in [
         (&["--restart-interval", "1"][..], None),
         (&["--inactivity-timeout", "1"][..], None),
@@ -242,7 +233,7 @@ fn restart_interval_inactivity_and_memory_limit_recycle_workers() {
 
 #[test]
 fn reload_on_changes_picks_up_an_edit() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--reload-on-changes"]);
     let port = server.port;
     assert!(get(port, "/v").text().ends_with("version=1"));
@@ -255,7 +246,7 @@ fn reload_on_changes_picks_up_an_edit() {
 
 #[test]
 fn the_banner_names_every_timeout_and_the_access_log_speaks_json() {
-    let app = robust_app();
+    let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--access-log", "json", "--queue-timeout", "7", "--graceful-timeout", "9"]);
     assert_eq!(get(server.port, "/json?q=1").status, 200);
     let output = server.output();

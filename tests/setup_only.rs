@@ -17,10 +17,7 @@ fn warpctl(dir: &Path, action: &str) -> Command {
 
 #[test]
 fn setup_only_writes_the_configuration_and_warpctl_runs_it() {
-    let app = Sandbox::new();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/robust/wsgi.py");
-    std::fs::copy(fixture, app.app().join("wsgi.py")).unwrap();
-    app.ok(&["build"]);
+    let app = Sandbox::robust();
     let root = app.root().join("server");
     let port = free_port();
     let out = app.ok(&[

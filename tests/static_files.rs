@@ -1,7 +1,6 @@
 //! `--url-alias` and `--document-root`: files served by Rust, with validators, ranges and
 //! HEAD, and every way out of the folder refused before the app sees it.
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::rawhttp::{exchange, Client};
@@ -14,15 +13,12 @@ const CSS: &str = "body { color: #123456; }\n";
 fn app() -> &'static Sandbox {
     static APP: OnceLock<Sandbox> = OnceLock::new();
     APP.get_or_init(|| {
-        let sandbox = Sandbox::new();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/robust/wsgi.py");
-        std::fs::copy(fixture, sandbox.app().join("wsgi.py")).unwrap();
+        let sandbox = Sandbox::robust();
         sandbox.write("static/site.css", CSS);
         sandbox.write("static/docs/index.html", "<h1>docs</h1>");
         sandbox.write("static/numbers.txt", "0123456789");
         sandbox.write("public/robots.txt", "User-agent: *\n");
         std::os::unix::fs::symlink(sandbox.app().join("wsgi.py"), sandbox.app().join("static/escape.py")).unwrap();
-        sandbox.ok(&["build"]);
         sandbox
     })
 }

@@ -30,6 +30,15 @@ impl Sandbox {
         sandbox
     }
 
+    /// A built sandbox whose app is the misbehaving test app, tests/fixtures/robust.
+    pub fn robust() -> Sandbox {
+        let sandbox = Sandbox::new();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/robust/wsgi.py");
+        std::fs::copy(fixture, sandbox.app().join("wsgi.py")).unwrap();
+        sandbox.ok(&["build"]);
+        sandbox
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
