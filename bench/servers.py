@@ -95,7 +95,8 @@ def servers(warp, peer_python, app_dir, spec, port):
     bin_dir = peer_python.parent
     module_file = spec.split(":")[0] + ".py"
     found = {
-        "warp": [warp, "start", app_dir, spec, "--port", port, "--processes", "1", "--threads", "5", "--access-log", "false"],
+        "warp": [warp, "start", app_dir, spec, "--port", port, "--processes", "1", "--threads", "5", "--access-log", "false",
+                 "--allow-root"],
         "granian": [bin_dir / "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", port, "--workers", "1", spec],
         "granian-bt1": [bin_dir / "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", port, "--workers", "1", "--blocking-threads", "1", spec],
         "gunicorn": [bin_dir / "gunicorn", "--workers", "1", "--threads", "5", "--bind", "127.0.0.1:%s" % port, spec],

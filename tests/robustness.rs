@@ -262,3 +262,18 @@ fn the_banner_names_every_timeout_and_the_access_log_speaks_json() {
     }
     assert!(server.stop().success());
 }
+
+#[test]
+fn requests_arriving_together_each_get_a_thread() {
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start", "--threads", "5", "--queue-timeout", "1.5"]);
+    let port = server.port;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..5).map(|_| std::thread::spawn(move || get(port, "/sleep?1").status)).collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), 200);
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "5 one-second requests on 5 threads took {took:?}");
+    assert!(server.stop().success());
+}

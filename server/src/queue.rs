@@ -97,7 +97,14 @@ impl<T> Queue<T> {
             if !items.is_empty() && (self.needs_help() || self.closed.load(Ordering::SeqCst)) {
                 self.serving.fetch_add(1, Ordering::SeqCst);
                 self.progress.store(self.now(), Ordering::SeqCst);
-                return items.pop_front();
+                let item = items.pop_front();
+                if !items.is_empty() {
+                    // Requests still wait: another idle thread takes over the watch (or
+                    // the next one at once, when closing), else they would wait for a
+                    // running request to finish while threads sleep.
+                    self.ready.notify_one();
+                }
+                return item;
             }
             if items.is_empty() && self.closed.load(Ordering::SeqCst) {
                 return None;
