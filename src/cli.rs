@@ -137,7 +137,8 @@ pub struct FixupArgs {
   warp start . app:app --port 9000        a Flask app
   warp start --processes auto --threads 8
   warp start --reload-on-changes
-  warp start --url-alias /static ./static
+  warp start --url-alias /static ./static --url-alias /media ./uploads
+  warp start --document-root ./public     public/robots.txt at /robots.txt, the rest to the app
   sudo warp start --port 80 --user www-data
   warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
 pub struct StartArgs {
@@ -174,7 +175,7 @@ pub struct StartArgs {
     #[arg(long, env = "WARP_RELOAD_ON_CHANGES", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Recycling")]
     pub reload_on_changes: bool,
     /// Serve the files under PATH at URL, from Rust (repeatable; PATH relative to the app's
-    /// folder). WARP_URL_ALIAS takes space-separated URL=PATH pairs.
+    /// folder). Without it, WARP_URL_ALIAS is read: space-separated URL=PATH pairs.
     #[arg(long, num_args = 2, value_names = ["URL", "PATH"], action = clap::ArgAction::Append, help_heading = "Static files")]
     pub url_alias: Vec<String>,
     /// Serve a file from DIR when the URL names one there; other URLs go to the app.

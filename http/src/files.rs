@@ -1,50 +1,201 @@
-//! The protocol side of serving static files: which file a URL names (never one outside
-//! its folder), byte ranges, conditional requests, validators and content types. The
-//! server does the I/O.
+//! Serving files, the protocol half: which file a URL names (never one outside its folder),
+//! what a request's conditional and range headers call for, validators and content types.
+//!
+//! What it does:
+//! - [`route`] picks the folder a path falls under (the longest URL prefix, compared a
+//!   whole segment at a time, so `/static` takes `/static/x` but not `/staticx`) and
+//!   [`resolve`] maps the path to a file relative to that folder, refusing every way out of
+//!   it ([`Target`]);
+//! - [`evaluate`] turns If-None-Match, If-Modified-Since, Range and If-Range into the answer
+//!   (200, 206, 304 or 416, see [`Answer`]) for a file described by its [`Validators`];
+//! - [`content_type`] names a file's media type from its extension, and
+//!   [`parse_http_date`] reads the three date formats HTTP allows.
+//!
+//! What it does NOT do: touch the file system. Whether the file exists, is a folder, or is
+//! a symlink leading out of the folder is for the server to check (it canonicalizes the path
+//! and checks the file it opened), and the server writes the response.
+//!
+//! ```
+//! use warp_http::files::{evaluate, resolve, Answer, ByteRange, Conditions, Target, Validators};
+//! use std::time::{Duration, UNIX_EPOCH};
+//!
+//! let target = resolve("/static", "/static/css/site.css");
+//! assert_eq!(target, Target::File { rel: "css/site.css".into(), trailing_slash: false });
+//! assert_eq!(resolve("/static", "/static/%2e%2e/app.py"), Target::Refused);
+//!
+//! let file = Validators::new(10, UNIX_EPOCH + Duration::from_secs(1), 42);
+//! let ask = Conditions { range: Some("bytes=2-5"), ..Conditions::default() };
+//! assert_eq!(evaluate(&ask, &file, true), Answer::Part(ByteRange { start: 2, end: 5 }));
+//! let ask = Conditions { if_none_match: Some(&file.etag), ..Conditions::default() };
+//! assert_eq!(evaluate(&ask, &file, true), Answer::NotModified);
+//! ```
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cgi::percent_decode;
-use crate::http_date;
+use crate::{http_date, list_elements, trim_ows};
 
-/// Where a request path leads, given the folder's URL prefix.
-#[derive(Debug, PartialEq, Eq)]
+/// Where a request path leads under a folder's URL prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// Not under the prefix.
+    /// Not under the prefix: another folder, or the app, answers it.
     Elsewhere,
-    /// The file, relative to the folder (empty for the folder itself).
-    File(PathBuf),
-    /// An attempt to leave the folder (`..`), or a path no file can have (NUL, `\`).
+    /// A file or folder inside the folder.
+    File {
+        /// The decoded path relative to the folder, made only of plain names (no `..`, no
+        /// root); empty for the folder itself.
+        rel: PathBuf,
+        /// The URL ends with `/` (or `/.`): it names a folder.
+        trailing_slash: bool,
+    },
+    /// 404: an attempt to leave the folder: a `..` segment however it is encoded (`%2e%2e`),
+    /// an encoded slash (`%2f`, which would turn one segment into several) or a backslash.
+    /// Answered as if the file did not exist, so nothing is learned about what lies outside.
     Refused,
+    /// 400: no file can have this name: a malformed escape (`%zz`, `%4`), a NUL byte, or
+    /// bytes that are not UTF-8 once decoded.
+    Invalid,
 }
 
-/// Map `path` (as sent, percent-encoded, without the query) under the URL `prefix`.
-/// `/static` matches `/static` and `/static/...`, not `/staticx`.
-pub fn resolve(prefix: &str, path: &str) -> Target {
-    let prefix = prefix.trim_end_matches('/');
-    let Some(rest) = path.strip_prefix(prefix) else { return Target::Elsewhere };
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return Target::Elsewhere;
-    }
-    let decoded = percent_decode(rest.as_bytes());
-    let Ok(decoded) = std::str::from_utf8(&decoded) else { return Target::Refused };
-    let mut file = PathBuf::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => return Target::Refused,
-            s if s.contains(['\0', '\\']) => return Target::Refused,
-            s => file.push(s),
+impl Target {
+    /// The status that refuses the request (404 or 400); `None` for a file or elsewhere.
+    pub fn refusal(&self) -> Option<u16> {
+        match self {
+            Target::Refused => Some(404),
+            Target::Invalid => Some(400),
+            Target::Elsewhere | Target::File { .. } => None,
         }
     }
-    Target::File(file)
 }
 
-/// A byte range to send, inclusive bounds resolved against the file's length.
+/// One segment of a path, decoded and classified.
+enum Segment<'a> {
+    /// Empty (`//`) or `.`: nothing.
+    Skip,
+    /// `..`.
+    Up,
+    /// A plain name.
+    Name(Cow<'a, str>),
+    /// A name that would reach past its segment (`/` or `\` inside it).
+    Escape,
+    /// Not a name at all.
+    Invalid,
+}
+
+fn segment(raw: &str) -> Segment<'_> {
+    let Some(name) = strict_decode(raw) else {
+        return Segment::Invalid;
+    };
+    match &*name {
+        "" | "." => Segment::Skip,
+        ".." => Segment::Up,
+        s if s.contains('\0') => Segment::Invalid,
+        s if s.contains(['/', '\\']) => Segment::Escape,
+        _ => Segment::Name(name),
+    }
+}
+
+/// Percent-decoding that refuses what is not well formed: a `%` not followed by two hex
+/// digits, or a result that is not UTF-8.
+fn strict_decode(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.contains('%') {
+        return Some(Cow::Borrowed(raw));
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// Map `path` (as sent: percent-encoded, without the query) under the URL `prefix`.
+///
+/// The prefix is literal (not percent-encoded) and matches whole segments: `/static` (or
+/// `/static/`) takes `/static`, `/static/` and `/static/...`, not `/staticx`. Empty and `.`
+/// segments are ignored, so `/static//a/./b` is `a/b`. Problems in the part under the prefix
+/// refuse the request ([`Target::Refused`], [`Target::Invalid`]); a path that does not
+/// decode to the prefix is [`Target::Elsewhere`].
+pub fn resolve(prefix: &str, path: &str) -> Target {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Target::Elsewhere;
+    };
+    let mut raw = rest.split('/');
+    for want in prefix.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        loop {
+            let Some(next) = raw.next() else {
+                return Target::Elsewhere;
+            };
+            match segment(next) {
+                Segment::Skip => {}
+                Segment::Name(name) if name == want => break,
+                _ => return Target::Elsewhere,
+            }
+        }
+    }
+    let mut rel = PathBuf::new();
+    for next in raw {
+        match segment(next) {
+            Segment::Skip => {}
+            Segment::Name(name) => rel.push(&*name),
+            Segment::Up | Segment::Escape => return Target::Refused,
+            Segment::Invalid => return Target::Invalid,
+        }
+    }
+    let trailing_slash = matches!(rest.rsplit('/').next().map(segment), Some(Segment::Skip));
+    Target::File {
+        rel,
+        trailing_slash,
+    }
+}
+
+/// The prefix among `prefixes` that `path` falls under, by index, with the file it names.
+/// The longest prefix (in segments) wins, and the first given among equals; `None` when the
+/// path is under none of them.
+pub fn route<S: AsRef<str>>(prefixes: &[S], path: &str) -> Option<(usize, Target)> {
+    let depth = |prefix: &str| {
+        prefix
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .count()
+    };
+    let mut best: Option<(usize, usize, Target)> = None;
+    for (index, prefix) in prefixes.iter().enumerate() {
+        let prefix = prefix.as_ref();
+        let deep = depth(prefix);
+        if best
+            .as_ref()
+            .is_some_and(|(_, best_deep, _)| *best_deep >= deep)
+        {
+            continue;
+        }
+        match resolve(prefix, path) {
+            Target::Elsewhere => {}
+            target => best = Some((index, deep, target)),
+        }
+    }
+    best.map(|(index, _, target)| (index, target))
+}
+
+/// A byte range of a file, both ends inclusive and inside the file.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub struct ByteRange {
+    /// The first byte's offset.
     pub start: u64,
+    /// The last byte's offset (not one past it).
     pub end: u64,
 }
 
@@ -55,115 +206,312 @@ impl ByteRange {
     }
 }
 
-/// What a Range header asks of a file of `len` bytes.
-#[derive(Debug, PartialEq, Eq)]
+/// What a Range header asks of a file.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum RangeAnswer {
-    /// No (usable) range: send the whole file with 200. Several ranges are answered so too.
+    /// No usable range: send the whole file with 200. Several ranges are answered so too
+    /// (RFC 9110 lets a server ignore Range), as are malformed ones and other units.
     Whole,
     /// 206 with this part.
     Part(ByteRange),
-    /// 416: no part of the file is in the range.
+    /// 416: the range starts past the end of the file (or asks for its last 0 bytes).
     Unsatisfiable,
 }
 
+/// Read a Range header for a file of `len` bytes: `bytes=a-b`, `bytes=a-` or `bytes=-n`
+/// (RFC 9110 section 14.1.2). The end is clipped to the file; a start past it is
+/// unsatisfiable.
 pub fn parse_range(header: &str, len: u64) -> RangeAnswer {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else { return RangeAnswer::Whole };
-    if spec.contains(',') {
+    let Some((unit, spec)) = header.split_once('=') else {
+        return RangeAnswer::Whole;
+    };
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
         return RangeAnswer::Whole;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else { return RangeAnswer::Whole };
-    let number = |s: &str| if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) { None } else { s.parse::<u64>().ok() };
-    match (first.trim(), last.trim()) {
-        ("", suffix) => match number(suffix) {
-            Some(0) => RangeAnswer::Unsatisfiable,
-            Some(n) if len > 0 => RangeAnswer::Part(ByteRange { start: len.saturating_sub(n), end: len - 1 }),
-            Some(_) => RangeAnswer::Unsatisfiable,
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeAnswer::Whole;
+    };
+    let number = |s: &str| {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // More digits than fit are still a number, only a large one.
+        Some(s.parse::<u64>().unwrap_or(u64::MAX))
+    };
+    if first.trim().is_empty() {
+        return match number(last) {
             None => RangeAnswer::Whole,
-        },
-        (start, end) => {
-            let Some(start) = number(start) else { return RangeAnswer::Whole };
-            let end = if end.is_empty() { Some(u64::MAX) } else { number(end) };
-            match end {
-                None => RangeAnswer::Whole,
-                Some(end) if end < start => RangeAnswer::Whole,
-                Some(_) if start >= len => RangeAnswer::Unsatisfiable,
-                Some(end) => RangeAnswer::Part(ByteRange { start, end: end.min(len - 1) }),
-            }
+            Some(0) => RangeAnswer::Unsatisfiable,
+            Some(_) if len == 0 => RangeAnswer::Unsatisfiable,
+            Some(n) => RangeAnswer::Part(ByteRange {
+                start: len.saturating_sub(n),
+                end: len - 1,
+            }),
+        };
+    }
+    let Some(start) = number(first) else {
+        return RangeAnswer::Whole;
+    };
+    let end = if last.trim().is_empty() {
+        u64::MAX
+    } else {
+        match number(last) {
+            Some(end) if end >= start => end,
+            _ => return RangeAnswer::Whole,
+        }
+    };
+    if start >= len {
+        return RangeAnswer::Unsatisfiable;
+    }
+    RangeAnswer::Part(ByteRange {
+        start,
+        end: end.min(len - 1),
+    })
+}
+
+/// What identifies the version of a file the server would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validators {
+    /// The file's size in bytes.
+    pub len: u64,
+    /// Its modification time.
+    pub modified: SystemTime,
+    /// The strong entity tag built from size, modification time and inode, quotes included.
+    pub etag: String,
+}
+
+impl Validators {
+    /// The validators of a file of `len` bytes last modified at `modified`, with inode
+    /// `inode`: a file replaced by another (even of the same size and time) gets a new tag.
+    pub fn new(len: u64, modified: SystemTime, inode: u64) -> Validators {
+        let nanos = modified
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Validators {
+            len,
+            modified,
+            etag: format!("\"{len:x}-{nanos:x}-{inode:x}\""),
         }
     }
-}
 
-/// A strong validator from what changes when the file does.
-pub fn etag(len: u64, modified: SystemTime, inode: u64) -> String {
-    let nanos = modified.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-    format!("\"{len:x}-{nanos:x}-{inode:x}\"")
-}
-
-/// Last-Modified: the time as an HTTP date.
-pub fn last_modified(modified: SystemTime) -> String {
-    String::from_utf8_lossy(&http_date(modified)).into_owned()
-}
-
-/// Whether the client's copy is current (answer 304). If-None-Match, when present,
-/// decides alone (RFC 9110 section 13.2.2); weak comparison, as GET and HEAD allow.
-pub fn not_modified(if_none_match: Option<&str>, if_modified_since: Option<&str>, etag: &str, modified: SystemTime) -> bool {
-    if let Some(list) = if_none_match {
-        return list.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
+    /// The Last-Modified value: the modification time as an IMF-fixdate.
+    pub fn last_modified(&self) -> String {
+        String::from_utf8_lossy(&http_date(self.modified)).into_owned()
     }
-    match if_modified_since.and_then(parse_http_date) {
-        // HTTP dates have whole seconds: a file changed within the same second is current.
-        Some(since) => whole_seconds(modified) <= since,
+}
+
+/// The request fields that decide the answer; each `None` when absent. A field sent on
+/// several lines is passed as its values joined with `, `.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditions<'a> {
+    /// If-None-Match: entity tags, or `*`.
+    pub if_none_match: Option<&'a str>,
+    /// If-Modified-Since: an HTTP date.
+    pub if_modified_since: Option<&'a str>,
+    /// Range.
+    pub range: Option<&'a str>,
+    /// If-Range: an entity tag or an HTTP date.
+    pub if_range: Option<&'a str>,
+}
+
+/// How to answer a GET or HEAD for a file.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Answer {
+    /// 304: the client's copy is current.
+    NotModified,
+    /// 200 with the whole file.
+    Whole,
+    /// 206 with this part.
+    Part(ByteRange),
+    /// 416 with `Content-Range: bytes */len`.
+    Unsatisfiable,
+}
+
+/// The answer to a GET (`get`) or HEAD for `file`, following RFC 9110 section 13.2.2:
+/// If-None-Match first (If-Modified-Since is then ignored), then Range, which If-Range
+/// disables unless it names the current version. Range applies to GET only; a HEAD gets
+/// the head of the 200.
+pub fn evaluate(conditions: &Conditions<'_>, file: &Validators, get: bool) -> Answer {
+    if not_modified(conditions, file) {
+        return Answer::NotModified;
+    }
+    let Some(range) = conditions.range.filter(|_| get) else {
+        return Answer::Whole;
+    };
+    if !range_still_valid(conditions.if_range, file) {
+        return Answer::Whole;
+    }
+    match parse_range(range, file.len) {
+        RangeAnswer::Whole => Answer::Whole,
+        RangeAnswer::Part(part) => Answer::Part(part),
+        RangeAnswer::Unsatisfiable => Answer::Unsatisfiable,
+    }
+}
+
+/// Whether the client's copy is current. If-None-Match, when present, decides alone, with
+/// the weak comparison GET and HEAD allow (`W/"x"` matches `"x"`); otherwise
+/// If-Modified-Since, at the one-second resolution of HTTP dates.
+fn not_modified(conditions: &Conditions<'_>, file: &Validators) -> bool {
+    if let Some(list) = conditions.if_none_match {
+        let ours = weak(&file.etag);
+        return list_elements(list.as_bytes())
+            .any(|tag| tag == b"*" || weak(&String::from_utf8_lossy(tag)) == ours);
+    }
+    match conditions.if_modified_since.and_then(parse_http_date) {
+        // A file changed within the same second as the date is still current: HTTP
+        // dates have no finer resolution.
+        Some(since) => whole_seconds(file.modified) <= since,
         None => false,
     }
 }
 
-/// Whether an If-Range allows answering with a part: it must name the current version.
-pub fn range_still_valid(if_range: Option<&str>, etag: &str, modified: SystemTime) -> bool {
-    match if_range.map(str::trim) {
-        None => true,
-        Some(tag) if tag.starts_with('"') => tag == etag,
-        Some(date) => parse_http_date(date).is_some_and(|at| at == whole_seconds(modified)),
+/// An entity tag without its weakness indicator.
+fn weak(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+/// Whether an If-Range lets a Range be answered: it must name the current version with a
+/// strong validator, an entity tag compared strongly or the exact Last-Modified date.
+fn range_still_valid(if_range: Option<&str>, file: &Validators) -> bool {
+    let Some(value) = if_range.map(trim_ows_str) else {
+        return true;
+    };
+    if value.starts_with('"') {
+        return value == file.etag;
     }
+    if value.starts_with("W/") {
+        return false;
+    }
+    parse_http_date(value).is_some_and(|at| at == whole_seconds(file.modified))
+}
+
+fn trim_ows_str(value: &str) -> &str {
+    // Trimming ASCII spaces and tabs keeps UTF-8 boundaries intact.
+    std::str::from_utf8(trim_ows(value.as_bytes())).unwrap_or(value)
 }
 
 fn whole_seconds(time: SystemTime) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); other formats are not current.
+/// An HTTP date in any of the three formats recipients must accept (RFC 9110 section
+/// 5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`). `None` for
+/// anything else and for dates before 1970.
 pub fn parse_http_date(text: &str) -> Option<SystemTime> {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
-    let day: u64 = day.parse().ok()?;
-    let month = MONTHS.iter().position(|m| m == month)? as u64 + 1;
-    let year: u64 = year.parse().ok()?;
-    let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
+    let parts: Vec<&str> = text.split_ascii_whitespace().collect();
+    let (day, month, year, time) = match parts.as_slice() {
+        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => {
+            (*day, *month, parse_year(year, 4)?, *time)
+        }
+        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
+            let mut fields = date.split('-');
+            let (day, month, year) = (fields.next()?, fields.next()?, fields.next()?);
+            if fields.next().is_some() {
+                return None;
+            }
+            (day, month, two_digit_year(parse_year(year, 2)?), *time)
+        }
+        [_, month, day, time, year] => (*day, *month, parse_year(year, 4)?, *time),
+        _ => return None,
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let day = small_number(day, 1, 2)?;
+    let mut hms = time.split(':');
+    let hour = small_number(hms.next()?, 2, 2)?;
+    let minute = small_number(hms.next()?, 2, 2)?;
+    let second = small_number(hms.next()?, 2, 2)?;
+    if hms.next().is_some() || year < 1970 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm), for years from 1970.
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
+    if !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // 60 is a leap second; it is read as the next second.
+    if second > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + hour * 3600 + minute * 60 + second))
 }
 
-/// The Content-Type for a file name, by extension.
-pub fn content_type(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+/// A run of `min..=max` ASCII digits.
+fn small_number(text: &str, min: usize, max: usize) -> Option<u64> {
+    if !(min..=max).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn parse_year(text: &str, digits: usize) -> Option<u64> {
+    small_number(text, digits, digits)
+}
+
+/// The year of a two-digit RFC 850 year: the one in this century, unless that is more than
+/// 50 years ahead, then the one in the last (RFC 9110 section 5.6.7).
+fn two_digit_year(yy: u64) -> u64 {
+    let today = http_date(SystemTime::now());
+    // IMF-fixdate has the year at a fixed place: "Sun, 06 Nov 1994 08:49:37 GMT".
+    let this_year = std::str::from_utf8(&today[12..16])
+        .ok()
+        .and_then(|year| year.parse::<u64>().ok())
+        .unwrap_or(1970);
+    let year = this_year / 100 * 100 + yy;
+    if year > this_year + 50 {
+        year - 100
+    } else {
+        year
+    }
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a civil date from 1970 on (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The Content-Type for a file, by its extension (case-insensitive); text types say
+/// they are UTF-8; unknown extensions are `application/octet-stream`.
+pub fn content_type(file: &Path) -> &'static str {
+    let ext = file
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" | "map" => "application/json",
         "txt" => "text/plain; charset=utf-8",
         "md" => "text/markdown; charset=utf-8",
         "csv" => "text/csv; charset=utf-8",
+        "json" | "map" => "application/json",
         "xml" => "application/xml",
         "svg" => "image/svg+xml",
         "png" => "image/png",
@@ -189,22 +537,145 @@ pub fn content_type(name: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::Component;
 
-    #[test]
-    fn paths_resolve_under_their_prefix_only() {
-        assert_eq!(resolve("/static", "/static/css/a.css"), Target::File("css/a.css".into()));
-        assert_eq!(resolve("/static/", "/static/a%20b.txt"), Target::File("a b.txt".into()));
-        assert_eq!(resolve("/static", "/static"), Target::File("".into()));
-        assert_eq!(resolve("/static", "/staticx/a"), Target::Elsewhere);
-        assert_eq!(resolve("/static", "/other"), Target::Elsewhere);
-        assert_eq!(resolve("/", "/a/./b"), Target::File("a/b".into()));
+    use super::*;
+    use crate::testing::Rng;
+
+    fn file(rel: &str, trailing_slash: bool) -> Target {
+        Target::File {
+            rel: rel.into(),
+            trailing_slash,
+        }
     }
 
     #[test]
-    fn traversal_is_refused_however_it_is_spelled() {
-        for path in ["/static/../wsgi.py", "/static/%2e%2e/wsgi.py", "/static/%2e%2e%2fwsgi.py", "/static/a/..%2F..%2Fx", "/static/a%00.txt", "/static/..\\x", "/static/%ff"] {
-            assert_eq!(resolve("/static", path), Target::Refused, "{path}");
+    fn paths_resolve_under_their_prefix_only() {
+        assert_eq!(
+            resolve("/static", "/static/css/a.css"),
+            file("css/a.css", false)
+        );
+        assert_eq!(
+            resolve("/static/", "/static/a%20b.txt"),
+            file("a b.txt", false)
+        );
+        assert_eq!(resolve("/static", "/static/caf%C3%A9"), file("café", false));
+        assert_eq!(resolve("/static", "/static"), file("", false));
+        assert_eq!(resolve("/static", "/static/"), file("", true));
+        assert_eq!(resolve("/static", "/static/docs/"), file("docs", true));
+        assert_eq!(resolve("/static", "/static/docs/."), file("docs", true));
+        assert_eq!(resolve("/static", "//static//a/./b"), file("a/b", false));
+        assert_eq!(resolve("/static", "/%73tatic/a"), file("a", false));
+        assert_eq!(resolve("/a/b", "/a/b/c"), file("c", false));
+        assert_eq!(resolve("/", "/"), file("", true));
+        assert_eq!(resolve("/", "/a/./b"), file("a/b", false));
+    }
+
+    #[test]
+    fn other_paths_are_elsewhere() {
+        for path in [
+            "/staticx/a",
+            "/staticx",
+            "/other",
+            "/",
+            "",
+            "*",
+            "/stat",
+            "/static%2fa",
+            "/x/../static/a",
+            "/%zz/static/a",
+            "/Static/a",
+        ] {
+            assert_eq!(resolve("/static", path), Target::Elsewhere, "{path}");
+        }
+        assert_eq!(resolve("/a/b", "/a/c/b"), Target::Elsewhere);
+        assert_eq!(resolve("/a/b", "/a"), Target::Elsewhere);
+    }
+
+    #[test]
+    fn ways_out_of_the_folder_are_404() {
+        for path in [
+            "/static/../wsgi.py",
+            "/static/..",
+            "/static/a/../../wsgi.py",
+            "/static/a/../b",
+            "/static/%2e%2e/wsgi.py",
+            "/static/%2E%2e/wsgi.py",
+            "/static/.%2e/wsgi.py",
+            "/static/%2e%2e%2fwsgi.py",
+            "/static/a%2f..%2f..%2fwsgi.py",
+            "/static/a%2Fb",
+            "/static/..\\wsgi.py",
+            "/static/a%5c..%5cwsgi.py",
+        ] {
+            let target = resolve("/static", path);
+            assert_eq!(target, Target::Refused, "{path}");
+            assert_eq!(target.refusal(), Some(404));
+        }
+    }
+
+    #[test]
+    fn names_no_file_can_have_are_400() {
+        for path in [
+            "/static/a%00b",
+            "/static/a%00",
+            "/static/%zz",
+            "/static/a%4",
+            "/static/a%",
+            "/static/%ff",
+            "/static/%c3",
+        ] {
+            let target = resolve("/static", path);
+            assert_eq!(target, Target::Invalid, "{path}");
+            assert_eq!(target.refusal(), Some(400));
+        }
+        assert_eq!(resolve("/static", "/static/a").refusal(), None);
+    }
+
+    #[test]
+    fn the_longest_prefix_wins() {
+        let prefixes = ["/static", "/static/img", "/", "/media"];
+        assert_eq!(
+            route(&prefixes, "/static/img/a.png"),
+            Some((1, file("a.png", false)))
+        );
+        assert_eq!(
+            route(&prefixes, "/static/imgx/a.png"),
+            Some((0, file("imgx/a.png", false)))
+        );
+        assert_eq!(route(&prefixes, "/media/a"), Some((3, file("a", false))));
+        assert_eq!(route(&prefixes, "/app"), Some((2, file("app", false))));
+        assert_eq!(route(&["/static"], "/staticx"), None);
+        assert_eq!(route(&["/a", "/a/"], "/a/x"), Some((0, file("x", false))));
+        assert_eq!(
+            route(&["/static"], "/static/%2e%2e/x"),
+            Some((0, Target::Refused))
+        );
+        assert_eq!(route::<&str>(&[], "/static/a"), None);
+    }
+
+    #[test]
+    fn no_path_leads_out_of_its_folder() {
+        let pieces: &[&[u8]] = &[
+            b"/", b"..", b".", b"%2e", b"%2E", b"%2f", b"%2F", b"%5c", b"\\", b"%00", b"%", b"a",
+            b"static", b"%c3%a9", b"%ff",
+        ];
+        let mut rng = Rng(0x5eed_f11e);
+        for _ in 0..20_000 {
+            let len = rng.below(40);
+            let mut path = b"/static/".to_vec();
+            path.extend(rng.bytes(pieces, len));
+            let Ok(path) = String::from_utf8(path) else {
+                continue;
+            };
+            if let Target::File { rel, .. } = resolve("/static", &path) {
+                assert!(
+                    rel.components().all(|c| matches!(c, Component::Normal(_))),
+                    "{path:?} gave {rel:?}"
+                );
+                let text = rel.to_string_lossy();
+                assert!(!text.contains(['\\', '\0']), "{path:?} gave {rel:?}");
+            }
         }
     }
 
@@ -212,47 +683,229 @@ mod tests {
     fn ranges() {
         let part = |start, end| RangeAnswer::Part(ByteRange { start, end });
         assert_eq!(parse_range("bytes=0-9", 100), part(0, 9));
+        assert_eq!(parse_range("bytes=0-0", 100), part(0, 0));
         assert_eq!(parse_range("bytes=90-", 100), part(90, 99));
+        assert_eq!(parse_range("bytes=99-", 100), part(99, 99));
         assert_eq!(parse_range("bytes=-10", 100), part(90, 99));
         assert_eq!(parse_range("bytes=-500", 100), part(0, 99));
         assert_eq!(parse_range("bytes=50-5000", 100), part(50, 99));
+        assert_eq!(parse_range(" Bytes = 1 - 2 ", 100), part(1, 2));
+        assert_eq!(
+            parse_range("bytes=0-99999999999999999999999", 100),
+            part(0, 99)
+        );
         assert_eq!(parse_range("bytes=100-", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=100-200", 100),
+            RangeAnswer::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range("bytes=99999999999999999999999-", 100),
+            RangeAnswer::Unsatisfiable
+        );
         assert_eq!(parse_range("bytes=-0", 100), RangeAnswer::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAnswer::Whole);
-        assert_eq!(parse_range("bytes=9-1", 100), RangeAnswer::Whole);
-        assert_eq!(parse_range("items=0-1", 100), RangeAnswer::Whole);
-        assert_eq!(parse_range("bytes=x-1", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range("bytes=0-", 0), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-5", 0), RangeAnswer::Unsatisfiable);
+        for whole in [
+            "bytes=0-1,5-6",
+            "bytes=9-1",
+            "items=0-1",
+            "bytes=x-1",
+            "bytes=1-x",
+            "bytes=-",
+            "bytes=",
+            "bytes=5",
+            "bytes=+1-2",
+            "bytes=-+2",
+            "0-1",
+            "",
+        ] {
+            assert_eq!(parse_range(whole, 100), RangeAnswer::Whole, "{whole:?}");
+        }
     }
 
     #[test]
-    fn http_dates_round_trip() {
+    fn ranges_stay_inside_the_file() {
+        let pieces: &[&[u8]] = &[b"bytes=", b"-", b",", b" ", b"0", b"1", b"9", b"99", b"x"];
+        let mut rng = Rng(0x0bad_cafe);
+        for _ in 0..20_000 {
+            let len = rng.below(12);
+            let header = String::from_utf8_lossy(&rng.bytes(pieces, len)).into_owned();
+            let size = rng.below(200) as u64;
+            if let RangeAnswer::Part(part) = parse_range(&header, size) {
+                assert!(
+                    part.start <= part.end && part.end < size,
+                    "{header:?} of {size}: {part:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn http_dates_in_all_three_formats() {
         let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(last_modified(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        let file = Validators::new(1, t, 1);
+        assert_eq!(file.last_modified(), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(t));
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(t));
+        assert_eq!(
+            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(UNIX_EPOCH)
+        );
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT"),
+            Some(UNIX_EPOCH + Duration::from_secs(951_782_400))
+        );
         let now = whole_seconds(SystemTime::now());
-        assert_eq!(parse_http_date(&last_modified(now)), Some(now));
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        let formatted = String::from_utf8_lossy(&http_date(now)).into_owned();
+        assert_eq!(parse_http_date(&formatted), Some(now));
+        for bad in [
+            "",
+            "yesterday",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 8:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "Mon, 29 Feb 1999 08:49:37 GMT",
+            "Sun, 06 nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov +994 08:49:37 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun 06 Nov 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
-    fn conditionals() {
-        let modified = UNIX_EPOCH + Duration::from_millis(784_111_777_500);
-        let tag = etag(10, modified, 7);
-        assert!(not_modified(Some(&tag), None, &tag, modified));
-        assert!(not_modified(Some(&format!("\"x\", W/{tag}")), None, &tag, modified));
-        assert!(not_modified(Some("*"), None, &tag, modified));
-        assert!(!not_modified(Some("\"other\""), Some("Sun, 06 Nov 1994 08:49:37 GMT"), &tag, modified));
-        assert!(not_modified(None, Some("Sun, 06 Nov 1994 08:49:37 GMT"), &tag, modified));
-        assert!(!not_modified(None, Some("Sun, 06 Nov 1994 08:49:36 GMT"), &tag, modified));
-        assert!(range_still_valid(Some(&tag), &tag, modified));
-        assert!(!range_still_valid(Some("\"old\""), &tag, modified));
-        assert!(range_still_valid(Some("Sun, 06 Nov 1994 08:49:37 GMT"), &tag, modified));
+    fn two_digit_years_are_not_far_in_the_future() {
+        let today = String::from_utf8_lossy(&http_date(SystemTime::now())).into_owned();
+        let this_year: u64 = today[12..16].parse().unwrap();
+        assert_eq!(two_digit_year(this_year % 100), this_year);
+        assert_eq!(two_digit_year(94), 1994);
+        let far = (this_year + 51) % 100;
+        assert_eq!(two_digit_year(far), this_year + 51 - 100);
+    }
+
+    #[test]
+    fn etags_change_with_size_time_and_inode() {
+        let t = UNIX_EPOCH + Duration::from_nanos(1_500_000_001);
+        let file = Validators::new(10, t, 7);
+        assert_eq!(file.etag, "\"a-59682f01-7\"");
+        assert_ne!(file.etag, Validators::new(11, t, 7).etag);
+        assert_ne!(
+            file.etag,
+            Validators::new(10, t + Duration::from_nanos(1), 7).etag
+        );
+        assert_ne!(file.etag, Validators::new(10, t, 8).etag);
+    }
+
+    /// A file of 10 bytes modified half-way through Sun, 06 Nov 1994 08:49:37 GMT.
+    fn sample() -> Validators {
+        Validators::new(10, UNIX_EPOCH + Duration::from_millis(784_111_777_500), 7)
+    }
+
+    const SECOND: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+    #[test]
+    fn if_none_match_decides_first() {
+        let file = sample();
+        let asks = |inm: &str, ims: Option<&str>| {
+            let conditions = Conditions {
+                if_none_match: Some(inm),
+                if_modified_since: ims,
+                ..Conditions::default()
+            };
+            evaluate(&conditions, &file, true)
+        };
+        assert_eq!(asks(&file.etag, None), Answer::NotModified);
+        assert_eq!(asks(&format!("W/{}", file.etag), None), Answer::NotModified);
+        assert_eq!(
+            asks(&format!("\"x\" ,\t{} , \"y\"", file.etag), None),
+            Answer::NotModified
+        );
+        assert_eq!(asks("*", None), Answer::NotModified);
+        assert_eq!(asks("\"other\"", None), Answer::Whole);
+        assert_eq!(asks("", None), Answer::Whole);
+        // A non-matching If-None-Match overrides an If-Modified-Since that would match.
+        assert_eq!(asks("\"other\"", Some(SECOND)), Answer::Whole);
+        // HEAD too.
+        let conditions = Conditions {
+            if_none_match: Some(&file.etag),
+            ..Conditions::default()
+        };
+        assert_eq!(evaluate(&conditions, &file, false), Answer::NotModified);
+    }
+
+    #[test]
+    fn if_modified_since_at_second_resolution() {
+        let file = sample();
+        let since = |date: &str| {
+            let conditions = Conditions {
+                if_modified_since: Some(date),
+                ..Conditions::default()
+            };
+            evaluate(&conditions, &file, true)
+        };
+        assert_eq!(since(SECOND), Answer::NotModified);
+        assert_eq!(since("Sun, 06 Nov 1994 08:49:38 GMT"), Answer::NotModified);
+        assert_eq!(since("Sunday, 06-Nov-94 08:49:37 GMT"), Answer::NotModified);
+        assert_eq!(since("Sun, 06 Nov 1994 08:49:36 GMT"), Answer::Whole);
+        assert_eq!(since("not a date"), Answer::Whole);
+    }
+
+    #[test]
+    fn ranges_apply_to_get_and_if_range_must_name_this_version() {
+        let file = sample();
+        let asks = |range: &str, if_range: Option<&str>, get: bool| {
+            let conditions = Conditions {
+                range: Some(range),
+                if_range,
+                ..Conditions::default()
+            };
+            evaluate(&conditions, &file, get)
+        };
+        let part = Answer::Part(ByteRange { start: 2, end: 5 });
+        assert_eq!(asks("bytes=2-5", None, true), part);
+        assert_eq!(asks("bytes=2-5", None, false), Answer::Whole);
+        assert_eq!(asks("bytes=10-", None, true), Answer::Unsatisfiable);
+        assert_eq!(asks("bytes=0-1,3-4", None, true), Answer::Whole);
+        assert_eq!(asks("bytes=2-5", Some(&file.etag), true), part);
+        assert_eq!(asks("bytes=2-5", Some(" \"old\" "), true), Answer::Whole);
+        let weak = format!("W/{}", file.etag);
+        assert_eq!(asks("bytes=2-5", Some(&weak), true), Answer::Whole);
+        assert_eq!(asks("bytes=2-5", Some(SECOND), true), part);
+        assert_eq!(
+            asks("bytes=2-5", Some("Sun, 06 Nov 1994 08:49:38 GMT"), true),
+            Answer::Whole
+        );
+        assert_eq!(asks("bytes=2-5", Some("garbage"), true), Answer::Whole);
+        // A current copy wins over a range.
+        let conditions = Conditions {
+            range: Some("bytes=2-5"),
+            if_none_match: Some(&file.etag),
+            ..Conditions::default()
+        };
+        assert_eq!(evaluate(&conditions, &file, true), Answer::NotModified);
     }
 
     #[test]
     fn content_types() {
-        assert_eq!(content_type("a.CSS"), "text/css; charset=utf-8");
-        assert_eq!(content_type("logo.png"), "image/png");
-        assert_eq!(content_type("README"), "application/octet-stream");
+        let of = |name: &str| content_type(Path::new(name));
+        assert_eq!(of("a.CSS"), "text/css; charset=utf-8");
+        assert_eq!(of("index.html"), "text/html; charset=utf-8");
+        assert_eq!(of("app.mjs"), "text/javascript; charset=utf-8");
+        assert_eq!(of("dir.v2/logo.png"), "image/png");
+        assert_eq!(of("photo.JPEG"), "image/jpeg");
+        assert_eq!(of("font.woff2"), "font/woff2");
+        assert_eq!(of("app.js.map"), "application/json");
+        assert_eq!(of("data.tar.gz"), "application/gzip");
+        assert_eq!(of("README"), "application/octet-stream");
+        assert_eq!(of("v1.2/README"), "application/octet-stream");
+        assert_eq!(of(".bashrc"), "application/octet-stream");
+        assert_eq!(of("x.exe"), "application/octet-stream");
     }
 }

@@ -8,7 +8,9 @@
 //!   any size;
 //! - [`ResponseHead`] validates what a WSGI app gave to `start_response` and writes the
 //!   response head, choosing the framing ([`ResponsePlan`]); [`encode_chunk`],
-//!   [`LAST_CHUNK`], [`error_response`] and [`CONTINUE_100`] write the rest.
+//!   [`LAST_CHUNK`], [`error_response`] and [`CONTINUE_100`] write the rest;
+//! - [`files`] holds the protocol side of serving static files: which file a URL names,
+//!   conditional requests, byte ranges and content types.
 //!
 //! What it does NOT do: any I/O. No sockets, no timeouts, no buffers of its own between
 //! calls: the server reads into its buffer, calls in here, and writes what comes out.

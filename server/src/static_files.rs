@@ -1,189 +1,299 @@
-//! `--url-alias URL PATH` and `--document-root DIR`: files answered from Rust, with
-//! sendfile, before Python is involved.
+//! `--url-alias URL PATH` and `--document-root DIR`: files answered from Rust with
+//! sendfile, before Python is involved (no GIL, no app thread).
 //!
-//! A URL under an alias is always answered from its folder (404 when the file is
-//! missing). The document root only answers URLs that name a regular file in it; anything
-//! else goes to the app, as with mod_wsgi-express. A file is served only when its real
-//! path (symlinks resolved) lies inside the folder.
+//! A URL under an alias is always answered from its folder: the file, or a folder's
+//! `index.html` (a folder URL without its final `/` is redirected to it, so relative links in
+//! the page work), else 404. Methods other than GET and HEAD get 405, a name no file can have
+//! 400 (see `warp_http::files::Target`). The document root answers only a GET or HEAD of a
+//! URL that names a regular file in it; everything else, folders included, goes to the app,
+//! as with mod_wsgi-express's document root.
+//!
+//! A file is served only when its real path (symlinks resolved) lies inside its folder: the
+//! path is canonicalized and checked, opened without following a final symlink, and the
+//! opened file's own path is checked again through `/proc/self/fd`, so a folder swapped for a
+//! symlink between the check and the open is caught too.
+//!
+//! What it does NOT do: decide anything about the protocol. Paths, validators, conditional
+//! requests, ranges and content types are `warp_http::files`; this module does the file
+//! system and the writing.
 
-use std::fs::File;
+use std::borrow::Cow;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
-use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use warp_http::files::{self, RangeAnswer, Target};
-use warp_http::{cached_http_date, RequestHead, Version};
+use warp_http::files::{self, Answer, Conditions, Target, Validators};
+use warp_http::{cached_http_date, Framing, RequestHead, ResponseHead};
 use warp_worker_config::UrlAlias;
 
 use crate::conn::Conn;
+use crate::log;
 
-struct Mount {
-    url: String,
-    root: PathBuf,
-    /// The document root: URLs that name no file go to the app.
-    falls_through: bool,
-}
-
+/// The folders static URLs are answered from, canonicalized once per worker.
 pub struct StaticFiles {
-    /// Longest URL prefix first, the document root last.
-    mounts: Vec<Mount>,
+    /// The `--url-alias` URL prefixes, in the order given.
+    urls: Vec<String>,
+    /// `roots[i]` is the canonical folder of `urls[i]`.
+    roots: Vec<PathBuf>,
+    /// The canonical `--document-root`.
+    document_root: Option<PathBuf>,
 }
 
-/// A request answered from a file.
+/// A request answered from the static folders (a file, or a refusal).
+#[derive(Debug, Clone, Copy)]
 pub struct Answered {
+    /// The status sent.
     pub status: u16,
+    /// Body bytes sent.
     pub sent: u64,
+    /// Whether the connection may carry another request.
     pub keep_alive: bool,
 }
 
-/// The file a URL leads to, or the status that refuses it.
-enum Lookup {
-    Found(File, PathBuf),
-    NotHere,
-    Status(u16),
-}
-
 impl StaticFiles {
+    /// Built once per worker from the config; canonicalizes the folders.
     pub fn new(aliases: &[UrlAlias], document_root: Option<&str>) -> io::Result<StaticFiles> {
-        let mount = |url: &str, path: &str, falls_through| -> io::Result<Mount> {
-            let root = std::fs::canonicalize(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
-            Ok(Mount { url: url.trim_end_matches('/').to_owned(), root, falls_through })
+        let canonical = |path: &str| {
+            std::fs::canonicalize(path).map_err(|e| io::Error::new(e.kind(), format!("static folder {path}: {e}")))
         };
-        let mut mounts = aliases.iter().map(|a| mount(&a.url, &a.path, false)).collect::<io::Result<Vec<_>>>()?;
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.url.len()));
-        if let Some(root) = document_root {
-            mounts.push(mount("/", root, true)?);
-        }
-        Ok(StaticFiles { mounts })
+        Ok(StaticFiles {
+            urls: aliases.iter().map(|alias| alias.url.clone()).collect(),
+            roots: aliases.iter().map(|alias| canonical(&alias.path)).collect::<io::Result<_>>()?,
+            document_root: document_root.map(canonical).transpose()?,
+        })
     }
 
-    /// Answer the request if its URL is a static one; `None` sends it to the app.
+    /// No alias and no document root: every request goes to the app.
+    pub fn is_empty(&self) -> bool {
+        self.urls.is_empty() && self.document_root.is_none()
+    }
+
+    /// `None`: the URL is not static, the app serves it. `Some`: answered (status, body
+    /// bytes sent, whether the connection may be kept alive).
     pub fn respond(&self, head: &RequestHead, conn: &mut Conn, keep_alive: bool, timeout: Duration) -> Option<Answered> {
-        let path = head.path();
-        for mount in &self.mounts {
-            let (file, name) = match lookup(mount, path) {
-                Lookup::Found(file, name) => (file, name),
-                Lookup::NotHere => continue,
-                Lookup::Status(_) if mount.falls_through => return None,
-                Lookup::Status(status) => return Some(small(conn, head, status, keep_alive, timeout)),
-            };
-            let method = head.method();
-            if method != "GET" && method != "HEAD" {
-                if mount.falls_through {
-                    return None;
-                }
-                return Some(small(conn, head, 405, keep_alive, timeout));
-            }
-            return Some(send(conn, head, &file, &name, keep_alive, timeout));
+        if self.is_empty() {
+            return None;
         }
+        let path = head.path();
+        let mut reply = Reply { head, conn, keep_alive, timeout };
+        if let Some((index, target)) = files::route(&self.urls, path) {
+            return Some(reply.alias(&self.roots[index], target));
+        }
+        let root = self.document_root.as_deref()?;
+        if !matches!(head.method(), "GET" | "HEAD") {
+            return None;
+        }
+        let Target::File { rel, trailing_slash: false } = files::resolve("/", path) else {
+            return None;
+        };
+        match find(root, &rel) {
+            Some(Found::File(file, meta)) => Some(reply.file(&file, &meta, &rel)),
+            _ => None,
+        }
+    }
+}
+
+/// What a path inside a folder is, once checked.
+enum Found {
+    /// A regular file, open.
+    File(File, Metadata),
+    Folder,
+}
+
+/// `rel` under `root`, if it exists there, lies inside it once symlinks are resolved, and is
+/// a regular file or a folder.
+fn find(root: &Path, rel: &Path) -> Option<Found> {
+    let real = std::fs::canonicalize(root.join(rel)).ok()?;
+    if !real.starts_with(root) {
+        return None;
+    }
+    // The canonical path has no symlink left, unless one was put there since: refuse it
+    // then. O_NONBLOCK: opening a FIFO must not wait for a writer.
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&real).ok()?;
+    if !opened_inside(&file, root) {
+        return None;
+    }
+    let meta = file.metadata().ok()?;
+    if meta.is_file() {
+        Some(Found::File(file, meta))
+    } else if meta.is_dir() {
+        Some(Found::Folder)
+    } else {
         None
     }
 }
 
-fn lookup(mount: &Mount, path: &str) -> Lookup {
-    let rel = match files::resolve(&mount.url, path) {
-        Target::Elsewhere => return Lookup::NotHere,
-        Target::Refused => return Lookup::Status(404),
-        Target::File(rel) => rel,
-    };
-    let Ok(mut real) = std::fs::canonicalize(mount.root.join(&rel)) else { return Lookup::Status(404) };
-    if real.is_dir() {
-        let Ok(index) = std::fs::canonicalize(real.join("index.html")) else { return Lookup::Status(404) };
-        real = index;
-    }
-    // Symlinks are followed only while they stay inside the folder.
-    if !real.starts_with(&mount.root) {
-        return Lookup::Status(404);
-    }
-    match File::open(&real) {
-        Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => Lookup::Found(file, real),
-        _ => Lookup::Status(404),
+/// Whether the file opened is still inside `root`: the kernel's own path for the open file,
+/// which no rename or symlink swap after the open can change.
+fn opened_inside(file: &File, root: &Path) -> bool {
+    match std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+        Ok(path) => path.starts_with(root),
+        // Without /proc, the check of the canonical path before the open is all there is.
+        Err(_) => true,
     }
 }
 
-/// The status line and the headers every answer has.
-fn head_start(out: &mut Vec<u8>, head: &RequestHead, status: u16, keep_alive: bool) {
-    let reason = match status {
-        200 => "OK",
-        206 => "Partial Content",
-        304 => "Not Modified",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Range Not Satisfiable",
-    };
-    out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\nServer: warp\r\nDate: ").as_bytes());
-    out.extend_from_slice(&cached_http_date());
-    out.extend_from_slice(b"\r\n");
-    if !keep_alive {
-        out.extend_from_slice(b"Connection: close\r\n");
-    } else if head.version == Version::Http10 {
-        out.extend_from_slice(b"Connection: keep-alive\r\n");
+/// One static answer being written.
+struct Reply<'a> {
+    head: &'a RequestHead,
+    conn: &'a mut Conn,
+    keep_alive: bool,
+    timeout: Duration,
+}
+
+type Headers<'a> = Vec<(&'static str, Cow<'a, str>)>;
+
+impl Reply<'_> {
+    fn alias(&mut self, root: &Path, target: Target) -> Answered {
+        if !matches!(self.head.method(), "GET" | "HEAD") {
+            return self.text("405 Method Not Allowed", "static files answer GET and HEAD only", vec![("Allow", "GET, HEAD".into())]);
+        }
+        let (rel, trailing_slash) = match target {
+            Target::File { rel, trailing_slash } => (rel, trailing_slash),
+            Target::Invalid => return self.text("400 Bad Request", "no file can have this name", Vec::new()),
+            Target::Refused | Target::Elsewhere => return self.not_found(),
+        };
+        match find(root, &rel) {
+            Some(Found::File(file, meta)) if !trailing_slash => self.file(&file, &meta, &rel),
+            Some(Found::Folder) => {
+                let index = rel.join("index.html");
+                match find(root, &index) {
+                    Some(Found::File(file, meta)) if trailing_slash => self.file(&file, &meta, &index),
+                    Some(Found::File(..)) => self.add_slash(),
+                    _ => self.not_found(),
+                }
+            }
+            _ => self.not_found(),
+        }
+    }
+
+    fn not_found(&mut self) -> Answered {
+        self.text("404 Not Found", "no such file", Vec::new())
+    }
+
+    /// 301 to the folder's URL with its final `/`, the query kept.
+    fn add_slash(&mut self) -> Answered {
+        // One leading slash only: `//host/` would be read as another site.
+        let mut location = format!("/{}/", self.head.path().trim_start_matches('/'));
+        if !self.head.query().is_empty() {
+            location.push('?');
+            location.push_str(self.head.query());
+        }
+        self.text("301 Moved Permanently", "this is a folder, its URL ends with /", vec![("Location", location.into())])
+    }
+
+    /// A refusal or redirect with a one-line text body.
+    fn text(&mut self, status: &str, detail: &str, mut headers: Headers<'_>) -> Answered {
+        let body = format!("{status}: {detail}\n");
+        headers.push(("Content-Type", "text/plain; charset=utf-8".into()));
+        let (code, sent, keep_alive) = match self.write_head(status, &headers, body.len() as u64, body.as_bytes()) {
+            Some((code, Framing::NoBody, keep_alive)) => (code, 0, keep_alive),
+            Some((code, _, keep_alive)) => (code, body.len() as u64, keep_alive),
+            None => (status_code(status), 0, false),
+        };
+        Answered { status: code, sent, keep_alive }
+    }
+
+    /// The file (or the part, or 304, or 416) the request's headers call for.
+    fn file(&mut self, file: &File, meta: &Metadata, name: &Path) -> Answered {
+        let validators = Validators::new(meta.len(), meta.modified().unwrap_or(UNIX_EPOCH), meta.ino());
+        let head = self.head;
+        let first = |name| head.header(name).and_then(|v| std::str::from_utf8(v).ok());
+        let if_none_match = list(head, "if-none-match");
+        let conditions = Conditions {
+            if_none_match: if_none_match.as_deref(),
+            if_modified_since: first("if-modified-since"),
+            range: first("range"),
+            if_range: first("if-range"),
+        };
+        let len = validators.len;
+        let mut headers: Headers<'_> = vec![("ETag", Cow::Borrowed(validators.etag.as_str())), ("Last-Modified", validators.last_modified().into())];
+        let (status, start, count) = match files::evaluate(&conditions, &validators, head.method() == "GET") {
+            Answer::NotModified => ("304 Not Modified", 0, 0),
+            Answer::Whole => ("200 OK", 0, len),
+            Answer::Part(part) => {
+                headers.push(("Content-Range", format!("bytes {}-{}/{len}", part.start, part.end).into()));
+                ("206 Partial Content", part.start, part.count())
+            }
+            Answer::Unsatisfiable => {
+                let range = vec![("Content-Range", format!("bytes */{len}").into())];
+                return self.text("416 Range Not Satisfiable", "the range starts past the end of the file", range);
+            }
+        };
+        if status != "304 Not Modified" {
+            headers.push(("Content-Type", files::content_type(name).into()));
+            headers.push(("Accept-Ranges", "bytes".into()));
+        }
+        let Some((code, framing, keep_alive)) = self.write_head(status, &headers, count, b"") else {
+            return Answered { status: status_code(status), sent: 0, keep_alive: false };
+        };
+        if framing == Framing::NoBody || count == 0 {
+            return Answered { status: code, sent: 0, keep_alive };
+        }
+        let offset = i64::try_from(start).unwrap_or(i64::MAX);
+        match self.conn.send_file(file.as_fd(), offset, count, self.timeout) {
+            // A file that shrank meanwhile sent fewer bytes than announced: close, so the
+            // client cannot mistake where the response ends.
+            Ok(sent) => Answered { status: code, sent, keep_alive: keep_alive && sent == count },
+            Err(_) => Answered { status: code, sent: 0, keep_alive: false },
+        }
+    }
+
+    /// Write the head (and `body`, when the response has one); `None` when the connection
+    /// failed. Returns the status code, the framing and whether the connection stays open.
+    fn write_head(&mut self, status: &str, headers: &[(&'static str, Cow<'_, str>)], length: u64, body: &[u8]) -> Option<(u16, Framing, bool)> {
+        let date = cached_http_date();
+        let response = ResponseHead {
+            status,
+            headers,
+            version: self.head.version,
+            keep_alive: self.keep_alive,
+            head_request: self.head.method() == "HEAD",
+            body_length: Some(length),
+            date: &date,
+        };
+        let mut out = std::mem::take(&mut self.conn.out);
+        out.clear();
+        let written = match response.encode(&mut out) {
+            Ok(plan) => {
+                if plan.framing != Framing::NoBody {
+                    out.extend_from_slice(body);
+                }
+                self.conn.write_all(&out, self.timeout).ok().map(|()| (plan.status, plan.framing, plan.keep_alive))
+            }
+            Err(problem) => {
+                log::error(&format!("static file response for {} not written: {problem}", self.head.target()));
+                None
+            }
+        };
+        // The buffer goes back empty: the app's response is written after whatever it holds.
+        out.clear();
+        self.conn.out = out;
+        written
     }
 }
 
-/// A 404 or 405 with a one-line body.
-fn small(conn: &mut Conn, head: &RequestHead, status: u16, keep_alive: bool, timeout: Duration) -> Answered {
-    let body = if status == 405 { "Method Not Allowed: static files answer GET and HEAD\n" } else { "Not Found\n" };
-    let mut out = Vec::new();
-    head_start(&mut out, head, status, keep_alive);
-    if status == 405 {
-        out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+/// The values of a list field sent on one line or several, joined as one list.
+fn list<'a>(head: &'a RequestHead, name: &'a str) -> Option<Cow<'a, str>> {
+    let mut values = head.header_values(name).filter_map(|v| std::str::from_utf8(v).ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first}, {second}");
+            for more in values {
+                joined.push_str(", ");
+                joined.push_str(more);
+            }
+            Some(Cow::Owned(joined))
+        }
     }
-    out.extend_from_slice(format!("Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
-    let head_only = head.method() == "HEAD";
-    if !head_only {
-        out.extend_from_slice(body.as_bytes());
-    }
-    let ok = conn.write_all(&out, timeout).is_ok();
-    Answered { status, sent: if head_only { 0 } else { body.len() as u64 }, keep_alive: keep_alive && ok }
 }
 
-fn send(conn: &mut Conn, head: &RequestHead, file: &File, name: &Path, keep_alive: bool, timeout: Duration) -> Answered {
-    let Ok(meta) = file.metadata() else { return small(conn, head, 404, keep_alive, timeout) };
-    let len = meta.len();
-    let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
-    let etag = files::etag(len, modified, meta.ino());
-    let header = |name| head.header(name).and_then(|v| std::str::from_utf8(v).ok());
-    let validators = format!("ETag: {etag}\r\nLast-Modified: {}\r\n", files::last_modified(modified));
-    let mut out = Vec::new();
-    if files::not_modified(header("if-none-match"), header("if-modified-since"), &etag, modified) {
-        head_start(&mut out, head, 304, keep_alive);
-        out.extend_from_slice(validators.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        let ok = conn.write_all(&out, timeout).is_ok();
-        return Answered { status: 304, sent: 0, keep_alive: keep_alive && ok };
-    }
-    let range = match header("range") {
-        Some(range) if files::range_still_valid(header("if-range"), &etag, modified) => files::parse_range(range, len),
-        _ => RangeAnswer::Whole,
-    };
-    let (status, start, count) = match range {
-        RangeAnswer::Whole => (200, 0, len),
-        RangeAnswer::Part(part) => (206, part.start, part.count()),
-        RangeAnswer::Unsatisfiable => (416, 0, 0),
-    };
-    head_start(&mut out, head, status, keep_alive);
-    let content_type = files::content_type(&name.to_string_lossy());
-    out.extend_from_slice(format!("Content-Type: {content_type}\r\nAccept-Ranges: bytes\r\n{validators}").as_bytes());
-    match status {
-        206 => out.extend_from_slice(format!("Content-Range: bytes {start}-{}/{len}\r\n", start + count - 1).as_bytes()),
-        416 => out.extend_from_slice(format!("Content-Range: bytes */{len}\r\n").as_bytes()),
-        _ => {}
-    }
-    out.extend_from_slice(format!("Content-Length: {count}\r\n\r\n").as_bytes());
-    if conn.write_all(&out, timeout).is_err() {
-        return Answered { status, sent: 0, keep_alive: false };
-    }
-    if head.method() == "HEAD" || count == 0 {
-        return Answered { status, sent: 0, keep_alive };
-    }
-    let offset = i64::try_from(start).unwrap_or(i64::MAX);
-    match conn.send_file(file.as_fd(), offset, count, timeout) {
-        // A file that shrank meanwhile sent fewer bytes than announced: close, so the
-        // client cannot mistake the end.
-        Ok(sent) => Answered { status, sent, keep_alive: keep_alive && sent == count },
-        Err(_) => Answered { status, sent: 0, keep_alive: false },
-    }
+/// The code of a status line such as `"404 Not Found"`.
+fn status_code(status: &str) -> u16 {
+    status.get(..3).and_then(|code| code.parse().ok()).unwrap_or(500)
 }

@@ -15,6 +15,7 @@ pub fn run(args: StartArgs) -> Result<()> {
     let trust_proxy_headers = proxy_headers(&args)?;
     let credentials = privileges::resolve(args.user.as_deref(), args.group.as_deref(), args.allow_root)?;
     let layout = Layout::discover(args.src.as_deref())?;
+    let (url_aliases, document_root) = static_folders(&args, &layout.src)?;
     let reporter = ui::reporter();
     let env = warp::hooks::runtime_env(&layout, reporter.as_ref())?;
     let app = match args.app.clone() {
@@ -44,7 +45,7 @@ pub fn run(args: StartArgs) -> Result<()> {
     };
     let bind = SocketAddr::new(host, port);
     let mut worker = worker_config(&args, &layout, app, bind, processes, container, trust_proxy_headers);
-    (worker.url_aliases, worker.document_root) = static_folders(&args, &layout.src)?;
+    (worker.url_aliases, worker.document_root) = (url_aliases, document_root);
     let plan = supervisor::Plan {
         python,
         env,
@@ -173,12 +174,20 @@ fn static_folders(args: &StartArgs, src: &Path) -> Result<(Vec<UrlAlias>, Option
     } else {
         args.url_alias.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
     };
+    let real_src = std::fs::canonicalize(src).with_context(|| format!("cannot resolve the app's folder {}", src.display()))?;
     let folder = |path: &Path, what: &str| -> Result<String> {
         let full = src.join(path);
         if !full.is_dir() {
             bail!("{what} {} is not a folder: give an existing folder (relative paths start at {})", full.display(), src.display());
         }
-        Ok(full.to_string_lossy().into_owned())
+        let real = std::fs::canonicalize(&full).with_context(|| format!("cannot resolve {what} {}", full.display()))?;
+        if real_src.starts_with(&real) {
+            bail!(
+                "{what} {} holds the app's source, which would then be served to anyone: give a folder of static files only, such as ./static",
+                real.display()
+            );
+        }
+        Ok(real.to_string_lossy().into_owned())
     };
     let aliases = pairs
         .into_iter()
