@@ -277,3 +277,17 @@ fn requests_arriving_together_each_get_a_thread() {
     assert!(took < Duration::from_millis(1500), "5 one-second requests on 5 threads took {took:?}");
     assert!(server.stop().success());
 }
+
+#[test]
+fn sigterm_gives_a_stuck_request_the_shutdown_timeout_and_no_more() {
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start", "--shutdown-timeout", "1"]);
+    let mut stuck = Client::connect(server.port);
+    stuck.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let status = server.stop();
+    let took = started.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(4), "stopped after {took:?}");
+}
