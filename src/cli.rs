@@ -16,7 +16,7 @@ pub struct Cli {
 const EXAMPLES: &str = "Examples:
   warp build                    create .venv and install the app's dependencies
   warp start                    serve wsgi.py's application on http://127.0.0.1:8000/
-  warp exec python manage.py migrate
+  warp migrate                  the app's migrate hook, or Django's migrate
   warp project blog             a shell with the venv of project 'blog' active
   warp fixup /opt/app-root      let any UID in group 0 use a folder";
 
@@ -29,6 +29,9 @@ pub enum Command {
     Shell(ShellArgs),
     Env(EnvArgs),
     Fixup(FixupArgs),
+    Setup(SetupArgs),
+    Migrate(MigrateArgs),
+    Verify(VerifyArgs),
 }
 
 /// Create the app's virtualenv and install its dependencies.
@@ -77,7 +80,7 @@ pub struct ProjectArgs {
 /// replaces warp, so its exit code and the signals it receives are its own.
 #[derive(Args)]
 #[command(after_help = "Examples:
-  warp exec python manage.py migrate
+  warp migrate                  the app's migrate hook, or Django's migrate
   warp exec --src examples/flask flask --app app routes")]
 pub struct ExecArgs {
     /// The app's source folder [default: the current folder].
@@ -107,6 +110,35 @@ pub struct ShellArgs {
   warp env
   eval \"$(warp env)\"")]
 pub struct EnvArgs {
+    /// The app's source folder [default: the current folder].
+    pub src: Option<PathBuf>,
+}
+
+/// Run the app's `setup` action hook (one-off preparation: create a database, load data).
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp setup
+  warp setup examples/django")]
+pub struct SetupArgs {
+    /// The app's source folder [default: the current folder].
+    pub src: Option<PathBuf>,
+}
+
+/// Run the app's `migrate` action hook; a Django app without one gets `manage.py migrate`.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp migrate
+  warp migrate examples/django")]
+pub struct MigrateArgs {
+    /// The app's source folder [default: the current folder].
+    pub src: Option<PathBuf>,
+}
+
+/// Run the app's `verify` action hook (checks before traffic: a failing one exits non-zero).
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp verify && echo ready for traffic")]
+pub struct VerifyArgs {
     /// The app's source folder [default: the current folder].
     pub src: Option<PathBuf>,
 }

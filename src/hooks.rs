@@ -19,8 +19,19 @@ use crate::report::Reporter;
 pub const PRE_BUILD: &str = "pre-build";
 pub const BUILD_ENV: &str = "build-env";
 pub const BUILD: &str = "build";
-/// The start hooks that shape the runtime environment.
+/// The start hooks, in the order `warp start` runs them: `deploy-cfg` once per app root,
+/// `deploy-env` (its output joins the environment) and `deploy` on every start.
+pub const DEPLOY_CFG: &str = "deploy-cfg";
 pub const DEPLOY_ENV: &str = "deploy-env";
+pub const DEPLOY: &str = "deploy";
+
+/// The hooks run on demand by `warp setup`, `warp migrate` and `warp verify`.
+pub const SETUP: &str = "setup";
+pub const MIGRATE: &str = "migrate";
+pub const VERIFY: &str = "verify";
+
+/// Where a venv remembers that `deploy-cfg` ran for it: a rebuilt app root runs it again.
+const DEPLOY_CFG_MARKER: &str = ".warp-deploy-cfg-done";
 
 /// Run hook `name` if the app has it. Returns whether it ran.
 pub fn run(layout: &Layout, name: &str, env: &AppEnv, reporter: &dyn Reporter) -> Result<bool> {
@@ -75,11 +86,29 @@ fn execute(
 /// The environment the app's processes run in: environment files, the venv, and what the
 /// `deploy-env` hook printed. Fails when the venv has not been built.
 pub fn runtime_env(layout: &Layout, reporter: &dyn Reporter) -> Result<AppEnv> {
+    let mut env = base_env(layout)?;
+    let extra = run_for_env(layout, DEPLOY_ENV, &env, reporter)?;
+    env.extend(extra);
+    Ok(env)
+}
+
+/// The environment files and the venv, before any hook ran.
+fn base_env(layout: &Layout) -> Result<AppEnv> {
     if !crate::venv::exists(&layout.venv) {
         anyhow::bail!("no virtualenv at {}: run `warp build` first", layout.venv.display());
     }
-    let mut env = AppEnv::from_files(&layout.environment_files())?.with_venv(&layout.venv);
-    let extra = run_for_env(layout, DEPLOY_ENV, &env, reporter)?;
-    env.extend(extra);
+    Ok(AppEnv::from_files(&layout.environment_files())?.with_venv(&layout.venv))
+}
+
+/// What `warp start` runs before the server: `deploy-cfg` the first time for this app root,
+/// then `deploy-env` and `deploy`. Returns the runtime environment.
+pub fn deploy(layout: &Layout, reporter: &dyn Reporter) -> Result<AppEnv> {
+    let base = base_env(layout)?;
+    let marker = layout.venv.join(DEPLOY_CFG_MARKER);
+    if !marker.exists() && run(layout, DEPLOY_CFG, &base, reporter)? {
+        std::fs::write(&marker, "").with_context(|| format!("cannot write {}", marker.display()))?;
+    }
+    let env = runtime_env(layout, reporter)?;
+    run(layout, DEPLOY, &env, reporter)?;
     Ok(env)
 }

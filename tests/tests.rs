@@ -6,6 +6,7 @@ mod util;
 
 mod build;
 mod commands;
+mod hooks_at_start;
 mod privileges;
 mod proxies;
 mod robustness;

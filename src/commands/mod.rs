@@ -4,6 +4,7 @@ mod build;
 mod env;
 mod exec;
 mod fixup;
+mod on_demand;
 mod project;
 mod shell;
 mod start;
@@ -36,6 +37,9 @@ pub fn run(command: Command) -> Result<()> {
         Command::Shell(args) => shell::run(args),
         Command::Env(args) => env::run(args),
         Command::Fixup(args) => fixup::run(args),
+        Command::Setup(args) => on_demand::run(warp::hooks::SETUP, args.src.as_deref()),
+        Command::Migrate(args) => on_demand::run(warp::hooks::MIGRATE, args.src.as_deref()),
+        Command::Verify(args) => on_demand::run(warp::hooks::VERIFY, args.src.as_deref()),
     }
 }
 

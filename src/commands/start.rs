@@ -17,7 +17,12 @@ pub fn run(args: StartArgs) -> Result<()> {
     let layout = Layout::discover(args.src.as_deref())?;
     let (url_aliases, document_root) = static_folders(&args, &layout.src)?;
     let reporter = ui::reporter();
-    let env = warp::hooks::runtime_env(&layout, reporter.as_ref())?;
+    // --setup-only starts nothing, so the deploy hooks wait for the real start.
+    let env = if args.setup_only {
+        warp::hooks::runtime_env(&layout, reporter.as_ref())?
+    } else {
+        warp::hooks::deploy(&layout, reporter.as_ref())?
+    };
     let app = match args.app.clone() {
         Some(app) => app,
         None if layout.src.join("wsgi.py").is_file() => "wsgi.py".to_owned(),
