@@ -61,7 +61,8 @@ pub struct AppEnv {
 }
 
 impl AppEnv {
-    /// Start from the app's environment files; inherited variables keep their values.
+    /// Start from the app's environment files; inherited variables keep their values. A
+    /// missing or ASCII locale becomes a UTF-8 one (see [`crate::locale`]).
     pub fn from_files(files: &[PathBuf]) -> anyhow::Result<AppEnv> {
         let mut env = AppEnv::default();
         for file in files {
@@ -74,6 +75,11 @@ impl AppEnv {
                 if std::env::var_os(&key).is_none() {
                     env.vars.insert(key, value);
                 }
+            }
+        }
+        if let Some(locale) = crate::locale::utf8_default(|key| env.vars.get(key).cloned().or_else(|| std::env::var(key).ok())) {
+            for key in ["LANG", "LC_ALL"] {
+                env.vars.insert(key.to_owned(), locale.to_owned());
             }
         }
         Ok(env)

@@ -6,7 +6,7 @@
 //! - [`python`]: which interpreter an app is built with.
 //! - [`deps`], [`pipfile`]: what an app depends on, and the digest of it.
 //! - [`installer`]: uv or pip, driven into a venv; [`venv`]: replacing a venv safely.
-//! - [`hooks`], [`appenv`]: the app's action hooks and environment.
+//! - [`hooks`], [`appenv`], [`locale`]: the app's action hooks and environment.
 //! - [`build`]: the `warp build` pipeline; [`django`]: its Django step.
 //! - [`project`]: named project venvs; [`fixup`]: group-0 permissions for containers.
 //! - [`serve`]: the server module in the venv, and the master that supervises workers.
@@ -21,6 +21,7 @@ pub mod fixup;
 pub mod hooks;
 pub mod installer;
 pub mod layout;
+pub mod locale;
 pub mod pathsearch;
 pub mod pipfile;
 pub mod process;

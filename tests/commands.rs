@@ -36,7 +36,7 @@ fn help_lists_every_command_with_examples() {
         .take_while(|l| l.starts_with("  "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["build", "start", "project", "exec", "shell", "env", "fixup", "help"], "{help}");
+    assert_eq!(commands, ["build", "start", "project", "exec", "shell", "env", "fixup", "setup", "migrate", "verify", "help"], "{help}");
     for command in &commands[..commands.len() - 1] {
         let text = sandbox.ok(&[command, "--help"]);
         assert!(text.contains("Examples:"), "{command} --help has examples:\n{text}");
@@ -237,4 +237,27 @@ fn fixup_refuses_what_is_not_a_folder() {
     let file = sandbox.write("file.txt", "");
     let err = sandbox.fails(&["fixup", file.to_str().unwrap()], 1);
     assert!(err.contains("is not a directory"), "{err}");
+}
+
+#[test]
+fn apps_never_run_with_an_ascii_locale() {
+    let sandbox = Sandbox::new();
+    sandbox.write("wsgi.py", "application = None\n");
+    sandbox.ok(&["build"]);
+    let probe = "import locale, os; print(os.environ['LANG'], os.environ['LC_ALL'], locale.getpreferredencoding())";
+    for lang in [None, Some("C"), Some("POSIX")] {
+        let mut cmd = sandbox.warp(&["exec", "python", "-c", probe]);
+        cmd.env_remove("LC_ALL").env_remove("LC_CTYPE");
+        match lang {
+            Some(lang) => cmd.env("LANG", lang),
+            None => cmd.env_remove("LANG"),
+        };
+        let out = crate::util::run_ok(&mut cmd);
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert!(matches!(words.as_slice(), [l, a, "UTF-8"] if l == a && l.ends_with(".UTF-8")), "{lang:?}: {out}");
+    }
+    // A UTF-8 locale of the user's own is kept.
+    let mut cmd = sandbox.warp(&["exec", "python", "-c", "import os; print(os.environ['LANG'], os.environ.get('LC_ALL'))"]);
+    cmd.env("LANG", "C.UTF-8").env_remove("LC_ALL");
+    assert_eq!(crate::util::run_ok(&mut cmd).trim(), "C.UTF-8 None");
 }
