@@ -29,9 +29,15 @@ pub enum Command {
     Shell(ShellArgs),
     Env(EnvArgs),
     Fixup(FixupArgs),
-    Setup(SetupArgs),
-    Migrate(MigrateArgs),
-    Verify(VerifyArgs),
+    /// Run the app's `setup` action hook (one-off preparation: create a database, load data).
+    #[command(after_help = "Examples:\n  warp setup\n  warp setup examples/django")]
+    Setup(HookArgs),
+    /// Run the app's `migrate` action hook; a Django app without one gets `manage.py migrate`.
+    #[command(after_help = "Examples:\n  warp migrate\n  warp migrate examples/django")]
+    Migrate(HookArgs),
+    /// Run the app's `verify` action hook (checks before traffic: a failing one exits non-zero).
+    #[command(after_help = "Examples:\n  warp verify && echo ready for traffic")]
+    Verify(HookArgs),
 }
 
 /// Create the app's virtualenv and install its dependencies.
@@ -114,31 +120,9 @@ pub struct EnvArgs {
     pub src: Option<PathBuf>,
 }
 
-/// Run the app's `setup` action hook (one-off preparation: create a database, load data).
+/// The app whose action hook `warp setup`, `warp migrate` or `warp verify` runs.
 #[derive(Args)]
-#[command(after_help = "Examples:
-  warp setup
-  warp setup examples/django")]
-pub struct SetupArgs {
-    /// The app's source folder [default: the current folder].
-    pub src: Option<PathBuf>,
-}
-
-/// Run the app's `migrate` action hook; a Django app without one gets `manage.py migrate`.
-#[derive(Args)]
-#[command(after_help = "Examples:
-  warp migrate
-  warp migrate examples/django")]
-pub struct MigrateArgs {
-    /// The app's source folder [default: the current folder].
-    pub src: Option<PathBuf>,
-}
-
-/// Run the app's `verify` action hook (checks before traffic: a failing one exits non-zero).
-#[derive(Args)]
-#[command(after_help = "Examples:
-  warp verify && echo ready for traffic")]
-pub struct VerifyArgs {
+pub struct HookArgs {
     /// The app's source folder [default: the current folder].
     pub src: Option<PathBuf>,
 }
