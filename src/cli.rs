@@ -156,6 +156,7 @@ pub struct FixupArgs {
   warp start --url-alias /static ./static --url-alias /media ./uploads
   warp start --document-root ./public     public/robots.txt at /robots.txt, the rest to the app
   sudo warp start --port 80 --user www-data
+  warp start --setup-only --server-root /srv/blog && /srv/blog/warpctl start
   warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
 pub struct StartArgs {
     /// The app's source folder [default: the current folder].

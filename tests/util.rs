@@ -85,7 +85,7 @@ impl Sandbox {
             .env("WARP_HOME", self.home())
             .env("WARP_CACHE_DIR", shared_cache())
             .env("WARP_INSTALLER", "uv")
-            // The tests run as root on CI machines; tests/privileges.rs covers the refusal.
+            // The tests run as root on CI machines; tests/setup_and_privileges.rs covers the refusal.
             .env("WARP_ALLOW_ROOT", "1");
         cmd
     }

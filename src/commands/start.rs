@@ -63,7 +63,7 @@ pub fn run(args: StartArgs) -> Result<()> {
         worker,
     };
     if let (true, Some(dir)) = (args.setup_only, args.server_root.as_deref()) {
-        let settings = settings(&args, &plan, &layout.src);
+        let settings = settings(&args, &plan, &layout.src)?;
         reporter.info(&setup::write(&setup::Setup { dir, src: &layout.src, settings, plan: &plan })?);
         return Ok(());
     }
@@ -72,10 +72,45 @@ pub fn run(args: StartArgs) -> Result<()> {
     supervisor::run(plan)
 }
 
-/// Every setting of this start, resolved, as the `WARP_*` variables that reproduce it.
-fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Vec<(&'static str, String)> {
+/// Every setting of this start, resolved, as the `WARP_*` variables that reproduce it, and
+/// the other variables its outcome depends on (which venv, container defaults).
+fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec<(&'static str, String)>> {
+    // Every flag, named so that a new one cannot be left out of warp.env unnoticed: the
+    // values themselves come resolved from the plan.
+    let StartArgs {
+        src: _,
+        app: _,
+        host: _,
+        port: _,
+        listen_backlog: _,
+        processes: _,
+        threads: _,
+        timeouts: cli::Timeouts { startup_timeout: _, queue_timeout: _, request_timeout: _, socket_timeout: _, shutdown_timeout: _, graceful_timeout: _ },
+        recycling: cli::Recycling { maximum_requests: _, restart_interval: _, inactivity_timeout: _, memory_limit: _ },
+        limit_request_body: _,
+        reload_on_changes: _,
+        url_alias: _,
+        document_root: _,
+        trust_proxy_header: _,
+        trust_proxy: _,
+        user,
+        group,
+        allow_root,
+        access_log: _,
+        log_level: _,
+        // Where and whether to write warp.env, not how the server runs.
+        setup_only: _,
+        server_root: _,
+    } = args;
     let w = &plan.worker;
     let secs = |d: std::time::Duration| d.as_secs_f64().to_string();
+    if let Some(alias) = w.url_aliases.iter().find(|a| a.url.contains(char::is_whitespace) || a.path.contains(char::is_whitespace)) {
+        bail!(
+            "--url-alias {} {} holds a space, which WARP_URL_ALIAS (space-separated URL=PATH pairs) cannot hold: rename the folder, or use --document-root",
+            alias.url,
+            alias.path
+        );
+    }
     let mut out = vec![
         ("WARP_SRC", src.to_string_lossy().into_owned()),
         ("WARP_APP", w.app.clone()),
@@ -97,7 +132,7 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Vec<(&'sta
         ("WARP_RELOAD_ON_CHANGES", plan.watch.is_some().to_string()),
         ("WARP_ACCESS_LOG", match w.access_log { AccessLogFormat::Off => "off", AccessLogFormat::Combined => "on", AccessLogFormat::Json => "json" }.to_owned()),
         ("WARP_LOG_LEVEL", w.log_level.as_str().to_owned()),
-        ("WARP_ALLOW_ROOT", args.allow_root.to_string()),
+        ("WARP_ALLOW_ROOT", allow_root.to_string()),
     ];
     let optional = [
         ("WARP_MEMORY_LIMIT", (w.memory_limit > 0).then(|| w.memory_limit.to_string())),
@@ -105,11 +140,15 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Vec<(&'sta
         ("WARP_DOCUMENT_ROOT", w.document_root.clone()),
         ("WARP_TRUST_PROXY_HEADER", (!w.trust_proxy_headers.is_empty()).then(|| w.trust_proxy_headers.join(","))),
         ("WARP_TRUST_PROXY", (!w.trusted_proxies.is_empty()).then(|| w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))),
-        ("WARP_USER", args.user.clone()),
-        ("WARP_GROUP", args.group.clone()),
+        ("WARP_USER", user.clone()),
+        ("WARP_GROUP", group.clone()),
+        // Not settings of warp start, but they decide which venv it uses and what it finds.
+        (env_vars::VIRTUAL_ENV, env_vars::get(env_vars::VIRTUAL_ENV)),
+        (env_vars::APP_ROOT, env_vars::get(env_vars::APP_ROOT)),
+        (env_vars::WARP_SERVER_MODULE, env_vars::get(env_vars::WARP_SERVER_MODULE)),
     ];
     out.extend(optional.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))));
-    out
+    Ok(out)
 }
 
 fn worker_config(
