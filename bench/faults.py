@@ -258,12 +258,18 @@ def seconds(value):
     return "-" if value is None else "%.2f" % value
 
 
+def settled_load(server):
+    """Steady clients, given a second to settle: returns their tally, the load, the
+    workers that served so far, and the moment the fault is injected (now)."""
+    tally = Tally()
+    load = Load(server.port, tally)
+    time.sleep(1)
+    return tally, load, tally.pids(), time.monotonic()
+
+
 def crash(warp, app, name):
     with Warp(warp, app, name, "--threads", "4") as server:
-        tally = Tally()
-        load = Load(server.port, tally)
-        time.sleep(1)
-        before, fault = tally.pids(), time.monotonic()
+        tally, load, before, fault = settled_load(server)
         record = Tally().call(server.port, "/crash", timeout=10)
         died = record[1]
         time.sleep(2.5)
@@ -282,10 +288,7 @@ def crash(warp, app, name):
 def stuck(warp, app, name):
     flags = ["--threads", "4", "--request-timeout", "2", "--graceful-timeout", "2"]
     with Warp(warp, app, name, *flags) as server:
-        tally = Tally()
-        load = Load(server.port, tally)
-        time.sleep(1)
-        before, fault = tally.pids(), time.monotonic()
+        tally, load, before, fault = settled_load(server)
         hung = []
         hanging = threading.Thread(target=lambda: hung.append(Tally().call(server.port, "/hang", 10)))
         hanging.start()
@@ -335,10 +338,7 @@ def recycling(warp, app, name):
 
 def memory(warp, app, name):
     with Warp(warp, app, name, "--memory-limit", "150M") as server:
-        tally = Tally()
-        load = Load(server.port, tally)
-        time.sleep(1)
-        before, fault = tally.pids(), time.monotonic()
+        tally, load, before, fault = settled_load(server)
         record = Tally().call(server.port, "/grow?200")
         time.sleep(3)
         load.stop()

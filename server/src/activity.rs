@@ -1,7 +1,6 @@
 //! What each request thread is doing, for the watchdog: which request it runs and since
 //! when, how many requests the worker has served, and when it last served one.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,7 +45,9 @@ impl Activity {
         slot.since = Instant::now();
         slot.busy = true;
         slot.what.clear();
-        let _ = write!(slot.what, "{} {}", head.method(), head.target());
+        slot.what.push_str(head.method());
+        slot.what.push(' ');
+        slot.what.push_str(head.target());
     }
 
     /// Returns how many requests the worker has now served.
