@@ -113,6 +113,11 @@ impl AppEnv {
         out
     }
 
+    /// A variable as the app's processes see it: assigned here, else inherited (empty is unset).
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.vars.get(key).cloned().or_else(|| std::env::var(key).ok()).filter(|v| !v.is_empty())
+    }
+
     /// The variables the environment files and hooks assigned (not the venv's).
     pub fn assigned(&self) -> &BTreeMap<String, String> {
         &self.vars

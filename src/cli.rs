@@ -139,7 +139,8 @@ pub struct FixupArgs {
     pub dir: PathBuf,
 }
 
-/// Serve the app with warp's embedded server: a master process and its workers.
+/// Serve the app: find it, run its deploy hooks, then serve it with warp's embedded server
+/// (a master process and its workers) or the server named by --server.
 ///
 /// The master binds the socket and keeps N worker processes running; each worker runs the
 /// app in the venv's own Python with T threads. A worker that crashes, hangs, leaks or
@@ -157,15 +158,26 @@ pub struct FixupArgs {
   warp start --document-root ./public     public/robots.txt at /robots.txt, the rest to the app
   sudo warp start --port 80 --user www-data
   warp start --setup-only --server-root /srv/blog && /srv/blog/warpctl start
-  warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For")]
+  warp start --trust-proxy 10.0.0.0/8 --trust-proxy-header X-Forwarded-For
+  warp start --server gunicorn            the same settings, served by the venv's gunicorn
+  warp start --explain                    which app would be served, and why")]
 pub struct StartArgs {
     /// The app's source folder [default: the current folder].
     #[arg(env = "WARP_SRC")]
     pub src: Option<PathBuf>,
-    /// The app: `module:callable`, or a Python file defining `application` (or `app`)
-    /// [default: wsgi.py].
+    /// The app: `module:callable`, a Python file defining `application` (or `app`), a
+    /// Paste Deploy .ini file, or an executable that is the server itself [default: found
+    /// by the rules `--explain` shows: app.sh, WARP_APP_MODULE, WARP_APP_FILE, wsgi.py,
+    /// app.py, application.py, Django's manage.py, WARP_APP_CONFIG, a Procfile's web line].
     #[arg(env = "WARP_APP")]
     pub app: Option<String>,
+    /// The server: warp's embedded one, or gunicorn, waitress, mod_wsgi or uwsgi from the
+    /// venv, given the same settings as its own flags (warp never installs them).
+    #[arg(long, env = "WARP_SERVER_TYPE", value_enum, default_value = "warp")]
+    pub server: ServerType,
+    /// Print which app was found and why, and how it would be served; start nothing.
+    #[arg(long)]
+    pub explain: bool,
     /// Address to listen on [default: 0.0.0.0 in a container (APP_ROOT set), else 127.0.0.1].
     #[arg(long, env = "WARP_HOST", help_heading = "Listening")]
     pub host: Option<std::net::IpAddr>,
@@ -315,6 +327,17 @@ impl std::str::FromStr for ByteSize {
             .map(ByteSize)
             .ok_or_else(|| format!("{s:?} is not a size: give bytes, or a number with K, M or G"))
     }
+}
+
+/// The server `warp start` runs the app with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServerType {
+    Warp,
+    Gunicorn,
+    Waitress,
+    #[value(name = "mod_wsgi", alias = "mod-wsgi", alias = "modwsgi")]
+    ModWsgi,
+    Uwsgi,
 }
 
 /// The access log's format.

@@ -15,6 +15,7 @@
 pub mod appenv;
 pub mod build;
 pub mod deps;
+pub mod detect;
 pub mod django;
 pub mod env_vars;
 pub mod fixup;

@@ -1,13 +1,17 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use warp::detect::{self, App, Detection, Django};
 use warp::env_vars;
 use warp::layout::Layout;
-use warp::serve::{install, privileges, setup, supervisor};
+use warp::report::Reporter;
+use warp::serve::{external, foreground, install, privileges, setup, supervisor};
 use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
 
-use crate::cli::{self, Processes, StartArgs};
+use super::ExitWith;
+use crate::cli::{self, Processes, ServerType, StartArgs};
 use crate::ui;
 
 pub fn run(args: StartArgs) -> Result<()> {
@@ -15,24 +19,32 @@ pub fn run(args: StartArgs) -> Result<()> {
     let trust_proxy_headers = proxy_headers(&args)?;
     let credentials = privileges::resolve(args.user.as_deref(), args.group.as_deref(), args.allow_root)?;
     let layout = Layout::discover(args.src.as_deref())?;
-    let (url_aliases, document_root) = static_folders(&args, &layout.src)?;
+    let (mut url_aliases, document_root) = static_folders(&args, &layout.src)?;
     let reporter = ui::reporter();
-    // --setup-only starts nothing, so the deploy hooks wait for the real start.
-    let env = if args.setup_only {
+    // --setup-only and --explain start nothing, so the deploy hooks wait for the real start.
+    let env = if args.setup_only || args.explain {
         warp::hooks::runtime_env(&layout, reporter.as_ref())?
     } else {
         warp::hooks::deploy(&layout, reporter.as_ref())?
     };
-    let app = match args.app.clone() {
-        Some(app) => app,
-        None if layout.src.join("wsgi.py").is_file() => "wsgi.py".to_owned(),
-        None => bail!(
-            "no app found in {}: looked for wsgi.py; pass the app as `warp start SRC module:callable` or a file",
-            layout.src.display()
-        ),
-    };
     let python = layout.venv.join("bin").join("python");
-    install::install(&python).context("cannot install warp's server module into the venv")?;
+    let detection = detect::detect(&detect::Input { src: &layout.src, python: &python, env: &env }, args.app.as_deref())?;
+    let wsgi = match &detection.app {
+        App::Wsgi(wsgi) => Some(wsgi),
+        App::Program(program) if args.server != ServerType::Warp => bail!(
+            "{program} starts its own server, so --server {} does not apply: leave out --server (and WARP_SERVER_TYPE), or name a WSGI app as `warp start SRC module:callable`",
+            server_name(args.server)
+        ),
+        App::Program(_) => None,
+    };
+    if let Some(django) = wsgi.and_then(|w| w.django.as_ref()) {
+        // A project serving its files through WhiteNoise's middleware keeps doing so under
+        // servers that need WhiteNoise for it anyway.
+        let wrapped_anyway = django.whitenoise_middleware && matches!(args.server, ServerType::Gunicorn | ServerType::Waitress);
+        if !wrapped_anyway {
+            django_static(django, &mut url_aliases, reporter.as_ref())?;
+        }
+    }
 
     let container = env_vars::get(env_vars::APP_ROOT).is_some();
     let host = args.host.unwrap_or(if container { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) });
@@ -49,6 +61,7 @@ pub fn run(args: StartArgs) -> Result<()> {
         Processes::Auto => allowed_cpus(),
     };
     let bind = SocketAddr::new(host, port);
+    let app = wsgi.map(|w| w.target.spec()).unwrap_or_default();
     let mut worker = worker_config(&args, &layout, app, bind, processes, container, trust_proxy_headers);
     (worker.url_aliases, worker.document_root) = (url_aliases, document_root);
     let plan = supervisor::Plan {
@@ -67,9 +80,123 @@ pub fn run(args: StartArgs) -> Result<()> {
         reporter.info(&setup::write(&setup::Setup { dir, src: &layout.src, settings, plan: &plan })?);
         return Ok(());
     }
-    reporter.info(&banner(&plan, &layout.src));
-    drop(reporter);
-    supervisor::run(plan)
+    let paths = external::Paths { src: &layout.src, venv: &layout.venv };
+    let launch = match (&detection.app, external_server(args.server)) {
+        (App::Wsgi(wsgi), Some(server)) => Some(external::launch(server, &plan, wsgi, &paths)?),
+        _ => None,
+    };
+    if args.explain {
+        drop(reporter);
+        println!("{}", explain(&detection, &plan, &layout.src, launch.as_ref()));
+        return Ok(());
+    }
+    match (&detection.app, launch) {
+        (App::Program(program), _) => {
+            reporter.info(&format!("warp: running {program} in {} (the app's own server; PORT={port})", layout.src.display()));
+            drop(reporter);
+            let mut cmd = Command::new(&program.argv[0]);
+            cmd.args(&program.argv[1..]);
+            let port = vec![(env_vars::PORT.to_owned(), port.to_string().into())];
+            foreground(cmd, &port, &plan, plan.credentials.as_ref(), &layout.src, &program.to_string())
+        }
+        (App::Wsgi(_), Some(launch)) => {
+            reporter.info(&format!("warp: serving {} with {}: {}", plan_app(&detection), server_name(args.server), launch.shown()));
+            for note in &launch.notes {
+                reporter.warn(note);
+            }
+            drop(reporter);
+            let mut cmd = Command::new(&launch.program);
+            cmd.args(&launch.args);
+            // Servers that switch user themselves bind first, so they get to keep port 80.
+            let credentials = if launch.switches_user { None } else { plan.credentials.as_ref() };
+            foreground(cmd, &launch.env, &plan, credentials, &layout.src, server_name(args.server))
+        }
+        (App::Wsgi(_), None) => {
+            install::install(&plan.python).context("cannot install warp's server module into the venv")?;
+            reporter.info(&banner(&plan, &layout.src));
+            drop(reporter);
+            supervisor::run(plan)
+        }
+    }
+}
+
+/// Run a program that is the server in the app's environment (plus `extra`) and folder, as
+/// `credentials` when given; its exit status becomes warp's.
+fn foreground(
+    mut cmd: Command,
+    extra: &[(String, std::ffi::OsString)],
+    plan: &supervisor::Plan,
+    credentials: Option<&privileges::Credentials>,
+    src: &Path,
+    what: &str,
+) -> Result<()> {
+    cmd.current_dir(src);
+    plan.env.apply(&mut cmd);
+    cmd.envs(extra.iter().map(|(k, v)| (k, v)));
+    if let Some(creds) = credentials {
+        privileges::apply(&mut cmd, creds);
+    }
+    match foreground::run(cmd)? {
+        0 => Ok(()),
+        code => Err(ExitWith { code: u8::try_from(code).unwrap_or(1), message: format!("{what} exited with status {code}") }.into()),
+    }
+}
+
+fn plan_app(detection: &Detection) -> String {
+    detect::describe(&detection.app).trim_start_matches("serve ").to_owned()
+}
+
+fn server_name(server: ServerType) -> &'static str {
+    external_server(server).map_or("warp", external::Server::name)
+}
+
+fn external_server(server: ServerType) -> Option<external::Server> {
+    match server {
+        ServerType::Warp => None,
+        ServerType::Gunicorn => Some(external::Server::Gunicorn),
+        ServerType::Waitress => Some(external::Server::Waitress),
+        ServerType::ModWsgi => Some(external::Server::ModWsgi),
+        ServerType::Uwsgi => Some(external::Server::Uwsgi),
+    }
+}
+
+/// Serve a Django project's STATIC_URL from STATIC_ROOT, unless `--url-alias` already maps
+/// that URL. Without STATIC_ROOT on disk the URL is left to Django, with a warning.
+fn django_static(django: &Django, aliases: &mut Vec<UrlAlias>, reporter: &dyn Reporter) -> Result<()> {
+    let (Some(url), Some(root)) = (&django.static_url, &django.static_root) else { return Ok(()) };
+    let url = url.trim_end_matches('/');
+    if aliases.iter().any(|a| a.url.trim_end_matches('/') == url) {
+        return Ok(());
+    }
+    if !root.is_dir() {
+        reporter.warn(&format!(
+            "Django's STATIC_ROOT {} does not exist, so {url}/ is not served: run `warp build`, which runs collectstatic",
+            root.display()
+        ));
+        return Ok(());
+    }
+    let real = std::fs::canonicalize(root).with_context(|| format!("cannot resolve STATIC_ROOT {}", root.display()))?;
+    aliases.push(UrlAlias { url: url.to_owned(), path: real.to_string_lossy().into_owned() });
+    Ok(())
+}
+
+/// `--explain`: each detection rule with its outcome, then what would run.
+fn explain(detection: &Detection, plan: &supervisor::Plan, src: &Path, launch: Option<&external::Launch>) -> String {
+    let mut lines = vec![format!("app detection in {}:", src.display())];
+    let width = detection.steps.iter().map(|(rule, _)| rule.len()).max().unwrap_or(0);
+    lines.extend(detection.steps.iter().map(|(rule, outcome)| format!("  {rule:width$}  {outcome}")));
+    lines.push(format!("found: {}", detect::describe(&detection.app)));
+    match (&detection.app, launch) {
+        (App::Program(program), _) => {
+            lines.push(format!("would run: {program} (PORT={}), in {}", plan.bind.port(), src.display()));
+        }
+        (App::Wsgi(_), Some(launch)) => {
+            lines.push(format!("would run: {}", launch.shown()));
+            lines.extend(launch.notes.iter().map(|note| format!("note: {note}")));
+        }
+        (App::Wsgi(_), None) => lines.push(format!("would serve with warp's embedded server:\n{}", banner(plan, src))),
+    }
+    lines.join("\n")
 }
 
 /// Every setting of this start, resolved, as the `WARP_*` variables that reproduce it, and
@@ -80,6 +207,7 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec
     let StartArgs {
         src: _,
         app: _,
+        server,
         host: _,
         port: _,
         listen_backlog: _,
@@ -99,6 +227,7 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec
         access_log: _,
         log_level: _,
         // Where and whether to write warp.env, not how the server runs.
+        explain: _,
         setup_only: _,
         server_root: _,
     } = args;
@@ -113,7 +242,7 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec
     }
     let mut out = vec![
         ("WARP_SRC", src.to_string_lossy().into_owned()),
-        ("WARP_APP", w.app.clone()),
+        ("WARP_SERVER_TYPE", server_name(*server).to_owned()),
         ("WARP_HOST", plan.bind.ip().to_string()),
         ("WARP_PORT", plan.bind.port().to_string()),
         ("WARP_LISTEN_BACKLOG", plan.backlog.to_string()),
@@ -135,6 +264,8 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec
         ("WARP_ALLOW_ROOT", allow_root.to_string()),
     ];
     let optional = [
+        // A program that is its own server is found again at each start.
+        ("WARP_APP", (!w.app.is_empty()).then(|| w.app.clone())),
         ("WARP_MEMORY_LIMIT", (w.memory_limit > 0).then(|| w.memory_limit.to_string())),
         ("WARP_URL_ALIAS", (!w.url_aliases.is_empty()).then(|| w.url_aliases.iter().map(|a| format!("{}={}", a.url, a.path)).collect::<Vec<_>>().join(" "))),
         ("WARP_DOCUMENT_ROOT", w.document_root.clone()),

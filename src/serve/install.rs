@@ -18,8 +18,14 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The file name the compiled module has in a cargo target folder.
 const BUILT_NAME: &str = "libwarp_server.so";
 
-const INIT_PY: &str = include_str!("../../server/python/warp_server/__init__.py");
-const MAIN_PY: &str = include_str!("../../server/python/warp_server/__main__.py");
+/// The Python glue, by its path inside the package folder.
+const PYTHON_FILES: [(&str, &str); 5] = [
+    ("__init__.py", include_str!("../../server/python/warp_server/__init__.py")),
+    ("__main__.py", include_str!("../../server/python/warp_server/__main__.py")),
+    ("management/__init__.py", include_str!("../../server/python/warp_server/management/__init__.py")),
+    ("management/commands/__init__.py", include_str!("../../server/python/warp_server/management/commands/__init__.py")),
+    ("management/commands/runwarp.py", include_str!("../../server/python/warp_server/management/commands/runwarp.py")),
+];
 
 /// What an install did.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,15 +62,18 @@ pub fn install(python: &Path) -> Result<Installed> {
     let module = std::fs::read(module_path()?).context("cannot read warp's server module")?;
     let site = site_packages(python)?;
     let dist_info = site.join(format!("{NAME}-{VERSION}.dist-info"));
-    let files: Vec<(String, Vec<u8>)> = vec![
-        (format!("{NAME}/__init__.py"), INIT_PY.as_bytes().to_vec()),
-        (format!("{NAME}/__main__.py"), MAIN_PY.as_bytes().to_vec()),
+    // `manage.py runwarp` starts the warp that installed the module.
+    let exe = std::env::current_exe().context("cannot find warp's own executable")?;
+    let mut files: Vec<(String, Vec<u8>)> =
+        PYTHON_FILES.iter().map(|(rel, text)| (format!("{NAME}/{rel}"), text.as_bytes().to_vec())).collect();
+    files.extend([
+        (format!("{NAME}/_warp_path.txt"), format!("{}\n", exe.display()).into_bytes()),
         (format!("{NAME}/_native.abi3.so"), module),
         (format!("{NAME}-{VERSION}.dist-info/METADATA"), metadata().into_bytes()),
         (format!("{NAME}-{VERSION}.dist-info/WHEEL"), b"Wheel-Version: 1.0\nGenerator: warp\nRoot-Is-Purelib: false\nTag: cp39-abi3-linux_x86_64\n".to_vec()),
         (format!("{NAME}-{VERSION}.dist-info/INSTALLER"), b"warp\n".to_vec()),
         (format!("{NAME}-{VERSION}.dist-info/top_level.txt"), format!("{NAME}\n").into_bytes()),
-    ];
+    ]);
     let record = record(&files, &format!("{NAME}-{VERSION}.dist-info/RECORD"));
     if std::fs::read(dist_info.join("RECORD")).is_ok_and(|existing| existing == record.as_bytes()) {
         return Ok(Installed::AlreadyCurrent);

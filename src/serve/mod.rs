@@ -2,6 +2,8 @@
 //! the master process that binds the socket and supervises the workers.
 
 pub mod install;
+pub mod external;
+pub mod foreground;
 pub mod supervisor;
 mod watch;
 pub mod privileges;

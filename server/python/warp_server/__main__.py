@@ -15,7 +15,12 @@ from warp_server import _native
 
 
 def load(spec, src):
-    """Return the WSGI callable that ``spec`` names: ``module:callable`` or a file path."""
+    """Return the WSGI callable that ``spec`` names: ``module:callable``, a file path, or a
+    Paste Deploy ``.ini`` file (its ``main`` app)."""
+    if spec.endswith(".ini"):
+        from paste.deploy import loadapp
+
+        return loadapp("config:" + os.path.abspath(os.path.join(src, spec)))
     if spec.endswith(".py") or os.sep in spec:
         path = os.path.abspath(os.path.join(src, spec))
         if not os.path.isfile(path):

@@ -1,0 +1,1 @@
+"""Django management commands: `warp_server` in INSTALLED_APPS adds `manage.py runwarp`."""

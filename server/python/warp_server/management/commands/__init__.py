@@ -1,0 +1,1 @@
+"""The commands Django finds for the `warp_server` app."""

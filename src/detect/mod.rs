@@ -1,0 +1,429 @@
+//! Which app `warp start` serves, and how: the rules of DESIGN.md section 3, in order.
+//!
+//! Each rule tried is recorded with its outcome, so `warp start --explain` can show why an
+//! app was chosen, and an app folder where nothing matched gets one error naming every
+//! place looked at. What a Python file defines is read from its syntax tree, not by
+//! importing it; only a Django project's settings module is imported, to read its settings.
+
+mod program;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::appenv::AppEnv;
+use crate::pathsearch::is_executable;
+
+pub use program::Program;
+
+/// The variables that name the app, in the order they are consulted.
+pub const WARP_APP_SCRIPT: &str = "WARP_APP_SCRIPT";
+pub const WARP_APP_MODULE: &str = "WARP_APP_MODULE";
+pub const WARP_APP_FILE: &str = "WARP_APP_FILE";
+pub const WARP_APP_CONFIG: &str = "WARP_APP_CONFIG";
+
+/// The files that hold a WSGI app by convention, in the order they are tried.
+const WSGI_FILES: [&str; 3] = ["wsgi.py", "app.py", "application.py"];
+/// The callables looked for in a WSGI file, preferred first.
+const CALLABLES: [&str; 2] = ["application", "app"];
+
+const INSPECT_PY: &str = include_str!("inspect.py");
+
+/// What was found.
+#[derive(Debug, Clone)]
+pub enum App {
+    /// A program that is the server itself: app.sh, a Procfile `web:` line, or an app.py
+    /// that defines no WSGI callable.
+    Program(Program),
+    /// A WSGI application, for the embedded server or another one.
+    Wsgi(Wsgi),
+}
+
+#[derive(Debug, Clone)]
+pub struct Wsgi {
+    pub target: Target,
+    /// Set when the app is a Django project.
+    pub django: Option<Django>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `module:callable`. When the app was named by its file, `file` is that file: the
+    /// module is its name, imported from its folder.
+    Module { module: String, callable: String, file: Option<PathBuf> },
+    /// A Paste Deploy configuration file, whose `main` app is served.
+    Paste(PathBuf),
+}
+
+impl Target {
+    /// How the embedded server's workers are told which app to load.
+    pub fn spec(&self) -> String {
+        match self {
+            Target::Module { file: Some(file), .. } => file.to_string_lossy().into_owned(),
+            Target::Module { module, callable, file: None } => format!("{module}:{callable}"),
+            Target::Paste(ini) => ini.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The folder to put on the module search path besides SRC, for a file elsewhere.
+    pub fn extra_path(&self, src: &Path) -> Option<&Path> {
+        match self {
+            Target::Module { file: Some(file), .. } => file.parent().filter(|dir| *dir != src),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Module { module, callable, .. } => write!(f, "{module}:{callable}"),
+            Target::Paste(ini) => write!(f, "Paste Deploy app from {}", ini.display()),
+        }
+    }
+}
+
+/// What a Django project's settings say about serving it.
+#[derive(Debug, Clone)]
+pub struct Django {
+    pub settings: String,
+    /// STATIC_URL as a path (`/static/`), unless the files are served from another host.
+    pub static_url: Option<String>,
+    /// STATIC_ROOT, absolute: where collectstatic put the files.
+    pub static_root: Option<PathBuf>,
+    /// The project serves its static files itself through WhiteNoise's middleware.
+    pub whitenoise_middleware: bool,
+}
+
+/// The outcome, with the reasoning that led to it.
+#[derive(Debug)]
+pub struct Detection {
+    pub app: App,
+    /// Each rule tried, with what it found: `(rule, outcome)`.
+    pub steps: Vec<(String, String)>,
+}
+
+/// Where the app's Python and variables come from: its venv and its environment.
+pub struct Input<'a> {
+    pub src: &'a Path,
+    pub python: &'a Path,
+    pub env: &'a AppEnv,
+}
+
+/// One detection rule: the app it found, if any, having recorded what it saw in the steps.
+type Rule = fn(&Input, &mut Vec<(String, String)>) -> Result<Option<App>>;
+
+/// Find the app in `ctx.src`: `explicit` (the APP argument) when given, else by the rules.
+pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
+    let mut steps = Vec::new();
+    if let Some(app) = explicit {
+        let app = named(ctx, app, "the APP argument")?;
+        steps.push(("APP argument".to_owned(), describe(&app)));
+        return Ok(Detection { app, steps });
+    }
+    let rules: [Rule; 6] = [script, module, wsgi_file, django, paste_config, procfile];
+    for rule in rules {
+        if let Some(app) = rule(ctx, &mut steps)? {
+            return Ok(Detection { app, steps });
+        }
+    }
+    bail!(
+        "no app found in {}: looked for {WARP_APP_SCRIPT}, an executable app.sh, {WARP_APP_MODULE}, {WARP_APP_FILE}, \
+         wsgi.py, app.py or application.py defining `application` or `app`, manage.py (Django), {WARP_APP_CONFIG} \
+         (a Paste .ini) and a Procfile `web:` line; add one, or pass the app as `warp start SRC module:callable`",
+        ctx.src.display()
+    )
+}
+
+/// One line saying what will run.
+pub fn describe(app: &App) -> String {
+    match app {
+        App::Program(program) => format!("run {program}"),
+        App::Wsgi(Wsgi { target, django: Some(django) }) => format!("serve {target} (Django, settings {})", django.settings),
+        App::Wsgi(Wsgi { target, django: None }) => format!("serve {target}"),
+    }
+}
+
+/// An app named by the APP argument or a variable: `module[:callable]`, a `.py` file, a
+/// Paste `.ini` file, or an executable.
+fn named(ctx: &Input, text: &str, origin: &str) -> Result<App> {
+    let looks_like_path = text.ends_with(".py") || text.ends_with(".ini") || text.contains('/');
+    if !looks_like_path {
+        return Ok(App::Wsgi(Wsgi { target: module_target(text, origin)?, django: None }));
+    }
+    let path = existing_file(ctx.src, text, origin)?;
+    if text.ends_with(".ini") {
+        return paste(ctx, path).map(App::Wsgi);
+    }
+    if text.ends_with(".py") {
+        let found = defines(ctx, &[&path])?.remove(0);
+        return match found.callable() {
+            Some(callable) => Ok(file_app(&path, callable)),
+            None => bail!(
+                "{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable",
+                path.display()
+            ),
+        };
+    }
+    if !is_executable(&path) {
+        bail!("{} ({origin}) is not executable: run `chmod +x {}`, or name a .py file or module:callable", path.display(), path.display());
+    }
+    Ok(App::Program(Program::executable(path)))
+}
+
+fn module_target(text: &str, origin: &str) -> Result<Target> {
+    let (module, callable) = text.split_once(':').unwrap_or((text, "application"));
+    let dotted = |s: &str| !s.is_empty() && s.split('.').all(is_identifier);
+    if !dotted(module) || !dotted(callable) {
+        bail!("{text:?} ({origin}) is not module:callable: write it as package.module:callable, e.g. mysite.wsgi:application");
+    }
+    Ok(Target::Module { module: module.to_owned(), callable: callable.to_owned(), file: None })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn existing_file(src: &Path, text: &str, origin: &str) -> Result<PathBuf> {
+    let path = src.join(text);
+    if !path.is_file() {
+        bail!("{} ({origin}) does not exist: give a path relative to {} or an absolute one", path.display(), src.display());
+    }
+    Ok(path)
+}
+
+fn file_app(path: &Path, callable: &str) -> App {
+    let module = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    App::Wsgi(Wsgi { target: Target::Module { module, callable: callable.to_owned(), file: Some(path.to_path_buf()) }, django: None })
+}
+
+/// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
+fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+    if let Some(text) = ctx.env.get(WARP_APP_SCRIPT) {
+        let path = existing_file(ctx.src, &text, WARP_APP_SCRIPT)?;
+        if !is_executable(&path) {
+            bail!("{} ({WARP_APP_SCRIPT}) is not executable: run `chmod +x {}`", path.display(), path.display());
+        }
+        steps.push((WARP_APP_SCRIPT.to_owned(), format!("{text}: run it")));
+        return Ok(Some(App::Program(Program::executable(path))));
+    }
+    let path = ctx.src.join("app.sh");
+    let outcome = if !path.is_file() {
+        "not found"
+    } else if is_executable(&path) {
+        steps.push(("app.sh".to_owned(), "executable: run it".to_owned()));
+        return Ok(Some(App::Program(Program::executable(path))));
+    } else {
+        "present but not executable, so skipped (`chmod +x app.sh` to run it)"
+    };
+    steps.push((format!("{WARP_APP_SCRIPT}, app.sh"), format!("not set; app.sh {outcome}")));
+    Ok(None)
+}
+
+/// Rule 2: WARP_APP_MODULE.
+fn module(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+    let Some(text) = ctx.env.get(WARP_APP_MODULE) else {
+        steps.push((WARP_APP_MODULE.to_owned(), "not set".to_owned()));
+        return Ok(None);
+    };
+    let target = module_target(&text, WARP_APP_MODULE)?;
+    steps.push((WARP_APP_MODULE.to_owned(), format!("{text}: serve {target}")));
+    Ok(Some(App::Wsgi(Wsgi { target, django: None })))
+}
+
+/// Rule 3: WARP_APP_FILE, else wsgi.py, app.py, application.py: served when they define
+/// `application` or `app`. An app.py (or WARP_APP_FILE) with neither is run as a script.
+fn wsgi_file(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+    let (candidates, chosen): (Vec<PathBuf>, bool) = match ctx.env.get(WARP_APP_FILE) {
+        Some(text) => (vec![existing_file(ctx.src, &text, WARP_APP_FILE)?], true),
+        None => (WSGI_FILES.iter().map(|name| ctx.src.join(name)).filter(|p| p.is_file()).collect(), false),
+    };
+    if candidates.is_empty() {
+        steps.push((format!("{WARP_APP_FILE}, {}", WSGI_FILES.join(", ")), "not set; none of the files exists".to_owned()));
+        return Ok(None);
+    }
+    let refs: Vec<&Path> = candidates.iter().map(PathBuf::as_path).collect();
+    for (path, found) in candidates.iter().zip(defines(ctx, &refs)?) {
+        let shown = path.strip_prefix(ctx.src).unwrap_or(path).display().to_string();
+        let rule = if chosen { format!("{WARP_APP_FILE} {shown}") } else { shown.clone() };
+        if let Some(error) = &found.error {
+            // A file by one of these names that does not even parse is most likely the
+            // app: serving it shows the full error where a guess would hide it.
+            steps.push((rule, format!("does not parse ({error}); served anyway so its error shows in full")));
+            return Ok(Some(file_app(path, CALLABLES[0])));
+        }
+        if let Some(callable) = found.callable() {
+            steps.push((rule, format!("defines `{callable}`: serve it")));
+            return Ok(Some(file_app(path, callable)));
+        }
+        if chosen || shown == "app.py" {
+            steps.push((rule, "defines neither `application` nor `app`: run it as a script".to_owned()));
+            return Ok(Some(App::Program(Program::python_script(ctx.python, path))));
+        }
+        steps.push((rule, "defines neither `application` nor `app`, so skipped".to_owned()));
+    }
+    Ok(None)
+}
+
+/// Rule 4: a Django project: manage.py, and its settings' WSGI_APPLICATION.
+fn django(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+    if !ctx.src.join("manage.py").is_file() {
+        steps.push(("manage.py (Django)".to_owned(), "not found".to_owned()));
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Found {
+        error: Option<String>,
+        settings: Option<String>,
+        wsgi: Option<String>,
+        static_url: Option<String>,
+        static_root: Option<String>,
+        #[serde(default)]
+        whitenoise_middleware: bool,
+    }
+    let found: Found = inspect(ctx, &["django"])?;
+    if let Some(error) = found.error {
+        bail!("manage.py found, but {error}");
+    }
+    let settings = found.settings.unwrap_or_default();
+    let Some(wsgi) = found.wsgi else {
+        bail!("Django settings {settings} have no WSGI_APPLICATION: set it, as in WSGI_APPLICATION = \"mysite.wsgi.application\"");
+    };
+    let Some((module, callable)) = wsgi.rsplit_once('.') else {
+        bail!("WSGI_APPLICATION {wsgi:?} in {settings} is not module.callable: write it as \"mysite.wsgi.application\"");
+    };
+    let target = module_target(&format!("{module}:{callable}"), "WSGI_APPLICATION")?;
+    let django = Django {
+        settings,
+        static_url: found.static_url.as_deref().and_then(static_path),
+        static_root: found.static_root.map(|root| ctx.src.join(root)),
+        whitenoise_middleware: found.whitenoise_middleware,
+    };
+    steps.push(("manage.py (Django)".to_owned(), format!("settings {}, WSGI_APPLICATION {wsgi}: serve {target}", django.settings)));
+    Ok(Some(App::Wsgi(Wsgi { target, django: Some(django) })))
+}
+
+/// STATIC_URL as a path on this server (`static/` → `/static/`); `None` when the files
+/// live on another host.
+fn static_path(url: &str) -> Option<String> {
+    if url.contains("://") || url.starts_with("//") {
+        return None;
+    }
+    let trimmed = url.trim_matches('/');
+    (!trimmed.is_empty()).then(|| format!("/{trimmed}/"))
+}
+
+/// Rule 5: a Paste Deploy .ini named by WARP_APP_CONFIG.
+fn paste_config(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+    let Some(text) = ctx.env.get(WARP_APP_CONFIG) else {
+        steps.push((WARP_APP_CONFIG.to_owned(), "not set".to_owned()));
+        return Ok(None);
+    };
+    let path = existing_file(ctx.src, &text, WARP_APP_CONFIG)?;
+    let wsgi = paste(ctx, path)?;
+    steps.push((WARP_APP_CONFIG.to_owned(), format!("{text}: serve {}", wsgi.target)));
+    Ok(Some(App::Wsgi(wsgi)))
+}
+
+fn paste(ctx: &Input, ini: PathBuf) -> Result<Wsgi> {
+    #[derive(Deserialize)]
+    struct Found {
+        error: Option<String>,
+    }
+    let found: Found = inspect(ctx, &["paste", &ini.to_string_lossy()])?;
+    if let Some(error) = found.error {
+        bail!("{error}");
+    }
+    Ok(Wsgi { target: Target::Paste(ini), django: None })
+}
+
+/// Rule 6: a Procfile's `web:` line, run by the shell.
+fn procfile(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+    let path = ctx.src.join("Procfile");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            steps.push(("Procfile".to_owned(), "not found".to_owned()));
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let web = text.lines().find_map(|line| line.trim_start().strip_prefix("web:")).map(str::trim).filter(|cmd| !cmd.is_empty());
+    let Some(command) = web else {
+        steps.push(("Procfile".to_owned(), "has no `web:` line".to_owned()));
+        return Ok(None);
+    };
+    steps.push(("Procfile".to_owned(), format!("web: {command}")));
+    Ok(Some(App::Program(Program::shell(command))))
+}
+
+/// What one Python file binds at top level.
+#[derive(Deserialize)]
+struct Defines {
+    #[serde(default)]
+    names: Vec<String>,
+    error: Option<String>,
+}
+
+impl Defines {
+    /// The WSGI callable the file defines, preferred first. A `from x import *` may bring
+    /// one in unseen, so it counts as `application`.
+    fn callable(&self) -> Option<&'static str> {
+        CALLABLES
+            .into_iter()
+            .find(|c| self.names.iter().any(|n| n == c))
+            .or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
+    }
+}
+
+fn defines(ctx: &Input, files: &[&Path]) -> Result<Vec<Defines>> {
+    let mut args = vec!["names".to_owned()];
+    args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut found: std::collections::HashMap<String, Defines> = inspect(ctx, &refs)?;
+    Ok(args[1..].iter().map(|f| found.remove(f).unwrap_or(Defines { names: Vec::new(), error: Some("not inspected".to_owned()) })).collect())
+}
+
+/// Run inspect.py with `args` in the app's folder and environment, and read its answer.
+fn inspect<T: serde::de::DeserializeOwned>(ctx: &Input, args: &[&str]) -> Result<T> {
+    let mut cmd = Command::new(ctx.python);
+    cmd.arg("-c").arg(INSPECT_PY).args(args).current_dir(ctx.src);
+    ctx.env.apply(&mut cmd);
+    let out = cmd.output().with_context(|| format!("cannot run {} to inspect the app", ctx.python.display()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        bail!("{} failed while inspecting the app ({}): {last}", ctx.python.display(), args[0]);
+    }
+    serde_json::from_slice(&out.stdout).context("the app inspection gave an unreadable answer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_url_becomes_a_local_path_or_none() {
+        assert_eq!(static_path("static/").as_deref(), Some("/static/"));
+        assert_eq!(static_path("/assets").as_deref(), Some("/assets/"));
+        assert_eq!(static_path("https://cdn.example.com/static/"), None);
+        assert_eq!(static_path("//cdn.example.com/static/"), None);
+        assert_eq!(static_path("/"), None);
+    }
+
+    #[test]
+    fn module_specs_are_checked() {
+        assert_eq!(
+            module_target("mysite.wsgi:application", "test").unwrap(),
+            Target::Module { module: "mysite.wsgi".into(), callable: "application".into(), file: None }
+        );
+        assert_eq!(module_target("wsgi", "test").unwrap().to_string(), "wsgi:application");
+        assert_eq!(module_target("app:create_app.app", "test").unwrap().to_string(), "app:create_app.app");
+        for bad in ["", ":app", "my-site:app", "a:", "a:b:c", "1x:app"] {
+            assert!(module_target(bad, "test").is_err(), "{bad:?} accepted");
+        }
+    }
+}

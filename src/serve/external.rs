@@ -1,0 +1,416 @@
+//! `warp start --server gunicorn|waitress|mod_wsgi|uwsgi`: the same resolved settings,
+//! mapped onto another server's own flags.
+//!
+//! warp never installs these servers: one missing from the venv is an error that says how
+//! to add it. Settings a server has no equivalent for are listed, not silently dropped.
+//! Static folders go to the server's own static file support (mod_wsgi's `--url-alias`,
+//! uWSGI's `--static-map`); gunicorn and waitress have none, so the app is wrapped in
+//! WhiteNoise when the venv has it.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use warp_worker_config::{AccessLogFormat, UrlAlias};
+
+use crate::detect::{Target, Wsgi};
+use crate::serve::supervisor::Plan;
+
+/// A server other than the embedded one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Gunicorn,
+    Waitress,
+    ModWsgi,
+    Uwsgi,
+}
+
+impl Server {
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Gunicorn => "gunicorn",
+            Server::Waitress => "waitress",
+            Server::ModWsgi => "mod_wsgi",
+            Server::Uwsgi => "uwsgi",
+        }
+    }
+
+    /// Its executable in the venv's bin folder.
+    fn executable(self) -> &'static str {
+        match self {
+            Server::Gunicorn => "gunicorn",
+            Server::Waitress => "waitress-serve",
+            Server::ModWsgi => "mod_wsgi-express",
+            Server::Uwsgi => "uwsgi",
+        }
+    }
+
+    /// How to get it into the venv.
+    fn how_to_install(self) -> &'static str {
+        match self {
+            Server::Gunicorn => "add gunicorn to the requirements and run `warp build`",
+            Server::Waitress => "add waitress to the requirements and run `warp build`",
+            Server::ModWsgi => "add mod_wsgi to the requirements (it compiles against Apache: install apache2-dev first) and run `warp build`",
+            Server::Uwsgi => "add uwsgi to the requirements (it compiles: a C compiler and Python's headers are needed) and run `warp build`",
+        }
+    }
+}
+
+/// The command that runs the app under another server, ready to start.
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// Variables on top of the app's environment.
+    pub env: Vec<(String, OsString)>,
+    /// Settings that server cannot apply, one line each.
+    pub notes: Vec<String>,
+    /// The server binds as root and then switches to `--user` itself.
+    pub switches_user: bool,
+}
+
+impl Launch {
+    /// The command line, for the banner and `--explain`.
+    pub fn shown(&self) -> String {
+        std::iter::once(self.program.as_os_str()).chain(self.args.iter().map(OsString::as_os_str)).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Where the app's pieces are.
+pub struct Paths<'a> {
+    pub src: &'a Path,
+    pub venv: &'a Path,
+}
+
+/// Map `plan` onto `server`'s flags for `wsgi`. Static folders are `plan.worker`'s.
+pub fn launch(server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<Launch> {
+    let program = paths.venv.join("bin").join(server.executable());
+    if !program.is_file() {
+        bail!(
+            "--server {} needs {} in the venv ({}), and warp does not install servers by itself: {}, or leave out --server to use the embedded server",
+            server.name(),
+            server.executable(),
+            paths.venv.display(),
+            server.how_to_install()
+        );
+    }
+    if server == Server::ModWsgi && plan.credentials.is_none() && nix::unistd::Uid::effective().is_root() {
+        bail!("mod_wsgi-express will not run the app as root: add --user NAME (and --group GROUP) for its worker processes");
+    }
+    let switches_user = server != Server::Waitress;
+    let mut launch = Launch { program, args: Vec::new(), env: Vec::new(), notes: Vec::new(), switches_user };
+    let mut python_path: Vec<&Path> = vec![paths.src];
+    python_path.extend(wsgi.target.extra_path(paths.src));
+    match server {
+        Server::Gunicorn => gunicorn(&mut launch, plan, wsgi, paths)?,
+        Server::Waitress => waitress(&mut launch, plan, wsgi, paths)?,
+        Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, &python_path),
+        Server::Uwsgi => uwsgi(&mut launch, plan, wsgi, paths, &python_path),
+    }
+    // The app's modules and warp's launch module come first; the app's own PYTHONPATH after.
+    let launcher = wrapper_dir(paths);
+    let mut entries: Vec<PathBuf> = python_path.iter().map(|p| p.to_path_buf()).collect();
+    entries.push(launcher);
+    entries.extend(plan.env.get("PYTHONPATH").iter().flat_map(std::env::split_paths));
+    let joined = std::env::join_paths(entries).context("a module folder's name cannot be put on PYTHONPATH")?;
+    launch.env.push(("PYTHONPATH".to_owned(), joined));
+    Ok(launch)
+}
+
+fn arg(launch: &mut Launch, items: &[&str]) {
+    launch.args.extend(items.iter().map(OsString::from));
+}
+
+fn secs(d: Duration) -> String {
+    // Servers take whole seconds; a fraction rounds up so a limit is never tighter.
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
+}
+
+fn host_port(plan: &Plan) -> String {
+    plan.bind.to_string()
+}
+
+fn not_available(launch: &mut Launch, server: Server, what: &[&str]) {
+    if !what.is_empty() {
+        launch.notes.push(format!("{} has no equivalent of warp's {}: not applied", server.name(), what.join(", ")));
+    }
+}
+
+/// The recycling limits that are on and `server` cannot apply.
+fn recycling_unsupported<'a>(plan: &Plan, restart_interval: bool, inactivity: bool, memory: bool) -> Vec<&'a str> {
+    let w = &plan.worker;
+    let mut out = Vec::new();
+    if !restart_interval && !w.restart_interval.is_zero() {
+        out.push("--restart-interval");
+    }
+    if !inactivity && !w.inactivity_timeout.is_zero() {
+        out.push("--inactivity-timeout");
+    }
+    if !memory && w.memory_limit > 0 {
+        out.push("--memory-limit");
+    }
+    out
+}
+
+fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<()> {
+    let w = &plan.worker;
+    let bind = host_port(plan);
+    let (workers, threads, backlog) = (plan.processes.to_string(), w.threads.to_string(), plan.backlog.to_string());
+    arg(launch, &["--bind", &bind, "--backlog", &backlog, "--workers", &workers, "--threads", &threads]);
+    arg(launch, &["--timeout", &secs(w.request_timeout), "--graceful-timeout", &secs(w.shutdown_timeout)]);
+    arg(launch, &["--chdir", &paths.src.to_string_lossy(), "--error-logfile", "-", "--log-level", w.log_level.as_str()]);
+    if w.maximum_requests > 0 {
+        arg(launch, &["--max-requests", &w.maximum_requests.to_string()]);
+    }
+    if w.access_log != AccessLogFormat::Off {
+        arg(launch, &["--access-logfile", "-"]);
+    }
+    if !w.trust_proxy_headers.is_empty() {
+        let peers = if w.trusted_proxies.is_empty() { "*".to_owned() } else { w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(",") };
+        arg(launch, &["--forwarded-allow-ips", &peers]);
+    }
+    if plan.watch.is_some() {
+        arg(launch, &["--reload"]);
+    }
+    if let Some(creds) = &plan.credentials {
+        arg(launch, &["--user", &creds.uid.to_string(), "--group", &creds.gid.to_string()]);
+    }
+    match wrapped(launch, Server::Gunicorn, plan, wsgi, paths)? {
+        Some(spec) => arg(launch, &[&spec]),
+        None => match &wsgi.target {
+            Target::Paste(ini) => arg(launch, &["--paste", &ini.to_string_lossy()]),
+            target => arg(launch, &[&target.to_string()]),
+        },
+    }
+    let mut missing = vec!["--startup-timeout", "--queue-timeout", "--socket-timeout", "--limit-request-body"];
+    missing.extend(recycling_unsupported(plan, false, false, false));
+    not_available(launch, Server::Gunicorn, &missing);
+    Ok(())
+}
+
+fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<()> {
+    let w = &plan.worker;
+    let listen = format!("--listen={}", host_port(plan));
+    arg(launch, &[&listen, &format!("--threads={}", w.threads), &format!("--backlog={}", plan.backlog)]);
+    arg(launch, &[&format!("--channel-timeout={}", secs(w.socket_timeout)), &format!("--max-request-body-size={}", w.limit_request_body)]);
+    let spec = match wrapped(launch, Server::Waitress, plan, wsgi, paths)? {
+        Some(spec) => spec,
+        // waitress-serve cannot read a Paste file itself: the wrapper module does it.
+        None if matches!(wsgi.target, Target::Paste(_)) => write_wrapper(paths, wsgi, None)?,
+        None => wsgi.target.to_string(),
+    };
+    arg(launch, &[&spec]);
+    let mut missing = vec!["--startup-timeout", "--queue-timeout", "--request-timeout", "--shutdown-timeout"];
+    if plan.processes > 1 {
+        missing.push("--processes (waitress is one process: capacity is its threads)");
+    }
+    if w.maximum_requests > 0 {
+        missing.push("--maximum-requests");
+    }
+    missing.extend(recycling_unsupported(plan, false, false, false));
+    if w.access_log != AccessLogFormat::Off {
+        missing.push("--access-log");
+    }
+    if !w.trust_proxy_headers.is_empty() {
+        missing.push("--trust-proxy-header");
+    }
+    if plan.watch.is_some() {
+        missing.push("--reload-on-changes");
+    }
+    if plan.credentials.is_some() {
+        // It cannot drop privileges itself, so it starts as the user: ports below 1024 fail.
+        launch.notes.push("waitress cannot drop privileges after binding: it runs as --user from the start".to_owned());
+    }
+    not_available(launch, Server::Waitress, &missing);
+    Ok(())
+}
+
+fn mod_wsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, python_path: &[&Path]) {
+    let w = &plan.worker;
+    arg(launch, &["start-server"]);
+    match &wsgi.target {
+        Target::Module { callable, file: Some(file), .. } => {
+            arg(launch, &[&file.to_string_lossy(), "--application-type", "script", "--callable-object", callable]);
+        }
+        Target::Module { module, callable, file: None } => {
+            arg(launch, &[module, "--application-type", "module", "--callable-object", callable]);
+        }
+        Target::Paste(ini) => arg(launch, &[&ini.to_string_lossy(), "--application-type", "paste"]),
+    }
+    let (host, port) = (plan.bind.ip().to_string(), plan.bind.port().to_string());
+    arg(launch, &["--host", &host, "--port", &port, "--server-backlog", &plan.backlog.to_string()]);
+    arg(launch, &["--processes", &plan.processes.to_string(), "--threads", &w.threads.to_string()]);
+    for (flag, value) in [
+        ("--startup-timeout", plan.startup_timeout),
+        ("--queue-timeout", w.queue_timeout),
+        ("--request-timeout", w.request_timeout),
+        ("--socket-timeout", w.socket_timeout),
+        ("--shutdown-timeout", w.shutdown_timeout),
+        ("--graceful-timeout", w.graceful_timeout),
+        ("--restart-interval", w.restart_interval),
+        ("--inactivity-timeout", w.inactivity_timeout),
+    ] {
+        arg(launch, &[flag, &secs(value)]);
+    }
+    arg(launch, &["--maximum-requests", &w.maximum_requests.to_string(), "--limit-request-body", &w.limit_request_body.to_string()]);
+    for UrlAlias { url, path } in &w.url_aliases {
+        arg(launch, &["--url-alias", url.trim_end_matches('/'), path]);
+    }
+    if let Some(root) = &w.document_root {
+        arg(launch, &["--document-root", root]);
+    }
+    for header in &w.trust_proxy_headers {
+        arg(launch, &["--trust-proxy-header", header]);
+    }
+    for proxy in &w.trusted_proxies {
+        arg(launch, &["--trust-proxy", &proxy.to_string()]);
+    }
+    if plan.watch.is_some() {
+        arg(launch, &["--reload-on-changes"]);
+    }
+    arg(launch, &["--log-to-terminal", "--log-level", mod_wsgi_level(w.log_level.as_str())]);
+    // Its own locale guess may name one the machine lacks; warp's choice is checked.
+    if let Some(locale) = plan.env.get("LC_ALL").or_else(|| plan.env.get("LANG")) {
+        arg(launch, &["--locale", &locale]);
+    }
+    if w.access_log != AccessLogFormat::Off {
+        arg(launch, &["--access-log"]);
+    }
+    for dir in python_path {
+        arg(launch, &["--python-path", &dir.to_string_lossy()]);
+    }
+    arg(launch, &["--working-directory", &python_path[0].to_string_lossy()]);
+    if let Some(creds) = &plan.credentials {
+        arg(launch, &["--user", &creds.name]);
+        if let Ok(Some(group)) = nix::unistd::Group::from_gid(creds.gid) {
+            arg(launch, &["--group", &group.name]);
+        }
+    }
+    not_available(launch, Server::ModWsgi, &recycling_unsupported(plan, true, true, false));
+}
+
+/// Apache's names for the levels warp shares with it.
+fn mod_wsgi_level(level: &str) -> &str {
+    match level {
+        "warning" => "warn",
+        other => other,
+    }
+}
+
+fn uwsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, python_path: &[&Path]) {
+    let w = &plan.worker;
+    arg(launch, &["--http-socket", &host_port(plan), "--listen", &plan.backlog.to_string()]);
+    // A master that stops on SIGTERM (uWSGI 2.0 reloads on it otherwise), each worker
+    // loading the app itself after the fork, as warp's own workers do.
+    arg(launch, &["--master", "--die-on-term", "--need-app", "--lazy-apps", "--enable-threads", "--single-interpreter", "--strict"]);
+    arg(launch, &["--processes", &plan.processes.to_string(), "--threads", &w.threads.to_string()]);
+    arg(launch, &["--home", &paths.venv.to_string_lossy(), "--chdir", &paths.src.to_string_lossy()]);
+    for dir in python_path {
+        arg(launch, &["--pythonpath", &dir.to_string_lossy()]);
+    }
+    match &wsgi.target {
+        Target::Paste(ini) => arg(launch, &["--paste", &format!("config:{}", ini.display())]),
+        target => arg(launch, &["--module", &target.to_string()]),
+    }
+    arg(launch, &["--socket-timeout", &secs(w.socket_timeout), "--limit-post", &w.limit_request_body.to_string(), "--buffer-size", "65535"]);
+    if !w.request_timeout.is_zero() {
+        arg(launch, &["--harakiri", &secs(w.request_timeout)]);
+    }
+    arg(launch, &["--worker-reload-mercy", &secs(w.graceful_timeout), "--reload-mercy", &secs(w.shutdown_timeout)]);
+    if w.maximum_requests > 0 {
+        arg(launch, &["--max-requests", &w.maximum_requests.to_string()]);
+    }
+    if !w.restart_interval.is_zero() {
+        arg(launch, &["--max-worker-lifetime", &secs(w.restart_interval)]);
+    }
+    if w.memory_limit > 0 {
+        arg(launch, &["--reload-on-rss", &(w.memory_limit >> 20).max(1).to_string()]);
+    }
+    for UrlAlias { url, path } in &w.url_aliases {
+        arg(launch, &["--static-map", &format!("{}={path}", url.trim_end_matches('/'))]);
+    }
+    if let Some(root) = &w.document_root {
+        arg(launch, &["--check-static", root]);
+    }
+    if w.access_log == AccessLogFormat::Off {
+        arg(launch, &["--disable-logging"]);
+    }
+    if plan.watch.is_some() {
+        arg(launch, &["--py-autoreload", "1"]);
+    }
+    if let Some(creds) = &plan.credentials {
+        arg(launch, &["--uid", &creds.uid.to_string(), "--gid", &creds.gid.to_string()]);
+    }
+    let mut missing = vec!["--startup-timeout", "--queue-timeout"];
+    if !w.trust_proxy_headers.is_empty() {
+        missing.push("--trust-proxy-header");
+    }
+    missing.extend(recycling_unsupported(plan, true, false, true));
+    not_available(launch, Server::Uwsgi, &missing);
+}
+
+/// For gunicorn and waitress, which serve no files: when there are static folders, the
+/// app wrapped in WhiteNoise (if the venv has it), as a generated module's `application`.
+fn wrapped(launch: &mut Launch, server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<Option<String>> {
+    let w = &plan.worker;
+    let mut folders: Vec<(String, String)> = w.url_aliases.iter().map(|a| (a.url.clone(), a.path.clone())).collect();
+    folders.extend(w.document_root.iter().map(|root| ("/".to_owned(), root.clone())));
+    if folders.is_empty() {
+        return Ok(None);
+    }
+    if !has_package(paths.venv, "whitenoise") {
+        let urls: Vec<&str> = folders.iter().map(|(url, _)| url.as_str()).collect();
+        launch.notes.push(format!(
+            "{} serves no static files, so {} will not be served: add whitenoise to the requirements and run `warp build`, or use the embedded server",
+            server.name(),
+            urls.join(", ")
+        ));
+        return Ok(None);
+    }
+    write_wrapper(paths, wsgi, Some(&folders)).map(Some)
+}
+
+/// The folder of the generated wrapper module: inside the venv, which belongs to the app's
+/// build and is on every server's path through PYTHONPATH.
+fn wrapper_dir(paths: &Paths) -> PathBuf {
+    paths.venv.join("warp-launch")
+}
+
+const WRAPPER_MODULE: &str = "warp_launch_app";
+
+/// Write the module that loads the app (and wraps it in WhiteNoise for `folders`); returns
+/// its `module:callable`.
+fn write_wrapper(paths: &Paths, wsgi: &Wsgi, folders: Option<&[(String, String)]>) -> Result<String> {
+    let quote = |s: &str| serde_json::to_string(s).expect("a string always encodes");
+    let mut code = String::from("# Written by `warp start`: the app as warp hands it to the server. Rewritten at every start.\n");
+    match &wsgi.target {
+        Target::Paste(ini) => {
+            code.push_str("from paste.deploy import loadapp\n\n");
+            code.push_str(&format!("application = loadapp({})\n", quote(&format!("config:{}", ini.display()))));
+        }
+        Target::Module { module, callable, .. } => {
+            code.push_str("import importlib\n\n");
+            code.push_str(&format!("application = importlib.import_module({})\n", quote(module)));
+            code.push_str(&format!("for _name in {}.split('.'):\n    application = getattr(application, _name)\n", quote(callable)));
+        }
+    }
+    if let Some(folders) = folders {
+        code.push_str("\nfrom whitenoise import WhiteNoise\n\napplication = WhiteNoise(application)\n");
+        for (url, path) in folders {
+            code.push_str(&format!("application.add_files({}, prefix={})\n", quote(path), quote(url)));
+        }
+    }
+    let dir = wrapper_dir(paths);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{WRAPPER_MODULE}.py"));
+    let temp = dir.join(format!(".{WRAPPER_MODULE}.py.tmp"));
+    std::fs::write(&temp, code).with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::rename(&temp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(format!("{WRAPPER_MODULE}:application"))
+}
+
+/// Whether the venv has a top-level package `name` installed (in any of its site folders).
+fn has_package(venv: &Path, name: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(venv.join("lib")) else { return false };
+    entries.flatten().any(|entry| entry.path().join("site-packages").join(name).join("__init__.py").is_file())
+}
