@@ -70,9 +70,14 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status (within the shutdown timeout and a margin).
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
         self.signal(nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.exit_within(Duration::from_secs(15))
+    }
+
+    /// The exit status, once the server has ended by itself within `limit`.
+    pub fn exit_within(mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

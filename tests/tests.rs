@@ -6,6 +6,7 @@ mod util;
 
 mod build;
 mod commands;
+mod detection;
 mod hooks_at_start;
 mod proxies;
 mod robustness;

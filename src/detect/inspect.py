@@ -127,7 +127,8 @@ def paste(ini):
         parser.read(ini)
     except configparser.Error as e:
         return {"error": "%s is not a valid ini file: %s" % (ini, e)}
-    mains = [s for s in parser.sections() if s.split(":", 1)[-1].strip() == "main" and ":" in s]
+    kinds = ("app", "pipeline", "composite", "filter-app")
+    mains = [s for s in parser.sections() if [p.strip() for p in s.split(":", 1)] in ([k, "main"] for k in kinds)]
     if not mains:
         return {"error": "%s has no [app:main], [pipeline:main] or [composite:main] section" % ini}
     return {"ok": True}

@@ -1,0 +1,241 @@
+//! Which app `warp start` finds, rule by rule (`--explain`), and the apps that are their
+//! own server: app.sh, an app.py script, a Procfile line, a Paste Deploy file.
+
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::rawhttp::get;
+use crate::running::{free_port, Server};
+use crate::util::Sandbox;
+
+const APPLICATION: &str = "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'application']\n";
+const FLASK_STYLE: &str = "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'app']\n";
+/// A tiny server that is its own program: answers with its argv[0]'s name on $PORT.
+const OWN_SERVER: &str = "import os, sys\nfrom wsgiref.simple_server import make_server\n\ndef hello(environ, start_response):\n    start_response('200 OK', [])\n    return [('own server in ' + os.environ['VIRTUAL_ENV']).encode()]\n\nmake_server('127.0.0.1', int(os.environ['PORT']), hello).serve_forever()\n";
+
+fn explain(sandbox: &Sandbox, env: &[(&str, &str)]) -> String {
+    let mut cmd = sandbox.warp(&["start", "--explain"]);
+    cmd.envs(env.iter().copied());
+    crate::util::run_ok(&mut cmd)
+}
+
+fn found(sandbox: &Sandbox, env: &[(&str, &str)]) -> String {
+    let text = explain(sandbox, env);
+    text.lines().find_map(|l| l.strip_prefix("found: ")).unwrap_or_else(|| panic!("no `found:` line in\n{text}")).to_owned()
+}
+
+#[test]
+fn each_rule_in_order_with_its_reason() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+
+    let err = sandbox.fails(&["start", "--explain"], 1);
+    for looked_for in ["WARP_APP_SCRIPT", "app.sh", "WARP_APP_MODULE", "wsgi.py", "app.py", "application.py", "manage.py", "WARP_APP_CONFIG", "Procfile"] {
+        assert!(err.contains(looked_for), "the error does not name {looked_for}: {err}");
+    }
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // The conventional files, in their order: application.py, then app.py over it.
+    sandbox.write("application.py", APPLICATION);
+    assert_eq!(found(&sandbox, &[]), "serve application:application");
+    sandbox.write("app.py", FLASK_STYLE);
+    assert_eq!(found(&sandbox, &[]), "serve app:app");
+    // `application` is preferred to `app`; a wsgi.py defining neither is skipped.
+    sandbox.write("app.py", &format!("{APPLICATION}{FLASK_STYLE}"));
+    assert_eq!(found(&sandbox, &[]), "serve app:application");
+    sandbox.write("wsgi.py", "x = 1\n");
+    let text = explain(&sandbox, &[]);
+    assert!(text.contains("wsgi.py") && text.contains("defines neither `application` nor `app`, so skipped"), "{text}");
+    // Bindings under the main guard do not count: that code does not run on import.
+    sandbox.write("app.py", &format!("import os\nif __name__ == '__main__':\n    app = 1\n{OWN_SERVER}"));
+    assert_eq!(found(&sandbox, &[]), "run python app.py");
+    // Imports, try blocks and annotated assignments bind names too.
+    sandbox.write("wsgi.py", "try:\n    from application import application as application\nexcept ImportError:\n    raise\n");
+    assert_eq!(found(&sandbox, &[]), "serve wsgi:application");
+
+    // The variables come before the files.
+    assert_eq!(found(&sandbox, &[("WARP_APP_FILE", "application.py")]), "serve application:application");
+    assert_eq!(found(&sandbox, &[("WARP_APP_MODULE", "application:application")]), "serve application:application");
+    sandbox.write(".warp/environment", "WARP_APP_MODULE=wsgi\n");
+    assert_eq!(found(&sandbox, &[]), "serve wsgi:application", "a variable from .warp/environment counts");
+    std::fs::remove_file(sandbox.app().join(".warp/environment")).unwrap();
+
+    // app.sh only when executable; WARP_APP_SCRIPT names another script.
+    sandbox.write("app.sh", "#!/bin/sh\nexec python app.py\n");
+    let text = explain(&sandbox, &[]);
+    assert!(text.contains("present but not executable, so skipped"), "{text}");
+    sandbox.write_exec("app.sh", "#!/bin/sh\nexec python app.py\n");
+    assert!(found(&sandbox, &[]).ends_with("/app.sh"), "{}", found(&sandbox, &[]));
+    sandbox.write_exec("run.sh", "#!/bin/sh\nexec python app.py\n");
+    assert!(found(&sandbox, &[("WARP_APP_SCRIPT", "run.sh")]).ends_with("/run.sh"));
+    let err = crate::util::run_fails(sandbox.warp(&["start", "--explain"]).env("WARP_APP_SCRIPT", "missing.sh"), 1);
+    assert!(err.contains("missing.sh") && err.contains("does not exist"), "{err}");
+
+    // Without the Python files: Django, then a Paste file, then the Procfile.
+    for file in ["app.sh", "run.sh", "app.py", "wsgi.py", "application.py"] {
+        std::fs::remove_file(sandbox.app().join(file)).unwrap();
+    }
+    sandbox.write("Procfile", "release: true\nweb: python -m http.server $PORT\n");
+    assert_eq!(found(&sandbox, &[]), "run python -m http.server $PORT");
+    sandbox.write("site.ini", "[app:main]\nuse = call:hello:make_app\n");
+    let err = crate::util::run_fails(sandbox.warp(&["start", "--explain"]).env("WARP_APP_CONFIG", "site.ini"), 1);
+    assert!(err.contains("Paste Deploy is not installed") && err.contains("PasteDeploy"), "{err}");
+    sandbox.write("manage.py", "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site.settings')\n");
+    let err = sandbox.fails(&["start", "--explain"], 1);
+    assert!(err.contains("manage.py found") && err.contains("Django is not installed"), "{err}");
+}
+
+#[test]
+fn the_app_argument_is_checked() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+    sandbox.write("hello.py", FLASK_STYLE);
+    let text = sandbox.ok(&["start", ".", "hello.py", "--explain"]);
+    assert!(text.contains("found: serve hello:app"), "{text}");
+    let text = sandbox.ok(&["start", ".", "pkg.mod:factory.app", "--explain"]);
+    assert!(text.contains("found: serve pkg.mod:factory.app"), "{text}");
+    let err = sandbox.fails(&["start", ".", "my-site:app", "--explain"], 1);
+    assert!(err.contains("is not module:callable"), "{err}");
+    let err = sandbox.fails(&["start", ".", "missing.py", "--explain"], 1);
+    assert!(err.contains("missing.py") && err.contains("does not exist"), "{err}");
+    sandbox.write("empty.py", "x = 1\n");
+    let err = sandbox.fails(&["start", ".", "empty.py", "--explain"], 1);
+    assert!(err.contains("defines neither"), "{err}");
+    let err = sandbox.fails(&["start", ".", "hello.py", "--server", "nginx"], 2);
+    assert!(err.contains("nginx"), "{err}");
+}
+
+/// Start `warp start` for an app that is its own server; it must answer on its PORT.
+fn serve_program(sandbox: &Sandbox) -> Server {
+    let port = free_port();
+    let mut cmd = sandbox.warp(&["start"]);
+    cmd.env("PORT", port.to_string());
+    Server::spawn(cmd, port, sandbox.root())
+}
+
+#[test]
+fn programs_that_are_their_own_server_run_in_the_apps_environment() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+    let venv = sandbox.venv().canonicalize().unwrap();
+    let expected = format!("own server in {}", venv.display());
+
+    // An app.py with no WSGI callable is run as a script.
+    sandbox.write("app.py", OWN_SERVER);
+    let server = serve_program(&sandbox);
+    assert_eq!(get(server.port, "/").text(), expected);
+    assert!(server.log().contains("running python app.py"), "{}", server.log());
+    server.stop();
+
+    // app.sh beats it, and gets the venv on PATH.
+    sandbox.write_exec("app.sh", "#!/bin/sh\nexec python app.py\n");
+    let server = serve_program(&sandbox);
+    assert_eq!(get(server.port, "/").text(), expected);
+    server.stop();
+    std::fs::remove_file(sandbox.app().join("app.sh")).unwrap();
+
+    // A Procfile's web line, through the shell.
+    std::fs::rename(sandbox.app().join("app.py"), sandbox.app().join("own.py")).unwrap();
+    sandbox.write("Procfile", "web: python own.py --port $PORT\n");
+    let server = serve_program(&sandbox);
+    assert_eq!(get(server.port, "/").text(), expected);
+    server.stop();
+
+    // warp becomes the program, so its exit status is warp's.
+    sandbox.write_exec("app.sh", "#!/bin/sh\necho failing >&2\nexit 3\n");
+    let err = sandbox.fails(&["start"], 3);
+    assert!(err.contains("failing"), "{err}");
+    // It is its own server: another one cannot be asked for.
+    let err = sandbox.fails(&["start", "--server", "gunicorn"], 1);
+    assert!(err.contains("starts its own server") && err.contains("--server gunicorn"), "{err}");
+}
+
+#[test]
+fn a_paste_deploy_file_is_served() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", "PasteDeploy\n");
+    sandbox.write("hello.py", "def make_app(global_conf, **settings):\n    def app(environ, start_response):\n        start_response('200 OK', [])\n        return [settings['greeting'].encode()]\n    return app\n");
+    sandbox.write("site.ini", "[app:main]\nuse = call:hello:make_app\ngreeting = hello from paste\n");
+    sandbox.ok(&["build"]);
+    let port = free_port();
+    let mut cmd = sandbox.warp(&["start", "--port", &port.to_string()]);
+    cmd.env("WARP_APP_CONFIG", "site.ini");
+    let server = Server::spawn(cmd, port, sandbox.root());
+    assert_eq!(get(port, "/").text(), "hello from paste");
+    server.stop();
+    sandbox.write("broken.ini", "[server:main]\nport = 1\n");
+    let err = sandbox.fails(&["start", ".", "broken.ini"], 1);
+    assert!(err.contains("no [app:main]"), "{err}");
+}
+
+/// The pid of `parent`'s first child, from the kernel's list.
+fn child_of(parent: u32) -> u32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "{parent} has no child");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Zombies whose parent is `pid`, from /proc.
+fn zombies_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
+        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("").to_owned();
+        if field("State:").starts_with('Z') && field("PPid:") == pid.to_string() {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// As PID 1 (a container's first process) warp forwards SIGTERM to a program that is its
+/// own server, reaps the orphans handed to it, and exits with the program's status.
+#[test]
+fn as_pid_1_signals_are_forwarded_and_orphans_reaped() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("note: not root, so no pid namespace can be made: PID 1 is not tested here");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+    // On /orphan the server leaves a grandchild that exits once its parent is gone: the
+    // kernel hands it to PID 1, which must reap it. SIGTERM ends the server with status 7.
+    sandbox.write(
+        "app.py",
+        "import os, signal, sys\nfrom wsgiref.simple_server import make_server\n\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n\n\
+         def serve(environ, start_response):\n    if environ['PATH_INFO'] == '/orphan' and os.fork() == 0:\n        if os.fork() == 0:\n            os._exit(0)\n        os._exit(0)\n\
+         \x20   start_response('200 OK', [])\n    return [b'ok']\n\nmake_server('127.0.0.1', int(os.environ['PORT']), serve).serve_forever()\n",
+    );
+    let port = free_port();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child", env!("CARGO_BIN_EXE_warp"), "start"]);
+    cmd.envs(sandbox.warp(&[]).get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
+    cmd.env("PORT", port.to_string()).current_dir(sandbox.app());
+    let server = Server::spawn(cmd, port, sandbox.root());
+    let warp = child_of(server.child.id());
+    let program = child_of(warp);
+    for _ in 0..5 {
+        assert_eq!(get(port, "/orphan").text(), "ok");
+    }
+    // Each request's intermediate child is the server's to reap, and wsgiref never does: only
+    // the grandchildren are PID 1's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    std::thread::sleep(Duration::from_millis(300));
+    while !zombies_of(warp).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "zombies left under PID 1: {:?}", zombies_of(warp));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(child_of(warp), program, "the program is still warp's child");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(warp as i32), Signal::SIGTERM).unwrap();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(7), "warp's exit status is the program's");
+}
