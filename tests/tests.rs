@@ -8,6 +8,7 @@ mod build;
 mod commands;
 mod detection;
 mod hooks_at_start;
+mod other_servers;
 mod proxies;
 mod robustness;
 mod serve;

@@ -1,0 +1,164 @@
+//! `warp start --server gunicorn|waitress|mod_wsgi|uwsgi` serving the examples, and Django
+//! under warp's own server and `manage.py runwarp`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::rawhttp::get;
+use crate::running::{free_port, Server};
+use crate::util::Sandbox;
+
+/// examples/flask with every server that builds here (mod_wsgi has its own venv, below).
+fn flask() -> &'static Sandbox {
+    static APP: OnceLock<Sandbox> = OnceLock::new();
+    APP.get_or_init(|| {
+        let sandbox = Sandbox::example("flask");
+        let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
+        sandbox.write("requirements.txt", &format!("{requirements}gunicorn\nwaitress\nuwsgi\n"));
+        sandbox.ok(&["build"]);
+        sandbox
+    })
+}
+
+/// Serve `sandbox` with `--server NAME ARGS`, check the Flask example's JSON answer, stop.
+fn serves_flask(sandbox: &Sandbox, server: &str, args: &[&str]) -> std::process::ExitStatus {
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut all = vec!["start", "--server", server, "--port", &port_text];
+    all.extend_from_slice(args);
+    let running = Server::spawn(sandbox.warp(&all), port, sandbox.root());
+    let response = get(port, "/api/status");
+    assert_eq!(response.status, 200, "{server}: {}\n{}", response.text(), running.log());
+    assert!(response.text().contains("\"status\":\"ok\""), "{server}: {}", response.text());
+    let page = get(port, "/");
+    assert!(page.text().contains("Hello, Flask!"), "{server}: {}", page.text());
+    // Apache reopens /dev/stderr, which for a file means writing over it from the start.
+    if server != "mod_wsgi" {
+        assert!(running.log().contains(&format!("with {server}:")), "the banner names the server:\n{}", running.log());
+    }
+    running.stop()
+}
+
+#[test]
+fn gunicorn_serves_the_flask_example_and_stops_cleanly() {
+    let status = serves_flask(flask(), "gunicorn", &["--processes", "2", "--threads", "2"]);
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn waitress_serves_the_flask_example() {
+    // waitress has no SIGTERM handler: the signal ends it, and warp (which became it) with it.
+    let status = serves_flask(flask(), "waitress", &[]);
+    assert!(status.success() || std::os::unix::process::ExitStatusExt::signal(&status) == Some(15), "{status}");
+}
+
+#[test]
+fn uwsgi_serves_the_flask_example_and_stops_cleanly() {
+    let status = serves_flask(flask(), "uwsgi", &["--maximum-requests", "100"]);
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn explain_shows_each_servers_flags_and_what_it_cannot_do() {
+    let text = flask().ok(&["start", "--server", "gunicorn", "--explain", "--request-timeout", "30", "--memory-limit", "200M"]);
+    assert!(text.contains("gunicorn --bind 127.0.0.1:8000") && text.contains("--timeout 30") && text.contains("app:app"), "{text}");
+    assert!(text.contains("note: gunicorn has no equivalent of warp's") && text.contains("--memory-limit"), "{text}");
+    let text = flask().ok(&["start", "--server", "uwsgi", "--explain", "--memory-limit", "200M", "--url-alias", "/static", "templates"]);
+    assert!(text.contains("--reload-on-rss 200") && text.contains("--die-on-term") && text.contains("--static-map /static="), "{text}");
+}
+
+#[test]
+fn a_server_missing_from_the_venv_is_not_installed_but_explained() {
+    let sandbox = Sandbox::new();
+    sandbox.write("wsgi.py", "def application(e, s):\n    s('200 OK', [])\n    return [b'']\n");
+    sandbox.ok(&["build"]);
+    let err = sandbox.fails(&["start", "--server", "gunicorn"], 1);
+    assert!(err.contains("add gunicorn to the requirements") && err.contains("does not install"), "{err}");
+    assert!(!sandbox.venv().join("bin/gunicorn").exists());
+    let err = crate::util::run_fails(sandbox.warp(&["start"]).env("WARP_SERVER_TYPE", "mod_wsgi"), 1);
+    assert!(err.contains("mod_wsgi-express") && err.contains("apache2-dev"), "{err}");
+}
+
+/// mod_wsgi's daemon processes refuse to run as root, and the user they run as must read
+/// the Python they were built for: Debian's, not one under /root.
+#[test]
+fn mod_wsgi_serves_the_flask_example_as_another_user() {
+    let debian_python = std::path::Path::new("/usr/bin/python3");
+    if !nix::unistd::Uid::effective().is_root() || !debian_python.exists() {
+        eprintln!("note: mod_wsgi needs root (to drop to nobody) and /usr/bin/python3: not tested here");
+        return;
+    }
+    let sandbox = Sandbox::example("flask");
+    std::fs::set_permissions(sandbox.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
+    sandbox.write("requirements.txt", &format!("{requirements}mod_wsgi\n"));
+    // A cache of its own: a mod_wsgi wheel compiled for another Python of the same version
+    // would load that Python's library.
+    let cache = sandbox.root().join("cache");
+    crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_PYTHON", debian_python).env("WARP_CACHE_DIR", &cache));
+    let err = sandbox.fails(&["start", "--server", "mod_wsgi"], 1);
+    assert!(err.contains("--user"), "{err}");
+    let status = serves_flask(&sandbox, "mod_wsgi", &["--user", "nobody"]);
+    assert!(status.success(), "{status}");
+}
+
+fn django() -> &'static Sandbox {
+    static APP: OnceLock<Sandbox> = OnceLock::new();
+    APP.get_or_init(|| {
+        let sandbox = Sandbox::example("django");
+        let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
+        sandbox.write("requirements.txt", &format!("{requirements}gunicorn\nwhitenoise\n"));
+        sandbox.ok(&["build"]);
+        sandbox
+    })
+}
+
+/// The page and its stylesheet, with DEBUG off: Django itself would not serve the file.
+fn serves_django(port: u16, log: &str) {
+    let page = get(port, "/");
+    assert_eq!(page.status, 200, "{}\n{log}", page.text());
+    assert!(page.text().contains("Hello from Django"), "{}", page.text());
+    let css = get(port, "/static/css/site.css");
+    assert_eq!(css.status, 200, "{}\n{log}", css.text());
+    assert!(css.header("content-type").is_some_and(|t| t.starts_with("text/css")), "{:?}", css.header("content-type"));
+}
+
+#[test]
+fn django_is_served_with_its_static_files_by_warp() {
+    let sandbox = django();
+    let text = sandbox.ok(&["start", "--explain"]);
+    assert!(text.contains("WSGI_APPLICATION mysite.wsgi.application") && text.contains("static:     /static ->"), "{text}");
+    let server = Server::start(sandbox, &["start"]);
+    serves_django(server.port, &server.log());
+    assert!(server.stop().success());
+}
+
+#[test]
+fn django_under_gunicorn_gets_its_static_files_through_whitenoise() {
+    let sandbox = django();
+    let port = free_port();
+    let server = Server::spawn(sandbox.warp(&["start", "--server", "gunicorn", "--port", &port.to_string()]), port, sandbox.root());
+    serves_django(port, &server.log());
+    assert!(server.log().contains("warp_launch_app:application"), "{}", server.log());
+    assert!(server.stop().success());
+}
+
+#[test]
+fn manage_py_runwarp_takes_warp_starts_options() {
+    let sandbox = django();
+    let port = free_port();
+    let mut cmd = Command::new(sandbox.venv().join("bin/python"));
+    cmd.args(["manage.py", "runwarp", "--port", &port.to_string(), "--threads", "3", "--reload-on-changes"]);
+    // The venv is taken from the python that runs manage.py, not from the environment.
+    cmd.envs(sandbox.warp(&[]).get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))).current_dir(sandbox.app());
+    let server = Server::spawn(cmd, port, sandbox.root());
+    serves_django(port, &server.log());
+    let log = server.log();
+    assert!(log.contains("1 process(es) x 3 thread(s)") && log.contains("reload:     on changes"), "{log}");
+    assert!(server.stop().success());
+    let mut help = Command::new(sandbox.venv().join("bin/python"));
+    help.args(["manage.py", "runwarp", "--help"]).current_dir(sandbox.app());
+    let text = crate::util::run_ok(&mut help);
+    assert!(text.contains("--reload-on-changes") && text.contains("--server"), "{text}");
+}
