@@ -38,6 +38,33 @@ pub enum Command {
     /// Run the app's `verify` action hook (checks before traffic: a failing one exits non-zero).
     #[command(after_help = "Examples:\n  warp verify && echo ready for traffic")]
     Verify(HookArgs),
+    /// Liveness probe: exit 0 when the server gives any HTTP answer (and the app's `alive`
+    /// hook, if it has one, succeeds); else one line on stderr and exit 1.
+    #[command(after_help = "Examples:\n  warp alive\n  warp alive --port 8080 --path /healthz --timeout 2\n\nKubernetes: livenessProbe: {exec: {command: [warp, alive]}}")]
+    Alive(ProbeArgs),
+    /// Readiness probe: exit 0 when the server answers with a status below 500 (and the
+    /// app's `ready` hook, if it has one, succeeds); else one line on stderr and exit 1.
+    #[command(after_help = "Examples:\n  warp ready\n  WARP_HEALTH_PATH=/healthz warp ready\n\nKubernetes: readinessProbe: {exec: {command: [warp, ready]}}")]
+    Ready(ProbeArgs),
+}
+
+/// Where the server to probe listens: the same settings and defaults as `warp start`.
+#[derive(Args)]
+pub struct ProbeArgs {
+    /// The app's source folder, for its probe hooks [default: the current folder].
+    pub src: Option<PathBuf>,
+    /// The server's address; 0.0.0.0 and :: are probed on loopback [default: 127.0.0.1].
+    #[arg(long, env = "WARP_HOST")]
+    pub host: Option<std::net::IpAddr>,
+    /// The server's port [default: $PORT, else 8080 in a container, else 8000].
+    #[arg(long, env = "WARP_PORT")]
+    pub port: Option<u16>,
+    /// The path to GET [default: the health path, else /].
+    #[arg(long, env = "WARP_HEALTH_PATH", value_parser = health_path)]
+    pub path: Option<String>,
+    /// How long the answer may take.
+    #[arg(long, default_value = "1", value_name = "SECONDS")]
+    pub timeout: Seconds,
 }
 
 /// Create the app's virtualenv and install its dependencies.
@@ -175,6 +202,10 @@ pub struct StartArgs {
     /// venv, given the same settings as its own flags (warp never installs them).
     #[arg(long, env = "WARP_SERVER_TYPE", value_enum, default_value = "warp")]
     pub server: ServerType,
+    /// A path the embedded server answers itself with 200 OK (503 while stopping), without
+    /// calling the app or needing a free thread: for load balancers and probes [default: off].
+    #[arg(long, env = "WARP_HEALTH_PATH", value_name = "PATH", value_parser = health_path)]
+    pub health_path: Option<String>,
     /// Print which app was found and why, and how it would be served; start nothing.
     #[arg(long)]
     pub explain: bool,
@@ -327,6 +358,13 @@ impl std::str::FromStr for ByteSize {
             .map(ByteSize)
             .ok_or_else(|| format!("{s:?} is not a size: give bytes, or a number with K, M or G"))
     }
+}
+
+fn health_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') || text.contains(['?', '#', ' ']) {
+        return Err(format!("{text:?} is not a URL path: give one such as /healthz"));
+    }
+    Ok(text.to_owned())
 }
 
 /// The server `warp start` runs the app with.

@@ -29,6 +29,9 @@ pub const DEPLOY: &str = "deploy";
 pub const SETUP: &str = "setup";
 pub const MIGRATE: &str = "migrate";
 pub const VERIFY: &str = "verify";
+/// The probe hooks, run by `warp alive` and `warp ready` after the server answered.
+pub const ALIVE: &str = "alive";
+pub const READY: &str = "ready";
 
 /// Where a venv remembers that `deploy-cfg` ran for it: a rebuilt app root runs it again.
 const DEPLOY_CFG_MARKER: &str = ".warp-deploy-cfg-done";

@@ -25,6 +25,7 @@ pub mod layout;
 pub mod locale;
 pub mod pathsearch;
 pub mod pipfile;
+pub mod probe;
 pub mod process;
 pub mod project;
 pub mod python;

@@ -5,6 +5,7 @@ mod env;
 mod exec;
 mod fixup;
 mod on_demand;
+mod probe;
 mod project;
 mod shell;
 mod start;
@@ -40,6 +41,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Setup(args) => on_demand::run(warp::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::hooks::VERIFY, args.src.as_deref()),
+        Command::Alive(args) => probe::run(probe::Probe::Alive, args),
+        Command::Ready(args) => probe::run(probe::Probe::Ready, args),
     }
 }
 

@@ -48,14 +48,7 @@ pub fn run(args: StartArgs) -> Result<()> {
 
     let container = env_vars::get(env_vars::APP_ROOT).is_some();
     let host = args.host.unwrap_or(if container { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) });
-    let port = match args.port {
-        Some(port) => port,
-        None => match env_vars::get(env_vars::PORT) {
-            Some(text) => text.parse().with_context(|| format!("PORT is {text:?}, which is not a port number"))?,
-            None if container => 8080,
-            None => 8000,
-        },
-    };
+    let port = listen_port(args.port)?;
     let processes = match args.processes {
         Processes::Count(n) => n,
         Processes::Auto => allowed_cpus(),
@@ -118,6 +111,19 @@ pub fn run(args: StartArgs) -> Result<()> {
             supervisor::run(plan)
         }
     }
+}
+
+/// The port to listen on (or probe): the flag or WARP_PORT, else PORT, else 8080 in a
+/// container and 8000 elsewhere.
+pub(super) fn listen_port(explicit: Option<u16>) -> Result<u16> {
+    Ok(match explicit {
+        Some(port) => port,
+        None => match env_vars::get(env_vars::PORT) {
+            Some(text) => text.parse().with_context(|| format!("PORT is {text:?}, which is not a port number"))?,
+            None if env_vars::get(env_vars::APP_ROOT).is_some() => 8080,
+            None => 8000,
+        },
+    })
 }
 
 /// Run a program that is the server in the app's environment (plus `extra`) and folder, as
@@ -208,6 +214,7 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec
         src: _,
         app: _,
         server,
+        health_path: _,
         host: _,
         port: _,
         listen_backlog: _,
@@ -266,6 +273,7 @@ fn settings(args: &StartArgs, plan: &supervisor::Plan, src: &Path) -> Result<Vec
     let optional = [
         // A program that is its own server is found again at each start.
         ("WARP_APP", (!w.app.is_empty()).then(|| w.app.clone())),
+        ("WARP_HEALTH_PATH", w.health_path.clone()),
         ("WARP_MEMORY_LIMIT", (w.memory_limit > 0).then(|| w.memory_limit.to_string())),
         ("WARP_URL_ALIAS", (!w.url_aliases.is_empty()).then(|| w.url_aliases.iter().map(|a| format!("{}={}", a.url, a.path)).collect::<Vec<_>>().join(" "))),
         ("WARP_DOCUMENT_ROOT", w.document_root.clone()),
@@ -329,6 +337,7 @@ fn worker_config(
             cli::LogLevel::Warning => LogLevel::Warning,
             cli::LogLevel::Error => LogLevel::Error,
         },
+        health_path: args.health_path.clone(),
         worker_id: 0,
     }
 }
@@ -443,6 +452,9 @@ fn banner(plan: &supervisor::Plan, src: &Path) -> String {
     }
     if let Some(creds) = &plan.credentials {
         lines.push(format!("  user:       workers run as {} (uid {}, gid {})", creds.name, creds.uid, creds.gid));
+    }
+    if let Some(path) = &w.health_path {
+        lines.push(format!("  health:     {path} answered by the server (200, or 503 while stopping)"));
     }
     if let Some(dir) = &plan.watch {
         lines.push(format!("  reload:     on changes under {}", dir.display()));

@@ -107,6 +107,9 @@ pub fn launch(server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result
         Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, &python_path),
         Server::Uwsgi => uwsgi(&mut launch, plan, wsgi, paths, &python_path),
     }
+    if plan.worker.health_path.is_some() {
+        launch.notes.push(format!("{} has no health path of its own: --health-path requests go to the app", server.name()));
+    }
     // The app's modules and warp's launch module come first; the app's own PYTHONPATH after.
     let launcher = wrapper_dir(paths);
     let mut entries: Vec<PathBuf> = python_path.iter().map(|p| p.to_path_buf()).collect();

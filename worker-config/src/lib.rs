@@ -62,6 +62,9 @@ pub struct WorkerConfig {
     pub trusted_proxies: Vec<Cidr>,
     pub access_log: AccessLogFormat,
     pub log_level: LogLevel,
+    /// A path answered `200 OK` by the server itself, without the app (503 while stopping).
+    #[serde(default)]
+    pub health_path: Option<String>,
     /// Ordinal of this worker among its siblings, for log lines.
     pub worker_id: usize,
 }

@@ -1,0 +1,100 @@
+//! `--health-path` in the embedded server, and the `warp alive` / `warp ready` probes.
+
+use std::time::{Duration, Instant};
+
+use crate::rawhttp::get;
+use crate::running::{free_port, Server};
+use crate::util::{run_fails, run_ok, Sandbox};
+
+fn calls(sandbox: &Sandbox) -> String {
+    std::fs::read_to_string(sandbox.app().join("calls.log")).unwrap_or_default()
+}
+
+#[test]
+fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
+    let sandbox = Sandbox::robust();
+    let server = Server::start(&sandbox, &["start", "--threads", "1", "--health-path", "/healthz"]);
+    assert!(server.log().contains("health:     /healthz"), "{}", server.log());
+    let port = server.port;
+    let busy = std::thread::spawn(move || get(port, "/sleep?3").status);
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let health = get(port, "/healthz?from=probe");
+    assert_eq!((health.status, health.text().as_str()), (200, "OK\n"));
+    assert!(started.elapsed() < Duration::from_secs(2), "the health check waited for the busy thread: {:?}", started.elapsed());
+    assert_eq!(busy.join().unwrap(), 200);
+    // Other paths still reach the app, and the health path never did.
+    assert_eq!(get(port, "/other").status, 200);
+    assert_eq!(calls(&sandbox), "/sleep\n/other\n");
+    assert!(server.stop().success());
+
+    // Off by default: the same path is the app's.
+    let server = Server::start(&sandbox, &["start"]);
+    assert!(get(server.port, "/healthz").text().starts_with("/healthz pid="));
+    server.stop();
+    let err = sandbox.fails(&["start", "--health-path", "healthz"], 2);
+    assert!(err.contains("not a URL path"), "{err}");
+}
+
+/// An app answering 500 on /broken and 200 elsewhere.
+fn app_with_a_broken_page() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "wsgi.py",
+        "def application(environ, start_response):\n    broken = environ['PATH_INFO'] == '/broken'\n    start_response('500 Internal Server Error' if broken else '200 OK', [])\n    return [b'']\n",
+    );
+    sandbox.ok(&["build"]);
+    sandbox
+}
+
+fn probe(sandbox: &Sandbox, which: &str, port: u16, extra: &[&str]) -> std::process::Command {
+    let port = port.to_string();
+    let mut args = vec![which, "--port", &port];
+    args.extend_from_slice(extra);
+    sandbox.warp(&args)
+}
+
+#[test]
+fn alive_and_ready_exit_0_only_when_the_server_answers_well_enough() {
+    let sandbox = app_with_a_broken_page();
+    // Nothing listening: both fail with one line.
+    let nobody = free_port();
+    for which in ["alive", "ready"] {
+        let err = run_fails(&mut probe(&sandbox, which, nobody, &[]), 1);
+        assert!(err.contains(&format!("{which}: nothing answers on 127.0.0.1:{nobody}")), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let server = Server::start(&sandbox, &["start", "--health-path", "/healthz"]);
+    let port = server.port;
+    assert_eq!(run_ok(&mut probe(&sandbox, "alive", port, &[])), "", "a passing probe prints nothing");
+    run_ok(&mut probe(&sandbox, "ready", port, &[]));
+    // A 500 is alive but not ready.
+    run_ok(&mut probe(&sandbox, "alive", port, &["--path", "/broken"]));
+    let err = run_fails(&mut probe(&sandbox, "ready", port, &["--path", "/broken"]), 1);
+    assert!(err.contains("answered GET /broken with 500"), "{err}");
+    // The health path is the default path when set, through WARP_HEALTH_PATH as for start;
+    // the host warp start listens on everywhere is probed on loopback.
+    run_ok(probe(&sandbox, "ready", port, &["--host", "0.0.0.0"]).env("WARP_HEALTH_PATH", "/healthz"));
+
+    // The app's hooks have the last word.
+    sandbox.write_exec(".warp/action_hooks/ready", "#!/bin/sh\necho database unreachable\nexit 3\n");
+    let err = run_fails(&mut probe(&sandbox, "ready", port, &[]), 1);
+    assert!(err.contains("ready") && err.contains("database unreachable"), "{err}");
+    run_ok(&mut probe(&sandbox, "alive", port, &[]));
+    sandbox.write_exec(".warp/action_hooks/ready", "#!/bin/sh\ntest -n \"$VIRTUAL_ENV\"\n");
+    run_ok(&mut probe(&sandbox, "ready", port, &[]));
+    server.stop();
+}
+
+#[test]
+fn a_server_that_does_not_answer_in_time_fails_the_probe() {
+    // Accepts connections (the kernel's queue) but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sandbox = Sandbox::new();
+    let started = Instant::now();
+    let err = run_fails(&mut probe(&sandbox, "alive", port, &["--timeout", "0.5"]), 1);
+    assert!(err.contains("did not answer GET / within"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    drop(listener);
+}
