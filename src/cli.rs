@@ -38,12 +38,16 @@ pub enum Command {
     /// Run the app's `verify` action hook (checks before traffic: a failing one exits non-zero).
     #[command(after_help = "Examples:\n  warp verify && echo ready for traffic")]
     Verify(HookArgs),
-    /// Liveness probe: exit 0 when the server gives any HTTP answer (and the app's `alive`
-    /// hook, if it has one, succeeds); else one line on stderr and exit 1.
+    /// Liveness probe: exit 0 when the server gives any HTTP answer.
+    ///
+    /// The app's `alive` hook, if it has one, must succeed too. A failure is one line on
+    /// stderr and exit 1; success prints nothing.
     #[command(after_help = "Examples:\n  warp alive\n  warp alive --port 8080 --path /healthz --timeout 2\n\nKubernetes: livenessProbe: {exec: {command: [warp, alive]}}")]
     Alive(ProbeArgs),
-    /// Readiness probe: exit 0 when the server answers with a status below 500 (and the
-    /// app's `ready` hook, if it has one, succeeds); else one line on stderr and exit 1.
+    /// Readiness probe: exit 0 when the server answers with a status below 500.
+    ///
+    /// The app's `ready` hook, if it has one, must succeed too. A failure is one line on
+    /// stderr and exit 1; success prints nothing.
     #[command(after_help = "Examples:\n  warp ready\n  WARP_HEALTH_PATH=/healthz warp ready\n\nKubernetes: readinessProbe: {exec: {command: [warp, ready]}}")]
     Ready(ProbeArgs),
 }
@@ -166,10 +170,9 @@ pub struct FixupArgs {
     pub dir: PathBuf,
 }
 
-/// Serve the app: find it, run its deploy hooks, then serve it with warp's embedded server
-/// (a master process and its workers) or the server named by --server.
+/// Find the app, run its deploy hooks and serve it (embedded server, or --server).
 ///
-/// The master binds the socket and keeps N worker processes running; each worker runs the
+/// The embedded server is a master process and its workers. The master binds the socket and keeps N worker processes running; each worker runs the
 /// app in the venv's own Python with T threads. A worker that crashes, hangs, leaks or
 /// reaches a recycling limit is replaced, the new one ready before the old one stops
 /// accepting. SIGTERM or SIGINT stops gracefully (in-flight requests finish within the

@@ -54,7 +54,7 @@ pub fn run(args: StartArgs) -> Result<()> {
         Processes::Auto => allowed_cpus(),
     };
     let bind = SocketAddr::new(host, port);
-    let app = wsgi.map(|w| w.target.spec()).unwrap_or_default();
+    let app = wsgi.map(|w| w.target.spec(&layout.src)).unwrap_or_default();
     let mut worker = worker_config(&args, &layout, app, bind, processes, container, trust_proxy_headers);
     (worker.url_aliases, worker.document_root) = (url_aliases, document_root);
     let plan = supervisor::Plan {

@@ -58,10 +58,11 @@ pub enum Target {
 }
 
 impl Target {
-    /// How the embedded server's workers are told which app to load.
-    pub fn spec(&self) -> String {
+    /// How the embedded server's workers are told which app to load (a file under `src`
+    /// by its relative path, so the setting survives the app folder moving).
+    pub fn spec(&self, src: &Path) -> String {
         match self {
-            Target::Module { file: Some(file), .. } => file.to_string_lossy().into_owned(),
+            Target::Module { file: Some(file), .. } => file.strip_prefix(src).unwrap_or(file).to_string_lossy().into_owned(),
             Target::Module { module, callable, file: None } => format!("{module}:{callable}"),
             Target::Paste(ini) => ini.to_string_lossy().into_owned(),
         }
