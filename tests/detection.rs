@@ -1,11 +1,6 @@
 //! Which app `warp start` finds, rule by rule (`--explain`), and the apps that are their
 //! own server: app.sh, an app.py script, a Procfile line, a Paste Deploy file.
 
-use std::process::Command;
-use std::time::Duration;
-
-use nix::sys::signal::Signal;
-
 use crate::rawhttp::get;
 use crate::running::{free_port, Server};
 use crate::util::Sandbox;
@@ -168,74 +163,4 @@ fn a_paste_deploy_file_is_served() {
     sandbox.write("broken.ini", "[server:main]\nport = 1\n");
     let err = sandbox.fails(&["start", ".", "broken.ini"], 1);
     assert!(err.contains("no [app:main]"), "{err}");
-}
-
-/// The pid of `parent`'s first child, from the kernel's list.
-fn child_of(parent: u32) -> u32 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).unwrap_or_default();
-        if let Some(pid) = text.split_whitespace().next() {
-            return pid.parse().unwrap();
-        }
-        assert!(std::time::Instant::now() < deadline, "{parent} has no child");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Zombies whose parent is `pid`, from /proc.
-fn zombies_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
-        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("").to_owned();
-        if field("State:").starts_with('Z') && field("PPid:") == pid.to_string() {
-            out.push(child);
-        }
-    }
-    out
-}
-
-/// As PID 1 (a container's first process) warp forwards SIGTERM to a program that is its
-/// own server, reaps the orphans handed to it, and exits with the program's status.
-#[test]
-fn as_pid_1_signals_are_forwarded_and_orphans_reaped() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("note: not root, so no pid namespace can be made: PID 1 is not tested here");
-        return;
-    }
-    let sandbox = Sandbox::new();
-    sandbox.ok(&["build"]);
-    // On /orphan the server leaves a grandchild that exits once its parent is gone: the
-    // kernel hands it to PID 1, which must reap it. SIGTERM ends the server with status 7.
-    sandbox.write(
-        "app.py",
-        "import os, signal, sys\nfrom wsgiref.simple_server import make_server\n\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n\n\
-         def serve(environ, start_response):\n    if environ['PATH_INFO'] == '/orphan' and os.fork() == 0:\n        if os.fork() == 0:\n            os._exit(0)\n        os._exit(0)\n\
-         \x20   start_response('200 OK', [])\n    return [b'ok']\n\nmake_server('127.0.0.1', int(os.environ['PORT']), serve).serve_forever()\n",
-    );
-    let port = free_port();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", env!("CARGO_BIN_EXE_warp"), "start"]);
-    cmd.envs(sandbox.warp(&[]).get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
-    cmd.env("PORT", port.to_string()).current_dir(sandbox.app());
-    let server = Server::spawn(cmd, port, sandbox.root());
-    let warp = child_of(server.child.id());
-    let program = child_of(warp);
-    for _ in 0..5 {
-        assert_eq!(get(port, "/orphan").text(), "ok");
-    }
-    // Each request's intermediate child is the server's to reap, and wsgiref never does: only
-    // the grandchildren are PID 1's.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    std::thread::sleep(Duration::from_millis(300));
-    while !zombies_of(warp).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "zombies left under PID 1: {:?}", zombies_of(warp));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(child_of(warp), program, "the program is still warp's child");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(warp as i32), Signal::SIGTERM).unwrap();
-    let status = server.exit_within(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(7), "warp's exit status is the program's");
 }

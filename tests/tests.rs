@@ -9,6 +9,7 @@ mod commands;
 mod detection;
 mod hooks_at_start;
 mod other_servers;
+mod pid1;
 mod probes;
 mod proxies;
 mod robustness;
