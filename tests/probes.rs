@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::rawhttp::get;
+use crate::rawhttp::{get, Client};
 use crate::running::{free_port, Server};
 use crate::util::{run_fails, run_ok, Sandbox};
 
@@ -34,6 +34,26 @@ fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
     server.stop();
     let err = sandbox.fails(&["start", "--health-path", "healthz"], 2);
     assert!(err.contains("not a URL path"), "{err}");
+}
+
+/// A stopping worker tells balancers to go elsewhere: its health path says 503.
+#[test]
+fn the_health_path_says_503_while_the_worker_stops() {
+    let sandbox = Sandbox::robust();
+    let server = Server::start(&sandbox, &["start", "--health-path", "/healthz"]);
+    let port = server.port;
+    // A request in flight keeps the worker stopping for a while; a connection accepted
+    // before the stop may still send its first request (it gets a short grace).
+    let in_flight = std::thread::spawn(move || get(port, "/sleep?2").status);
+    let mut waiting = Client::connect(port);
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(100));
+    waiting.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let response = waiting.response(false).expect("an answer");
+    assert_eq!((response.status, response.text().as_str()), (503, "stopping\n"));
+    assert_eq!(in_flight.join().unwrap(), 200);
+    assert!(server.exit_within(Duration::from_secs(10)).success());
 }
 
 /// An app answering 500 on /broken and 200 elsewhere.
