@@ -9,16 +9,27 @@ use crate::rawhttp::get;
 use crate::running::{free_port, Server};
 use crate::util::Sandbox;
 
-/// examples/flask with every server that builds here (mod_wsgi has its own venv, below).
-fn flask() -> &'static Sandbox {
-    static APP: OnceLock<Sandbox> = OnceLock::new();
-    APP.get_or_init(|| {
-        let sandbox = Sandbox::example("flask");
-        let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
-        sandbox.write("requirements.txt", &format!("{requirements}gunicorn\nwaitress\nuwsgi\n"));
+/// examples/NAME with `extra` lines added to its requirements, not built yet.
+fn example_with(name: &str, extra: &str) -> Sandbox {
+    let sandbox = Sandbox::example(name);
+    let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
+    sandbox.write("requirements.txt", &format!("{requirements}{extra}"));
+    sandbox
+}
+
+/// `example_with(name, extra)`, built once for every test that shares `cell`.
+fn built_once(cell: &'static OnceLock<Sandbox>, name: &str, extra: &str) -> &'static Sandbox {
+    cell.get_or_init(|| {
+        let sandbox = example_with(name, extra);
         sandbox.ok(&["build"]);
         sandbox
     })
+}
+
+/// examples/flask with every server that builds here (mod_wsgi has its own venv, below).
+fn flask() -> &'static Sandbox {
+    static APP: OnceLock<Sandbox> = OnceLock::new();
+    built_once(&APP, "flask", "gunicorn\nwaitress\nuwsgi\n")
 }
 
 /// Serve `sandbox` with `--server NAME ARGS`, check the Flask example's JSON answer, stop.
@@ -89,10 +100,8 @@ fn mod_wsgi_serves_the_flask_example_as_another_user() {
         eprintln!("note: mod_wsgi needs root (to drop to nobody) and /usr/bin/python3: not tested here");
         return;
     }
-    let sandbox = Sandbox::example("flask");
+    let sandbox = example_with("flask", "mod_wsgi\n");
     std::fs::set_permissions(sandbox.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
-    sandbox.write("requirements.txt", &format!("{requirements}mod_wsgi\n"));
     // A cache of its own: a mod_wsgi wheel compiled for another Python of the same version
     // would load that Python's library.
     let cache = sandbox.root().join("cache");
@@ -103,15 +112,10 @@ fn mod_wsgi_serves_the_flask_example_as_another_user() {
     assert!(status.success(), "{status}");
 }
 
+/// examples/django, plus gunicorn and WhiteNoise.
 fn django() -> &'static Sandbox {
     static APP: OnceLock<Sandbox> = OnceLock::new();
-    APP.get_or_init(|| {
-        let sandbox = Sandbox::example("django");
-        let requirements = std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap();
-        sandbox.write("requirements.txt", &format!("{requirements}gunicorn\nwhitenoise\n"));
-        sandbox.ok(&["build"]);
-        sandbox
-    })
+    built_once(&APP, "django", "gunicorn\nwhitenoise\n")
 }
 
 /// The page and its stylesheet, with DEBUG off: Django itself would not serve the file.
