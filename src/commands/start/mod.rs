@@ -3,16 +3,21 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use warp::detect::{self, App, Detection, Django};
+use warp::detect::{self, App};
 use warp::env_vars;
 use warp::layout::Layout;
-use warp::report::Reporter;
 use warp::serve::{external, foreground, install, privileges, setup, supervisor};
-use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
+use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
 
 use super::ExitWith;
 use crate::cli::{self, Processes, ServerType, StartArgs};
 use crate::ui;
+
+mod report;
+mod static_dirs;
+
+use report::{banner, explain};
+use static_dirs::{django_static, static_folders};
 
 pub fn run(args: StartArgs) -> Result<()> {
     // Settings are checked before anything is looked at or run.
@@ -92,8 +97,8 @@ pub fn run(args: StartArgs) -> Result<()> {
             let port = vec![(env_vars::PORT.to_owned(), port.to_string().into())];
             foreground(cmd, &port, &plan, plan.credentials.as_ref(), &layout.src, &program.to_string())
         }
-        (App::Wsgi(_), Some(launch)) => {
-            reporter.info(&format!("warp: serving {} with {}: {}", plan_app(&detection), server_name(args.server), launch.shown()));
+        (App::Wsgi(wsgi), Some(launch)) => {
+            reporter.info(&format!("warp: serving {} with {}: {}", wsgi.target, server_name(args.server), launch.shown()));
             for note in &launch.notes {
                 reporter.warn(note);
             }
@@ -148,10 +153,6 @@ fn foreground(
     }
 }
 
-fn plan_app(detection: &Detection) -> String {
-    detect::describe(&detection.app).trim_start_matches("serve ").to_owned()
-}
-
 fn server_name(server: ServerType) -> &'static str {
     external_server(server).map_or("warp", external::Server::name)
 }
@@ -164,45 +165,6 @@ fn external_server(server: ServerType) -> Option<external::Server> {
         ServerType::ModWsgi => Some(external::Server::ModWsgi),
         ServerType::Uwsgi => Some(external::Server::Uwsgi),
     }
-}
-
-/// Serve a Django project's STATIC_URL from STATIC_ROOT, unless `--url-alias` already maps
-/// that URL. Without STATIC_ROOT on disk the URL is left to Django, with a warning.
-fn django_static(django: &Django, aliases: &mut Vec<UrlAlias>, reporter: &dyn Reporter) -> Result<()> {
-    let (Some(url), Some(root)) = (&django.static_url, &django.static_root) else { return Ok(()) };
-    let url = url.trim_end_matches('/');
-    if aliases.iter().any(|a| a.url.trim_end_matches('/') == url) {
-        return Ok(());
-    }
-    if !root.is_dir() {
-        reporter.warn(&format!(
-            "Django's STATIC_ROOT {} does not exist, so {url}/ is not served: run `warp build`, which runs collectstatic",
-            root.display()
-        ));
-        return Ok(());
-    }
-    let real = std::fs::canonicalize(root).with_context(|| format!("cannot resolve STATIC_ROOT {}", root.display()))?;
-    aliases.push(UrlAlias { url: url.to_owned(), path: real.to_string_lossy().into_owned() });
-    Ok(())
-}
-
-/// `--explain`: each detection rule with its outcome, then what would run.
-fn explain(detection: &Detection, plan: &supervisor::Plan, src: &Path, launch: Option<&external::Launch>) -> String {
-    let mut lines = vec![format!("app detection in {}:", src.display())];
-    let width = detection.steps.iter().map(|(rule, _)| rule.len()).max().unwrap_or(0);
-    lines.extend(detection.steps.iter().map(|(rule, outcome)| format!("  {rule:width$}  {outcome}")));
-    lines.push(format!("found: {}", detect::describe(&detection.app)));
-    match (&detection.app, launch) {
-        (App::Program(program), _) => {
-            lines.push(format!("would run: {program} (PORT={}), in {}", plan.bind.port(), src.display()));
-        }
-        (App::Wsgi(_), Some(launch)) => {
-            lines.push(format!("would run: {}", launch.shown()));
-            lines.extend(launch.notes.iter().map(|note| format!("note: {note}")));
-        }
-        (App::Wsgi(_), None) => lines.push(format!("would serve with warp's embedded server:\n{}", banner(plan, src))),
-    }
-    lines.join("\n")
 }
 
 /// Every setting of this start, resolved, as the `WARP_*` variables that reproduce it, and
@@ -342,50 +304,6 @@ fn worker_config(
     }
 }
 
-/// `--url-alias` pairs (else WARP_URL_ALIAS) and `--document-root`, as absolute folders.
-fn static_folders(args: &StartArgs, src: &Path) -> Result<(Vec<UrlAlias>, Option<String>)> {
-    let pairs: Vec<(String, String)> = if args.url_alias.is_empty() {
-        match env_vars::get(env_vars::WARP_URL_ALIAS) {
-            Some(text) => text
-                .split_whitespace()
-                .map(|pair| match pair.split_once('=') {
-                    Some((url, path)) => Ok((url.to_owned(), path.to_owned())),
-                    None => bail!("WARP_URL_ALIAS entry {pair:?} is not URL=PATH: write it as /static=static"),
-                })
-                .collect::<Result<_>>()?,
-            None => Vec::new(),
-        }
-    } else {
-        args.url_alias.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
-    };
-    let real_src = std::fs::canonicalize(src).with_context(|| format!("cannot resolve the app's folder {}", src.display()))?;
-    let folder = |path: &Path, what: &str| -> Result<String> {
-        let full = src.join(path);
-        if !full.is_dir() {
-            bail!("{what} {} is not a folder: give an existing folder (relative paths start at {})", full.display(), src.display());
-        }
-        let real = std::fs::canonicalize(&full).with_context(|| format!("cannot resolve {what} {}", full.display()))?;
-        if real_src.starts_with(&real) {
-            bail!(
-                "{what} {} holds the app's source, which would then be served to anyone: give a folder of static files only, such as ./static",
-                real.display()
-            );
-        }
-        Ok(real.to_string_lossy().into_owned())
-    };
-    let aliases = pairs
-        .into_iter()
-        .map(|(url, path)| {
-            if !url.starts_with('/') {
-                bail!("--url-alias URL {url:?} must start with '/', as in --url-alias /static static");
-            }
-            Ok(UrlAlias { path: folder(Path::new(&path), &format!("--url-alias {url}"))?, url })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let document_root = args.document_root.as_deref().map(|dir| folder(dir, "--document-root")).transpose()?;
-    Ok((aliases, document_root))
-}
-
 /// The trusted proxy headers, lower-case; only those warp knows how to apply.
 fn proxy_headers(args: &StartArgs) -> Result<Vec<String>> {
     let headers = args
@@ -403,69 +321,6 @@ fn proxy_headers(args: &StartArgs) -> Result<Vec<String>> {
         bail!("--trust-proxy names the proxies but no header is trusted: add --trust-proxy-header X-Forwarded-For (and -Proto, -Host as your proxy sets them)");
     }
     Ok(headers)
-}
-
-/// What is about to run, as mod_wsgi-express shows it: enough to debug a deployment from
-/// its first lines of log.
-fn banner(plan: &supervisor::Plan, src: &Path) -> String {
-    let w = &plan.worker;
-    let host = if plan.bind.ip().is_unspecified() { "localhost".to_owned() } else { plan.bind.ip().to_string() };
-    let venv = plan.python.parent().and_then(Path::parent).unwrap_or(&plan.python);
-    let off_or = |d: std::time::Duration| if d.is_zero() { "off".to_owned() } else { format!("{}s", d.as_secs_f64()) };
-    let mut lines = vec![
-        format!("warp: serving {} from {}", w.app, src.display()),
-        format!("  url:        http://{host}:{}/ (listening on {}, backlog {})", plan.bind.port(), plan.bind, plan.backlog),
-        format!("  python:     {}", plan.python.display()),
-        format!("  venv:       {}", venv.display()),
-        format!("  capacity:   {} process(es) x {} thread(s) = {}", plan.processes, w.threads, plan.processes * w.threads),
-        format!(
-            "  timeouts:   startup {}s, queue {}s, request {}s, socket {}s, shutdown {}s, graceful {}s",
-            plan.startup_timeout.as_secs_f64(),
-            w.queue_timeout.as_secs_f64(),
-            w.request_timeout.as_secs_f64(),
-            w.socket_timeout.as_secs_f64(),
-            w.shutdown_timeout.as_secs_f64(),
-            w.graceful_timeout.as_secs_f64()
-        ),
-        format!(
-            "  recycling:  maximum requests {}, restart interval {}, inactivity {}, memory limit {}",
-            if w.maximum_requests == 0 { "off".to_owned() } else { w.maximum_requests.to_string() },
-            off_or(w.restart_interval),
-            off_or(w.inactivity_timeout),
-            if w.memory_limit == 0 { "off".to_owned() } else { format!("{} MiB", w.memory_limit >> 20) },
-        ),
-        format!("  body limit: {} bytes", w.limit_request_body),
-    ];
-    if !w.trust_proxy_headers.is_empty() {
-        let peers = if w.trusted_proxies.is_empty() {
-            "any peer".to_owned()
-        } else {
-            w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        };
-        lines.push(format!("  proxies:    {} from {peers}", w.trust_proxy_headers.join(", ")));
-    }
-    for alias in &w.url_aliases {
-        lines.push(format!("  static:     {} -> {}", alias.url, alias.path));
-    }
-    if let Some(root) = &w.document_root {
-        lines.push(format!("  static:     files in {root} (document root), else the app"));
-    }
-    if let Some(creds) = &plan.credentials {
-        lines.push(format!("  user:       workers run as {} (uid {}, gid {})", creds.name, creds.uid, creds.gid));
-    }
-    if let Some(path) = &w.health_path {
-        lines.push(format!("  health:     {path} answered by the server (200, or 503 while stopping)"));
-    }
-    if let Some(dir) = &plan.watch {
-        lines.push(format!("  reload:     on changes under {}", dir.display()));
-    }
-    let access = match w.access_log {
-        AccessLogFormat::Off => "off",
-        AccessLogFormat::Combined => "stdout (combined format)",
-        AccessLogFormat::Json => "stdout (JSON lines)",
-    };
-    lines.push(format!("  logs:       errors to stderr (level {}), access log {access}", w.log_level.as_str()));
-    lines.join("\n")
 }
 
 /// CPUs this process may use: the cgroup v2 quota when one is set, else the affinity mask.
