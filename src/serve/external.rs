@@ -67,9 +67,22 @@ pub struct Launch {
     pub notes: Vec<String>,
     /// The server binds as root and then switches to `--user` itself.
     pub switches_user: bool,
+    /// The generated launch module (path and code), written by [`Launch::prepare`].
+    module: Option<(PathBuf, String)>,
 }
 
 impl Launch {
+    /// Write what the command needs on disk (the generated launch module), replacing any
+    /// earlier one whole.
+    pub fn prepare(&self) -> Result<()> {
+        let Some((path, code)) = &self.module else { return Ok(()) };
+        let dir = path.parent().context("the launch module has no folder")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let temp = dir.join(format!(".{WRAPPER_MODULE}.py.tmp"));
+        std::fs::write(&temp, code).with_context(|| format!("cannot write {}", temp.display()))?;
+        std::fs::rename(&temp, path).with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// The command line, for the banner and `--explain`.
     pub fn shown(&self) -> String {
         std::iter::once(self.program.as_os_str()).chain(self.args.iter().map(OsString::as_os_str)).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
@@ -98,12 +111,12 @@ pub fn launch(server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result
         bail!("mod_wsgi-express will not run the app as root: add --user NAME (and --group GROUP) for its worker processes");
     }
     let switches_user = server != Server::Waitress;
-    let mut launch = Launch { program, args: Vec::new(), env: Vec::new(), notes: Vec::new(), switches_user };
+    let mut launch = Launch { program, args: Vec::new(), env: Vec::new(), notes: Vec::new(), switches_user, module: None };
     let mut python_path: Vec<&Path> = vec![paths.src];
     python_path.extend(wsgi.target.extra_path(paths.src));
     match server {
-        Server::Gunicorn => gunicorn(&mut launch, plan, wsgi, paths)?,
-        Server::Waitress => waitress(&mut launch, plan, wsgi, paths)?,
+        Server::Gunicorn => gunicorn(&mut launch, plan, wsgi, paths),
+        Server::Waitress => waitress(&mut launch, plan, wsgi, paths),
         Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, &python_path),
         Server::Uwsgi => uwsgi(&mut launch, plan, wsgi, paths, &python_path),
     }
@@ -155,7 +168,7 @@ fn recycling_unsupported<'a>(plan: &Plan, restart_interval: bool, inactivity: bo
     out
 }
 
-fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<()> {
+fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
     let w = &plan.worker;
     let bind = host_port(plan);
     let (workers, threads, backlog) = (plan.processes.to_string(), w.threads.to_string(), plan.backlog.to_string());
@@ -178,7 +191,7 @@ fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Res
     if let Some(creds) = &plan.credentials {
         arg(launch, &["--user", &creds.uid.to_string(), "--group", &creds.gid.to_string()]);
     }
-    match wrapped(launch, Server::Gunicorn, plan, wsgi, paths)? {
+    match wrapped(launch, Server::Gunicorn, plan, wsgi, paths) {
         Some(spec) => arg(launch, &[&spec]),
         None => match &wsgi.target {
             Target::Paste(ini) => arg(launch, &["--paste", &ini.to_string_lossy()]),
@@ -188,18 +201,17 @@ fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Res
     let mut missing = vec!["--startup-timeout", "--queue-timeout", "--socket-timeout", "--limit-request-body"];
     missing.extend(recycling_unsupported(plan, false, false, false));
     not_available(launch, Server::Gunicorn, &missing);
-    Ok(())
 }
 
-fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<()> {
+fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
     let w = &plan.worker;
     let listen = format!("--listen={}", host_port(plan));
     arg(launch, &[&listen, &format!("--threads={}", w.threads), &format!("--backlog={}", plan.backlog)]);
     arg(launch, &[&format!("--channel-timeout={}", secs(w.socket_timeout)), &format!("--max-request-body-size={}", w.limit_request_body)]);
-    let spec = match wrapped(launch, Server::Waitress, plan, wsgi, paths)? {
+    let spec = match wrapped(launch, Server::Waitress, plan, wsgi, paths) {
         Some(spec) => spec,
         // waitress-serve cannot read a Paste file itself: the wrapper module does it.
-        None if matches!(wsgi.target, Target::Paste(_)) => write_wrapper(paths, wsgi, None)?,
+        None if matches!(wsgi.target, Target::Paste(_)) => launch_module(launch, paths, wsgi, None),
         None => wsgi.target.to_string(),
     };
     arg(launch, &[&spec]);
@@ -225,7 +237,6 @@ fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Res
         launch.notes.push("waitress cannot drop privileges after binding: it runs as --user from the start".to_owned());
     }
     not_available(launch, Server::Waitress, &missing);
-    Ok(())
 }
 
 fn mod_wsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, python_path: &[&Path]) {
@@ -354,12 +365,12 @@ fn uwsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, python_pa
 
 /// For gunicorn and waitress, which serve no files: when there are static folders, the
 /// app wrapped in WhiteNoise (if the venv has it), as a generated module's `application`.
-fn wrapped(launch: &mut Launch, server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<Option<String>> {
+fn wrapped(launch: &mut Launch, server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Option<String> {
     let w = &plan.worker;
     let mut folders: Vec<(String, String)> = w.url_aliases.iter().map(|a| (a.url.clone(), a.path.clone())).collect();
     folders.extend(w.document_root.iter().map(|root| ("/".to_owned(), root.clone())));
     if folders.is_empty() {
-        return Ok(None);
+        return None;
     }
     if !has_package(paths.venv, "whitenoise") {
         let urls: Vec<&str> = folders.iter().map(|(url, _)| url.as_str()).collect();
@@ -368,9 +379,9 @@ fn wrapped(launch: &mut Launch, server: Server, plan: &Plan, wsgi: &Wsgi, paths:
             server.name(),
             urls.join(", ")
         ));
-        return Ok(None);
+        return None;
     }
-    write_wrapper(paths, wsgi, Some(&folders)).map(Some)
+    Some(launch_module(launch, paths, wsgi, Some(&folders)))
 }
 
 /// The folder of the generated wrapper module: inside the venv, which belongs to the app's
@@ -381,9 +392,9 @@ fn wrapper_dir(paths: &Paths) -> PathBuf {
 
 const WRAPPER_MODULE: &str = "warp_launch_app";
 
-/// Write the module that loads the app (and wraps it in WhiteNoise for `folders`); returns
-/// its `module:callable`.
-fn write_wrapper(paths: &Paths, wsgi: &Wsgi, folders: Option<&[(String, String)]>) -> Result<String> {
+/// Have `launch` generate the module that loads the app (and wraps it in WhiteNoise for
+/// `folders`); returns its `module:callable`.
+fn launch_module(launch: &mut Launch, paths: &Paths, wsgi: &Wsgi, folders: Option<&[(String, String)]>) -> String {
     let quote = |s: &str| serde_json::to_string(s).expect("a string always encodes");
     let mut code = String::from("# Written by `warp start`: the app as warp hands it to the server. Rewritten at every start.\n");
     match &wsgi.target {
@@ -403,13 +414,8 @@ fn write_wrapper(paths: &Paths, wsgi: &Wsgi, folders: Option<&[(String, String)]
             code.push_str(&format!("application.add_files({}, prefix={})\n", quote(path), quote(url)));
         }
     }
-    let dir = wrapper_dir(paths);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(format!("{WRAPPER_MODULE}.py"));
-    let temp = dir.join(format!(".{WRAPPER_MODULE}.py.tmp"));
-    std::fs::write(&temp, code).with_context(|| format!("cannot write {}", temp.display()))?;
-    std::fs::rename(&temp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(format!("{WRAPPER_MODULE}:application"))
+    launch.module = Some((wrapper_dir(paths).join(format!("{WRAPPER_MODULE}.py")), code));
+    format!("{WRAPPER_MODULE}:application")
 }
 
 /// Whether the venv has a top-level package `name` installed (in any of its site folders).

@@ -103,6 +103,7 @@ pub fn run(args: StartArgs) -> Result<()> {
                 reporter.warn(note);
             }
             drop(reporter);
+            launch.prepare()?;
             let mut cmd = Command::new(&launch.program);
             cmd.args(&launch.args);
             // Servers that switch user themselves bind first, so they get to keep port 80.
