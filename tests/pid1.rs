@@ -1,7 +1,8 @@
 //! `warp start` as PID 1 of a pid namespace, as in a container: signals reach the app,
 //! orphans are reaped, and the exit status means something. Needs root (for the namespace).
 
-use std::process::Command;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -11,6 +12,35 @@ use crate::rawhttp::get;
 use crate::running::{free_port, Server};
 use crate::util::Sandbox;
 
+/// A process group that is killed when the test ends, however it ends.
+struct Group(Child);
+
+impl Group {
+    fn spawn(mut cmd: Command) -> Group {
+        cmd.stdin(Stdio::null()).process_group(0);
+        Group(cmd.spawn().expect("unshare runs"))
+    }
+
+    /// The exit code, once the process ended by itself within `limit`.
+    fn code_within(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "warp did not end within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(-(self.0.id() as i32)), Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
 fn can_make_pid_namespaces() -> bool {
     let root = nix::unistd::Uid::effective().is_root();
     if !root {
@@ -19,13 +49,26 @@ fn can_make_pid_namespaces() -> bool {
     root
 }
 
-/// `warp start` as PID 1 of a new pid namespace (unshare is its parent, outside), serving
-/// on `port`.
-fn start_as_pid_1(sandbox: &Sandbox, port: u16) -> (Server, Pid) {
+/// `warp ARGS` as PID 1 of a new pid namespace (unshare is its parent, outside), with the
+/// sandbox's clean warp environment, in its app folder.
+fn as_pid_1(sandbox: &Sandbox, args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", env!("CARGO_BIN_EXE_warp"), "start"]);
-    cmd.envs(sandbox.warp(&[]).get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
-    cmd.env("PORT", port.to_string()).current_dir(sandbox.app());
+    cmd.args(["--pid", "--fork", "--kill-child", env!("CARGO_BIN_EXE_warp")]).args(args);
+    let warp = sandbox.warp(&[]);
+    for (key, value) in warp.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.current_dir(sandbox.app());
+    cmd
+}
+
+/// `warp start` as PID 1 of a new pid namespace, serving on `port`.
+fn start_as_pid_1(sandbox: &Sandbox, port: u16) -> (Server, Pid) {
+    let mut cmd = as_pid_1(sandbox, &["start"]);
+    cmd.env("PORT", port.to_string());
     let server = Server::spawn(cmd, port, sandbox.root());
     let warp = child_of(server.child.id());
     (server, Pid::from_raw(warp as i32))
@@ -124,4 +167,50 @@ fn the_embedded_server_stops_gracefully_and_reaps_orphans() {
     assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
     // Within the default shutdown timeout (5 s) and its margin.
     assert!(stopped.elapsed() < Duration::from_secs(7), "{:?}", stopped.elapsed());
+}
+
+/// Exit codes are what a container's runtime sees: an app that cannot be served is a
+/// failure with one line saying why, not a PID 1 waiting to be stopped.
+#[test]
+fn pid_1_exits_non_zero_when_there_is_nothing_to_serve() {
+    if !can_make_pid_namespaces() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let failure = |expected: &str| {
+        let out = as_pid_1(&sandbox, &["start"]).output().expect("unshare runs");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    };
+    failure("run `warp build` first");
+    sandbox.ok(&["build"]);
+    failure("no app found");
+}
+
+/// PID 1 has no default signal actions: a SIGTERM that arrives while warp is still getting
+/// ready (here during a slow `deploy` hook) must end it at once, not be dropped until the
+/// container's runtime gives up and kills it.
+#[test]
+fn pid_1_stops_at_once_when_told_to_before_it_serves() {
+    if !can_make_pid_namespaces() {
+        return;
+    }
+    let sandbox = Sandbox::robust();
+    sandbox.write_exec(".warp/action_hooks/deploy", "#!/bin/sh\ntouch deploying\nexec sleep 60\n");
+    let mut cmd = as_pid_1(&sandbox, &["start"]);
+    cmd.env("PORT", free_port().to_string()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut unshare = Group::spawn(cmd);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sandbox.app().join("deploying").exists() {
+        assert!(Instant::now() < deadline, "the deploy hook never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let warp = Pid::from_raw(child_of(unshare.0.id()) as i32);
+    let hook = child_of(warp.as_raw() as u32);
+    kill(warp, Signal::SIGTERM).unwrap();
+    assert_eq!(unshare.code_within(Duration::from_secs(5)), Some(128 + libc::SIGTERM), "ended by SIGTERM before serving");
+    // The namespace ended with its PID 1, the hook included.
+    assert!(!std::path::Path::new(&format!("/proc/{hook}")).exists(), "the deploy hook {hook} outlived warp");
 }

@@ -27,6 +27,8 @@ pub fn run(mut cmd: Command) -> Result<i32> {
     }
     // Registered before the spawn, so a signal arriving in between is not lost.
     let mut signals = signal_hook::iterator::Signals::new(FORWARDED).context("cannot install signal handlers")?;
+    // Stop signals are the program's from here on (see `pid1`).
+    super::pid1::handled();
     let child = cmd.spawn().with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
     let pid = Pid::from_raw(i32::try_from(child.id()).context("a child's pid is out of range")?);
     std::thread::spawn(move || {

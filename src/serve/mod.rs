@@ -4,6 +4,7 @@
 pub mod install;
 pub mod external;
 pub mod foreground;
+pub mod pid1;
 pub mod supervisor;
 mod watch;
 pub mod privileges;

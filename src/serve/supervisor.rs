@@ -33,6 +33,7 @@ use warp_worker_config::{LogLevel, WorkerConfig, CONFIG_VAR};
 
 use crate::appenv::AppEnv;
 use crate::process::StatusText;
+use crate::serve::pid1;
 use crate::serve::privileges::{self, Credentials};
 use crate::serve::watch;
 
@@ -125,6 +126,8 @@ pub fn run(plan: Plan) -> Result<()> {
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGCHLD] {
         signal_hook::low_level::pipe::register(signal, wake_writer.try_clone()?).context("cannot install signal handlers")?;
     }
+    // From here a stop is graceful, also for PID 1.
+    pid1::handled();
     if let Some(root) = plan.watch.clone() {
         let (changed, wake_writer) = (changed.clone(), wake_writer.try_clone()?);
         watch::spawn(root, move || {

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use warp::detect::{self, App};
 use warp::env_vars;
 use warp::layout::Layout;
-use warp::serve::{external, foreground, install, privileges, setup, supervisor};
+use warp::serve::{external, foreground, install, pid1, privileges, setup, supervisor};
 use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
 
 use super::ExitWith;
@@ -20,6 +20,8 @@ use report::{banner, explain};
 use static_dirs::{django_static, static_folders};
 
 pub fn run(args: StartArgs) -> Result<()> {
+    // As PID 1, a stop signal must not be lost while the deploy hooks and detection run.
+    pid1::exit_on_stop()?;
     // Settings are checked before anything is looked at or run.
     let trust_proxy_headers = proxy_headers(&args)?;
     let credentials = privileges::resolve(args.user.as_deref(), args.group.as_deref(), args.allow_root)?;
