@@ -63,8 +63,8 @@ pub struct ProbeArgs {
     /// The server's port [default: $PORT, else 8080 in a container, else 8000].
     #[arg(long, env = "WARP_PORT")]
     pub port: Option<u16>,
-    /// The path to GET [default: the health path, else /].
-    #[arg(long, env = "WARP_HEALTH_PATH", value_parser = health_path)]
+    /// The path to GET, query string allowed [default: the health path, else /].
+    #[arg(long, env = "WARP_HEALTH_PATH", value_parser = request_path)]
     pub path: Option<String>,
     /// How long the answer may take.
     #[arg(long, default_value = "1", value_name = "SECONDS")]
@@ -363,11 +363,21 @@ impl std::str::FromStr for ByteSize {
     }
 }
 
-fn health_path(text: &str) -> Result<String, String> {
-    if !text.starts_with('/') || text.contains(['?', '#', ' ']) {
+/// A path and query to request: it goes into a request line as it is.
+fn request_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') || text.contains(|c: char| c == '#' || c.is_whitespace() || c.is_control()) {
         return Err(format!("{text:?} is not a URL path: give one such as /healthz"));
     }
     Ok(text.to_owned())
+}
+
+/// The health path: a path alone, as requests are matched on their path.
+fn health_path(text: &str) -> Result<String, String> {
+    let path = request_path(text)?;
+    if path.contains('?') {
+        return Err(format!("{text:?} has a query string, which the health path ignores: give the path alone, such as /healthz"));
+    }
+    Ok(path)
 }
 
 /// The server `warp start` runs the app with.

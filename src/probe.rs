@@ -2,7 +2,8 @@
 //! before the app's own probe hooks.
 //!
 //! One GET over a fresh connection, `Connection: close`, and only the status line is read:
-//! a probe runs every few seconds and must stay cheap for both sides.
+//! a probe runs every few seconds and must stay cheap for both sides. Judging the status
+//! (any answer, or one below 500) is the caller's business, as are the app's hooks.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,25 +12,36 @@ use std::time::{Duration, Instant};
 /// Why a server did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    #[error("nothing answers on {addr} ({source}): is `warp start` running there?")]
+    #[error("nothing answers on {addr} ({}): is `warp start` running there?", reason(.source))]
     Connect { addr: SocketAddr, source: std::io::Error },
     #[error("{addr} did not answer GET {path} within {timeout:?}")]
     Timeout { addr: SocketAddr, path: String, timeout: Duration },
     #[error("{addr} answered GET {path} with something that is not HTTP: {line:?}")]
     NotHttp { addr: SocketAddr, path: String, line: String },
-    #[error("{addr} closed the connection on GET {path} without answering ({source})")]
+    #[error("{addr} closed the connection on GET {path} without answering ({})", reason(.source))]
     Io { addr: SocketAddr, path: String, source: std::io::Error },
+}
+
+/// An I/O error as a short phrase ("connection refused"), without the errno.
+fn reason(err: &std::io::Error) -> String {
+    let kind = err.kind().to_string();
+    if err.kind() == std::io::ErrorKind::Other || kind.contains("uncategorized") {
+        err.to_string()
+    } else {
+        kind
+    }
 }
 
 /// GET `path` from `addr` and return the response's status code.
 pub fn status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
     let deadline = Instant::now() + timeout;
+    let timed_out = || ProbeError::Timeout { addr, path: path.to_owned(), timeout };
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|source| match source.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ProbeError::Timeout { addr, path: path.to_owned(), timeout },
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => timed_out(),
         _ => ProbeError::Connect { addr, source },
     })?;
     let io = |source: std::io::Error| match source.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ProbeError::Timeout { addr, path: path.to_owned(), timeout },
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => timed_out(),
         _ => ProbeError::Io { addr, path: path.to_owned(), source },
     };
     let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
@@ -47,14 +59,56 @@ pub fn status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16, Pr
             n => line.extend_from_slice(&chunk[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&line);
-    let first = text.lines().next().unwrap_or("").trim_end().to_owned();
-    if first.is_empty() {
-        return Err(ProbeError::Io { addr, path: path.to_owned(), source: std::io::ErrorKind::UnexpectedEof.into() });
+    if line.is_empty() {
+        return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
     }
-    let mut parts = first.splitn(3, ' ');
-    match (parts.next(), parts.next().and_then(|code| code.parse::<u16>().ok())) {
-        (Some(version), Some(code)) if version.starts_with("HTTP/1.") && (100..600).contains(&code) => Ok(code),
-        _ => Err(ProbeError::NotHttp { addr, path: path.to_owned(), line: first }),
+    parse_status_line(&line).ok_or_else(|| {
+        let first = String::from_utf8_lossy(&line).lines().next().unwrap_or("").trim_end().to_owned();
+        ProbeError::NotHttp { addr, path: path.to_owned(), line: first }
+    })
+}
+
+/// The status code of a response that begins with `bytes`, when they begin with a whole,
+/// valid HTTP/1.x status line.
+fn parse_status_line(bytes: &[u8]) -> Option<u16> {
+    let end = bytes.iter().position(|&b| b == b'\n')?;
+    // A bare LF ends the line too, as RFC 9112 lets a recipient accept.
+    let line = std::str::from_utf8(&bytes[..end]).ok()?;
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut parts = line.splitn(3, ' ');
+    let version = parts.next()?;
+    let code = parts.next()?;
+    let valid = matches!(version, "HTTP/1.0" | "HTTP/1.1") && code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit());
+    let code: u16 = code.parse().ok().filter(|_| valid)?;
+    (100..600).contains(&code).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_status_line;
+
+    #[test]
+    fn a_status_line_gives_its_code() {
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"), Some(200));
+        assert_eq!(parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\n"), Some(503));
+        // The reason phrase may be empty, and the line may be all that arrived.
+        assert_eq!(parse_status_line(b"HTTP/1.1 204 \r\n"), Some(204));
+        assert_eq!(parse_status_line(b"HTTP/1.1 418\r\n"), Some(418));
+        assert_eq!(parse_status_line(b"HTTP/1.1 301 Moved\nLocation: /x\n"), Some(301));
+    }
+
+    #[test]
+    fn anything_else_is_not_an_answer() {
+        for bytes in [
+            &b"HTTP/1.1 200 OK"[..],                // the line never ended
+            b"SSH-2.0-OpenSSH_9.6\r\n",             // another protocol
+            b"HTTP/2 200\r\n",                      // not HTTP/1
+            b"HTTP/1.1 2000 OK\r\n",                // four digits
+            b"HTTP/1.1 +20 OK\r\n",                 // a sign is not a digit
+            b"HTTP/1.1 099 Early\r\n",              // below any status
+            b"\r\n",                                // empty
+        ] {
+            assert_eq!(parse_status_line(bytes), None, "{:?}", String::from_utf8_lossy(bytes));
+        }
     }
 }

@@ -19,6 +19,12 @@ pub fn reporter() -> Box<dyn Reporter> {
     }
 }
 
+/// A reporter for commands that must stay quiet when all is well (the probes): warnings
+/// only, everything else dropped.
+pub fn warnings_only() -> Box<dyn Reporter> {
+    Box::new(WarningsOnly)
+}
+
 pub fn seconds(elapsed: Duration) -> String {
     format!("{:.2}s", elapsed.as_secs_f64())
 }
@@ -65,6 +71,19 @@ impl Reporter for Plain {
     fn info(&self, message: &str) {
         eprint_line(message);
     }
+}
+
+struct WarningsOnly;
+
+impl Reporter for WarningsOnly {
+    fn step(&self, _: &str) {}
+    fn step_done(&self, _: &str, _: Duration) {}
+    fn output(&self, _: &str) {}
+    fn detail(&self, _: &str) {}
+    fn warn(&self, message: &str) {
+        eprint_line(&format!("warning: {message}"));
+    }
+    fn info(&self, _: &str) {}
 }
 
 /// A spinner for the current step; finished steps stay on screen as one line each.

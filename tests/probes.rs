@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::rawhttp::{get, Client};
+use crate::rawhttp::{exchange, get, Client};
 use crate::running::{free_port, Server};
 use crate::util::{run_fails, run_ok, Sandbox};
 
@@ -22,6 +22,9 @@ fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
     let health = get(port, "/healthz?from=probe");
     assert_eq!((health.status, health.text().as_str()), (200, "OK\n"));
     assert!(started.elapsed() < Duration::from_secs(2), "the health check waited for the busy thread: {:?}", started.elapsed());
+    assert_eq!(health.header("content-type").as_deref(), Some("text/plain"));
+    let head = exchange(port, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("an answer");
+    assert_eq!((head.status, head.header("content-length").as_deref()), (200, Some("3")));
     assert_eq!(busy.join().unwrap(), 200);
     // Other paths still reach the app, and the health path never did.
     assert_eq!(get(port, "/other").status, 200);
@@ -33,7 +36,9 @@ fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
     assert!(get(server.port, "/healthz").text().starts_with("/healthz pid="));
     server.stop();
     let err = sandbox.fails(&["start", "--health-path", "healthz"], 2);
-    assert!(err.contains("not a URL path"), "{err}");
+    assert!(err.lines().next().unwrap_or("").contains("\"healthz\" is not a URL path: give one such as /healthz"), "{err}");
+    let err = run_fails(sandbox.warp(&["start"]).env("WARP_HEALTH_PATH", "/healthz?full"), 2);
+    assert!(err.contains("has a query string"), "{err}");
 }
 
 /// A stopping worker tells balancers to go elsewhere: its health path says 503.
@@ -81,7 +86,10 @@ fn alive_and_ready_exit_0_only_when_the_server_answers_well_enough() {
     let nobody = free_port();
     for which in ["alive", "ready"] {
         let err = run_fails(&mut probe(&sandbox, which, nobody, &[]), 1);
-        assert!(err.contains(&format!("{which}: nothing answers on 127.0.0.1:{nobody}")), "{err}");
+        assert_eq!(
+            err.trim_end(),
+            format!("error: warp {which}: nothing answers on 127.0.0.1:{nobody} (connection refused): is `warp start` running there?")
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
     let server = Server::start(&sandbox, &["start", "--health-path", "/healthz"]);
@@ -90,20 +98,28 @@ fn alive_and_ready_exit_0_only_when_the_server_answers_well_enough() {
     run_ok(&mut probe(&sandbox, "ready", port, &[]));
     // A 500 is alive but not ready.
     run_ok(&mut probe(&sandbox, "alive", port, &["--path", "/broken"]));
-    let err = run_fails(&mut probe(&sandbox, "ready", port, &["--path", "/broken"]), 1);
-    assert!(err.contains("answered GET /broken with 500"), "{err}");
+    let err = run_fails(&mut probe(&sandbox, "ready", port, &["--path", "/broken?verbose=1"]), 1);
+    assert_eq!(err.trim_end(), format!("error: warp ready: 127.0.0.1:{port} answered GET /broken?verbose=1 with 500: not ready"));
     // The health path is the default path when set, through WARP_HEALTH_PATH as for start;
     // the host warp start listens on everywhere is probed on loopback.
     run_ok(probe(&sandbox, "ready", port, &["--host", "0.0.0.0"]).env("WARP_HEALTH_PATH", "/healthz"));
 
-    // The app's hooks have the last word.
-    sandbox.write_exec(".warp/action_hooks/ready", "#!/bin/sh\necho database unreachable\nexit 3\n");
+    // The app's hooks have the last word: a failure is quoted by its last line.
+    sandbox.write_exec(".warp/action_hooks/ready", "#!/bin/sh\necho checking\necho database unreachable\nexit 3\n");
     let err = run_fails(&mut probe(&sandbox, "ready", port, &[]), 1);
-    assert!(err.contains("ready") && err.contains("database unreachable"), "{err}");
+    assert_eq!(err.trim_end(), "error: warp ready: the action hook ready exited with code 3: database unreachable");
     run_ok(&mut probe(&sandbox, "alive", port, &[]));
-    sandbox.write_exec(".warp/action_hooks/ready", "#!/bin/sh\ntest -n \"$VIRTUAL_ENV\"\n");
-    run_ok(&mut probe(&sandbox, "ready", port, &[]));
+    // A passing hook runs in the app's environment, and its output is not shown.
+    sandbox.write_exec(".warp/action_hooks/alive", "#!/bin/sh\necho \"$VIRTUAL_ENV\" > alive-ran\necho all good\n");
+    sandbox.write_exec(".warp/action_hooks/ready", "#!/bin/sh\ntest -n \"$VIRTUAL_ENV\" && echo fine\n");
+    assert_eq!(run_ok(&mut probe(&sandbox, "ready", port, &[])), "");
+    assert_eq!(run_ok(&mut probe(&sandbox, "alive", port, &[])), "");
+    let venv = std::fs::read_to_string(sandbox.app().join("alive-ran")).unwrap();
+    assert_eq!(std::path::Path::new(venv.trim()).canonicalize().unwrap(), sandbox.venv().canonicalize().unwrap());
+    // The server is asked first: a hook never makes up for a server that does not answer.
     server.stop();
+    let err = run_fails(&mut probe(&sandbox, "alive", port, &[]), 1);
+    assert!(err.contains("nothing answers"), "{err}");
 }
 
 #[test]
@@ -117,4 +133,15 @@ fn a_server_that_does_not_answer_in_time_fails_the_probe() {
     assert!(err.contains("did not answer GET / within"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     drop(listener);
+}
+
+#[test]
+fn probe_settings_that_cannot_work_are_usage_errors() {
+    let sandbox = Sandbox::new();
+    let err = sandbox.fails(&["ready", "--path", "healthz"], 2);
+    assert!(err.contains("\"healthz\" is not a URL path"), "{err}");
+    let err = sandbox.fails(&["alive", "--timeout", "0"], 2);
+    assert_eq!(err.trim_end(), "error: warp alive: --timeout 0 leaves the server no time to answer: give seconds, such as 1 or 0.5");
+    let err = run_fails(sandbox.warp(&["alive"]).env("PORT", "http"), 1);
+    assert!(err.contains("PORT is \"http\", which is not a port number"), "{err}");
 }

@@ -2,6 +2,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::Result;
 use warp::layout::Layout;
+use warp::process::ChildFailed;
 
 use super::{start, ExitWith};
 use crate::cli::ProbeArgs;
@@ -23,9 +24,14 @@ impl Probe {
     }
 }
 
+/// Probe the server, then the app's hook. A probe runs every few seconds: success prints
+/// nothing, failure one line, and without a hook no Python starts.
 pub fn run(probe: Probe, args: ProbeArgs) -> Result<()> {
     let name = probe.hook();
-    let fail = |message: String| -> anyhow::Error { ExitWith { code: 1, message: format!("{name}: {message}") }.into() };
+    let fail = |message: String| -> anyhow::Error { ExitWith { code: 1, message: format!("warp {name}: {message}") }.into() };
+    if args.timeout.0.is_zero() {
+        return Err(ExitWith { code: 2, message: format!("warp {name}: --timeout 0 leaves the server no time to answer: give seconds, such as 1 or 0.5") }.into());
+    }
     let host = match args.host {
         // A server listening everywhere answers on loopback.
         Some(IpAddr::V4(ip)) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -39,12 +45,28 @@ pub fn run(probe: Probe, args: ProbeArgs) -> Result<()> {
     if matches!(probe, Probe::Ready) && status >= 500 {
         return Err(fail(format!("{addr} answered GET {path} with {status}: not ready")));
     }
-    // The app's own hook has the last word; without one, no Python starts.
+    // The app's own hook has the last word.
     let layout = Layout::discover(args.src.as_deref())?;
     if layout.hook(name).exists() {
-        let reporter = ui::reporter();
-        let env = warp::hooks::runtime_env(&layout, reporter.as_ref())?;
-        warp::hooks::run(&layout, name, &env, reporter.as_ref()).map_err(|e| fail(format!("{e:#}")))?;
+        // Only warnings (a hook that is not executable) are shown; the hook's output is
+        // quoted only when it fails.
+        let reporter = ui::warnings_only();
+        let env = warp::hooks::runtime_env(&layout, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?;
+        warp::hooks::run(&layout, name, &env, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?;
     }
     Ok(())
+}
+
+/// A failure as one line: a hook that failed by what it last printed.
+fn one_line(err: &anyhow::Error) -> String {
+    match err.chain().find_map(|cause| cause.downcast_ref::<ChildFailed>()) {
+        Some(failed) => {
+            let last = failed.tail.iter().rev().map(|line| line.trim()).find(|line| !line.is_empty());
+            match last {
+                Some(line) => format!("the {} {}: {line}", failed.what, failed.status),
+                None => format!("the {} {} without printing anything", failed.what, failed.status),
+            }
+        }
+        None => format!("{err:#}"),
+    }
 }
