@@ -13,7 +13,7 @@ fn calls(sandbox: &Sandbox) -> String {
 #[test]
 fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
     let sandbox = Sandbox::robust();
-    let server = Server::start(&sandbox, &["start", "--threads", "1", "--health-path", "/healthz"]);
+    let server = Server::start(&sandbox, &["start", "--threads", "1", "--health-path", "/healthz", "--access-log", "on"]);
     assert!(server.log().contains("health:     /healthz"), "{}", server.log());
     let port = server.port;
     let busy = std::thread::spawn(move || get(port, "/sleep?3").status);
@@ -26,9 +26,18 @@ fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
     let head = exchange(port, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("an answer");
     assert_eq!((head.status, head.header("content-length").as_deref()), (200, Some("3")));
     assert_eq!(busy.join().unwrap(), 200);
-    // Other paths still reach the app, and the health path never did.
-    assert_eq!(get(port, "/other").status, 200);
+    // Other paths still reach the app, and the health path never does, also when it comes
+    // pipelined behind an app request (then the request thread answers it, still without
+    // the app).
+    let mut client = Client::connect(port);
+    client.send(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(client.response(false).expect("the app's answer").status, 200);
+    let health = client.response(false).expect("the health answer");
+    assert_eq!((health.status, health.text().as_str()), (200, "OK\n"));
     assert_eq!(calls(&sandbox), "/sleep\n/other\n");
+    // Probes every few seconds would drown the access log.
+    let access = server.output();
+    assert!(access.contains("GET /other") && !access.contains("/healthz"), "{access}");
     assert!(server.stop().success());
 
     // Off by default: the same path is the app's.

@@ -1,6 +1,7 @@
 //! The worker's event loop: accepting, reading request heads, and the periodic checks.
 //!
-//! Every [`TICK`] it also cuts off connections whose request head is overdue (slowloris) or
+//! A health check (`--health-path`) is answered here as soon as its head is in; see
+//! [`crate::health`]. Every [`TICK`] it also cuts off connections whose request head is overdue (slowloris) or
 //! that sat idle past the socket timeout, answers 503 to requests that waited for a thread
 //! past the queue timeout, and asks the [`Watchdog`] whether the worker should be replaced.
 
@@ -9,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
-use warp_http::{parse_head_into, BodyKind, HttpError, RequestHead, Version};
+use warp_http::{parse_head_into, HttpError};
 use warp_worker_config::control::Report;
 
 use crate::conn::Conn;
 use crate::control::{Control, Order};
+use crate::health;
 use crate::log;
 use crate::watchdog::Watchdog;
 use crate::worker::{lock, refuse, unavailable, Entry, Job, Shared};
@@ -247,11 +249,13 @@ fn readable(shared: &Shared, key: usize) {
         parse_head_into(buf, &shared.limits, head)
     };
     match parsed {
-        Ok(Some(_)) if is_health_check(shared, &conn.head) => {
+        // Answered here, so it needs no free thread.
+        Ok(Some(_)) if health::is_check(shared, &conn.head) => {
             if let Entry::Idle(mut conn) = conns.remove(key) {
                 drop(conns);
                 let _ = shared.registry.deregister(&mut conn.stream);
-                answer_health(shared, &mut conn);
+                let head = std::mem::take(&mut conn.head);
+                health::answer(shared, &mut conn, &head);
             }
         }
         Ok(Some(used)) => {
@@ -275,31 +279,4 @@ fn readable(shared: &Shared, key: usize) {
             }
         }
     }
-}
-
-/// A body-less GET or HEAD of the configured health path.
-fn is_health_check(shared: &Shared, head: &RequestHead) -> bool {
-    shared.config.health_path.as_deref().is_some_and(|path| head.path() == path)
-        && matches!(head.method(), "GET" | "HEAD")
-        && matches!(head.body, BodyKind::Empty)
-}
-
-/// Answer a health check here, on the event loop: it needs no Python thread, so it answers
-/// while every thread is busy. A stopping worker says 503, so balancers stop sending to it.
-/// The connection closes after it, as probes open a new one each time.
-fn answer_health(shared: &Shared, conn: &mut Conn) {
-    let stopping = shared.stopping.load(Ordering::SeqCst);
-    let (status, body): (&str, &[u8]) = if stopping { ("503 Service Unavailable", b"stopping\n") } else { ("200 OK", b"OK\n") };
-    let version = if conn.head.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" };
-    let mut out = format!(
-        "{version} {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    if conn.head.method() != "HEAD" {
-        out.extend_from_slice(body);
-    }
-    // The answer fits in any socket buffer: the short limit only guards against a peer
-    // that stopped reading.
-    let _ = conn.write_all(&out, Duration::from_millis(100));
 }

@@ -29,6 +29,7 @@ use crate::conn::Conn;
 use crate::control::Control;
 use crate::event_loop::{EventLoop, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
+use crate::health;
 use crate::log;
 use crate::queue::Queue;
 use crate::static_files::StaticFiles;
@@ -225,6 +226,11 @@ pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
 
 /// Serve one request; returns the connection and whether it may carry another.
 fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<Conn>, bool) {
+    if health::is_check(shared, head) {
+        // Pipelined behind an app request: the event loop never saw it.
+        health::answer(shared, &mut conn, head);
+        return (conn, false);
+    }
     let config = &shared.config;
     let started = Instant::now();
     let facts = RequestFacts {
