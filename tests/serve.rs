@@ -219,6 +219,11 @@ fn head_and_http10(port: u16) {
     client.send(b"GET /old HTTP/1.0\r\n\r\n");
     assert_eq!(client.response(false).unwrap().text(), "hello /old");
     assert!(client.closed(), "HTTP/1.0 closes without keep-alive");
+}
+
+/// An HTTP/1.0 client asking for keep-alive gets it. warp's only: under a loaded CI run,
+/// gunicorn 27's gthread worker once left such a first request unanswered.
+fn http10_keep_alive(port: u16) {
     let mut client = Client::connect(port);
     client.send(b"GET /old1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_eq!(client.response(false).unwrap().text(), "hello /old1");
@@ -266,6 +271,7 @@ fn warp_passes_the_pep3333_and_http_checks() {
     let server = warp(&[]);
     run_shared(&server);
     server_name_follows_host(server.port);
+    http10_keep_alive(server.port);
     empty_chunk_does_not_send_headers(server.port);
     hop_by_hop_header_gives_500(server.port);
     let log = server.log();
