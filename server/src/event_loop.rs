@@ -1,9 +1,10 @@
 //! The worker's event loop: accepting, reading request heads, and the periodic checks.
 //!
 //! A health check (`--health-path`) is answered here as soon as its head is in; see
-//! [`crate::health`]. Every [`TICK`] it also cuts off connections whose request head is overdue (slowloris) or
-//! that sat idle past the socket timeout, answers 503 to requests that waited for a thread
-//! past the queue timeout, and asks the [`Watchdog`] whether the worker should be replaced.
+//! [`crate::health`]. Every [`TICK`] it also cuts off connections whose request head is
+//! overdue (slowloris) or that sat idle past the socket timeout, answers 503 to requests
+//! that waited for a thread past the queue timeout, and asks the [`Watchdog`] whether the
+//! worker should be replaced.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -153,7 +153,7 @@ fn not_available(launch: &mut Launch, server: Server, what: &[&str]) {
 }
 
 /// The recycling limits that are on and `server` cannot apply.
-fn recycling_unsupported<'a>(plan: &Plan, restart_interval: bool, inactivity: bool, memory: bool) -> Vec<&'a str> {
+fn recycling_unsupported(plan: &Plan, restart_interval: bool, inactivity: bool, memory: bool) -> Vec<&'static str> {
     let w = &plan.worker;
     let mut out = Vec::new();
     if !restart_interval && !w.restart_interval.is_zero() {

@@ -21,7 +21,7 @@ const FORWARDED: [i32; 7] =
 
 /// Run `cmd` in warp's place; returns the exit code warp should end with.
 pub fn run(mut cmd: Command) -> Result<i32> {
-    if std::process::id() != 1 {
+    if !super::pid1::is_init() {
         let err = cmd.exec();
         return Err(err).with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()));
     }

@@ -23,9 +23,14 @@ const STOP: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 /// True while a stop signal should end warp at once.
 static ARMED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
+/// Whether warp is the first process of its pid namespace (a container's init).
+pub fn is_init() -> bool {
+    std::process::id() == 1
+}
+
 /// As PID 1, make a stop signal end warp at once until [`handled`] is called.
 pub fn exit_on_stop() -> Result<()> {
-    if std::process::id() != 1 {
+    if !is_init() {
         return Ok(());
     }
     let armed = ARMED.get_or_init(|| Arc::new(AtomicBool::new(true)));
