@@ -14,21 +14,9 @@
 
 pub mod appenv;
 pub mod build;
-pub mod deps;
-pub mod detect;
-pub mod django;
 pub mod env_vars;
-pub mod fixup;
-pub mod hooks;
-pub mod installer;
 pub mod layout;
-pub mod locale;
 pub mod pathsearch;
-pub mod pipfile;
-pub mod probe;
 pub mod process;
-pub mod project;
-pub mod python;
 pub mod report;
-pub mod serve;
-pub mod venv;
+pub mod start;

@@ -321,7 +321,7 @@ fn malformed_requests_never_reach_the_app() {
     let bad_chunk = post(server.port, "/echo", "Transfer-Encoding: chunked\r\n", b"zz\r\nabc\r\n0\r\n\r\n");
     assert_ne!(bad_chunk.status, 200);
 
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("http/fuzz/corpus/parse_head");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/http/fuzz/corpus/parse_head");
     for entry in std::fs::read_dir(&corpus).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -6,6 +6,6 @@ use crate::ui;
 
 pub fn run(args: EnvArgs) -> Result<()> {
     let layout = Layout::discover(args.src.as_deref())?;
-    let env = warp::hooks::runtime_env(&layout, ui::reporter().as_ref())?;
+    let env = warp::appenv::hooks::runtime_env(&layout, ui::reporter().as_ref())?;
     super::print_exports(&env)
 }

@@ -3,7 +3,7 @@ use anyhow::Result;
 use crate::cli::FixupArgs;
 
 pub fn run(args: FixupArgs) -> Result<()> {
-    let report = warp::fixup::fixup(&args.dir)?;
+    let report = warp::build::fixup::fixup(&args.dir)?;
     eprintln!(
         "fixup {}: {} entries, {} given group 0, {} given group permissions = owner's{}",
         args.dir.display(),

@@ -38,9 +38,9 @@ pub fn run(command: Command) -> Result<()> {
         Command::Shell(args) => shell::run(args),
         Command::Env(args) => env::run(args),
         Command::Fixup(args) => fixup::run(args),
-        Command::Setup(args) => on_demand::run(warp::hooks::SETUP, args.src.as_deref()),
-        Command::Migrate(args) => on_demand::run(warp::hooks::MIGRATE, args.src.as_deref()),
-        Command::Verify(args) => on_demand::run(warp::hooks::VERIFY, args.src.as_deref()),
+        Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
+        Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
+        Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),
         Command::Alive(args) => probe::run(probe::Probe::Alive, args),
         Command::Ready(args) => probe::run(probe::Probe::Ready, args),
     }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use warp::hooks;
+use warp::appenv::hooks;
 use warp::layout::Layout;
 
 use crate::ui;
@@ -15,7 +15,7 @@ pub fn run(hook: &str, src: Option<&Path>) -> Result<()> {
     if hooks::run(&layout, hook, &env, reporter.as_ref())? {
         return Ok(());
     }
-    if hook == hooks::MIGRATE && warp::django::migrate(&layout, &env, reporter.as_ref())? {
+    if hook == hooks::MIGRATE && warp::build::django::migrate(&layout, &env, reporter.as_ref())? {
         return Ok(());
     }
     reporter.info(&format!("no {hook} hook in .warp/action_hooks/ (or .warpdrive/): nothing to do"));

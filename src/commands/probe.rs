@@ -18,8 +18,8 @@ pub enum Probe {
 impl Probe {
     fn hook(self) -> &'static str {
         match self {
-            Probe::Alive => warp::hooks::ALIVE,
-            Probe::Ready => warp::hooks::READY,
+            Probe::Alive => warp::appenv::hooks::ALIVE,
+            Probe::Ready => warp::appenv::hooks::READY,
         }
     }
 }
@@ -41,7 +41,7 @@ pub fn run(probe: Probe, args: ProbeArgs) -> Result<()> {
     };
     let addr = SocketAddr::new(host, start::listen_port(args.port)?);
     let path = args.path.as_deref().unwrap_or("/");
-    let status = warp::probe::status(addr, path, args.timeout.0).map_err(|e| fail(e.to_string()))?;
+    let status = warp::start::probe::status(addr, path, args.timeout.0).map_err(|e| fail(e.to_string()))?;
     if matches!(probe, Probe::Ready) && status >= 500 {
         return Err(fail(format!("{addr} answered GET {path} with {status}: not ready")));
     }
@@ -51,8 +51,8 @@ pub fn run(probe: Probe, args: ProbeArgs) -> Result<()> {
         // Only warnings (a hook that is not executable) are shown; the hook's output is
         // quoted only when it fails.
         let reporter = ui::warnings_only();
-        let env = warp::hooks::runtime_env(&layout, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?;
-        warp::hooks::run(&layout, name, &env, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?;
+        let env = warp::appenv::hooks::runtime_env(&layout, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?;
+        warp::appenv::hooks::run(&layout, name, &env, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?;
     }
     Ok(())
 }

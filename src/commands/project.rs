@@ -7,7 +7,7 @@ use crate::ui;
 
 pub fn run(args: ProjectArgs) -> Result<()> {
     let reporter = ui::reporter();
-    let project = warp::project::ensure(&args.name, args.python.as_deref(), reporter.as_ref())?;
+    let project = warp::build::project::ensure(&args.name, args.python.as_deref(), reporter.as_ref())?;
     let mut env = AppEnv::default().with_venv(&project.venv);
     env.extend([(env_vars::WARP_PROJECT.to_owned(), project.name.clone())]);
     if args.print_env {

@@ -3,10 +3,10 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use warp::detect::{self, App};
+use warp::start::detect::{self, App};
 use warp::env_vars;
 use warp::layout::Layout;
-use warp::serve::{external, foreground, install, pid1, privileges, setup, supervisor};
+use warp::start::serve::{external, foreground, install, pid1, privileges, setup, supervisor};
 use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
 
 use super::ExitWith;
@@ -30,9 +30,9 @@ pub fn run(args: StartArgs) -> Result<()> {
     let reporter = ui::reporter();
     // --setup-only and --explain start nothing, so the deploy hooks wait for the real start.
     let env = if args.setup_only || args.explain {
-        warp::hooks::runtime_env(&layout, reporter.as_ref())?
+        warp::appenv::hooks::runtime_env(&layout, reporter.as_ref())?
     } else {
-        warp::hooks::deploy(&layout, reporter.as_ref())?
+        warp::appenv::hooks::deploy(&layout, reporter.as_ref())?
     };
     let python = layout.venv.join("bin").join("python");
     let detection = detect::detect(&detect::Input { src: &layout.src, python: &python, env: &env }, args.app.as_deref())?;

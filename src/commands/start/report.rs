@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use warp::detect::{self, App, Detection};
-use warp::serve::{external, supervisor};
+use warp::start::detect::{self, App, Detection};
+use warp::start::serve::{external, supervisor};
 use warp_worker_config::AccessLogFormat;
 
 /// `--explain`: each detection rule with its outcome, then what would run.

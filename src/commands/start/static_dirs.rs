@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use warp::detect::Django;
+use warp::start::detect::Django;
 use warp::env_vars;
 use warp::report::Reporter;
 use warp_worker_config::UrlAlias;

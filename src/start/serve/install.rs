@@ -20,11 +20,11 @@ const BUILT_NAME: &str = "libwarp_server.so";
 
 /// The Python glue, by its path inside the package folder.
 const PYTHON_FILES: [(&str, &str); 5] = [
-    ("__init__.py", include_str!("../../server/python/warp_server/__init__.py")),
-    ("__main__.py", include_str!("../../server/python/warp_server/__main__.py")),
-    ("management/__init__.py", include_str!("../../server/python/warp_server/management/__init__.py")),
-    ("management/commands/__init__.py", include_str!("../../server/python/warp_server/management/commands/__init__.py")),
-    ("management/commands/runwarp.py", include_str!("../../server/python/warp_server/management/commands/runwarp.py")),
+    ("__init__.py", include_str!("../../../crates/server/python/warp_server/__init__.py")),
+    ("__main__.py", include_str!("../../../crates/server/python/warp_server/__main__.py")),
+    ("management/__init__.py", include_str!("../../../crates/server/python/warp_server/management/__init__.py")),
+    ("management/commands/__init__.py", include_str!("../../../crates/server/python/warp_server/management/commands/__init__.py")),
+    ("management/commands/runwarp.py", include_str!("../../../crates/server/python/warp_server/management/commands/runwarp.py")),
 ];
 
 /// What an install did.

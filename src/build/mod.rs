@@ -2,7 +2,16 @@
 //!
 //! Order: environment files, `pre-build` hook, `build-env` hook, dependencies (skipped when
 //! their digest is unchanged), warp's server module, `build` hook, Django's collectstatic. The venv is replaced
-//! only when the new one is complete; see [`crate::venv`].
+//! only when the new one is complete; see [`crate::build::venv`].
+
+pub mod deps;
+pub mod django;
+pub mod fixup;
+pub mod installer;
+pub mod pipfile;
+pub mod project;
+pub mod python;
+pub mod venv;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,12 +20,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::appenv::AppEnv;
-use crate::deps::{Plan, Source};
-use crate::installer::{self, Installer, Job};
+use deps::{Plan, Source};
+use installer::{Installer, Job};
+use crate::appenv::hooks;
+use crate::env_vars;
 use crate::layout::Layout;
-use crate::python;
 use crate::report::Reporter;
-use crate::{django, env_vars, hooks, pipfile, serve, venv};
+use crate::start::serve;
 
 /// What a build did, for the closing line.
 pub struct Outcome {

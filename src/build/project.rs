@@ -6,11 +6,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::appenv::AppEnv;
-use crate::installer::{Installer, Job};
+use crate::build::installer::{Installer, Job};
 use crate::layout::warp_home;
-use crate::python::{self, Interpreter};
+use crate::build::python::{self, Interpreter};
 use crate::report::Reporter;
-use crate::venv;
+use crate::build::venv;
 
 /// A project venv, created or found.
 pub struct Project {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::python::Interpreter;
+use crate::build::python::Interpreter;
 
 /// Where the dependency list comes from.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use nix::unistd::{Gid, Group, Uid, User};
 
-use crate::serve::supervisor::Plan;
+use crate::start::serve::supervisor::Plan;
 
 /// How much longer than the shutdown timeout a stop may take before it becomes a kill:
 /// the master's own exit and the workers' after their requests finished.

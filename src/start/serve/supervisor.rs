@@ -33,9 +33,9 @@ use warp_worker_config::{LogLevel, WorkerConfig, CONFIG_VAR};
 
 use crate::appenv::AppEnv;
 use crate::process::StatusText;
-use crate::serve::pid1;
-use crate::serve::privileges::{self, Credentials};
-use crate::serve::watch;
+use crate::start::serve::pid1;
+use crate::start::serve::privileges::{self, Credentials};
+use crate::start::serve::watch;
 
 /// A worker that lived less than this is taken to have failed at startup.
 const YOUNG: Duration = Duration::from_secs(2);

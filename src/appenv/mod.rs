@@ -5,6 +5,9 @@
 //! environment (so `docker run -e` and a Kubernetes `env:` win over the files, as in s2i),
 //! then hook output, then the venv's own `VIRTUAL_ENV` and `PATH`.
 
+pub mod hooks;
+pub mod locale;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -62,7 +65,7 @@ pub struct AppEnv {
 
 impl AppEnv {
     /// Start from the app's environment files; inherited variables keep their values. A
-    /// missing or ASCII locale becomes a UTF-8 one (see [`crate::locale`]).
+    /// missing or ASCII locale becomes a UTF-8 one (see [`crate::appenv::locale`]).
     pub fn from_files(files: &[PathBuf]) -> anyhow::Result<AppEnv> {
         let mut env = AppEnv::default();
         for file in files {
@@ -77,7 +80,7 @@ impl AppEnv {
                 }
             }
         }
-        if let Some(locale) = crate::locale::utf8_default(|key| env.vars.get(key).cloned().or_else(|| std::env::var(key).ok())) {
+        if let Some(locale) = crate::appenv::locale::utf8_default(|key| env.vars.get(key).cloned().or_else(|| std::env::var(key).ok())) {
             for key in ["LANG", "LC_ALL"] {
                 env.vars.insert(key.to_owned(), locale.to_owned());
             }

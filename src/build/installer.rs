@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::appenv::AppEnv;
-use crate::python::Interpreter;
+use crate::build::python::Interpreter;
 use crate::report::Reporter;
 use crate::{env_vars, pathsearch, process};
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use warp_worker_config::{AccessLogFormat, UrlAlias};
 
-use crate::detect::{Target, Wsgi};
-use crate::serve::supervisor::Plan;
+use crate::start::detect::{Target, Wsgi};
+use crate::start::serve::supervisor::Plan;
 
 /// A server other than the embedded one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

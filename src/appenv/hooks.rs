@@ -97,7 +97,7 @@ pub fn runtime_env(layout: &Layout, reporter: &dyn Reporter) -> Result<AppEnv> {
 
 /// The environment files and the venv, before any hook ran.
 fn base_env(layout: &Layout) -> Result<AppEnv> {
-    if !crate::venv::exists(&layout.venv) {
+    if !crate::build::venv::exists(&layout.venv) {
         anyhow::bail!("no virtualenv at {}: run `warp build` first", layout.venv.display());
     }
     Ok(AppEnv::from_files(&layout.environment_files())?.with_venv(&layout.venv))
