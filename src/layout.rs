@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::env_vars;
+use crate::settings::{self, Id};
 
 /// The folder of the app's warp settings, and the older name read in its place.
 const CONFIG_DIR: &str = ".warp";
@@ -53,6 +54,12 @@ impl Layout {
         self.config_dir.join("action_hooks").join(name)
     }
 
+    /// The folder of a warpdrive project read as `.warp/`, whose `server_type` and
+    /// `server_args` files configure the server too.
+    pub fn legacy_dir(&self) -> Option<&Path> {
+        self.config_dir.ends_with(LEGACY_CONFIG_DIR).then_some(self.config_dir.as_path())
+    }
+
     /// The `KEY=VALUE` files applied to the app's environment, lowest precedence first.
     pub fn environment_files(&self) -> [PathBuf; 2] {
         [self.src.join(".s2i").join("environment"), self.config_dir.join("environment")]
@@ -72,7 +79,7 @@ fn config_dir_of(src: &Path) -> PathBuf {
 
 /// `$WARP_HOME`, else `~/.warp`.
 pub fn warp_home() -> Result<PathBuf> {
-    if let Some(home) = env_vars::get(env_vars::WARP_HOME) {
+    if let Some(home) = env_vars::get(settings::table::WARP_HOME) {
         return Ok(PathBuf::from(home));
     }
     let home = std::env::home_dir()
@@ -83,7 +90,7 @@ pub fn warp_home() -> Result<PathBuf> {
 
 /// `$WARP_CACHE_DIR`, else `$APP_ROOT/.cache` in a container, else `$WARP_HOME/cache`.
 fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = env_vars::get(env_vars::WARP_CACHE_DIR) {
+    if let Some(dir) = env_vars::get(settings::var(Id::CacheDir)) {
         return Ok(PathBuf::from(dir));
     }
     if let Some(app_root) = env_vars::get(env_vars::APP_ROOT) {

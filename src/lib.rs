@@ -19,4 +19,5 @@ pub mod layout;
 pub mod pathsearch;
 pub mod process;
 pub mod report;
+pub mod settings;
 pub mod start;

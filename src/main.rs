@@ -22,6 +22,8 @@ fn main() -> ExitCode {
             eprintln!("error: {}", causes.join(": "));
             match err.downcast_ref::<commands::ExitWith>() {
                 Some(exit) => ExitCode::from(exit.code),
+                // A value the user gave (a flag, a variable, .warp/config.yaml) was refused.
+                None if err.downcast_ref::<warp::settings::SettingError>().is_some() => ExitCode::from(2),
                 None => ExitCode::FAILURE,
             }
         }

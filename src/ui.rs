@@ -12,7 +12,7 @@ use warp::report::Reporter;
 
 /// The reporter the CLI hands to the library.
 pub fn reporter() -> Box<dyn Reporter> {
-    if std::io::stderr().is_terminal() && env_vars::get(env_vars::WARP_NO_PROGRESS).is_none() {
+    if std::io::stderr().is_terminal() && env_vars::get(warp::settings::var(warp::settings::Id::NoProgress)).is_none() {
         Box::new(Terminal { bar: Mutex::new(None) })
     } else {
         Box::new(Plain { step: Mutex::new(None) })

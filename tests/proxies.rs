@@ -62,7 +62,7 @@ fn bad_proxy_settings_are_one_line_errors() {
     app.write("wsgi.py", "application = None\n");
     let out = app.fails(&["start", "--trust-proxy", "10.0.0.0/33", "--trust-proxy-header", "X-Forwarded-For"], 2);
     assert!(out.contains("not an address or CIDR block"), "{out}");
-    let out = app.fails(&["start", "--trust-proxy-header", "X-Client"], 1);
+    let out = app.fails(&["start", "--trust-proxy-header", "X-Client"], 2);
     assert!(out.contains("is not a proxy header warp knows"), "{out}");
     let out = app.fails(&["start", "--trust-proxy", "10.0.0.0/8"], 1);
     assert!(out.contains("add --trust-proxy-header"), "{out}");

@@ -349,7 +349,7 @@ fn static_settings_are_checked() {
     assert!(out.contains("nowhere is not a folder"), "{out}");
     let out = app().fails(&["start", "--url-alias", "/static", "static/site.css"], 1);
     assert!(out.contains("is not a folder"), "{out}");
-    let out = app().fails(&["start", "--url-alias", "static", "static"], 1);
+    let out = app().fails(&["start", "--url-alias", "static", "static"], 2);
     assert!(out.contains("must start with '/'"), "{out}");
     let out = app().fails(&["start", "--document-root", "missing"], 1);
     assert!(out.contains("--document-root") && out.contains("is not a folder"), "{out}");
@@ -364,5 +364,5 @@ fn static_settings_are_checked() {
 fn run_with_env(name: &str, value: &str) -> String {
     let mut cmd = app().warp(&["start"]);
     cmd.env(name, value);
-    crate::util::run_fails(&mut cmd, 1)
+    crate::util::run_fails(&mut cmd, 2)
 }

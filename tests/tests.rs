@@ -14,5 +14,6 @@ mod probes;
 mod proxies;
 mod robustness;
 mod serve;
+mod settings;
 mod setup_and_privileges;
 mod static_files;

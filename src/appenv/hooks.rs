@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::appenv::{parse_assignments, AppEnv};
+use crate::appenv::{parse_assignments, AppEnv, VarSource};
 use crate::layout::Layout;
 use crate::pathsearch::is_executable;
 use crate::process;
@@ -53,7 +53,7 @@ pub fn run_for_env(
         return Ok(Vec::new());
     };
     let origin = format!("output of action hook {name}");
-    Ok(parse_assignments(&stdout, &origin)?)
+    Ok(parse_assignments(&stdout, &origin)?.into_iter().map(|(_, key, value)| (key, value)).collect())
 }
 
 fn execute(
@@ -91,7 +91,7 @@ fn execute(
 pub fn runtime_env(layout: &Layout, reporter: &dyn Reporter) -> Result<AppEnv> {
     let mut env = base_env(layout)?;
     let extra = run_for_env(layout, DEPLOY_ENV, &env, reporter)?;
-    env.extend(extra);
+    env.extend(VarSource::Hook(DEPLOY_ENV.to_owned()), extra);
     Ok(env)
 }
 
@@ -100,7 +100,7 @@ fn base_env(layout: &Layout) -> Result<AppEnv> {
     if !crate::build::venv::exists(&layout.venv) {
         anyhow::bail!("no virtualenv at {}: run `warp build` first", layout.venv.display());
     }
-    Ok(AppEnv::from_files(&layout.environment_files())?.with_venv(&layout.venv))
+    Ok(AppEnv::from_files(&layout.src, &layout.environment_files())?.with_venv(&layout.venv))
 }
 
 /// What `warp start` runs before the server: `deploy-cfg` the first time for this app root,

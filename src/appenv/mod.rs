@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::env_vars;
+use crate::settings::Environment;
 
 /// A malformed `KEY=VALUE` line.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,7 @@ pub struct AssignmentError {
 
 /// Parse `KEY=VALUE` lines; blank lines and `#` comments are skipped, values are taken
 /// literally (no quotes, no expansion: the same rules as `docker run --env-file`).
-pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(String, String)>, AssignmentError> {
+pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(usize, String, String)>, AssignmentError> {
     let mut out = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim_start();
@@ -37,7 +38,7 @@ pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(String, String
             .split_once('=')
             .filter(|(key, _)| is_identifier(key));
         match valid {
-            Some((key, value)) => out.push((key.to_owned(), value.to_owned())),
+            Some((key, value)) => out.push((index + 1, key.to_owned(), value.to_owned())),
             None => {
                 return Err(AssignmentError {
                     origin: origin.to_owned(),
@@ -56,17 +57,30 @@ fn is_identifier(key: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Where a variable of the app's environment got its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VarSource {
+    /// warp's own environment (`docker run -e`, a Kubernetes `env:`, the shell).
+    Inherited,
+    /// An environment file, shown relative to the app's folder, at this line.
+    File { path: String, line: usize },
+    /// The output of this action hook.
+    Hook(String),
+    /// warp itself: the UTF-8 locale, `WARP_PROJECT`.
+    Warp,
+}
+
 /// Variables to set on top of the inherited environment.
 #[derive(Debug, Clone, Default)]
 pub struct AppEnv {
-    vars: BTreeMap<String, String>,
+    vars: BTreeMap<String, (String, VarSource)>,
     venv: Option<PathBuf>,
 }
 
 impl AppEnv {
-    /// Start from the app's environment files; inherited variables keep their values. A
-    /// missing or ASCII locale becomes a UTF-8 one (see [`crate::appenv::locale`]).
-    pub fn from_files(files: &[PathBuf]) -> anyhow::Result<AppEnv> {
+    /// Start from the app's environment files (shown relative to `src`); inherited variables
+    /// keep their values. A missing or ASCII locale becomes a UTF-8 one (see [`locale`]).
+    pub fn from_files(src: &Path, files: &[PathBuf]) -> anyhow::Result<AppEnv> {
         let mut env = AppEnv::default();
         for file in files {
             let text = match std::fs::read_to_string(file) {
@@ -74,23 +88,22 @@ impl AppEnv {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", file.display()))),
             };
-            for (key, value) in parse_assignments(&text, &file.display().to_string())? {
+            let shown = file.strip_prefix(src).unwrap_or(file).display().to_string();
+            for (line, key, value) in parse_assignments(&text, &shown)? {
                 if std::env::var_os(&key).is_none() {
-                    env.vars.insert(key, value);
+                    env.vars.insert(key, (value, VarSource::File { path: shown.clone(), line }));
                 }
             }
         }
-        if let Some(locale) = crate::appenv::locale::utf8_default(|key| env.vars.get(key).cloned().or_else(|| std::env::var(key).ok())) {
-            for key in ["LANG", "LC_ALL"] {
-                env.vars.insert(key.to_owned(), locale.to_owned());
-            }
+        if let Some(locale) = locale::utf8_default(|key| env.get(key)) {
+            env.extend(VarSource::Warp, ["LANG", "LC_ALL"].map(|key| (key.to_owned(), locale.to_owned())));
         }
         Ok(env)
     }
 
-    /// Add variables that override everything but the venv (hook output).
-    pub fn extend(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
-        self.vars.extend(vars);
+    /// Add variables that override everything but the venv (hook output), from `source`.
+    pub fn extend(&mut self, source: VarSource, vars: impl IntoIterator<Item = (String, String)>) {
+        self.vars.extend(vars.into_iter().map(|(key, value)| (key, (value, source.clone()))));
     }
 
     /// Activate `venv` for every process started with this environment.
@@ -107,7 +120,7 @@ impl AppEnv {
     /// Every variable this environment sets, with the venv's `VIRTUAL_ENV` and `PATH` last.
     pub fn vars(&self) -> Vec<(String, OsString)> {
         let mut out: Vec<(String, OsString)> =
-            self.vars.iter().map(|(k, v)| (k.clone(), OsString::from(v))).collect();
+            self.vars.iter().map(|(k, (v, _))| (k.clone(), OsString::from(v))).collect();
         if let Some(venv) = &self.venv {
             out.retain(|(k, _)| k != env_vars::VIRTUAL_ENV && k != "PATH");
             out.push((env_vars::VIRTUAL_ENV.to_owned(), venv.as_os_str().to_owned()));
@@ -118,12 +131,12 @@ impl AppEnv {
 
     /// A variable as the app's processes see it: assigned here, else inherited (empty is unset).
     pub fn get(&self, key: &str) -> Option<String> {
-        self.vars.get(key).cloned().or_else(|| std::env::var(key).ok()).filter(|v| !v.is_empty())
+        self.lookup(key).map(|(value, _)| value)
     }
 
     /// The variables the environment files and hooks assigned (not the venv's).
-    pub fn assigned(&self) -> &BTreeMap<String, String> {
-        &self.vars
+    pub fn assigned(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.vars.iter().map(|(k, (v, _))| (k, v))
     }
 
     /// Configure `cmd` to run in this environment.
@@ -140,12 +153,23 @@ impl AppEnv {
         let base = self
             .vars
             .get("PATH")
-            .map(OsString::from)
+            .map(|(path, _)| OsString::from(path))
             .or_else(|| std::env::var_os("PATH"))
             .unwrap_or_default();
         let bin = venv.join("bin");
         let rest = std::env::split_paths(&base).filter(|p| p != &bin);
         std::env::join_paths(std::iter::once(bin.clone()).chain(rest)).unwrap_or(base)
+    }
+}
+
+impl crate::settings::Environment for AppEnv {
+    /// Assigned here, else inherited; an empty value is unset.
+    fn lookup(&self, key: &str) -> Option<(String, VarSource)> {
+        match self.vars.get(key) {
+            Some((value, source)) => Some((value.clone(), source.clone())),
+            None => std::env::var(key).ok().map(|value| (value, VarSource::Inherited)),
+        }
+        .filter(|(value, _)| !value.is_empty())
     }
 }
 
@@ -158,7 +182,7 @@ mod tests {
         let parsed = parse_assignments("# c\n\nA=1\n  B= x=y \nC=\n", "f").unwrap();
         assert_eq!(
             parsed,
-            vec![("A".into(), "1".into()), ("B".into(), " x=y ".into()), ("C".into(), "".into())]
+            vec![(3, "A".into(), "1".into()), (4, "B".into(), " x=y ".into()), (5, "C".into(), "".into())]
         );
     }
 

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use crate::appenv::AppEnv;
 use crate::build::python::Interpreter;
 use crate::report::Reporter;
+use crate::settings::{self, Id};
 use crate::{env_vars, pathsearch, process};
 
 /// Which program installs packages.
@@ -34,10 +35,10 @@ pub struct Job<'a> {
 impl Installer {
     /// `WARP_INSTALLER` if set, else uv when it is on PATH, else pip.
     pub fn choose(cx: &Job) -> Result<Installer> {
-        match env_vars::get(env_vars::WARP_INSTALLER).as_deref() {
+        match env_vars::get(settings::var(Id::Installer)).as_deref() {
             Some("uv") => Ok(Installer::Uv(uv_binary(cx)?)),
             Some("pip") => Ok(Installer::Pip),
-            Some(other) => bail!("WARP_INSTALLER is {other:?}: set it to uv or pip, or unset it"),
+            Some(other) => bail!("{} is {other:?}: set it to uv or pip, or unset it", settings::var(Id::Installer)),
             None => Ok(uv_on_path().map_or(Installer::Pip, Installer::Uv)),
         }
     }

@@ -19,11 +19,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::appenv::AppEnv;
+use crate::appenv::{AppEnv, VarSource};
 use deps::{Plan, Source};
 use installer::{Installer, Job};
 use crate::appenv::hooks;
 use crate::env_vars;
+use crate::settings::{self, Id};
 use crate::layout::Layout;
 use crate::report::Reporter;
 use crate::start::serve;
@@ -41,7 +42,7 @@ pub fn build(layout: &Layout, reporter: &dyn Reporter) -> Result<Outcome> {
         reporter.warn(&format!("{} asks for Python {asked}, which is not installed: using {}", python.origin, python.version_text()));
     }
     reporter.info(&format!("python: {python} (from {})", python.origin));
-    let mut env = AppEnv::from_files(&layout.environment_files())?.with_venv(&layout.venv);
+    let mut env = AppEnv::from_files(&layout.src, &layout.environment_files())?.with_venv(&layout.venv);
     let keep = vec![layout.src.clone(), layout.cache.clone()];
     if venv::recover(&layout.venv, &keep)? {
         reporter.warn("the previous build was interrupted: its venv was restored");
@@ -59,7 +60,7 @@ pub fn build(layout: &Layout, reporter: &dyn Reporter) -> Result<Outcome> {
 
     hooks::run(layout, hooks::PRE_BUILD, &env, reporter)?;
     let extra = hooks::run_for_env(layout, hooks::BUILD_ENV, &env, reporter)?;
-    env.extend(extra);
+    env.extend(VarSource::Hook(hooks::BUILD_ENV.to_owned()), extra);
 
     let plan = Plan::for_app(&layout.src)?;
     let digest = plan.digest(&python, &effective_installer_env(&env))?;
@@ -94,7 +95,7 @@ pub fn build(layout: &Layout, reporter: &dyn Reporter) -> Result<Outcome> {
     }
 
     hooks::run(layout, hooks::BUILD, &env, reporter)?;
-    if env_vars::get(env_vars::WARP_DISABLE_COLLECTSTATIC).is_none() {
+    if env_vars::get(settings::var(Id::DisableCollectstatic)).is_none() {
         django::collectstatic(layout, &env, reporter)?;
     }
     Ok(Outcome { installed })
@@ -112,7 +113,7 @@ fn create_venv(installer: &Installer, layout: &Layout, job: &Job) -> Result<()> 
 /// those the app's files and hooks set.
 fn effective_installer_env(env: &AppEnv) -> std::collections::BTreeMap<String, String> {
     let mut all: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    all.extend(env.assigned().clone());
+    all.extend(env.assigned().map(|(k, v)| (k.clone(), v.clone())));
     all
 }
 

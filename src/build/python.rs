@@ -10,6 +10,7 @@ use std::process::Command;
 
 use serde::Deserialize;
 
+use crate::settings::{self, Id};
 use crate::{env_vars, pathsearch};
 
 /// The oldest Python warp builds with.
@@ -102,8 +103,8 @@ pub fn resolve(text: &str, origin: &'static str) -> Result<Interpreter, PythonEr
 
 /// The raw request text and where it came from.
 fn requested(src: &Path) -> Result<(String, &'static str), PythonError> {
-    if let Some(value) = env_vars::get(env_vars::WARP_PYTHON) {
-        return Ok((value, "WARP_PYTHON"));
+    if let Some(value) = env_vars::get(settings::var(Id::Python)) {
+        return Ok((value, settings::var(Id::Python)));
     }
     for (file, origin) in [(".python-version", ".python-version"), ("runtime.txt", "runtime.txt")] {
         let path = src.join(file);

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into a call into the library.
 
 mod build;
+mod config;
 mod env;
 mod exec;
 mod fixup;
@@ -38,6 +39,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Shell(args) => shell::run(args),
         Command::Env(args) => env::run(args),
         Command::Fixup(args) => fixup::run(args),
+        Command::Config(args) => config::run(args),
         Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),

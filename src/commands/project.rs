@@ -1,6 +1,6 @@
 use anyhow::Result;
-use warp::appenv::AppEnv;
-use warp::env_vars;
+use warp::appenv::{AppEnv, VarSource};
+use warp::settings::table::WARP_PROJECT;
 
 use crate::cli::ProjectArgs;
 use crate::ui;
@@ -9,7 +9,7 @@ pub fn run(args: ProjectArgs) -> Result<()> {
     let reporter = ui::reporter();
     let project = warp::build::project::ensure(&args.name, args.python.as_deref(), reporter.as_ref())?;
     let mut env = AppEnv::default().with_venv(&project.venv);
-    env.extend([(env_vars::WARP_PROJECT.to_owned(), project.name.clone())]);
+    env.extend(VarSource::Warp, [(WARP_PROJECT.to_owned(), project.name.clone())]);
     if args.print_env {
         return super::print_exports(&env);
     }

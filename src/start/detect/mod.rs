@@ -15,14 +15,10 @@ use serde::Deserialize;
 
 use crate::appenv::AppEnv;
 use crate::pathsearch::is_executable;
+use crate::settings::{var, Id, Origin, Settings};
 
 pub use program::Program;
 
-/// The variables that name the app, in the order they are consulted.
-pub const WARP_APP_SCRIPT: &str = "WARP_APP_SCRIPT";
-pub const WARP_APP_MODULE: &str = "WARP_APP_MODULE";
-pub const WARP_APP_FILE: &str = "WARP_APP_FILE";
-pub const WARP_APP_CONFIG: &str = "WARP_APP_CONFIG";
 
 /// The files that hold a WSGI app by convention, in the order they are tried.
 const WSGI_FILES: [&str; 3] = ["wsgi.py", "app.py", "application.py"];
@@ -106,11 +102,37 @@ pub struct Detection {
     pub steps: Vec<(String, String)>,
 }
 
-/// Where the app's Python and variables come from: its venv and its environment.
+/// Where the app's Python, variables and settings come from.
 pub struct Input<'a> {
     pub src: &'a Path,
     pub python: &'a Path,
     pub env: &'a AppEnv,
+    /// The resolved `warp start` settings, for the `WARP_APP_*` that name the app.
+    pub settings: &'a Settings,
+}
+
+/// Nothing was found: each rule with what it saw, for `--explain`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no app found in {}: looked for {}, an executable app.sh, {}, {}, wsgi.py, app.py or application.py defining `application` or `app`, \
+     manage.py (Django), {} (a Paste .ini) and a Procfile `web:` line; add one, or pass the app as `warp start SRC module:callable`",
+    src.display(), var(Id::AppScript), var(Id::AppModule), var(Id::AppFile), var(Id::AppConfig)
+)]
+pub struct NoAppFound {
+    pub src: PathBuf,
+    pub steps: Vec<(String, String)>,
+}
+
+/// A setting that names the app: its text, and how to quote it (the variable, and where
+/// it was set when that was not a variable).
+fn named_by(ctx: &Input, id: Id) -> Option<(String, String)> {
+    let entry = ctx.settings.entry(id)?;
+    let text = entry.value.as_ref()?.render();
+    let label = match &entry.origin {
+        Origin::Variable { name, .. } => (*name).to_owned(),
+        origin => format!("{} ({origin})", var(id)),
+    };
+    Some((text, label))
 }
 
 /// One detection rule: the app it found, if any, having recorded what it saw in the steps.
@@ -130,12 +152,7 @@ pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
             return Ok(Detection { app, steps });
         }
     }
-    bail!(
-        "no app found in {}: looked for {WARP_APP_SCRIPT}, an executable app.sh, {WARP_APP_MODULE}, {WARP_APP_FILE}, \
-         wsgi.py, app.py or application.py defining `application` or `app`, manage.py (Django), {WARP_APP_CONFIG} \
-         (a Paste .ini) and a Procfile `web:` line; add one, or pass the app as `warp start SRC module:callable`",
-        ctx.src.display()
-    )
+    Err(NoAppFound { src: ctx.src.to_path_buf(), steps }.into())
 }
 
 /// One line saying what will run.
@@ -203,12 +220,12 @@ fn file_app(path: &Path, callable: &str) -> App {
 
 /// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
 fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
-    if let Some(text) = ctx.env.get(WARP_APP_SCRIPT) {
-        let path = existing_file(ctx.src, &text, WARP_APP_SCRIPT)?;
+    if let Some((text, label)) = named_by(ctx, Id::AppScript) {
+        let path = existing_file(ctx.src, &text, &label)?;
         if !is_executable(&path) {
-            bail!("{} ({WARP_APP_SCRIPT}) is not executable: run `chmod +x {}`", path.display(), path.display());
+            bail!("{} ({label}) is not executable: run `chmod +x {}`", path.display(), path.display());
         }
-        steps.push((WARP_APP_SCRIPT.to_owned(), format!("{text}: run it")));
+        steps.push((label, format!("{text}: run it")));
         return Ok(Some(App::Program(Program::executable(path))));
     }
     let path = ctx.src.join("app.sh");
@@ -220,36 +237,36 @@ fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>>
     } else {
         "present but not executable, so skipped (`chmod +x app.sh` to run it)"
     };
-    steps.push((format!("{WARP_APP_SCRIPT}, app.sh"), format!("not set; app.sh {outcome}")));
+    steps.push((format!("{}, app.sh", var(Id::AppScript)), format!("not set; app.sh {outcome}")));
     Ok(None)
 }
 
 /// Rule 2: WARP_APP_MODULE.
 fn module(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
-    let Some(text) = ctx.env.get(WARP_APP_MODULE) else {
-        steps.push((WARP_APP_MODULE.to_owned(), "not set".to_owned()));
+    let Some((text, label)) = named_by(ctx, Id::AppModule) else {
+        steps.push((var(Id::AppModule).to_owned(), "not set".to_owned()));
         return Ok(None);
     };
-    let target = module_target(&text, WARP_APP_MODULE)?;
-    steps.push((WARP_APP_MODULE.to_owned(), format!("{text}: serve {target}")));
+    let target = module_target(&text, &label)?;
+    steps.push((label, format!("{text}: serve {target}")));
     Ok(Some(App::Wsgi(Wsgi { target, django: None })))
 }
 
 /// Rule 3: WARP_APP_FILE, else wsgi.py, app.py, application.py: served when they define
 /// `application` or `app`. An app.py (or WARP_APP_FILE) with neither is run as a script.
 fn wsgi_file(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
-    let (candidates, chosen): (Vec<PathBuf>, bool) = match ctx.env.get(WARP_APP_FILE) {
-        Some(text) => (vec![existing_file(ctx.src, &text, WARP_APP_FILE)?], true),
+    let (candidates, chosen): (Vec<PathBuf>, bool) = match named_by(ctx, Id::AppFile) {
+        Some((text, label)) => (vec![existing_file(ctx.src, &text, &label)?], true),
         None => (WSGI_FILES.iter().map(|name| ctx.src.join(name)).filter(|p| p.is_file()).collect(), false),
     };
     if candidates.is_empty() {
-        steps.push((format!("{WARP_APP_FILE}, {}", WSGI_FILES.join(", ")), "not set; none of the files exists".to_owned()));
+        steps.push((format!("{}, {}", var(Id::AppFile), WSGI_FILES.join(", ")), "not set; none of the files exists".to_owned()));
         return Ok(None);
     }
     let refs: Vec<&Path> = candidates.iter().map(PathBuf::as_path).collect();
     for (path, found) in candidates.iter().zip(defines(ctx, &refs)?) {
         let shown = path.strip_prefix(ctx.src).unwrap_or(path).display().to_string();
-        let rule = if chosen { format!("{WARP_APP_FILE} {shown}") } else { shown.clone() };
+        let rule = if chosen { format!("{} {shown}", var(Id::AppFile)) } else { shown.clone() };
         if let Some(error) = &found.error {
             // A file by one of these names that does not even parse is most likely the
             // app: serving it shows the full error where a guess would hide it.
@@ -319,13 +336,13 @@ fn static_path(url: &str) -> Option<String> {
 
 /// Rule 5: a Paste Deploy .ini named by WARP_APP_CONFIG.
 fn paste_config(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
-    let Some(text) = ctx.env.get(WARP_APP_CONFIG) else {
-        steps.push((WARP_APP_CONFIG.to_owned(), "not set".to_owned()));
+    let Some((text, label)) = named_by(ctx, Id::AppConfig) else {
+        steps.push((var(Id::AppConfig).to_owned(), "not set".to_owned()));
         return Ok(None);
     };
-    let path = existing_file(ctx.src, &text, WARP_APP_CONFIG)?;
+    let path = existing_file(ctx.src, &text, &label)?;
     let wsgi = paste(ctx, path)?;
-    steps.push((WARP_APP_CONFIG.to_owned(), format!("{text}: serve {}", wsgi.target)));
+    steps.push((label, format!("{text}: serve {}", wsgi.target)));
     Ok(Some(App::Wsgi(wsgi)))
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use warp_worker_config::{AccessLogFormat, UrlAlias};
 
+use crate::settings::{table, Arg, Id, Processes, Scope, Settings, Value};
 use crate::start::detect::{Target, Wsgi};
 use crate::start::serve::supervisor::Plan;
 
@@ -43,6 +44,23 @@ impl Server {
             Server::Waitress => "waitress-serve",
             Server::ModWsgi => "mod_wsgi-express",
             Server::Uwsgi => "uwsgi",
+        }
+    }
+
+    /// The settings it has a flag (or a way) for; any other that is on gets a note.
+    fn applies(self) -> &'static [Id] {
+        use Id::*;
+        match self {
+            Server::Gunicorn => &[Host, Port, ListenBacklog, Processes, Threads, RequestTimeout, ShutdownTimeout, MaximumRequests, UrlAlias, DocumentRoot, TrustProxyHeader, TrustProxy, ReloadOnChanges, User, Group, AccessLog, LogLevel],
+            Server::Waitress => &[Host, Port, ListenBacklog, Threads, SocketTimeout, LimitRequestBody, UrlAlias, DocumentRoot, User, Group],
+            Server::ModWsgi => &[
+                Host, Port, ListenBacklog, Processes, Threads, StartupTimeout, QueueTimeout, RequestTimeout, SocketTimeout, ShutdownTimeout, GracefulTimeout, MaximumRequests,
+                RestartInterval, InactivityTimeout, LimitRequestBody, UrlAlias, DocumentRoot, TrustProxyHeader, TrustProxy, ReloadOnChanges, User, Group, AccessLog, LogLevel,
+            ],
+            Server::Uwsgi => &[
+                Host, Port, ListenBacklog, Processes, Threads, RequestTimeout, SocketTimeout, ShutdownTimeout, GracefulTimeout, MaximumRequests, RestartInterval, MemoryLimit,
+                LimitRequestBody, UrlAlias, DocumentRoot, ReloadOnChanges, User, Group, AccessLog,
+            ],
         }
     }
 
@@ -95,8 +113,9 @@ pub struct Paths<'a> {
     pub venv: &'a Path,
 }
 
-/// Map `plan` onto `server`'s flags for `wsgi`. Static folders are `plan.worker`'s.
-pub fn launch(server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result<Launch> {
+/// Map `plan` onto `server`'s flags for `wsgi`. Static folders are `plan.worker`'s; the
+/// settings say which were given and what else to add (`server.args`).
+pub fn launch(server: Server, plan: &Plan, settings: &Settings, wsgi: &Wsgi, paths: &Paths) -> Result<Launch> {
     let program = paths.venv.join("bin").join(server.executable());
     if !program.is_file() {
         bail!(
@@ -120,9 +139,13 @@ pub fn launch(server: Server, plan: &Plan, wsgi: &Wsgi, paths: &Paths) -> Result
         Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, &python_path),
         Server::Uwsgi => uwsgi(&mut launch, plan, wsgi, paths, &python_path),
     }
+    unsupported(&mut launch, server, settings);
     if plan.worker.health_path.is_some() {
         launch.notes.push(format!("{} has no health path of its own: --health-path requests go to the app", server.name()));
     }
+    // The app's own arguments for its server (server.args, warpdrive's server_args) last,
+    // so they can refine what warp mapped.
+    launch.args.extend(settings.list(Id::ServerArgs).iter().map(OsString::from));
     // The app's modules and warp's launch module come first; the app's own PYTHONPATH after.
     let launcher = wrapper_dir(paths);
     let mut entries: Vec<PathBuf> = python_path.iter().map(|p| p.to_path_buf()).collect();
@@ -146,27 +169,26 @@ fn host_port(plan: &Plan) -> String {
     plan.bind.to_string()
 }
 
-fn not_available(launch: &mut Launch, server: Server, what: &[&str]) {
-    if !what.is_empty() {
-        launch.notes.push(format!("{} has no equivalent of warp's {}: not applied", server.name(), what.join(", ")));
+/// Note every server setting that is on and `server` has no way to apply.
+fn unsupported(launch: &mut Launch, server: Server, settings: &Settings) {
+    let missing: Vec<String> = settings
+        .entries()
+        .filter(|e| e.row.in_scope(Scope::Start) && matches!(e.row.arg, Arg::Long(_)) && SERVING.contains(&e.row.heading))
+        .filter(|e| !server.applies().contains(&e.row.id) && e.row.id != Id::HealthPath)
+        .filter(|e| match &e.value {
+            // One process is what a server that has no processes runs anyway.
+            Some(Value::Processes(Processes::Count(1))) | None => false,
+            Some(value) => !value.is_off(),
+        })
+        .map(|e| e.row.name())
+        .collect();
+    if !missing.is_empty() {
+        launch.notes.push(format!("{} has no equivalent of warp's {}: not applied", server.name(), missing.join(", ")));
     }
 }
 
-/// The recycling limits that are on and `server` cannot apply.
-fn recycling_unsupported(plan: &Plan, restart_interval: bool, inactivity: bool, memory: bool) -> Vec<&'static str> {
-    let w = &plan.worker;
-    let mut out = Vec::new();
-    if !restart_interval && !w.restart_interval.is_zero() {
-        out.push("--restart-interval");
-    }
-    if !inactivity && !w.inactivity_timeout.is_zero() {
-        out.push("--inactivity-timeout");
-    }
-    if !memory && w.memory_limit > 0 {
-        out.push("--memory-limit");
-    }
-    out
-}
+/// The help headings of the settings that say how the app is served.
+const SERVING: [&str; 8] = [table::H_LISTEN, table::H_CAPACITY, table::H_TIMEOUTS, table::H_RECYCLING, table::H_LIMITS, table::H_STATIC, table::H_PROXIES, table::H_LOGGING];
 
 fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
     let w = &plan.worker;
@@ -198,9 +220,6 @@ fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
             target => arg(launch, &[&target.to_string()]),
         },
     }
-    let mut missing = vec!["--startup-timeout", "--queue-timeout", "--socket-timeout", "--limit-request-body"];
-    missing.extend(recycling_unsupported(plan, false, false, false));
-    not_available(launch, Server::Gunicorn, &missing);
 }
 
 fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
@@ -215,28 +234,13 @@ fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
         None => wsgi.target.to_string(),
     };
     arg(launch, &[&spec]);
-    let mut missing = vec!["--startup-timeout", "--queue-timeout", "--request-timeout", "--shutdown-timeout"];
     if plan.processes > 1 {
-        missing.push("--processes (waitress is one process: capacity is its threads)");
-    }
-    if w.maximum_requests > 0 {
-        missing.push("--maximum-requests");
-    }
-    missing.extend(recycling_unsupported(plan, false, false, false));
-    if w.access_log != AccessLogFormat::Off {
-        missing.push("--access-log");
-    }
-    if !w.trust_proxy_headers.is_empty() {
-        missing.push("--trust-proxy-header");
-    }
-    if plan.watch.is_some() {
-        missing.push("--reload-on-changes");
+        launch.notes.push("waitress is one process: its capacity is its threads, so --processes is not applied".to_owned());
     }
     if plan.credentials.is_some() {
         // It cannot drop privileges itself, so it starts as the user: ports below 1024 fail.
         launch.notes.push("waitress cannot drop privileges after binding: it runs as --user from the start".to_owned());
     }
-    not_available(launch, Server::Waitress, &missing);
 }
 
 fn mod_wsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, python_path: &[&Path]) {
@@ -300,7 +304,6 @@ fn mod_wsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, python_path: &[&Path]
             arg(launch, &["--group", &group.name]);
         }
     }
-    not_available(launch, Server::ModWsgi, &recycling_unsupported(plan, true, true, false));
 }
 
 /// Apache's names for the levels warp shares with it.
@@ -355,12 +358,6 @@ fn uwsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, python_pa
     if let Some(creds) = &plan.credentials {
         arg(launch, &["--uid", &creds.uid.to_string(), "--gid", &creds.gid.to_string()]);
     }
-    let mut missing = vec!["--startup-timeout", "--queue-timeout"];
-    if !w.trust_proxy_headers.is_empty() {
-        missing.push("--trust-proxy-header");
-    }
-    missing.extend(recycling_unsupported(plan, true, false, true));
-    not_available(launch, Server::Uwsgi, &missing);
 }
 
 /// For gunicorn and waitress, which serve no files: when there are static folders, the

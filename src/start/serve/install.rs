@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::env_vars;
+use crate::settings::{self, Id};
 
 const NAME: &str = "warp_server";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -36,7 +37,7 @@ pub enum Installed {
 
 /// The compiled server module this warp uses.
 pub fn module_path() -> Result<PathBuf> {
-    if let Some(path) = env_vars::get(env_vars::WARP_SERVER_MODULE) {
+    if let Some(path) = env_vars::get(settings::var(Id::ServerModule)) {
         let path = PathBuf::from(path);
         if !path.is_file() {
             bail!("WARP_SERVER_MODULE is {}, which does not exist: point it at libwarp_server.so or unset it", path.display());

@@ -2,15 +2,23 @@
 
 use std::path::Path;
 
-use warp::start::detect::{self, App, Detection};
-use warp::start::serve::{external, supervisor};
 use warp_worker_config::AccessLogFormat;
 
-/// `--explain`: each detection rule with its outcome, then what would run.
-pub(super) fn explain(detection: &Detection, plan: &supervisor::Plan, src: &Path, launch: Option<&external::Launch>) -> String {
+use crate::settings::{table, Id, Settings, Value};
+use crate::start::detect::{self, App, Detection};
+use crate::start::serve::{external, supervisor};
+
+/// `--explain`'s first part: each detection rule with its outcome.
+pub fn rules(steps: &[(String, String)], src: &Path) -> String {
     let mut lines = vec![format!("app detection in {}:", src.display())];
-    let width = detection.steps.iter().map(|(rule, _)| rule.len()).max().unwrap_or(0);
-    lines.extend(detection.steps.iter().map(|(rule, outcome)| format!("  {rule:width$}  {outcome}")));
+    let width = steps.iter().map(|(rule, _)| rule.len()).max().unwrap_or(0);
+    lines.extend(steps.iter().map(|(rule, outcome)| format!("  {rule:width$}  {outcome}")));
+    lines.join("\n")
+}
+
+/// `--explain`: each detection rule with its outcome, then what would run.
+pub fn explain(detection: &Detection, plan: &supervisor::Plan, settings: &Settings, src: &Path, launch: Option<&external::Launch>) -> String {
+    let mut lines = vec![rules(&detection.steps, src)];
     lines.push(format!("found: {}", detect::describe(&detection.app)));
     match (&detection.app, launch) {
         (App::Program(program), _) => {
@@ -20,42 +28,31 @@ pub(super) fn explain(detection: &Detection, plan: &supervisor::Plan, src: &Path
             lines.push(format!("would run: {}", launch.shown()));
             lines.extend(launch.notes.iter().map(|note| format!("note: {note}")));
         }
-        (App::Wsgi(_), None) => lines.push(format!("would serve with warp's embedded server:\n{}", banner(plan, src))),
+        (App::Wsgi(_), None) => lines.push(format!("would serve with warp's embedded server:\n{}", banner(plan, settings, src))),
     }
     lines.join("\n")
 }
 
 /// What is about to run, as mod_wsgi-express shows it: enough to debug a deployment from
 /// its first lines of log.
-pub(super) fn banner(plan: &supervisor::Plan, src: &Path) -> String {
+pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> String {
     let w = &plan.worker;
     let host = if plan.bind.ip().is_unspecified() { "localhost".to_owned() } else { plan.bind.ip().to_string() };
     let venv = plan.python.parent().and_then(Path::parent).unwrap_or(&plan.python);
-    let off_or = |d: std::time::Duration| if d.is_zero() { "off".to_owned() } else { format!("{}s", d.as_secs_f64()) };
     let mut lines = vec![
         format!("warp: serving {} from {}", w.app, src.display()),
         format!("  url:        http://{host}:{}/ (listening on {}, backlog {})", plan.bind.port(), plan.bind, plan.backlog),
         format!("  python:     {}", plan.python.display()),
         format!("  venv:       {}", venv.display()),
         format!("  capacity:   {} process(es) x {} thread(s) = {}", plan.processes, w.threads, plan.processes * w.threads),
-        format!(
-            "  timeouts:   startup {}s, queue {}s, request {}s, socket {}s, shutdown {}s, graceful {}s",
-            plan.startup_timeout.as_secs_f64(),
-            w.queue_timeout.as_secs_f64(),
-            w.request_timeout.as_secs_f64(),
-            w.socket_timeout.as_secs_f64(),
-            w.shutdown_timeout.as_secs_f64(),
-            w.graceful_timeout.as_secs_f64()
-        ),
-        format!(
-            "  recycling:  maximum requests {}, restart interval {}, inactivity {}, memory limit {}",
-            if w.maximum_requests == 0 { "off".to_owned() } else { w.maximum_requests.to_string() },
-            off_or(w.restart_interval),
-            off_or(w.inactivity_timeout),
-            if w.memory_limit == 0 { "off".to_owned() } else { format!("{} MiB", w.memory_limit >> 20) },
-        ),
+        format!("  timeouts:   {}", group(settings, table::H_TIMEOUTS)),
+        format!("  recycling:  {}", group(settings, table::H_RECYCLING)),
         format!("  body limit: {} bytes", w.limit_request_body),
     ];
+    let given = given(settings);
+    if !given.is_empty() {
+        lines.push(format!("  settings:   {given}"));
+    }
     if !w.trust_proxy_headers.is_empty() {
         let peers = if w.trusted_proxies.is_empty() {
             "any peer".to_owned()
@@ -86,4 +83,37 @@ pub(super) fn banner(plan: &supervisor::Plan, src: &Path) -> String {
     };
     lines.push(format!("  logs:       errors to stderr (level {}), access log {access}", w.log_level.as_str()));
     lines.join("\n")
+}
+
+/// The settings under `heading`, as `startup 15s, queue 45s`: each named by its flag
+/// without the heading's own word, switches left out.
+fn group(settings: &Settings, heading: &str) -> String {
+    settings
+        .entries()
+        .filter(|e| e.row.heading == heading && !matches!(e.value, Some(Value::Bool(_))))
+        .map(|e| {
+            let name = e.row.name();
+            let name = name.trim_start_matches("--").trim_end_matches("-timeout").replace('-', " ");
+            let value = match &e.value {
+                None => "off".to_owned(),
+                Some(v) if v.is_off() => "off".to_owned(),
+                Some(Value::Seconds(d)) => format!("{}s", d.as_secs_f64()),
+                Some(Value::Bytes(n)) => format!("{} MiB", n >> 20),
+                Some(v) => v.render(),
+            };
+            format!("{name} {value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The settings someone gave, with where: the first thing to check when a deployment does
+/// not behave as configured.
+fn given(settings: &Settings) -> String {
+    settings
+        .entries()
+        .filter(|e| !e.origin.is_default() && !matches!(e.row.id, Id::Src | Id::App))
+        .filter_map(|e| Some(format!("{} {} ({})", e.row.name(), e.value.as_ref()?.render(), e.origin)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -4,29 +4,15 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use warp::start::detect::Django;
-use warp::env_vars;
-use warp::report::Reporter;
 use warp_worker_config::UrlAlias;
 
-use crate::cli::StartArgs;
+use crate::report::Reporter;
+use crate::settings::{Id, Settings};
+use crate::start::detect::Django;
 
-/// `--url-alias` pairs (else WARP_URL_ALIAS) and `--document-root`, as absolute folders.
-pub(super) fn static_folders(args: &StartArgs, src: &Path) -> Result<(Vec<UrlAlias>, Option<String>)> {
-    let pairs: Vec<(String, String)> = if args.url_alias.is_empty() {
-        match env_vars::get(env_vars::WARP_URL_ALIAS) {
-            Some(text) => text
-                .split_whitespace()
-                .map(|pair| match pair.split_once('=') {
-                    Some((url, path)) => Ok((url.to_owned(), path.to_owned())),
-                    None => bail!("WARP_URL_ALIAS entry {pair:?} is not URL=PATH: write it as /static=static"),
-                })
-                .collect::<Result<_>>()?,
-            None => Vec::new(),
-        }
-    } else {
-        args.url_alias.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
-    };
+/// `--url-alias` pairs and `--document-root`, as absolute folders.
+pub fn static_folders(settings: &Settings, src: &Path) -> Result<(Vec<UrlAlias>, Option<String>)> {
+    let pairs = settings.pairs(Id::UrlAlias);
     let real_src = std::fs::canonicalize(src).with_context(|| format!("cannot resolve the app's folder {}", src.display()))?;
     let folder = |path: &Path, what: &str| -> Result<String> {
         let full = src.join(path);
@@ -43,21 +29,16 @@ pub(super) fn static_folders(args: &StartArgs, src: &Path) -> Result<(Vec<UrlAli
         Ok(real.to_string_lossy().into_owned())
     };
     let aliases = pairs
-        .into_iter()
-        .map(|(url, path)| {
-            if !url.starts_with('/') {
-                bail!("--url-alias URL {url:?} must start with '/', as in --url-alias /static static");
-            }
-            Ok(UrlAlias { path: folder(Path::new(&path), &format!("--url-alias {url}"))?, url })
-        })
+        .iter()
+        .map(|(url, path)| Ok(UrlAlias { path: folder(Path::new(path), &format!("--url-alias {url}"))?, url: url.clone() }))
         .collect::<Result<Vec<_>>>()?;
-    let document_root = args.document_root.as_deref().map(|dir| folder(dir, "--document-root")).transpose()?;
+    let document_root = settings.path(Id::DocumentRoot).map(|dir| folder(dir, "--document-root")).transpose()?;
     Ok((aliases, document_root))
 }
 
 /// Serve a Django project's STATIC_URL from STATIC_ROOT, unless `--url-alias` already maps
 /// that URL. Without STATIC_ROOT on disk the URL is left to Django, with a warning.
-pub(super) fn django_static(django: &Django, aliases: &mut Vec<UrlAlias>, reporter: &dyn Reporter) -> Result<()> {
+pub fn django_static(django: &Django, aliases: &mut Vec<UrlAlias>, reporter: &dyn Reporter) -> Result<()> {
     let (Some(url), Some(root)) = (&django.static_url, &django.static_root) else { return Ok(()) };
     let url = url.trim_end_matches('/');
     if aliases.iter().any(|a| a.url.trim_end_matches('/') == url) {
