@@ -46,6 +46,14 @@ fn flask() -> Sandbox {
     app
 }
 
+/// `warp start` on the app, once a worker has loaded it and answered: a probe run before
+/// that would time out on a busy machine.
+fn serving(app: &Sandbox) -> Server {
+    let server = Server::start(app, &["start"]);
+    assert_eq!(get(server.port, "/").status, 200);
+    server
+}
+
 /// A small Django project on sqlite with contrib's auth (users, groups) and one static
 /// file. Written here rather than copied from examples/django, so these tests hold
 /// whatever that example grows into. `extra_settings` is appended to settings.py.
@@ -528,7 +536,7 @@ fn alive_fails_when_the_apps_heartbeat_goes_stale() {
         ".warp/environment",
         "ALIVE_HEARTBEAT_FILE=run/heartbeat\nALIVE_MAX_AGE=30\n",
     );
-    let server = Server::start(&app, &["start"]);
+    let server = serving(&app);
     let err = run_fails(&mut probe(&app, "alive", server.port, &[]), 1);
     assert!(
         err.contains("alive: no heartbeat yet: run/heartbeat does not exist"),
@@ -561,7 +569,7 @@ fn ready_fails_while_the_database_refuses_connections() {
         ".warp/environment",
         &format!("DATABASE_URL=postgresql://app@127.0.0.1:{db_port}/shop\nREADY_TIMEOUT=1\n"),
     );
-    let server = Server::start(&app, &["start"]);
+    let server = serving(&app);
     assert_eq!(run_ok(&mut probe(&app, "ready", server.port, &[])), "");
     drop(database);
     let err = run_fails(&mut probe(&app, "ready", server.port, &[]), 1);
