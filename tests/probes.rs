@@ -81,7 +81,8 @@ fn app_with_a_broken_page() -> Sandbox {
     sandbox
 }
 
-fn probe(sandbox: &Sandbox, which: &str, port: u16, extra: &[&str]) -> std::process::Command {
+/// `warp WHICH --port PORT EXTRA...` in the sandbox.
+pub fn probe(sandbox: &Sandbox, which: &str, port: u16, extra: &[&str]) -> std::process::Command {
     let port = port.to_string();
     let mut args = vec![which, "--port", &port];
     args.extend_from_slice(extra);
