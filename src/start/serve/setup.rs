@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use nix::unistd::{Gid, Group, Uid, User};
 
+use crate::settings::{self, Id};
 use crate::start::serve::supervisor::Plan;
 
 /// How much longer than the shutdown timeout a stop may take before it becomes a kill:
@@ -115,12 +116,13 @@ fn unit(setup: &Setup<'_>, dir: &Path, warp: &Path) -> Result<String> {
     let plan = setup.plan;
     let w = &plan.worker;
     let identity = if Uid::effective().is_root() {
-        match setup.settings.iter().find(|(name, _)| *name == "WARP_USER") {
+        match setup.settings.iter().find(|(name, _)| *name == settings::var(Id::User)) {
             Some((_, user)) => format!(
-                "# The master starts as root to bind {}; the workers run as {user} (WARP_USER in warp.env).\n",
-                plan.bind
+                "# The master starts as root to bind {}; the workers run as {user} ({} in warp.env).\n",
+                plan.bind,
+                settings::var(Id::User)
             ),
-            None => "# Root, as when it was set up (WARP_ALLOW_ROOT in warp.env).\n".to_owned(),
+            None => format!("# Root, as when it was set up ({} in warp.env).\n", settings::var(Id::AllowRoot)),
         }
     } else {
         let user = User::from_uid(Uid::effective())
