@@ -36,7 +36,7 @@ fn help_lists_every_command_with_examples() {
         .take_while(|l| l.starts_with("  "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["build", "start", "project", "exec", "shell", "env", "fixup", "setup", "migrate", "verify", "alive", "ready", "help"], "{help}");
+    assert_eq!(commands, ["build", "start", "project", "exec", "shell", "env", "fixup", "config", "setup", "migrate", "verify", "alive", "ready", "help"], "{help}");
     for command in &commands[..commands.len() - 1] {
         let text = sandbox.ok(&[command, "--help"]);
         assert!(text.contains("Examples:"), "{command} --help has examples:\n{text}");

@@ -35,7 +35,8 @@ fn each_source_gives_a_setting_and_the_stronger_one_wins() {
     );
     sandbox.write(".s2i/environment", "PORT=8085\nWARP_QUEUE_TIMEOUT=25\n");
     sandbox.write(".warp/environment", "# ours\nWARP_PROCESSES=4\n");
-    let all = config(sandbox.warp(&["config", "--json"]).env("WARP_SOCKET_TIMEOUT", "9"));
+    // (The harness sets WARP_INSTALLER, which would beat config.yaml.)
+    let all = config(sandbox.warp(&["config", "--json"]).env("WARP_SOCKET_TIMEOUT", "9").env_remove("WARP_INSTALLER"));
     // config.yaml, with its line.
     assert_eq!(value(&all, "--threads"), "3");
     assert_eq!(source(&all, "--threads"), &serde_json::json!({"source": "config file", "file": ".warp/config.yaml", "line": 3}));
