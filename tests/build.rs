@@ -42,7 +42,7 @@ fn requirements_follow_includes_into_the_digest() {
     assert!(sandbox.imports(&sandbox.venv(), "six"));
     sandbox.write("base.txt", "idna==3.7\n");
     let out = sandbox.ok(&["build"]);
-    assert!(out.contains("dependencies installed"), "{out}");
+    assert!(out.contains("(1 package installed)"), "{out}");
     assert!(sandbox.imports(&sandbox.venv(), "idna"));
     assert!(!sandbox.imports(&sandbox.venv(), "six"), "a rebuild starts from a fresh venv");
 }
@@ -125,7 +125,11 @@ fn setup_py_app_is_installed_editable_with_its_requirements() {
     );
     sandbox.write("myapp.py", "VALUE = 1\n");
     let out = sandbox.ok(&["build"]);
-    assert!(out.contains("dependencies installed"), "{out}");
+    assert!(
+        out.contains("installing the app itself from setup.py (editable) with the dependencies it declares with uv"),
+        "{out}"
+    );
+    assert!(out.contains("(2 packages installed)"), "myapp and six: {out}");
     // Imported from elsewhere, the module comes from the source folder (editable).
     let file = sandbox.python(&sandbox.venv(), "import myapp, six; print(myapp.__file__)");
     assert_eq!(Path::new(&file), sandbox.app().canonicalize().unwrap().join("myapp.py"));
@@ -146,7 +150,12 @@ fn requirements_and_setup_py_install_both() {
 fn a_lone_wsgi_py_still_gets_a_venv() {
     let sandbox = Sandbox::example("hello");
     let out = sandbox.ok(&["build"]);
-    assert!(out.contains("nothing to install"), "{out}");
+    assert!(
+        out.contains("no dependency file (uv.lock, Pipfile.lock, requirements.txt, pyproject.toml, setup.py): nothing to install"),
+        "{out}"
+    );
+    assert!(out.contains("(no dependencies to install)"), "{out}");
+    assert!(!out.contains("installed)"), "nothing was installed: {out}");
     assert!(sandbox.venv().join("pyvenv.cfg").is_file());
     assert_eq!(sandbox.python(&sandbox.venv(), "import sys; print(sys.prefix != sys.base_prefix)"), "True");
 }
@@ -166,7 +175,7 @@ fn unchanged_rebuild_installs_nothing_and_a_change_reinstalls() {
 
     sandbox.write("requirements.txt", "six==1.16.0\nidna==3.7\n");
     let out = sandbox.ok(&["build"]);
-    assert!(out.contains("dependencies installed"), "{out}");
+    assert!(out.contains("(2 packages installed)"), "{out}");
     assert!(!marker.exists(), "a changed input gives a fresh venv");
     assert!(sandbox.imports(&sandbox.venv(), "idna"));
 }
@@ -199,7 +208,7 @@ fn another_python_version_rebuilds_the_venv() {
     sandbox.ok(&["build"]);
     sandbox.write(".python-version", other);
     let out = sandbox.ok(&["build"]);
-    assert!(out.contains("dependencies installed"), "{out}");
+    assert!(out.contains(&format!("creating venv {}", sandbox.venv().canonicalize().unwrap().display())), "{out}");
     let version = sandbox.python(&sandbox.venv(), "import sys; print('%d.%d' % sys.version_info[:2])");
     assert_eq!(version, other);
 }
@@ -398,24 +407,205 @@ fn the_flask_example_builds_and_imports_as_the_readme_says() {
     assert!(out.contains("flask ok Flask"), "{out}");
 }
 
-#[test]
-fn uv_is_fetched_into_the_cache_when_missing_from_path() {
-    let sandbox = Sandbox::new();
-    sandbox.write("requirements.txt", SIX);
-    let cache = sandbox.root().join("own-cache");
-    // A PATH with the system's tools but no uv.
+/// PATH with the system's tools but without any uv, so warp must fetch its own.
+fn path_without_uv() -> std::ffi::OsString {
     let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap())
         .filter(|dir| !dir.join("uv").exists())
         .collect();
-    let out = crate::util::run_ok(
-        sandbox
-            .warp(&["build"])
-            .env("WARP_CACHE_DIR", &cache)
-            .env("PATH", std::env::join_paths(path).unwrap()),
-    );
-    assert!(out.contains("uv is not on PATH: installing it into warp's cache"), "{out}");
-    assert!(cache.join("tools/uv/bin/uv").is_file());
+    std::env::join_paths(path).unwrap()
+}
+
+/// `warp build` with the default installer (no WARP_INSTALLER), no uv on PATH, and its own
+/// empty cache.
+fn build_without_uv(sandbox: &Sandbox, cache: &Path) -> std::process::Command {
+    let mut cmd = sandbox.warp(&["build"]);
+    cmd.env_remove("WARP_INSTALLER").env("WARP_CACHE_DIR", cache).env("PATH", path_without_uv());
+    cmd
+}
+
+fn fetched_uv(cache: &Path) -> std::path::PathBuf {
+    cache.join(format!("tools/uv-{}/bin/uv", warp::build::uv::VERSION))
+}
+
+#[test]
+fn the_default_installer_is_uv_fetched_into_the_cache() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", SIX);
+    let cache = sandbox.root().join("own-cache");
+    let out = crate::util::run_ok(&mut build_without_uv(&sandbox, &cache));
+    let version = warp::build::uv::VERSION;
+    assert!(out.contains(&format!("uv is not on PATH: fetching uv {version} from PyPI into warp's cache (hash-checked)")), "{out}");
+    assert!(out.contains("installing dependencies from requirements.txt with uv"), "{out}");
+    let reported = std::process::Command::new(fetched_uv(&cache)).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&reported.stdout).contains(version), "{reported:?}");
     assert!(sandbox.imports(&sandbox.venv(), "six"));
+
+    // Another app on the same machine uses the cached copy.
+    let other = Sandbox::new();
+    other.write("requirements.txt", SIX);
+    let out = crate::util::run_ok(&mut build_without_uv(&other, &cache));
+    assert!(!out.contains("fetching uv"), "{out}");
+    assert!(out.contains("installing dependencies from requirements.txt with uv"), "{out}");
+}
+
+/// An index URL on a loopback port where nothing listens.
+fn closed_index() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/simple")
+}
+
+#[test]
+fn without_uv_and_without_an_index_the_build_falls_back_to_pip_and_says_why() {
+    let sandbox = Sandbox::example("hello");
+    let cache = sandbox.root().join("own-cache");
+    let index = closed_index();
+    let out = crate::util::run_ok(build_without_uv(&sandbox, &cache).env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"));
+    let said: Vec<&str> = out.lines().filter(|l| l.contains("could not be fetched")).collect();
+    assert_eq!(said.len(), 1, "one line says so: {out}");
+    assert!(
+        said[0].starts_with("warning: installing with pip: uv is not on PATH and could not be fetched (pip could not fetch uv"),
+        "{out}"
+    );
+    assert!(out.contains("creating venv") && out.contains("with pip: created"), "{out}");
+    assert!(sandbox.venv().join("pyvenv.cfg").is_file());
+    assert!(!fetched_uv(&cache).exists());
+
+    // Asked for by name, uv that cannot be had is an error, and no venv is left behind.
+    let forced = Sandbox::example("hello");
+    let err = crate::util::run_fails(
+        build_without_uv(&forced, &cache).env("WARP_INSTALLER", "uv").env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"),
+        1,
+    );
+    assert!(err.contains("error: WARP_INSTALLER is uv, but uv is not on PATH and could not be fetched"), "{err}");
+    assert!(err.contains("put uv on PATH, or set WARP_INSTALLER=pip"), "{err}");
+    assert!(!forced.venv().exists(), "nothing was written");
+
+    // WARP_INSTALLER=pip does not try.
+    let pip = Sandbox::example("hello");
+    let out = crate::util::run_ok(
+        build_without_uv(&pip, &cache).env("WARP_INSTALLER", "pip").env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"),
+    );
+    assert!(!out.contains("fetch"), "{out}");
+    assert!(out.contains("with pip: created"), "{out}");
+}
+
+#[test]
+fn a_uv_download_that_does_not_match_the_pinned_hash_is_refused() {
+    // The genuine wheel for this machine, from PyPI, checked against warp's own pins.
+    let dir = tempfile::tempdir().unwrap();
+    let pins = dir.path().join("pins.txt");
+    std::fs::write(&pins, warp::build::uv::requirements_text()).unwrap();
+    let wheels = dir.path().join("wheels");
+    let download = std::process::Command::new("python3")
+        .args(["-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "--only-binary", ":all:", "--require-hashes", "-r"])
+        .arg(&pins)
+        .arg("--dest")
+        .arg(&wheels)
+        .env("PIP_CACHE_DIR", crate::util::shared_cache().join("pip"))
+        .output()
+        .unwrap();
+    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
+    let wheel = std::fs::read_dir(&wheels).unwrap().next().unwrap().unwrap().path();
+    let genuine = std::fs::read(&wheel).unwrap();
+    let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+
+    // The same wheel, still a valid zip, with one file added.
+    let mut tampered_file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut tampered_file, &genuine).unwrap();
+    let added = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'a').writestr('uv/extra.py', 'print(1)')"])
+        .arg(tampered_file.path())
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let tampered = std::fs::read(tampered_file.path()).unwrap();
+    assert_ne!(genuine, tampered);
+
+    let build = |wheel: Vec<u8>| {
+        let index = Index::serve(&name, wheel);
+        let sandbox = Sandbox::example("hello");
+        let cache = sandbox.root().join("own-cache");
+        let out = build_without_uv(&sandbox, &cache)
+            .env("WARP_INSTALLER", "uv")
+            .env("PIP_INDEX_URL", index.url())
+            .output()
+            .unwrap();
+        (out, cache, sandbox)
+    };
+    // The index works: served as published, the wheel is taken.
+    let (out, cache, _sandbox) = build(genuine);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fetched_uv(&cache).is_file());
+
+    // One file more, and it is refused.
+    let (out, cache, sandbox) = build(tampered);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("the download of uv {} did not match its pinned sha256, so it was refused", warp::build::uv::VERSION)),
+        "{err}"
+    );
+    assert!(!fetched_uv(&cache).exists(), "nothing was installed into the cache");
+    assert!(!sandbox.venv().exists());
+}
+
+/// A package index on loopback that serves one wheel (PEP 503 simple pages).
+struct Index {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Index {
+    fn serve(name: &str, wheel: Vec<u8>) -> Index {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let project = name.split('-').next().unwrap().to_owned();
+        let name = name.to_owned();
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut head = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) && !head.ends_with("\r\n\r\n") {}
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let (status, kind, body) = if path.trim_end_matches('/') == format!("/simple/{project}") {
+                    let page = format!("<html><body><a href=\"/files/{name}\">{name}</a></body></html>");
+                    ("200 OK", "text/html", page.into_bytes())
+                } else if path == format!("/files/{name}") {
+                    ("200 OK", "application/octet-stream", wheel.clone())
+                } else {
+                    ("404 Not Found", "text/plain", b"not here".to_vec())
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+            }
+        });
+        Index { addr, stop, thread: Some(thread) }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/simple", self.addr)
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let layout = Layout::discover(args.src.as_deref())?;
     let reporter = ui::reporter();
     let outcome = warp::build::build(&layout, reporter.as_ref())?;
-    let what = if outcome.installed { "dependencies installed" } else { "nothing reinstalled" };
+    let what = outcome.summary();
     reporter.info(&format!(
         "built {} in {} ({what}); venv: {}",
         layout.src.display(),
