@@ -644,3 +644,136 @@ fn the_server_module_is_a_real_distribution() {
     pip(&["uninstall", "-y", "warp-server"]);
     assert!(!sandbox.imports(&sandbox.venv(), "warp_server"), "pip removed every file");
 }
+
+/// The newest interpreter in pyenv's versions whose minor version passes `minor`, as "3.13.0".
+fn pyenv_newest(minor: impl Fn(u32) -> bool) -> Option<String> {
+    let versions = std::path::PathBuf::from(std::env::var("HOME").ok()?).join(".pyenv/versions");
+    std::fs::read_dir(versions)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let parts: Vec<u32> = name.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            (parts.len() == 3 && parts[0] == 3 && minor(parts[1]) && e.path().join("bin/python3").is_file())
+                .then_some((parts, name))
+        })
+        .max()
+        .map(|(_, name)| name)
+}
+
+fn venv_version(sandbox: &Sandbox) -> String {
+    sandbox.python(&sandbox.venv(), "import platform; print(platform.python_version())")
+}
+
+#[test]
+fn poetry_python_constraint_picks_an_installed_interpreter_that_satisfies_it() {
+    // The issue's case: python3 is 3.11, the project says ^3.12, and a newer one is installed.
+    let Some(newest) = pyenv_newest(|minor| minor >= 12) else {
+        eprintln!("skipped: no Python 3.12 or newer in pyenv on this machine");
+        return;
+    };
+    let sandbox = Sandbox::new();
+    sandbox.write("pyproject.toml", "[tool.poetry.dependencies]\npython = \"^3.12\"\n");
+    sandbox.write("requirements.txt", SIX);
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("(from python in pyproject.toml [tool.poetry.dependencies] \"^3.12\")"), "{out}");
+    assert_eq!(venv_version(&sandbox), newest, "the newest that satisfies ^3.12: {out}");
+    assert!(sandbox.imports(&sandbox.venv(), "six"));
+}
+
+#[test]
+fn requires_python_keeps_python3_when_it_satisfies() {
+    let sandbox = Sandbox::new();
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.9\"\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("(from requires-python in pyproject.toml \">=3.9\")"), "{out}");
+    let python3 = std::process::Command::new("python3")
+        .args(["-c", "import platform; print(platform.python_version())"])
+        .current_dir(sandbox.root())
+        .output()
+        .unwrap();
+    assert_eq!(venv_version(&sandbox), String::from_utf8_lossy(&python3.stdout).trim());
+}
+
+#[test]
+fn a_pipfile_python_version_chooses_the_interpreter() {
+    let Some(v310) = pyenv_newest(|minor| minor == 10) else {
+        eprintln!("skipped: no Python 3.10 in pyenv on this machine");
+        return;
+    };
+    let sandbox = Sandbox::new();
+    sandbox.write("Pipfile", "[packages]\nsix = \"*\"\n\n[requires]\npython_version = \"3.10\"\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("(from python_version in Pipfile [requires] \"3.10\")"), "{out}");
+    assert_eq!(venv_version(&sandbox), v310);
+    assert!(out.contains("warning: a Pipfile but no Pipfile.lock"), "{out}");
+}
+
+#[test]
+fn no_installed_python_satisfying_the_declaration_is_one_line() {
+    let sandbox = Sandbox::new();
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.99\"\n");
+    let err = sandbox.fails(&["build"], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: no installed Python satisfies requires-python in pyproject.toml \">=3.99\" (found: 3."), "{err}");
+    assert!(err.contains("): install one that does, or set WARP_PYTHON to choose one"), "{err}");
+    assert!(!sandbox.venv().exists(), "nothing was written");
+
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=banana\"\n");
+    let err = sandbox.fails(&["build"], 1);
+    assert!(err.contains("requires-python in pyproject.toml is \">=banana\", which is not a Python version specifier"), "{err}");
+}
+
+#[test]
+fn a_requested_python_outside_the_declaration_is_a_warning() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".python-version", "3.11\n");
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.12\"\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("(from .python-version) is outside requires-python in pyproject.toml \">=3.12\""), "{out}");
+    assert!(venv_version(&sandbox).starts_with("3.11."));
+}
+
+#[test]
+fn markers_that_exclude_every_requirement_are_a_warning() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".python-version", "3.11\n");
+    sandbox.write(
+        "requirements.txt",
+        "six==1.16.0 ; python_version >= \"3.12\"\nidna==3.7 ; python_version >= \"3.12\"  # new code only\n",
+    );
+    let out = sandbox.ok(&["build"]);
+    assert!(
+        out.contains("warning: requirements.txt: every requirement's environment marker excludes Python 3.11."),
+        "{out}"
+    );
+    assert!(out.contains("(2 requirements, such as \"six==1.16.0 ; python_version >= \\\"3.12\\\"\")"), "{out}");
+    assert!(out.contains("(no package installed)"), "{out}");
+    assert!(!sandbox.imports(&sandbox.venv(), "six"));
+
+    // One requirement that applies, and nothing is said.
+    sandbox.write("requirements.txt", "six==1.16.0 ; python_version >= \"3.12\"\nidna==3.7\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(!out.contains("environment marker"), "{out}");
+    assert!(out.contains("(1 package installed)"), "{out}");
+}
+
+#[test]
+fn a_pyproject_package_says_what_it_installs_and_from_where() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pyproject.toml",
+        "[project]\nname = \"pkgapp\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n\n\
+         [build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [tool.setuptools]\npy-modules = [\"pkgapp\"]\n",
+    );
+    sandbox.write("pkgapp.py", "VALUE = 1\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(
+        out.contains("installing the app itself from pyproject.toml (editable) with its 1 dependency from [project].dependencies with uv"),
+        "{out}"
+    );
+    assert!(!out.contains("no dependency file"), "{out}");
+    assert!(out.contains("(2 packages installed)"), "pkgapp and six: {out}");
+    assert!(sandbox.imports(&sandbox.venv(), "pkgapp") && sandbox.imports(&sandbox.venv(), "six"));
+}

@@ -272,9 +272,9 @@ fn warn_when_markers_exclude_all(
     let requirements = markers::requirements_in(file)?;
     if markers::none_apply(&layout.venv.join("bin").join("python"), &requirements) {
         job.reporter.warn(&format!(
-            "{source}: the environment markers of all {} exclude Python {} (such as {:?}), so nothing is installed from it; build with a Python they accept (WARP_PYTHON, .python-version)",
-            deps::count(requirements.len(), "requirement", "requirements"),
+            "{source}: every requirement's environment marker excludes Python {} ({}, such as {:?}), so nothing is installed from it; build with a Python they accept (WARP_PYTHON, .python-version)",
             job.python.version_text(),
+            deps::count(requirements.len(), "requirement", "requirements"),
             requirements[0],
         ));
     }
