@@ -8,6 +8,9 @@ are timed, all on the same interpreter:
     warp    `warp build` (release build; uv is its installer, fetched into its cache)
     pip     `python -m venv` + `pip install -r requirements.txt`
     uv      `uv venv` + `uv pip install -r requirements.txt` (the uv warp uses)
+    uv-seed the same with `uv venv --seed`, for reference: warp seeds pip (and setuptools
+            and wheel before Python 3.12) into the venv as `python -m venv` does, so this
+            is the same installing work as warp's
 
 in three situations:
 
@@ -47,7 +50,7 @@ APPS = {
     "large": ROOT / "bench" / "requirements-large.txt",
 }
 SITUATIONS = ("cold", "warm", "rebuild")
-TOOLS = ("warp", "pip", "uv")
+TOOLS = ("warp", "pip", "uv", "uv-seed")
 
 
 class Failed(Exception):
@@ -146,7 +149,8 @@ class Bench:
             seconds = 0.0 if venv.exists() else run([self.python, "-m", "venv", venv], env=env)
             return seconds + run([venv / "bin" / "python", "-m", "pip", "install", "-q", "-r", requirements], env=env)
         env = clean_env(UV_CACHE_DIR=self.caches / "uv", UV_NO_PROGRESS="1")
-        seconds = 0.0 if venv.exists() else run([self.uv, "venv", "-q", "--python", self.python, venv], env=env)
+        seed = ["--seed"] if tool == "uv-seed" else []
+        seconds = 0.0 if venv.exists() else run([self.uv, "venv", "-q", *seed, "--python", self.python, venv], env=env)
         return seconds + run([self.uv, "pip", "install", "-q", "--python", venv / "bin" / "python", "-r", requirements], env=env)
 
     def measure(self, name):
@@ -171,12 +175,13 @@ def packages_in(name):
 
 
 def report(name, figures):
-    print(f"\n{name} ({packages_in(name)} requirement lines)")
+    print(f"\n{name} (requirements.txt: {packages_in(name)} lines)")
     print(f"  {'':34}" + "".join(f"{s:>10}" for s in SITUATIONS))
     labels = {
         "warp": "warp build",
         "pip": "python -m venv + pip install -r",
         "uv": "uv venv + uv pip install -r",
+        "uv-seed": "  the same with --seed (reference)",
     }
     for tool in TOOLS:
         print(f"  {labels[tool]:34}" + "".join(f"{figures[s][tool]:>9.3f}s" for s in SITUATIONS))

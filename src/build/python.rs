@@ -21,9 +21,12 @@ use crate::{env_vars, pathsearch};
 /// The oldest Python warp builds with.
 pub const MINIMUM: (u32, u32) = (3, 9);
 
-/// Prints what warp needs to know about an interpreter; must run on any Python 3.
-const QUERY: &str = "import json, platform, sys; print(json.dumps({'executable': sys.executable, \
-'version': list(sys.version_info[:3]), 'implementation': platform.python_implementation()}))";
+/// Prints what warp needs to know about an interpreter; must run on any Python 3. It runs
+/// with `-S`: `site` (and whatever `.pth` files it runs) is not needed to answer.
+const QUERY: &str =
+    "import json, sys; name = sys.implementation.name; print(json.dumps({'executable': \
+sys.executable, 'version': list(sys.version_info[:3]), \
+'implementation': {'cpython': 'CPython', 'pypy': 'PyPy'}.get(name, name)}))";
 
 /// An interpreter that answered the query.
 #[derive(Debug, Clone)]
@@ -401,7 +404,7 @@ struct QueryAnswer {
 /// Ask a candidate about itself; `None` when it does not run or is not Python 3.
 pub fn query(candidate: &Path) -> Option<Interpreter> {
     let out = Command::new(candidate)
-        .args(["-I", "-c", QUERY])
+        .args(["-I", "-S", "-c", QUERY])
         .env_remove("PYTHONHOME")
         .output()
         .ok()?;
