@@ -224,3 +224,17 @@ fn config_yaml_names_the_app_for_detection() {
     assert!(out.contains("WARP_APP_MODULE (.warp/config.yaml:2)  service:application: serve service:application"), "{out}");
     assert!(Path::new(&sandbox.app()).join("service.py").exists());
 }
+
+#[test]
+fn build_settings_come_from_the_app_s_files_too() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", "six==1.16.0\n");
+    sandbox.write(".warp/config.yaml", "build:\n  python: /usr/bin/python3\n  installer: uv\n");
+    // The environment file beats config.yaml, as a variable does.
+    sandbox.write(".warp/environment", "WARP_INSTALLER=pip\n");
+    let out = run_ok(sandbox.warp(&["build"]).env_remove("WARP_INSTALLER"));
+    assert!(out.contains("(from build.python (.warp/config.yaml:2))"), "{out}");
+    assert!(out.contains("with pip"), "{out}");
+    assert!(!out.contains("with uv"), "{out}");
+    assert!(sandbox.imports(&sandbox.venv(), "six"));
+}

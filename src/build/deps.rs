@@ -34,51 +34,126 @@ impl Source {
         match self {
             Source::UvLock => "uv.lock".to_owned(),
             Source::PipfileLock => "Pipfile.lock".to_owned(),
-            Source::Requirements(path) => {
-                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-            }
+            Source::Requirements(path) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             Source::ProjectTable(_) => "pyproject.toml [project].dependencies".to_owned(),
             Source::Nothing => "no dependency file".to_owned(),
         }
     }
 }
 
+/// The app itself, when it is a package: installed editable after its dependencies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    /// The file that makes it a package: `pyproject.toml` (with `[build-system]`) or `setup.py`.
+    pub file: &'static str,
+    /// The dependencies `pyproject.toml` lists for it; `None` when they are not written
+    /// there (setup.py, or dynamic dependencies).
+    pub dependencies: Option<Vec<String>>,
+}
+
 /// What `warp build` will install for an app.
 #[derive(Debug)]
 pub struct Plan {
     pub source: Source,
-    /// The app is a package: install it editable after its dependencies.
-    pub install_app: bool,
+    pub app: Option<App>,
     /// Every file whose content decides what gets installed.
     inputs: Vec<PathBuf>,
 }
+
+/// Said when an app has nothing to install: every file warp would install from.
+pub const NO_DEPENDENCY_FILE: &str =
+    "no dependency file (uv.lock, Pipfile.lock, requirements.txt, pyproject.toml, setup.py): nothing to install";
 
 impl Plan {
     /// Look at the app at `src` and decide what to install.
     pub fn for_app(src: &Path) -> Result<Plan> {
         let pyproject = read_pyproject(src)?;
-        let is_package = src.join("setup.py").is_file()
-            || pyproject.as_ref().is_some_and(|t| t.contains_key("build-system"));
+        let app = if pyproject
+            .as_ref()
+            .is_some_and(|t| t.contains_key("build-system"))
+        {
+            Some(App {
+                file: "pyproject.toml",
+                dependencies: pyproject.as_ref().and_then(project_dependencies),
+            })
+        } else if src.join("setup.py").is_file() {
+            Some(App {
+                file: "setup.py",
+                dependencies: None,
+            })
+        } else {
+            None
+        };
+        let is_package = app.is_some();
         let (source, mut inputs) = if src.join("uv.lock").is_file() && pyproject.is_some() {
-            (Source::UvLock, vec![src.join("uv.lock"), src.join("pyproject.toml")])
+            (
+                Source::UvLock,
+                vec![src.join("uv.lock"), src.join("pyproject.toml")],
+            )
         } else if src.join("Pipfile.lock").is_file() {
             (Source::PipfileLock, vec![src.join("Pipfile.lock")])
         } else if src.join("requirements.txt").is_file() {
             let file = src.join("requirements.txt");
-            (Source::Requirements(file.clone()), requirement_files(&file)?)
-        } else if let Some(deps) = pyproject.as_ref().filter(|_| !is_package).and_then(project_dependencies) {
+            (
+                Source::Requirements(file.clone()),
+                requirement_files(&file)?,
+            )
+        } else if let Some(deps) = pyproject
+            .as_ref()
+            .filter(|_| !is_package)
+            .and_then(project_dependencies)
+        {
             (Source::ProjectTable(deps), vec![src.join("pyproject.toml")])
         } else {
             (Source::Nothing, Vec::new())
         };
         if is_package {
             inputs.extend(
-                ["setup.py", "setup.cfg", "pyproject.toml"].iter().map(|f| src.join(f)).filter(|p| p.is_file()),
+                ["setup.py", "setup.cfg", "pyproject.toml"]
+                    .iter()
+                    .map(|f| src.join(f))
+                    .filter(|p| p.is_file()),
             );
         }
         inputs.sort();
         inputs.dedup();
-        Ok(Plan { source, install_app: is_package, inputs })
+        Ok(Plan {
+            source,
+            app,
+            inputs,
+        })
+    }
+
+    /// Whether there is anything to install at all.
+    pub fn installs_anything(&self) -> bool {
+        self.source != Source::Nothing || self.app.is_some()
+    }
+
+    /// What will be installed and from where, as the build's progress line says it.
+    pub fn describe(&self) -> String {
+        let app = self.app.as_ref().map(|app| {
+            let dependencies = match app.dependencies.as_deref() {
+                None => "the dependencies it declares".to_owned(),
+                Some([]) => "no dependencies".to_owned(),
+                Some(deps) => format!(
+                    "its {} from [project].dependencies",
+                    count(deps.len(), "dependency", "dependencies")
+                ),
+            };
+            format!(
+                "the app itself from {} (editable) with {dependencies}",
+                app.file
+            )
+        });
+        match (&self.source, app) {
+            (Source::Nothing, None) => NO_DEPENDENCY_FILE.to_owned(),
+            (Source::Nothing, Some(app)) => app,
+            (source, None) => format!("dependencies from {}", source.describe()),
+            (source, Some(app)) => format!("dependencies from {}, then {app}", source.describe()),
+        }
     }
 
     /// A digest of everything that decides the venv's contents: the dependency files, the
@@ -94,12 +169,16 @@ impl Plan {
         field("warp", env!("CARGO_PKG_VERSION").as_bytes());
         field("python", python.executable.as_os_str().as_encoded_bytes());
         field("python-version", python.version_text().as_bytes());
-        field("install-app", &[u8::from(self.install_app)]);
+        field("install-app", &[u8::from(self.app.is_some())]);
         for input in &self.inputs {
-            let content = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+            let content =
+                std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
             field(&input.to_string_lossy(), &content);
         }
-        for (key, value) in env.iter().filter(|(k, _)| k.starts_with("PIP_") || k.starts_with("UV_")) {
+        for (key, value) in env
+            .iter()
+            .filter(|(k, _)| k.starts_with("PIP_") || k.starts_with("UV_"))
+        {
             field(key, value.as_bytes());
         }
         Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
@@ -113,15 +192,27 @@ fn read_pyproject(src: &Path) -> Result<Option<toml::Table>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let table = text
-        .parse::<toml::Table>()
-        .with_context(|| format!("{} is not valid TOML: fix it and build again", path.display()))?;
+    let table = text.parse::<toml::Table>().with_context(|| {
+        format!(
+            "{} is not valid TOML: fix it and build again",
+            path.display()
+        )
+    })?;
     Ok(Some(table))
 }
 
 fn project_dependencies(pyproject: &toml::Table) -> Option<Vec<String>> {
     let deps = pyproject.get("project")?.get("dependencies")?.as_array()?;
-    Some(deps.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
+    Some(
+        deps.iter()
+            .filter_map(|d| d.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// "1 package", "3 packages".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A requirements file and every file it pulls in with `-r`/`-c`, recursively.
@@ -131,9 +222,10 @@ fn requirement_files(root: &Path) -> Result<Vec<PathBuf>> {
     while index < seen.len() {
         let file = seen[index].clone();
         index += 1;
-        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
         let dir = file.parent().unwrap_or(Path::new("."));
-        for include in text.lines().filter_map(included_file) {
+        for (include, _) in text.lines().filter_map(included_file) {
             let path = dir.join(include);
             if path.is_file() && !seen.contains(&path) {
                 seen.push(path);
@@ -143,15 +235,32 @@ fn requirement_files(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(seen)
 }
 
-/// The file named by a `-r`, `-c`, `--requirement` or `--constraint` line.
-fn included_file(line: &str) -> Option<&str> {
+/// How a requirements file pulls in another.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Include {
+    /// `-r`: its requirements are installed.
+    Requirements,
+    /// `-c`: it only constrains versions.
+    Constraints,
+}
+
+/// The file named by a `-r`, `-c`, `--requirement` or `--constraint` line, and which it is.
+pub fn included_file(line: &str) -> Option<(&str, Include)> {
     let line = line.trim();
-    let rest = ["--requirement", "--constraint"]
-        .iter()
-        .find_map(|flag| line.strip_prefix(flag).filter(|r| r.starts_with(['=', ' ', '\t'])))
-        .or_else(|| ["-r", "-c"].iter().find_map(|flag| line.strip_prefix(flag)))?;
+    let flags = [
+        ("--requirement", Include::Requirements),
+        ("--constraint", Include::Constraints),
+        ("-r", Include::Requirements),
+        ("-c", Include::Constraints),
+    ];
+    let (rest, kind) = flags.iter().find_map(|(flag, kind)| {
+        let rest = line.strip_prefix(flag)?;
+        // `-rfile` is a short flag with its value; `--requirementx` is not the long one.
+        let long = flag.starts_with("--");
+        (!long || rest.starts_with(['=', ' ', '\t'])).then_some((rest, *kind))
+    })?;
     let name = rest.trim_start_matches('=').trim();
-    (!name.is_empty()).then_some(name)
+    (!name.is_empty()).then_some((name, kind))
 }
 
 #[cfg(test)]
@@ -160,10 +269,26 @@ mod tests {
 
     #[test]
     fn include_lines_name_their_file() {
-        assert_eq!(included_file("-r base.txt"), Some("base.txt"));
-        assert_eq!(included_file("-rbase.txt"), Some("base.txt"));
-        assert_eq!(included_file("--requirement=dev.txt"), Some("dev.txt"));
-        assert_eq!(included_file("  -c constraints.txt"), Some("constraints.txt"));
+        assert_eq!(
+            included_file("-r base.txt"),
+            Some(("base.txt", Include::Requirements))
+        );
+        assert_eq!(
+            included_file("-rbase.txt"),
+            Some(("base.txt", Include::Requirements))
+        );
+        assert_eq!(
+            included_file("--requirement=dev.txt"),
+            Some(("dev.txt", Include::Requirements))
+        );
+        assert_eq!(
+            included_file("  -c constraints.txt"),
+            Some(("constraints.txt", Include::Constraints))
+        );
+        assert_eq!(
+            included_file("--constraint c.txt"),
+            Some(("c.txt", Include::Constraints))
+        );
         assert_eq!(included_file("requests==2.0"), None);
         assert_eq!(included_file("--requirementx"), None);
     }

@@ -8,86 +8,146 @@ pub mod deps;
 pub mod django;
 pub mod fixup;
 pub mod installer;
+pub mod markers;
 pub mod pipfile;
 pub mod project;
 pub mod python;
+pub mod requires_python;
+pub mod uv;
 pub mod venv;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::appenv::{AppEnv, VarSource};
-use deps::{Plan, Source};
-use installer::{Installer, Job};
 use crate::appenv::hooks;
-use crate::env_vars;
-use crate::settings::{self, Id};
+use crate::appenv::{AppEnv, VarSource};
 use crate::layout::Layout;
+use crate::settings::{self, ConfigFile, Flags, Id, Scope, Settings, Sources};
 use crate::report::Reporter;
 use crate::start::serve;
+use deps::{Plan, Source};
+use installer::{Installer, Job};
 
 /// What a build did, for the closing line.
 pub struct Outcome {
-    /// Dependencies were installed (false when the digest matched and nothing was done).
-    pub installed: bool,
+    pub dependencies: Dependencies,
 }
 
-/// Build the app described by `layout`.
-pub fn build(layout: &Layout, reporter: &dyn Reporter) -> Result<Outcome> {
-    let python = python::find(&layout.src)?;
-    if let Some(asked) = &python.substitute_for {
-        reporter.warn(&format!("{} asks for Python {asked}, which is not installed: using {}", python.origin, python.version_text()));
+/// What happened to the app's dependencies.
+#[derive(Debug, PartialEq)]
+pub enum Dependencies {
+    /// Their digest matched the last build's: the venv was left as it was.
+    Unchanged,
+    /// The app has no dependency file and is not a package.
+    NoneDeclared,
+    /// A fresh venv got these distributions (none when markers excluded every requirement).
+    Installed(Vec<String>),
+}
+
+impl Outcome {
+    /// How the closing line says what happened: "3 packages installed".
+    pub fn summary(&self) -> String {
+        match &self.dependencies {
+            Dependencies::Unchanged => "nothing reinstalled".to_owned(),
+            Dependencies::NoneDeclared => "no dependencies to install".to_owned(),
+            Dependencies::Installed(names) if names.is_empty() => "no package installed".to_owned(),
+            Dependencies::Installed(names) => format!(
+                "{} installed",
+                deps::count(names.len(), "package", "packages")
+            ),
+        }
     }
-    reporter.info(&format!("python: {python} (from {})", python.origin));
+}
+
+/// Build the app described by `layout`, with its build settings from its environment and
+/// `config` (`.warp/config.yaml`).
+pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> Result<Outcome> {
     let mut env = AppEnv::from_files(&layout.src, &layout.environment_files())?.with_venv(&layout.venv);
+    let no_flags = Flags::new();
+    let resolve = |env: &AppEnv| settings::resolve(&Sources { flags: &no_flags, env, config }, &[Scope::Build]);
+    let mut settings = resolve(&env)?;
+    let asked = settings.text(Id::Python).map(|text| (text.to_owned(), settings.label(Id::Python)));
+    let choice = python::find(&layout.src, asked)?;
+    for warning in &choice.warnings {
+        reporter.warn(warning);
+    }
+    let python = choice.interpreter;
+    reporter.info(&format!("python: {python} (from {})", choice.reason));
     let keep = vec![layout.src.clone(), layout.cache.clone()];
     if venv::recover(&layout.venv, &keep)? {
         reporter.warn("the previous build was interrupted: its venv was restored");
     }
 
-    let (installer, fresh) = {
-        let job = Job { cache: &layout.cache, python: &python, env: &env, src: &layout.src, reporter };
-        let installer = Installer::choose(&job)?;
-        let fresh = !venv::exists(&layout.venv);
-        if fresh {
-            create_venv(&installer, layout, &job)?;
-        }
-        (installer, fresh)
-    };
+    // Chosen when first needed: a rebuild with nothing to do never looks for uv.
+    let mut installer: Option<Installer> = None;
+    let fresh = !venv::exists(&layout.venv);
+    if fresh {
+        let job = Job {
+            cache: &layout.cache,
+            python: &python,
+            env: &env,
+            src: &layout.src,
+            reporter,
+        };
+        create_venv(chosen(&mut installer, &job, &settings)?, layout, &job)?;
+    }
 
     hooks::run(layout, hooks::PRE_BUILD, &env, reporter)?;
     let extra = hooks::run_for_env(layout, hooks::BUILD_ENV, &env, reporter)?;
     env.extend(VarSource::Hook(hooks::BUILD_ENV.to_owned()), extra);
+    settings = resolve(&env)?;
 
     let plan = Plan::for_app(&layout.src)?;
     let digest = plan.digest(&python, &effective_installer_env(&env))?;
-    let installed = if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
-        reporter.info(&format!("dependencies unchanged ({}): nothing reinstalled", plan.source.describe()));
-        false
-    } else {
-        let job = Job { cache: &layout.cache, python: &python, env: &env, src: &layout.src, reporter };
-        let replacement = if fresh { None } else { Some(venv::replace(&layout.venv, &keep)?) };
-        let result = (|| {
-            if replacement.is_some() {
-                create_venv(&installer, layout, &job)?;
+    let dependencies =
+        if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
+            reporter.info(&format!(
+                "dependencies unchanged ({}): nothing reinstalled",
+                plan.source.describe()
+            ));
+            Dependencies::Unchanged
+        } else {
+            let job = Job {
+                cache: &layout.cache,
+                python: &python,
+                env: &env,
+                src: &layout.src,
+                reporter,
+            };
+            let installer = chosen(&mut installer, &job, &settings)?;
+            let replacement = if fresh {
+                None
+            } else {
+                Some(venv::replace(&layout.venv, &keep)?)
+            };
+            let result = (|| {
+                if replacement.is_some() {
+                    create_venv(installer, layout, &job)?;
+                }
+                let dependencies = install(installer, &plan, layout, &job)?;
+                venv::record_digest(&layout.venv, &digest)?;
+                Ok::<_, anyhow::Error>(dependencies)
+            })();
+            match (result, replacement) {
+                (Ok(dependencies), Some(replacement)) => {
+                    replacement.commit()?;
+                    dependencies
+                }
+                (Ok(dependencies), None) => dependencies,
+                (Err(e), Some(replacement)) => {
+                    replacement
+                        .roll_back()
+                        .context("the previous venv could not be restored")?;
+                    return Err(e.context(
+                        "dependencies were not installed; the previous venv is unchanged",
+                    ));
+                }
+                (Err(e), None) => return Err(e.context("dependencies were not installed")),
             }
-            install(&installer, &plan, layout, &job)?;
-            venv::record_digest(&layout.venv, &digest)
-        })();
-        match (result, replacement) {
-            (Ok(()), Some(replacement)) => replacement.commit()?,
-            (Ok(()), None) => {}
-            (Err(e), Some(replacement)) => {
-                replacement.roll_back().context("the previous venv could not be restored")?;
-                return Err(e.context("dependencies were not installed; the previous venv is unchanged"));
-            }
-            (Err(e), None) => return Err(e.context("dependencies were not installed")),
-        }
-        true
-    };
+        };
 
     let python = layout.venv.join("bin").join("python");
     if serve::install::install(&python)? == serve::install::Installed::Fresh {
@@ -95,15 +155,28 @@ pub fn build(layout: &Layout, reporter: &dyn Reporter) -> Result<Outcome> {
     }
 
     hooks::run(layout, hooks::BUILD, &env, reporter)?;
-    if env_vars::get(settings::var(Id::DisableCollectstatic)).is_none() {
+    if !settings.flag(Id::DisableCollectstatic) {
         django::collectstatic(layout, &env, reporter)?;
     }
-    Ok(Outcome { installed })
+    Ok(Outcome { dependencies })
+}
+
+/// The installer in `slot`, chosen now (as the settings ask) if it has not been yet.
+fn chosen<'a>(slot: &'a mut Option<Installer>, job: &Job, settings: &Settings) -> Result<&'a Installer> {
+    let installer = match slot.take() {
+        Some(installer) => installer,
+        None => Installer::choose(job, settings)?,
+    };
+    Ok(slot.insert(installer))
 }
 
 fn create_venv(installer: &Installer, layout: &Layout, job: &Job) -> Result<()> {
     let started = Instant::now();
-    job.reporter.step(&format!("creating venv {} with {}", layout.venv.display(), installer.name()));
+    job.reporter.step(&format!(
+        "creating venv {} with {}",
+        layout.venv.display(),
+        installer.name()
+    ));
     installer.create_venv(&layout.venv, job)?;
     job.reporter.step_done("created", started.elapsed());
     Ok(())
@@ -117,44 +190,99 @@ fn effective_installer_env(env: &AppEnv) -> std::collections::BTreeMap<String, S
     all
 }
 
-fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Result<()> {
-    if plan.source == Source::Nothing && !plan.install_app {
-        job.reporter.info("no dependency file (requirements.txt, Pipfile.lock, pyproject.toml, setup.py): nothing to install");
-        return Ok(());
+fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Result<Dependencies> {
+    if !plan.installs_anything() {
+        if layout.src.join("Pipfile").is_file() {
+            job.reporter.warn("a Pipfile but no Pipfile.lock: warp installs from the lock; run `pipenv lock` and build again");
+        }
+        job.reporter.info(deps::NO_DEPENDENCY_FILE);
+        return Ok(Dependencies::NoneDeclared);
     }
     let started = Instant::now();
     let source = plan.source.describe();
-    job.reporter.step(&format!("installing dependencies from {source} with {}", installer.name()));
+    job.reporter.step(&format!(
+        "installing {} with {}",
+        plan.describe(),
+        installer.name()
+    ));
+    let before = venv::distributions(&layout.venv);
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     let requirements: Option<PathBuf> = match &plan.source {
         Source::UvLock => {
             let file = scratch.path().join("uv-lock-requirements.txt");
-            installer::export_uv_lock(&file, job)?;
+            installer::export_uv_lock(installer, &file, job)?;
             Some(file)
         }
         Source::PipfileLock => {
-            let lock = std::fs::read_to_string(layout.src.join("Pipfile.lock")).context("cannot read Pipfile.lock")?;
+            let lock = std::fs::read_to_string(layout.src.join("Pipfile.lock"))
+                .context("cannot read Pipfile.lock")?;
             let file = scratch.path().join("pipfile-requirements.txt");
-            std::fs::write(&file, pipfile::to_requirements(&lock)?).context("cannot write the converted Pipfile.lock")?;
+            std::fs::write(&file, pipfile::to_requirements(&lock)?)
+                .context("cannot write the converted Pipfile.lock")?;
             Some(file)
         }
         Source::Requirements(file) => Some(file.clone()),
         Source::ProjectTable(deps) if deps.is_empty() => None,
         Source::ProjectTable(deps) => {
             let file = scratch.path().join("pyproject-requirements.txt");
-            std::fs::write(&file, deps.join("\n") + "\n").context("cannot write the pyproject dependencies")?;
+            std::fs::write(&file, deps.join("\n") + "\n")
+                .context("cannot write the pyproject dependencies")?;
             Some(file)
         }
         Source::Nothing => None,
     };
     if let Some(file) = requirements {
+        warn_when_markers_exclude_all(&file, &source, layout, job)?;
         let args = [OsString::from("-r"), file.into_os_string()];
-        installer.install(&layout.venv, &args, job, &format!("installing from {source}"))?;
+        installer.install(
+            &layout.venv,
+            &args,
+            job,
+            &format!("installing from {source}"),
+        )?;
     }
-    if plan.install_app {
+    if let Some(app) = &plan.app {
         let args = [OsString::from("-e"), OsString::from(".")];
-        installer.install(&layout.venv, &args, job, "installing the app itself (pip install -e .)")?;
+        installer.install(
+            &layout.venv,
+            &args,
+            job,
+            &format!(
+                "installing the app itself from {} (pip install -e .)",
+                app.file
+            ),
+        )?;
     }
-    job.reporter.step_done("installed", started.elapsed());
+    let added: Vec<String> = venv::distributions(&layout.venv)
+        .difference(&before)
+        .cloned()
+        .collect();
+    job.reporter.step_done(
+        &format!(
+            "installed {}",
+            deps::count(added.len(), "package", "packages")
+        ),
+        started.elapsed(),
+    );
+    Ok(Dependencies::Installed(added))
+}
+
+/// Warn when the environment markers of every requirement in `file` exclude the venv's Python:
+/// the installers then skip them all without a word.
+fn warn_when_markers_exclude_all(
+    file: &Path,
+    source: &str,
+    layout: &Layout,
+    job: &Job,
+) -> Result<()> {
+    let requirements = markers::requirements_in(file)?;
+    if markers::none_apply(&layout.venv.join("bin").join("python"), &requirements) {
+        job.reporter.warn(&format!(
+            "{source}: every requirement's environment marker excludes Python {} ({}, such as {:?}), so nothing is installed from it; build with a Python they accept (WARP_PYTHON, .python-version)",
+            job.python.version_text(),
+            deps::count(requirements.len(), "requirement", "requirements"),
+            requirements[0],
+        ));
+    }
     Ok(())
 }

@@ -10,6 +10,7 @@ use crate::build::installer::{Installer, Job};
 use crate::layout::warp_home;
 use crate::build::python::{self, Interpreter};
 use crate::report::Reporter;
+use crate::settings::{self, ConfigFile, Flags, Inherited, Scope, Sources};
 use crate::build::venv;
 
 /// A project venv, created or found.
@@ -49,7 +50,9 @@ fn create(venv: &std::path::Path, python: &Interpreter, home: &std::path::Path, 
     let cache = home.join("cache");
     let env = AppEnv::default();
     let job = Job { cache: &cache, python, env: &env, src: parent, reporter };
-    let installer = Installer::choose(&job)?;
+    // A project has no app folder yet: its installer is whatever warp's own environment asks.
+    let settings = settings::resolve(&Sources { flags: &Flags::new(), env: &Inherited, config: &ConfigFile::default() }, &[Scope::Build])?;
+    let installer = Installer::choose(&job, &settings)?;
     reporter.step(&format!("creating venv {} with {} and {}", venv.display(), python, installer.name()));
     let started = Instant::now();
     let made = installer.create_venv(venv, &job);

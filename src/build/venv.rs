@@ -8,6 +8,7 @@
 //! The venv folder may hold things that are not the venv: in a container it is
 //! `/opt/app-root`, which also holds the source and the cache. Those are never moved.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -29,15 +30,36 @@ pub fn exists(venv: &Path) -> bool {
 
 /// The digest recorded by the last successful build, if any.
 pub fn recorded_digest(venv: &Path) -> Option<String> {
-    std::fs::read_to_string(venv.join(DIGEST_FILE)).ok().map(|s| s.trim().to_owned())
+    std::fs::read_to_string(venv.join(DIGEST_FILE))
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 /// Record `digest` as what the venv now holds (written to a temporary file, then renamed).
 pub fn record_digest(venv: &Path, digest: &str) -> Result<()> {
     let target = venv.join(DIGEST_FILE);
     let temp = venv.join(format!("{DIGEST_FILE}.tmp"));
-    std::fs::write(&temp, format!("{digest}\n")).with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::write(&temp, format!("{digest}\n"))
+        .with_context(|| format!("cannot write {}", temp.display()))?;
     std::fs::rename(&temp, &target).with_context(|| format!("cannot write {}", target.display()))
+}
+
+/// The names of the distributions installed in `venv` (its `*.dist-info` folders).
+pub fn distributions(venv: &Path) -> BTreeSet<String> {
+    let lib = venv.join("lib");
+    let site_packages = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("site-packages"));
+    site_packages
+        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let (project, _version) = name.strip_suffix(".dist-info")?.split_once('-')?;
+            Some(project.to_owned())
+        })
+        .collect()
 }
 
 /// Restore the venv of a build that was interrupted. Returns whether one was restored.
@@ -45,16 +67,24 @@ pub fn recover(venv: &Path, keep: &[PathBuf]) -> Result<bool> {
     if !venv.join(PREVIOUS).is_dir() {
         return Ok(false);
     }
-    Replacement { venv: venv.to_path_buf(), keep: keep.to_vec() }.roll_back()?;
+    Replacement {
+        venv: venv.to_path_buf(),
+        keep: keep.to_vec(),
+    }
+    .roll_back()?;
     Ok(true)
 }
 
 /// Move the current venv aside so a new one can be built at the same path. `keep` lists
 /// paths inside the venv folder that are not part of the venv (the source, the cache).
 pub fn replace(venv: &Path, keep: &[PathBuf]) -> Result<Replacement> {
-    let replacement = Replacement { venv: venv.to_path_buf(), keep: keep.to_vec() };
+    let replacement = Replacement {
+        venv: venv.to_path_buf(),
+        keep: keep.to_vec(),
+    };
     let previous = venv.join(PREVIOUS);
-    std::fs::create_dir(&previous).with_context(|| format!("cannot create {}", previous.display()))?;
+    std::fs::create_dir(&previous)
+        .with_context(|| format!("cannot create {}", previous.display()))?;
     for entry in replacement.entries()? {
         let name = entry.file_name().unwrap_or_default();
         std::fs::rename(&entry, previous.join(name))
@@ -67,7 +97,8 @@ impl Replacement {
     /// The new venv works: delete the old one.
     pub fn commit(self) -> Result<()> {
         let previous = self.venv.join(PREVIOUS);
-        std::fs::remove_dir_all(&previous).with_context(|| format!("cannot remove {}", previous.display()))
+        std::fs::remove_dir_all(&previous)
+            .with_context(|| format!("cannot remove {}", previous.display()))
     }
 
     /// The new venv failed: delete it and put the old one back.
@@ -76,13 +107,16 @@ impl Replacement {
             remove(&entry)?;
         }
         let previous = self.venv.join(PREVIOUS);
-        for entry in std::fs::read_dir(&previous).with_context(|| format!("cannot read {}", previous.display()))? {
+        for entry in std::fs::read_dir(&previous)
+            .with_context(|| format!("cannot read {}", previous.display()))?
+        {
             let entry = entry?;
             let target = self.venv.join(entry.file_name());
             std::fs::rename(entry.path(), &target)
                 .with_context(|| format!("cannot restore {}", target.display()))?;
         }
-        std::fs::remove_dir(&previous).with_context(|| format!("cannot remove {}", previous.display()))
+        std::fs::remove_dir(&previous)
+            .with_context(|| format!("cannot remove {}", previous.display()))
     }
 
     /// The venv folder's entries that belong to the venv.
@@ -91,7 +125,9 @@ impl Replacement {
         let listing = match std::fs::read_dir(&self.venv) {
             Ok(listing) => listing,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.venv.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.venv.display()))
+            }
         };
         for entry in listing {
             let path = entry?.path();

@@ -254,6 +254,18 @@ impl Settings {
         self.entry(id).is_some_and(|e| !e.origin.is_default())
     }
 
+    /// How messages quote where a setting was given: its variable when inherited, else the
+    /// variable or key and the file that set it.
+    pub fn label(&self, id: Id) -> String {
+        let row = table::row(id);
+        match self.entry(id).map(|e| &e.origin) {
+            Some(Origin::Variable { name, source: VarSource::Inherited }) => (*name).to_owned(),
+            Some(origin @ Origin::Variable { .. }) => origin.to_string(),
+            Some(origin) => format!("{} ({origin})", row.key.or(row.var).unwrap_or_default()),
+            None => row.name(),
+        }
+    }
+
     /// Whether the container defaults apply (`APP_ROOT` set).
     pub fn in_container(&self) -> bool {
         self.container

@@ -115,7 +115,26 @@ fn urlsafe_b64(bytes: &[u8]) -> String {
     out
 }
 
+/// The venv's site-packages. A venv made by `venv` or uv has exactly one
+/// `lib/pythonX.Y/site-packages`, read without starting Python (a build and every start call
+/// this); anything else is asked of its interpreter.
 fn site_packages(python: &Path) -> Result<PathBuf> {
+    let lib = python.parent().and_then(Path::parent).map(|venv| venv.join("lib"));
+    let mut found = lib
+        .and_then(|lib| std::fs::read_dir(lib).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python3."))
+        .map(|e| e.path().join("site-packages"))
+        .filter(|dir| dir.is_dir());
+    if let (Some(only), None) = (found.next(), found.next()) {
+        return Ok(only);
+    }
+    ask_site_packages(python)
+}
+
+fn ask_site_packages(python: &Path) -> Result<PathBuf> {
     let out = Command::new(python)
         .args(["-I", "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"])
         .output()
