@@ -85,13 +85,7 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
     let mut installer: Option<Installer> = None;
     let fresh = !venv::exists(&layout.venv);
     if fresh {
-        let job = Job {
-            cache: &layout.cache,
-            python: &python,
-            env: &env,
-            src: &layout.src,
-            reporter,
-        };
+        let job = job(layout, &python, &env, reporter);
         create_venv(chosen(&mut installer, &job, &settings)?, layout, &job)?;
     }
 
@@ -110,13 +104,7 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
             ));
             Dependencies::Unchanged
         } else {
-            let job = Job {
-                cache: &layout.cache,
-                python: &python,
-                env: &env,
-                src: &layout.src,
-                reporter,
-            };
+            let job = job(layout, &python, &env, reporter);
             let installer = chosen(&mut installer, &job, &settings)?;
             let replacement = if fresh {
                 None
@@ -159,6 +147,11 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
         django::collectstatic(layout, &env, reporter)?;
     }
     Ok(Outcome { dependencies })
+}
+
+/// What the installer needs for this app, with `env` as it stands.
+fn job<'a>(layout: &'a Layout, python: &'a python::Interpreter, env: &'a AppEnv, reporter: &'a dyn Reporter) -> Job<'a> {
+    Job { cache: &layout.cache, python, env, src: &layout.src, reporter }
 }
 
 /// The installer in `slot`, chosen now (as the settings ask) if it has not been yet.
