@@ -164,3 +164,18 @@ fn a_paste_deploy_file_is_served() {
     let err = sandbox.fails(&["start", ".", "broken.ini"], 1);
     assert!(err.contains("no [app:main]"), "{err}");
 }
+
+/// A non-executable app.sh looks meant to run: passing it over is said on start, not only
+/// by `--explain`.
+#[test]
+fn a_skipped_app_sh_is_a_warning_on_start() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+    sandbox.write("wsgi.py", APPLICATION);
+    sandbox.write("app.sh", "#!/bin/sh\nexec python own.py\n");
+    let server = Server::start(&sandbox, &["start"]);
+    assert_eq!(get(server.port, "/").text(), "application");
+    let warning = "warning: app.sh is present but not executable, so skipped (`chmod +x app.sh` to run it)";
+    assert_eq!(server.log().lines().filter(|l| *l == warning).count(), 1, "{}", server.log());
+    server.stop();
+}

@@ -90,6 +90,9 @@ pub fn run(args: StartArgs) -> Result<()> {
         println!("{}", explain(&detection, &plan, &layout.src, launch.as_ref()));
         return Ok(());
     }
+    for warning in &detection.warnings {
+        reporter.warn(warning);
+    }
     match (&detection.app, launch) {
         (App::Program(program), _) => {
             reporter.info(&format!("warp: running {program} in {} (the app's own server; PORT={port})", layout.src.display()));

@@ -104,6 +104,9 @@ pub struct Detection {
     pub app: App,
     /// Each rule tried, with what it found: `(rule, outcome)`.
     pub steps: Vec<(String, String)>,
+    /// What the user should hear on start too, not only from `--explain`: a file that
+    /// looks meant to be the app but was passed over.
+    pub warnings: Vec<String>,
 }
 
 /// Where the app's Python and variables come from: its venv and its environment.
@@ -113,21 +116,37 @@ pub struct Input<'a> {
     pub env: &'a AppEnv,
 }
 
-/// One detection rule: the app it found, if any, having recorded what it saw in the steps.
-type Rule = fn(&Input, &mut Vec<(String, String)>) -> Result<Option<App>>;
+/// One detection rule: the app it found, if any, having recorded what it saw.
+type Rule = fn(&Input, &mut Seen) -> Result<Option<App>>;
+
+/// What the rules saw, for [`Detection`].
+#[derive(Default)]
+struct Seen {
+    steps: Vec<(String, String)>,
+    warnings: Vec<String>,
+}
+
+impl Seen {
+    fn push(&mut self, step: (String, String)) {
+        self.steps.push(step);
+    }
+}
+
+/// What a non-executable app.sh says, in `--explain` and as a warning on start.
+const APP_SH_SKIPPED: &str = "present but not executable, so skipped (`chmod +x app.sh` to run it)";
 
 /// Find the app in `ctx.src`: `explicit` (the APP argument) when given, else by the rules.
 pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
-    let mut steps = Vec::new();
     if let Some(app) = explicit {
         let app = named(ctx, app, "the APP argument")?;
-        steps.push(("APP argument".to_owned(), describe(&app)));
-        return Ok(Detection { app, steps });
+        let steps = vec![("APP argument".to_owned(), describe(&app))];
+        return Ok(Detection { app, steps, warnings: Vec::new() });
     }
+    let mut seen = Seen::default();
     let rules: [Rule; 6] = [script, module, wsgi_file, django, paste_config, procfile];
     for rule in rules {
-        if let Some(app) = rule(ctx, &mut steps)? {
-            return Ok(Detection { app, steps });
+        if let Some(app) = rule(ctx, &mut seen)? {
+            return Ok(Detection { app, steps: seen.steps, warnings: seen.warnings });
         }
     }
     bail!(
@@ -162,10 +181,7 @@ fn named(ctx: &Input, text: &str, origin: &str) -> Result<App> {
         let found = defines(ctx, &[&path])?.remove(0);
         return match found.callable() {
             Some(callable) => Ok(file_app(&path, callable)),
-            None => bail!(
-                "{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable",
-                path.display()
-            ),
+            None => bail!("{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable", path.display()),
         };
     }
     if !is_executable(&path) {
@@ -202,7 +218,7 @@ fn file_app(path: &Path, callable: &str) -> App {
 }
 
 /// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
-fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn script(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     if let Some(text) = ctx.env.get(WARP_APP_SCRIPT) {
         let path = existing_file(ctx.src, &text, WARP_APP_SCRIPT)?;
         if !is_executable(&path) {
@@ -218,14 +234,16 @@ fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>>
         steps.push(("app.sh".to_owned(), "executable: run it".to_owned()));
         return Ok(Some(App::Program(Program::executable(path))));
     } else {
-        "present but not executable, so skipped (`chmod +x app.sh` to run it)"
+        // Likely meant to run: said on start too, where a quiet skip would puzzle.
+        steps.warnings.push(format!("app.sh is {APP_SH_SKIPPED}"));
+        APP_SH_SKIPPED
     };
     steps.push((format!("{WARP_APP_SCRIPT}, app.sh"), format!("not set; app.sh {outcome}")));
     Ok(None)
 }
 
 /// Rule 2: WARP_APP_MODULE.
-fn module(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn module(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let Some(text) = ctx.env.get(WARP_APP_MODULE) else {
         steps.push((WARP_APP_MODULE.to_owned(), "not set".to_owned()));
         return Ok(None);
@@ -237,7 +255,7 @@ fn module(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>>
 
 /// Rule 3: WARP_APP_FILE, else wsgi.py, app.py, application.py: served when they define
 /// `application` or `app`. An app.py (or WARP_APP_FILE) with neither is run as a script.
-fn wsgi_file(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn wsgi_file(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let (candidates, chosen): (Vec<PathBuf>, bool) = match ctx.env.get(WARP_APP_FILE) {
         Some(text) => (vec![existing_file(ctx.src, &text, WARP_APP_FILE)?], true),
         None => (WSGI_FILES.iter().map(|name| ctx.src.join(name)).filter(|p| p.is_file()).collect(), false),
@@ -270,7 +288,7 @@ fn wsgi_file(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<Ap
 }
 
 /// Rule 4: a Django project: manage.py, and its settings' WSGI_APPLICATION.
-fn django(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn django(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     if !ctx.src.join("manage.py").is_file() {
         steps.push(("manage.py (Django)".to_owned(), "not found".to_owned()));
         return Ok(None);
@@ -318,7 +336,7 @@ fn static_path(url: &str) -> Option<String> {
 }
 
 /// Rule 5: a Paste Deploy .ini named by WARP_APP_CONFIG.
-fn paste_config(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn paste_config(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let Some(text) = ctx.env.get(WARP_APP_CONFIG) else {
         steps.push((WARP_APP_CONFIG.to_owned(), "not set".to_owned()));
         return Ok(None);
@@ -342,7 +360,7 @@ fn paste(ctx: &Input, ini: PathBuf) -> Result<Wsgi> {
 }
 
 /// Rule 6: a Procfile's `web:` line, run by the shell.
-fn procfile(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn procfile(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let path = ctx.src.join("Procfile");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -373,10 +391,7 @@ impl Defines {
     /// The WSGI callable the file defines, preferred first. A `from x import *` may bring
     /// one in unseen, so it counts as `application`.
     fn callable(&self) -> Option<&'static str> {
-        CALLABLES
-            .into_iter()
-            .find(|c| self.names.iter().any(|n| n == c))
-            .or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
+        CALLABLES.into_iter().find(|c| self.names.iter().any(|n| n == c)).or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
     }
 }
 
