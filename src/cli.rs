@@ -196,8 +196,9 @@ pub struct StartArgs {
     /// The app's source folder [default: the current folder].
     #[arg(env = "WARP_SRC")]
     pub src: Option<PathBuf>,
-    /// The app: `module:callable`, a Python file defining `application` (or `app`), a
-    /// Paste Deploy .ini file, or an executable that is the server itself [default: found
+    /// The app: `module:callable`, an app factory's call `module:create_app(literals)`, a
+    /// Python file defining `application` (or `app`), a Paste Deploy .ini file, or an
+    /// executable that is the server itself [default: found
     /// by the rules `--explain` shows: app.sh, WARP_APP_MODULE, WARP_APP_FILE, wsgi.py,
     /// app.py, application.py, Django's manage.py, WARP_APP_CONFIG, a Procfile's web line].
     #[arg(env = "WARP_APP")]

@@ -70,6 +70,23 @@ fn uwsgi_serves_the_flask_example_and_stops_cleanly() {
     assert!(status.success(), "{status}");
 }
 
+/// uWSGI cannot call an app factory: it loads warp's launch module, which does.
+#[test]
+fn uwsgi_serves_an_app_factory_through_the_launch_module() {
+    let sandbox = flask();
+    sandbox.write(
+        "factory.py",
+        "def make(greeting, *, status='200 OK'):\n    def application(environ, start_response):\n        start_response(status, [])\n        return [greeting.encode()]\n    return application\n",
+    );
+    let port = free_port();
+    let app = r#"factory:make("made for uwsgi", status='201 Created')"#;
+    let running = Server::spawn(sandbox.warp(&["start", ".", app, "--server", "uwsgi", "--port", &port.to_string()]), port, sandbox.root());
+    let response = get(port, "/");
+    assert_eq!((response.status, response.text().as_str()), (201, "made for uwsgi"), "{}", running.log());
+    assert!(running.log().contains("--wsgi-file"), "{}", running.log());
+    assert!(running.stop().success());
+}
+
 #[test]
 fn explain_shows_each_servers_flags_and_what_it_cannot_do() {
     let text = flask().ok(&["start", "--server", "gunicorn", "--explain", "--request-timeout", "30", "--memory-limit", "200M"]);
