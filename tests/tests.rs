@@ -12,6 +12,7 @@ mod hooks_at_start;
 mod other_servers;
 mod pid1;
 mod probes;
+mod programs;
 mod proxies;
 mod robustness;
 mod serve;

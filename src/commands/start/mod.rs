@@ -153,7 +153,7 @@ fn foreground(
     if let Some(creds) = credentials {
         privileges::apply(&mut cmd, creds);
     }
-    match foreground::run(cmd)? {
+    match foreground::run(cmd, plan.worker.shutdown_timeout)? {
         0 => Ok(()),
         code => Err(ExitWith { code: u8::try_from(code).unwrap_or(1), message: format!("{what} exited with status {code}") }.into()),
     }
