@@ -130,10 +130,15 @@ fn mod_wsgi_serves_the_flask_example_as_another_user() {
     assert!(status.success(), "{status}");
 }
 
-/// examples/django, plus gunicorn and WhiteNoise.
+/// examples/django, plus gunicorn and WhiteNoise, with its database migrated.
 fn django() -> &'static Sandbox {
     static APP: OnceLock<Sandbox> = OnceLock::new();
-    built_once(&APP, "django", "gunicorn\nwhitenoise\n")
+    APP.get_or_init(|| {
+        let sandbox = example_with("django", "gunicorn\nwhitenoise\n");
+        sandbox.ok(&["build"]);
+        sandbox.ok(&["migrate"]);
+        sandbox
+    })
 }
 
 /// The page and its stylesheet, with DEBUG off: Django itself would not serve the file.

@@ -7,6 +7,7 @@ mod util;
 mod build;
 mod commands;
 mod detection;
+mod django;
 mod factories;
 mod hooks_at_start;
 mod other_servers;
