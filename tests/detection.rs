@@ -138,7 +138,7 @@ fn programs_that_are_their_own_server_run_in_the_apps_environment() {
     assert_eq!(get(server.port, "/").text(), expected);
     server.stop();
 
-    // warp becomes the program, so its exit status is warp's.
+    // The program's exit status is warp's.
     sandbox.write_exec("app.sh", "#!/bin/sh\necho failing >&2\nexit 3\n");
     let err = sandbox.fails(&["start"], 3);
     assert!(err.contains("failing"), "{err}");

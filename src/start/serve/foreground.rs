@@ -59,7 +59,16 @@ pub fn run(mut cmd: Command, shutdown_timeout: Duration) -> Result<i32> {
     if terminal.is_some() {
         take_terminal_at_exec(&mut cmd);
     }
-    let child = cmd.spawn().with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            // The child may have taken the terminal before its exec failed.
+            if let Some(terminal) = &terminal {
+                terminal.reclaim();
+            }
+            return Err(e).with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()));
+        }
+    };
     let group = Pid::from_raw(i32::try_from(child.id()).context("a child's pid is out of range")?);
     let (sender, received) = mpsc::channel();
     std::thread::spawn(move || {
@@ -194,11 +203,16 @@ impl Terminal {
     /// Take the terminal back from `group`, when that group has it.
     fn take_back(&self, group: Pid) {
         if tcgetpgrp(self.stdin.as_fd()) == Ok(group) {
-            // warp is in the background now: without SIGTTOU blocked, the kernel would stop it.
-            with_sigttou_blocked(|| {
-                let _ = tcsetpgrp(self.stdin.as_fd(), self.own);
-            });
+            self.reclaim();
         }
+    }
+
+    /// Make warp's group the terminal's foreground group again.
+    fn reclaim(&self) {
+        // warp is in the background now: without SIGTTOU blocked, the kernel would stop it.
+        with_sigttou_blocked(|| {
+            let _ = tcsetpgrp(self.stdin.as_fd(), self.own);
+        });
     }
 }
 
