@@ -40,6 +40,11 @@ fn help_lists_every_command_with_examples() {
     for command in &commands[..commands.len() - 1] {
         let text = sandbox.ok(&[command, "--help"]);
         assert!(text.contains("Examples:"), "{command} --help has examples:\n{text}");
+        // Each example, up to the first blank line, shows this command and no other.
+        let examples = text.lines().skip_while(|l| !l.starts_with("Examples:")).skip(1).take_while(|l| !l.trim().is_empty());
+        for example in examples {
+            assert!(example.contains(&format!("warp {command}")), "{command} --help shows another command: {example}");
+        }
     }
     sandbox.fails(&["no-such-command"], 2);
 }

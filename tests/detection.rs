@@ -138,7 +138,7 @@ fn programs_that_are_their_own_server_run_in_the_apps_environment() {
     assert_eq!(get(server.port, "/").text(), expected);
     server.stop();
 
-    // warp becomes the program, so its exit status is warp's.
+    // The program's exit status is warp's.
     sandbox.write_exec("app.sh", "#!/bin/sh\necho failing >&2\nexit 3\n");
     let err = sandbox.fails(&["start"], 3);
     assert!(err.contains("failing"), "{err}");
@@ -163,4 +163,19 @@ fn a_paste_deploy_file_is_served() {
     sandbox.write("broken.ini", "[server:main]\nport = 1\n");
     let err = sandbox.fails(&["start", ".", "broken.ini"], 1);
     assert!(err.contains("no [app:main]"), "{err}");
+}
+
+/// A non-executable app.sh looks meant to run: passing it over is said on start, not only
+/// by `--explain`.
+#[test]
+fn a_skipped_app_sh_is_a_warning_on_start() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+    sandbox.write("wsgi.py", APPLICATION);
+    sandbox.write("app.sh", "#!/bin/sh\nexec python own.py\n");
+    let server = Server::start(&sandbox, &["start"]);
+    assert_eq!(get(server.port, "/").text(), "application");
+    let warning = "warning: app.sh is present but not executable, so skipped (`chmod +x app.sh` to run it)";
+    assert_eq!(server.log().lines().filter(|l| *l == warning).count(), 1, "{}", server.log());
+    server.stop();
 }

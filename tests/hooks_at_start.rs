@@ -57,13 +57,6 @@ fn setup_migrate_and_verify_run_their_hooks_on_demand() {
 #[test]
 fn migrate_without_a_hook_runs_djangos_migrate() {
     let app = Sandbox::example("django");
-    let settings = app.app().join("mysite/settings.py");
-    let mut text = std::fs::read_to_string(&settings).unwrap();
-    text.push_str(
-        "\nINSTALLED_APPS += [\"django.contrib.contenttypes\", \"django.contrib.auth\"]\n\
-         DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.sqlite3\", \"NAME\": BASE_DIR / \"db.sqlite3\"}}\n",
-    );
-    std::fs::write(&settings, text).unwrap();
     app.ok(&["build"]);
     app.ok(&["migrate"]);
     let tables = app.python(&app.venv(), &format!(

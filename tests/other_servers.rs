@@ -59,15 +59,33 @@ fn gunicorn_serves_the_flask_example_and_stops_cleanly() {
 
 #[test]
 fn waitress_serves_the_flask_example() {
-    // waitress has no SIGTERM handler: the signal ends it, and warp (which became it) with it.
+    // waitress has no SIGTERM handler: the signal warp passes on ends it, and warp exits
+    // with its status, 128 + SIGTERM.
     let status = serves_flask(flask(), "waitress", &[]);
-    assert!(status.success() || std::os::unix::process::ExitStatusExt::signal(&status) == Some(15), "{status}");
+    assert!(status.success() || status.code() == Some(128 + libc::SIGTERM), "{status}");
 }
 
 #[test]
 fn uwsgi_serves_the_flask_example_and_stops_cleanly() {
     let status = serves_flask(flask(), "uwsgi", &["--maximum-requests", "100"]);
     assert!(status.success(), "{status}");
+}
+
+/// uWSGI cannot call an app factory: it loads warp's launch module, which does.
+#[test]
+fn uwsgi_serves_an_app_factory_through_the_launch_module() {
+    let sandbox = flask();
+    sandbox.write(
+        "factory.py",
+        "def make(greeting, *, status='200 OK'):\n    def application(environ, start_response):\n        start_response(status, [])\n        return [greeting.encode()]\n    return application\n",
+    );
+    let port = free_port();
+    let app = r#"factory:make("made for uwsgi", status='201 Created')"#;
+    let running = Server::spawn(sandbox.warp(&["start", ".", app, "--server", "uwsgi", "--port", &port.to_string()]), port, sandbox.root());
+    let response = get(port, "/");
+    assert_eq!((response.status, response.text().as_str()), (201, "made for uwsgi"), "{}", running.log());
+    assert!(running.log().contains("--wsgi-file"), "{}", running.log());
+    assert!(running.stop().success());
 }
 
 #[test]
@@ -112,10 +130,15 @@ fn mod_wsgi_serves_the_flask_example_as_another_user() {
     assert!(status.success(), "{status}");
 }
 
-/// examples/django, plus gunicorn and WhiteNoise.
+/// examples/django, plus gunicorn and WhiteNoise, with its database migrated.
 fn django() -> &'static Sandbox {
     static APP: OnceLock<Sandbox> = OnceLock::new();
-    built_once(&APP, "django", "gunicorn\nwhitenoise\n")
+    APP.get_or_init(|| {
+        let sandbox = example_with("django", "gunicorn\nwhitenoise\n");
+        sandbox.ok(&["build"]);
+        sandbox.ok(&["migrate"]);
+        sandbox
+    })
 }
 
 /// The page and its stylesheet, with DEBUG off: Django itself would not serve the file.

@@ -77,6 +77,11 @@ impl Server {
 
     /// The exit status, once the server has ended by itself within `limit`.
     pub fn exit_within(mut self, limit: Duration) -> ExitStatus {
+        self.wait_within(limit)
+    }
+
+    /// `exit_within` that keeps the server's logs readable afterwards.
+    pub fn wait_within(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -144,7 +144,7 @@ fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        if [".venv", "staticfiles", "__pycache__"].iter().any(|skip| name == *skip) {
+        if [".venv", "staticfiles", "__pycache__", "db.sqlite3"].iter().any(|skip| name == *skip) {
             continue;
         }
         let target = to.join(&name);

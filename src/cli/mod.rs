@@ -119,8 +119,9 @@ pub struct ProjectArgs {
 /// replaces warp, so its exit code and the signals it receives are its own.
 #[derive(Args)]
 #[command(after_help = "Examples:
-  warp migrate                  the app's migrate hook, or Django's migrate
-  warp exec --src examples/flask flask --app app routes")]
+  warp exec python manage.py createsuperuser
+  warp exec --src examples/flask flask --app app routes
+  warp exec pip list --outdated")]
 pub struct ExecArgs {
     /// The app's source folder [default: the current folder].
     #[arg(long, value_name = "DIR")]

@@ -86,6 +86,9 @@ pub fn run(args: StartArgs) -> Result<()> {
         println!("{}", report::explain(&detection, &plan, &settings, &layout.src, launch.as_ref()));
         return Ok(());
     }
+    for warning in &detection.warnings {
+        reporter.warn(warning);
+    }
     let port = plan.bind.port();
     match (&detection.app, launch) {
         (App::Program(program), _) => {
@@ -134,7 +137,7 @@ fn foreground(
     if let Some(creds) = credentials {
         privileges::apply(&mut cmd, creds);
     }
-    match foreground::run(cmd)? {
+    match foreground::run(cmd, plan.worker.shutdown_timeout)? {
         0 => Ok(()),
         code => Err(ExitWith { code: u8::try_from(code).unwrap_or(1), message: format!("{what} exited with status {code}") }.into()),
     }

@@ -1,4 +1,9 @@
+from django.contrib import admin
 from django.urls import path
-from django.views.generic import TemplateView
 
-urlpatterns = [path("", TemplateView.as_view(template_name="index.html"), name="index")]
+from notes import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("admin/", admin.site.urls),
+]

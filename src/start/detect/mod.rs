@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::appenv::AppEnv;
 use crate::pathsearch::is_executable;
-use crate::settings::{var, Id, Origin, Settings};
+use crate::settings::{var, Id, Settings};
 
 pub use program::Program;
 
@@ -26,6 +26,9 @@ const WSGI_FILES: [&str; 3] = ["wsgi.py", "app.py", "application.py"];
 const CALLABLES: [&str; 2] = ["application", "app"];
 
 const INSPECT_PY: &str = include_str!("inspect.py");
+/// The worker's own reader of `callable` and `factory(args)`, run here to check an app
+/// factory's arguments exactly as a worker will read them, before anything starts.
+const TARGET_PY: &str = include_str!("../../../crates/server/python/warp_server/target.py");
 
 /// What was found.
 #[derive(Debug, Clone)]
@@ -46,9 +49,11 @@ pub struct Wsgi {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// `module:callable`. When the app was named by its file, `file` is that file: the
-    /// module is its name, imported from its folder.
-    Module { module: String, callable: String, file: Option<PathBuf> },
+    /// `module:callable`, or `module:factory(args)` (gunicorn's syntax): `call` then holds
+    /// the factory's literal arguments as written between the parentheses, and the app is
+    /// what the factory returns. When the app was named by its file, `file` is that file:
+    /// the module is its name, imported from its folder.
+    Module { module: String, callable: String, call: Option<String>, file: Option<PathBuf> },
     /// A Paste Deploy configuration file, whose `main` app is served.
     Paste(PathBuf),
 }
@@ -59,7 +64,7 @@ impl Target {
     pub fn spec(&self, src: &Path) -> String {
         match self {
             Target::Module { file: Some(file), .. } => file.strip_prefix(src).unwrap_or(file).to_string_lossy().into_owned(),
-            Target::Module { module, callable, file: None } => format!("{module}:{callable}"),
+            Target::Module { file: None, .. } => self.to_string(),
             Target::Paste(ini) => ini.to_string_lossy().into_owned(),
         }
     }
@@ -76,7 +81,8 @@ impl Target {
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Module { module, callable, .. } => write!(f, "{module}:{callable}"),
+            Target::Module { module, callable, call: None, .. } => write!(f, "{module}:{callable}"),
+            Target::Module { module, callable, call: Some(args), .. } => write!(f, "{module}:{callable}({args})"),
             Target::Paste(ini) => write!(f, "Paste Deploy app from {}", ini.display()),
         }
     }
@@ -100,6 +106,9 @@ pub struct Detection {
     pub app: App,
     /// Each rule tried, with what it found: `(rule, outcome)`.
     pub steps: Vec<(String, String)>,
+    /// What the user should hear on start too, not only from `--explain`: a file that
+    /// looks meant to be the app but was passed over.
+    pub warnings: Vec<String>,
 }
 
 /// Where the app's Python, variables and settings come from.
@@ -126,33 +135,44 @@ pub struct NoAppFound {
 /// A setting that names the app: its text, and how to quote it (the variable, and where
 /// it was set when that was not a variable).
 fn named_by(ctx: &Input, id: Id) -> Option<(String, String)> {
-    let entry = ctx.settings.entry(id)?;
-    let text = entry.value.as_ref()?.render();
-    let label = match &entry.origin {
-        Origin::Variable { name, .. } => (*name).to_owned(),
-        origin => format!("{} ({origin})", var(id)),
-    };
-    Some((text, label))
+    let text = ctx.settings.get(id)?.render();
+    Some((text, ctx.settings.label(id)))
 }
 
-/// One detection rule: the app it found, if any, having recorded what it saw in the steps.
-type Rule = fn(&Input, &mut Vec<(String, String)>) -> Result<Option<App>>;
+/// One detection rule: the app it found, if any, having recorded what it saw.
+type Rule = fn(&Input, &mut Seen) -> Result<Option<App>>;
+
+/// What the rules saw, for [`Detection`].
+#[derive(Default)]
+struct Seen {
+    steps: Vec<(String, String)>,
+    warnings: Vec<String>,
+}
+
+impl Seen {
+    fn push(&mut self, step: (String, String)) {
+        self.steps.push(step);
+    }
+}
+
+/// What a non-executable app.sh says, in `--explain` and as a warning on start.
+const APP_SH_SKIPPED: &str = "present but not executable, so skipped (`chmod +x app.sh` to run it)";
 
 /// Find the app in `ctx.src`: `explicit` (the APP argument) when given, else by the rules.
 pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
-    let mut steps = Vec::new();
     if let Some(app) = explicit {
         let app = named(ctx, app, "the APP argument")?;
-        steps.push(("APP argument".to_owned(), describe(&app)));
-        return Ok(Detection { app, steps });
+        let steps = vec![("APP argument".to_owned(), describe(&app))];
+        return Ok(Detection { app, steps, warnings: Vec::new() });
     }
+    let mut seen = Seen::default();
     let rules: [Rule; 6] = [script, module, wsgi_file, django, paste_config, procfile];
     for rule in rules {
-        if let Some(app) = rule(ctx, &mut steps)? {
-            return Ok(Detection { app, steps });
+        if let Some(app) = rule(ctx, &mut seen)? {
+            return Ok(Detection { app, steps: seen.steps, warnings: seen.warnings });
         }
     }
-    Err(NoAppFound { src: ctx.src.to_path_buf(), steps }.into())
+    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps }.into())
 }
 
 /// One line saying what will run.
@@ -167,9 +187,11 @@ pub fn describe(app: &App) -> String {
 /// An app named by the APP argument or a variable: `module[:callable]`, a `.py` file, a
 /// Paste `.ini` file, or an executable.
 fn named(ctx: &Input, text: &str, origin: &str) -> Result<App> {
-    let looks_like_path = text.ends_with(".py") || text.ends_with(".ini") || text.contains('/');
+    // A factory's arguments may hold anything, a path included.
+    let head = text.split('(').next().unwrap_or(text);
+    let looks_like_path = head.ends_with(".py") || head.ends_with(".ini") || head.contains('/');
     if !looks_like_path {
-        return Ok(App::Wsgi(Wsgi { target: module_target(text, origin)?, django: None }));
+        return Ok(App::Wsgi(Wsgi { target: module_target(ctx, text, origin)?, django: None }));
     }
     let path = existing_file(ctx.src, text, origin)?;
     if text.ends_with(".ini") {
@@ -179,10 +201,7 @@ fn named(ctx: &Input, text: &str, origin: &str) -> Result<App> {
         let found = defines(ctx, &[&path])?.remove(0);
         return match found.callable() {
             Some(callable) => Ok(file_app(&path, callable)),
-            None => bail!(
-                "{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable",
-                path.display()
-            ),
+            None => bail!("{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable", path.display()),
         };
     }
     if !is_executable(&path) {
@@ -191,13 +210,40 @@ fn named(ctx: &Input, text: &str, origin: &str) -> Result<App> {
     Ok(App::Program(Program::executable(path)))
 }
 
-fn module_target(text: &str, origin: &str) -> Result<Target> {
-    let (module, callable) = text.split_once(':').unwrap_or((text, "application"));
-    let dotted = |s: &str| !s.is_empty() && s.split('.').all(is_identifier);
-    if !dotted(module) || !dotted(callable) {
-        bail!("{text:?} ({origin}) is not module:callable: write it as package.module:callable, e.g. mysite.wsgi:application");
+/// `module:callable` or `module:factory(args)`, its arguments checked by the worker's reader.
+fn module_target(ctx: &Input, text: &str, origin: &str) -> Result<Target> {
+    let target = parse_module_target(text, origin)?;
+    if let Target::Module { callable, call: Some(args), .. } = &target {
+        if !args.trim().is_empty() {
+            #[derive(Deserialize)]
+            struct Checked {
+                error: Option<String>,
+            }
+            let checked: Checked = run_python(ctx, TARGET_PY, &[&format!("{callable}({args})")])?;
+            if let Some(error) = checked.error {
+                bail!("{text:?} ({origin}): {error}");
+            }
+        }
     }
-    Ok(Target::Module { module: module.to_owned(), callable: callable.to_owned(), file: None })
+    Ok(target)
+}
+
+/// The shape of `module:callable` or `module:factory(args)`; the arguments are left as written.
+fn parse_module_target(text: &str, origin: &str) -> Result<Target> {
+    let (module, object) = text.split_once(':').unwrap_or((text, "application"));
+    let (callable, call) = match object.trim().split_once('(') {
+        Some((name, rest)) => (name.trim_end(), rest.strip_suffix(')')),
+        None => (object, None),
+    };
+    let unclosed = object.contains('(') && call.is_none();
+    let dotted = |s: &str| !s.is_empty() && s.split('.').all(is_identifier);
+    if unclosed || !dotted(module) || !dotted(callable) {
+        bail!(
+            "{text:?} ({origin}) is not module:callable or module:factory(arguments): write it as package.module:callable, \
+             e.g. mysite.wsgi:application, or call an app factory as flaskr:create_app() (literal arguments only)"
+        );
+    }
+    Ok(Target::Module { module: module.to_owned(), callable: callable.to_owned(), call: call.map(str::to_owned), file: None })
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -215,11 +261,11 @@ fn existing_file(src: &Path, text: &str, origin: &str) -> Result<PathBuf> {
 
 fn file_app(path: &Path, callable: &str) -> App {
     let module = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    App::Wsgi(Wsgi { target: Target::Module { module, callable: callable.to_owned(), file: Some(path.to_path_buf()) }, django: None })
+    App::Wsgi(Wsgi { target: Target::Module { module, callable: callable.to_owned(), call: None, file: Some(path.to_path_buf()) }, django: None })
 }
 
 /// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
-fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn script(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     if let Some((text, label)) = named_by(ctx, Id::AppScript) {
         let path = existing_file(ctx.src, &text, &label)?;
         if !is_executable(&path) {
@@ -235,26 +281,28 @@ fn script(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>>
         steps.push(("app.sh".to_owned(), "executable: run it".to_owned()));
         return Ok(Some(App::Program(Program::executable(path))));
     } else {
-        "present but not executable, so skipped (`chmod +x app.sh` to run it)"
+        // Likely meant to run: said on start too, where a quiet skip would puzzle.
+        steps.warnings.push(format!("app.sh is {APP_SH_SKIPPED}"));
+        APP_SH_SKIPPED
     };
     steps.push((format!("{}, app.sh", var(Id::AppScript)), format!("not set; app.sh {outcome}")));
     Ok(None)
 }
 
 /// Rule 2: WARP_APP_MODULE.
-fn module(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn module(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let Some((text, label)) = named_by(ctx, Id::AppModule) else {
         steps.push((var(Id::AppModule).to_owned(), "not set".to_owned()));
         return Ok(None);
     };
-    let target = module_target(&text, &label)?;
+    let target = module_target(ctx, &text, &label)?;
     steps.push((label, format!("{text}: serve {target}")));
     Ok(Some(App::Wsgi(Wsgi { target, django: None })))
 }
 
 /// Rule 3: WARP_APP_FILE, else wsgi.py, app.py, application.py: served when they define
 /// `application` or `app`. An app.py (or WARP_APP_FILE) with neither is run as a script.
-fn wsgi_file(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn wsgi_file(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let (candidates, chosen): (Vec<PathBuf>, bool) = match named_by(ctx, Id::AppFile) {
         Some((text, label)) => (vec![existing_file(ctx.src, &text, &label)?], true),
         None => (WSGI_FILES.iter().map(|name| ctx.src.join(name)).filter(|p| p.is_file()).collect(), false),
@@ -287,7 +335,7 @@ fn wsgi_file(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<Ap
 }
 
 /// Rule 4: a Django project: manage.py, and its settings' WSGI_APPLICATION.
-fn django(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn django(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     if !ctx.src.join("manage.py").is_file() {
         steps.push(("manage.py (Django)".to_owned(), "not found".to_owned()));
         return Ok(None);
@@ -313,7 +361,7 @@ fn django(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>>
     let Some((module, callable)) = wsgi.rsplit_once('.') else {
         bail!("WSGI_APPLICATION {wsgi:?} in {settings} is not module.callable: write it as \"mysite.wsgi.application\"");
     };
-    let target = module_target(&format!("{module}:{callable}"), "WSGI_APPLICATION")?;
+    let target = module_target(ctx, &format!("{module}:{callable}"), "WSGI_APPLICATION")?;
     let django = Django {
         settings,
         static_url: found.static_url.as_deref().and_then(static_path),
@@ -335,7 +383,7 @@ fn static_path(url: &str) -> Option<String> {
 }
 
 /// Rule 5: a Paste Deploy .ini named by WARP_APP_CONFIG.
-fn paste_config(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn paste_config(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let Some((text, label)) = named_by(ctx, Id::AppConfig) else {
         steps.push((var(Id::AppConfig).to_owned(), "not set".to_owned()));
         return Ok(None);
@@ -359,7 +407,7 @@ fn paste(ctx: &Input, ini: PathBuf) -> Result<Wsgi> {
 }
 
 /// Rule 6: a Procfile's `web:` line, run by the shell.
-fn procfile(ctx: &Input, steps: &mut Vec<(String, String)>) -> Result<Option<App>> {
+fn procfile(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     let path = ctx.src.join("Procfile");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -390,10 +438,7 @@ impl Defines {
     /// The WSGI callable the file defines, preferred first. A `from x import *` may bring
     /// one in unseen, so it counts as `application`.
     fn callable(&self) -> Option<&'static str> {
-        CALLABLES
-            .into_iter()
-            .find(|c| self.names.iter().any(|n| n == c))
-            .or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
+        CALLABLES.into_iter().find(|c| self.names.iter().any(|n| n == c)).or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
     }
 }
 
@@ -407,8 +452,13 @@ fn defines(ctx: &Input, files: &[&Path]) -> Result<Vec<Defines>> {
 
 /// Run inspect.py with `args` in the app's folder and environment, and read its answer.
 fn inspect<T: serde::de::DeserializeOwned>(ctx: &Input, args: &[&str]) -> Result<T> {
+    run_python(ctx, INSPECT_PY, args)
+}
+
+/// Run the Python `code` with `args` as inspect.py is run, and read its JSON answer.
+fn run_python<T: serde::de::DeserializeOwned>(ctx: &Input, code: &str, args: &[&str]) -> Result<T> {
     let mut cmd = Command::new(ctx.python);
-    cmd.arg("-c").arg(INSPECT_PY).args(args).current_dir(ctx.src);
+    cmd.arg("-c").arg(code).args(args).current_dir(ctx.src);
     ctx.env.apply(&mut cmd);
     let out = cmd.output().with_context(|| format!("cannot run {} to inspect the app", ctx.python.display()))?;
     if !out.status.success() {
@@ -435,13 +485,25 @@ mod tests {
     #[test]
     fn module_specs_are_checked() {
         assert_eq!(
-            module_target("mysite.wsgi:application", "test").unwrap(),
-            Target::Module { module: "mysite.wsgi".into(), callable: "application".into(), file: None }
+            parse_module_target("mysite.wsgi:application", "test").unwrap(),
+            Target::Module { module: "mysite.wsgi".into(), callable: "application".into(), call: None, file: None }
         );
-        assert_eq!(module_target("wsgi", "test").unwrap().to_string(), "wsgi:application");
-        assert_eq!(module_target("app:create_app.app", "test").unwrap().to_string(), "app:create_app.app");
-        for bad in ["", ":app", "my-site:app", "a:", "a:b:c", "1x:app"] {
-            assert!(module_target(bad, "test").is_err(), "{bad:?} accepted");
+        assert_eq!(parse_module_target("wsgi", "test").unwrap().to_string(), "wsgi:application");
+        assert_eq!(parse_module_target("app:create_app.app", "test").unwrap().to_string(), "app:create_app.app");
+        for bad in ["", ":app", "my-site:app", "a:", "a:b:c", "1x:app", "a:f(", "a:f(1", "a:(1)", "a:f)(", "f()", "a:f(1) x"] {
+            let err = parse_module_target(bad, "test").expect_err(bad).to_string();
+            assert!(err.contains("is not module:callable or module:factory(arguments)"), "{err}");
         }
+    }
+
+    #[test]
+    fn factory_calls_keep_their_arguments_as_written() {
+        assert_eq!(
+            parse_module_target("flaskr:create_app()", "test").unwrap(),
+            Target::Module { module: "flaskr".into(), callable: "create_app".into(), call: Some(String::new()), file: None }
+        );
+        let target = parse_module_target("app:make.app( 'a:b/c', debug=True ) ", "test").unwrap();
+        assert_eq!(target.to_string(), "app:make.app( 'a:b/c', debug=True )");
+        assert_eq!(target.spec(Path::new("/src")), target.to_string());
     }
 }

@@ -136,7 +136,7 @@ pub fn launch(server: Server, plan: &Plan, settings: &Settings, wsgi: &Wsgi, pat
     match server {
         Server::Gunicorn => gunicorn(&mut launch, plan, wsgi, paths),
         Server::Waitress => waitress(&mut launch, plan, wsgi, paths),
-        Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, &python_path),
+        Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, paths, &python_path),
         Server::Uwsgi => uwsgi(&mut launch, plan, wsgi, paths, &python_path),
     }
     unsupported(&mut launch, server, settings);
@@ -217,6 +217,11 @@ fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
         Some(spec) => arg(launch, &[&spec]),
         None => match &wsgi.target {
             Target::Paste(ini) => arg(launch, &["--paste", &ini.to_string_lossy()]),
+            // gunicorn reads a plain name or a call of one after the colon, not a dotted path.
+            Target::Module { callable, .. } if callable.contains('.') => {
+                let spec = launch_module(launch, paths, wsgi, None);
+                arg(launch, &[&spec]);
+            }
             target => arg(launch, &[&target.to_string()]),
         },
     }
@@ -229,8 +234,9 @@ fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
     arg(launch, &[&format!("--channel-timeout={}", secs(w.socket_timeout)), &format!("--max-request-body-size={}", w.limit_request_body)]);
     let spec = match wrapped(launch, Server::Waitress, plan, wsgi, paths) {
         Some(spec) => spec,
-        // waitress-serve cannot read a Paste file itself: the wrapper module does it.
-        None if matches!(wsgi.target, Target::Paste(_)) => launch_module(launch, paths, wsgi, None),
+        // waitress-serve cannot read a Paste file or call a factory with arguments itself:
+        // the wrapper module does it.
+        None if matches!(wsgi.target, Target::Paste(_)) || is_factory(wsgi) => launch_module(launch, paths, wsgi, None),
         None => wsgi.target.to_string(),
     };
     arg(launch, &[&spec]);
@@ -243,14 +249,20 @@ fn waitress(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
     }
 }
 
-fn mod_wsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, python_path: &[&Path]) {
+fn mod_wsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, python_path: &[&Path]) {
     let w = &plan.worker;
     arg(launch, &["start-server"]);
     match &wsgi.target {
+        // mod_wsgi cannot call a factory: it loads the generated module's `application`.
+        _ if is_factory(wsgi) => {
+            launch_module(launch, paths, wsgi, None);
+            let file = launch_module_path(paths);
+            arg(launch, &[&file.to_string_lossy(), "--application-type", "script", "--callable-object", "application"]);
+        }
         Target::Module { callable, file: Some(file), .. } => {
             arg(launch, &[&file.to_string_lossy(), "--application-type", "script", "--callable-object", callable]);
         }
-        Target::Module { module, callable, file: None } => {
+        Target::Module { module, callable, file: None, .. } => {
             arg(launch, &[module, "--application-type", "module", "--callable-object", callable]);
         }
         Target::Paste(ini) => arg(launch, &[&ini.to_string_lossy(), "--application-type", "paste"]),
@@ -327,6 +339,11 @@ fn uwsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, python_pa
     }
     match &wsgi.target {
         Target::Paste(ini) => arg(launch, &["--paste", &format!("config:{}", ini.display())]),
+        // uWSGI cannot call a factory: it loads the generated module's `application`.
+        _ if is_factory(wsgi) => {
+            launch_module(launch, paths, wsgi, None);
+            arg(launch, &["--wsgi-file", &launch_module_path(paths).to_string_lossy()]);
+        }
         target => arg(launch, &["--module", &target.to_string()]),
     }
     arg(launch, &["--socket-timeout", &secs(w.socket_timeout), "--limit-post", &w.limit_request_body.to_string(), "--buffer-size", "65535"]);
@@ -389,6 +406,16 @@ fn wrapper_dir(paths: &Paths) -> PathBuf {
 
 const WRAPPER_MODULE: &str = "warp_launch_app";
 
+/// The generated module's file.
+fn launch_module_path(paths: &Paths) -> PathBuf {
+    wrapper_dir(paths).join(format!("{WRAPPER_MODULE}.py"))
+}
+
+/// Whether the app is what an app factory returns (`module:create_app(...)`).
+fn is_factory(wsgi: &Wsgi) -> bool {
+    matches!(wsgi.target, Target::Module { call: Some(_), .. })
+}
+
 /// Have `launch` generate the module that loads the app (and wraps it in WhiteNoise for
 /// `folders`); returns its `module:callable`.
 fn launch_module(launch: &mut Launch, paths: &Paths, wsgi: &Wsgi, folders: Option<&[(String, String)]>) -> String {
@@ -399,10 +426,15 @@ fn launch_module(launch: &mut Launch, paths: &Paths, wsgi: &Wsgi, folders: Optio
             code.push_str("from paste.deploy import loadapp\n\n");
             code.push_str(&format!("application = loadapp({})\n", quote(&format!("config:{}", ini.display()))));
         }
-        Target::Module { module, callable, .. } => {
+        Target::Module { module, callable, call, .. } => {
             code.push_str("import importlib\n\n");
             code.push_str(&format!("application = importlib.import_module({})\n", quote(module)));
             code.push_str(&format!("for _name in {}.split('.'):\n    application = getattr(application, _name)\n", quote(callable)));
+            if let Some(args) = call {
+                // Written as given: detection checked, with the worker's own reader, that
+                // the arguments are literals and nothing else.
+                code.push_str(&format!("application = application({args})\n"));
+            }
         }
     }
     if let Some(folders) = folders {
@@ -411,7 +443,7 @@ fn launch_module(launch: &mut Launch, paths: &Paths, wsgi: &Wsgi, folders: Optio
             code.push_str(&format!("application.add_files({}, prefix={})\n", quote(path), quote(url)));
         }
     }
-    launch.module = Some((wrapper_dir(paths).join(format!("{WRAPPER_MODULE}.py")), code));
+    launch.module = Some((launch_module_path(paths), code));
     format!("{WRAPPER_MODULE}:application")
 }
 

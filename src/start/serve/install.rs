@@ -20,9 +20,10 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const BUILT_NAME: &str = "libwarp_server.so";
 
 /// The Python glue, by its path inside the package folder.
-const PYTHON_FILES: [(&str, &str); 5] = [
+const PYTHON_FILES: [(&str, &str); 6] = [
     ("__init__.py", include_str!("../../../crates/server/python/warp_server/__init__.py")),
     ("__main__.py", include_str!("../../../crates/server/python/warp_server/__main__.py")),
+    ("target.py", include_str!("../../../crates/server/python/warp_server/target.py")),
     ("management/__init__.py", include_str!("../../../crates/server/python/warp_server/management/__init__.py")),
     ("management/commands/__init__.py", include_str!("../../../crates/server/python/warp_server/management/commands/__init__.py")),
     ("management/commands/runwarp.py", include_str!("../../../crates/server/python/warp_server/management/commands/runwarp.py")),

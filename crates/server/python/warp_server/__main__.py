@@ -11,12 +11,13 @@ import runpy
 import signal
 import sys
 
-from warp_server import _native
+from warp_server import _native, target
 
 
 def load(spec, src):
-    """Return the WSGI callable that ``spec`` names: ``module:callable``, a file path, or a
-    Paste Deploy ``.ini`` file (its ``main`` app)."""
+    """Return the WSGI callable that ``spec`` names: ``module:callable``, an app factory's
+    call ``module:factory(literal arguments)``, a file path, or a Paste Deploy ``.ini``
+    file (its ``main`` app)."""
     if spec.endswith(".ini"):
         from paste.deploy import loadapp
 
@@ -36,12 +37,20 @@ def load(spec, src):
                 return namespace[attr]
         raise SystemExit("warp: %s defines neither `application` nor `app`" % path)
     module_name, _, attr = spec.partition(":")
-    target = importlib.import_module(module_name)
-    for part in (attr or "application").split("."):
-        target = getattr(target, part)
-    if not callable(target):
+    try:
+        names, call = target.parse(attr or "application")
+    except ValueError as e:
+        raise SystemExit("warp: %s: %s" % (spec, e))
+    app = importlib.import_module(module_name)
+    for name in names:
+        app = getattr(app, name)
+    if call is not None:
+        # An app factory, called once in each worker process.
+        args, kwargs = call
+        app = app(*args, **kwargs)
+    if not callable(app):
         raise SystemExit("warp: %s is not callable" % spec)
-    return target
+    return app
 
 
 def main():
