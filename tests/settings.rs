@@ -221,7 +221,7 @@ fn config_yaml_names_the_app_for_detection() {
     std::fs::rename(sandbox.app().join("wsgi.py"), sandbox.app().join("service.py")).unwrap();
     sandbox.write(".warp/config.yaml", "server:\n  app_module: service:application\n");
     let out = sandbox.ok(&["start", "--explain"]);
-    assert!(out.contains("WARP_APP_MODULE (.warp/config.yaml:2)  service:application: serve service:application"), "{out}");
+    assert!(out.contains("server.app_module (.warp/config.yaml:2)  service:application: serve service:application"), "{out}");
     assert!(Path::new(&sandbox.app()).join("service.py").exists());
 }
 
