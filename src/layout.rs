@@ -37,9 +37,7 @@ impl Layout {
         if !src.is_dir() {
             bail!("source directory {} does not exist: pass the app's folder", src.display());
         }
-        let src = src
-            .canonicalize()
-            .with_context(|| format!("cannot resolve source directory {}", src.display()))?;
+        let src = src.canonicalize().with_context(|| format!("cannot resolve source directory {}", src.display()))?;
         let venv = match (env_vars::get(env_vars::VIRTUAL_ENV), env_vars::get(env_vars::APP_ROOT)) {
             (Some(active), _) => PathBuf::from(active),
             (None, Some(app_root)) => PathBuf::from(app_root),
@@ -82,9 +80,7 @@ pub fn warp_home() -> Result<PathBuf> {
     if let Some(home) = env_vars::get(settings::table::WARP_HOME) {
         return Ok(PathBuf::from(home));
     }
-    let home = std::env::home_dir()
-        .filter(|h| !h.as_os_str().is_empty())
-        .context("cannot find the home directory: set WARP_HOME")?;
+    let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty()).context("cannot find the home directory: set WARP_HOME")?;
     Ok(home.join(".warp"))
 }
 

@@ -66,12 +66,7 @@ impl Finished {
         if self.status.success() {
             Ok(self)
         } else {
-            Err(ChildFailed {
-                what: what.to_owned(),
-                program: program.to_owned(),
-                status: StatusText(self.status),
-                tail: self.tail,
-            })
+            Err(ChildFailed { what: what.to_owned(), program: program.to_owned(), status: StatusText(self.status), tail: self.tail })
         }
     }
 }
@@ -80,11 +75,7 @@ impl Finished {
 ///
 /// With `capture_stdout`, standard output is collected into [`Finished::stdout`] instead of
 /// being passed on (used for hooks whose output is data, such as `build-env`).
-pub fn run(
-    cmd: &mut Command,
-    capture_stdout: bool,
-    on_line: &(dyn Fn(&str) + Sync),
-) -> io::Result<Finished> {
+pub fn run(cmd: &mut Command, capture_stdout: bool, on_line: &(dyn Fn(&str) + Sync)) -> io::Result<Finished> {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let stdout = child.stdout.take().expect("stdout was piped");

@@ -7,8 +7,7 @@ use crate::util::Sandbox;
 
 const SIX: &str = "six==1.16.0\n";
 /// The sha256 of six-1.16.0-py2.py3-none-any.whl, as a Pipfile.lock records it.
-const SIX_WHEEL_SHA256: &str =
-    "sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
+const SIX_WHEEL_SHA256: &str = "sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
 
 fn build_with(installer: &str, sandbox: &Sandbox) -> String {
     crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_INSTALLER", installer))
@@ -18,16 +17,8 @@ fn requirements_install_with(installer: &str) {
     let sandbox = Sandbox::new();
     sandbox.write("requirements.txt", SIX);
     let out = build_with(installer, &sandbox);
-    assert!(
-        out.contains(&format!(
-            "installing dependencies from requirements.txt with {installer}"
-        )),
-        "{out}"
-    );
-    assert_eq!(
-        sandbox.python(&sandbox.venv(), "import six; print(six.__version__)"),
-        "1.16.0"
-    );
+    assert!(out.contains(&format!("installing dependencies from requirements.txt with {installer}")), "{out}");
+    assert_eq!(sandbox.python(&sandbox.venv(), "import six; print(six.__version__)"), "1.16.0");
     // Both installers leave pip in the venv, so `pip list` works for the user.
     assert!(sandbox.imports(&sandbox.venv(), "pip"));
 }
@@ -53,10 +44,7 @@ fn requirements_follow_includes_into_the_digest() {
     let out = sandbox.ok(&["build"]);
     assert!(out.contains("(1 package installed)"), "{out}");
     assert!(sandbox.imports(&sandbox.venv(), "idna"));
-    assert!(
-        !sandbox.imports(&sandbox.venv(), "six"),
-        "a rebuild starts from a fresh venv"
-    );
+    assert!(!sandbox.imports(&sandbox.venv(), "six"), "a rebuild starts from a fresh venv");
 }
 
 #[test]
@@ -73,26 +61,17 @@ fn pipfile_lock_installs_the_default_section_with_hashes() {
     let out = sandbox.ok(&["build"]);
     assert!(out.contains("from Pipfile.lock"), "{out}");
     assert!(sandbox.imports(&sandbox.venv(), "six"));
-    assert!(
-        !sandbox.imports(&sandbox.venv(), "idna"),
-        "develop packages are not installed"
-    );
+    assert!(!sandbox.imports(&sandbox.venv(), "idna"), "develop packages are not installed");
 }
 
 #[test]
 fn pipfile_lock_with_a_wrong_hash_is_refused() {
     let sandbox = Sandbox::new();
     let wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    sandbox.write(
-        "Pipfile.lock",
-        &format!(r#"{{"default": {{"six": {{"version": "==1.16.0", "hashes": ["{wrong}"]}}}}}}"#),
-    );
+    sandbox.write("Pipfile.lock", &format!(r#"{{"default": {{"six": {{"version": "==1.16.0", "hashes": ["{wrong}"]}}}}}}"#));
     let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_INSTALLER", "pip"), 1);
     assert!(err.contains("installing from Pipfile.lock failed"), "{err}");
-    assert!(
-        err.to_lowercase().contains("hash"),
-        "the installer's own words are shown: {err}"
-    );
+    assert!(err.to_lowercase().contains("hash"), "the installer's own words are shown: {err}");
 }
 
 #[test]
@@ -105,10 +84,7 @@ fn uv_lock_installs_production_dependencies_only() {
     let out = sandbox.ok(&["build"]);
     assert!(out.contains("from uv.lock"), "{out}");
     assert!(sandbox.imports(&sandbox.venv(), "six"));
-    assert!(
-        !sandbox.imports(&sandbox.venv(), "idna"),
-        "dev dependencies are not installed"
-    );
+    assert!(!sandbox.imports(&sandbox.venv(), "idna"), "dev dependencies are not installed");
 }
 
 #[test]
@@ -117,10 +93,7 @@ fn uv_lock_that_disagrees_with_pyproject_is_an_error() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/uvlock");
     std::fs::copy(fixture.join("uv.lock"), sandbox.app().join("uv.lock")).unwrap();
     let pyproject = std::fs::read_to_string(fixture.join("pyproject.toml")).unwrap();
-    sandbox.write(
-        "pyproject.toml",
-        &pyproject.replace("six==1.16.0", "six==1.17.0"),
-    );
+    sandbox.write("pyproject.toml", &pyproject.replace("six==1.16.0", "six==1.17.0"));
     let err = sandbox.fails(&["build"], 1);
     assert!(err.contains("reading uv.lock"), "{err}");
     assert!(err.contains("uv lock"), "says how to fix it: {err}");
@@ -129,18 +102,13 @@ fn uv_lock_that_disagrees_with_pyproject_is_an_error() {
 #[test]
 fn pyproject_without_build_system_installs_its_dependencies_only() {
     let sandbox = Sandbox::new();
-    sandbox.write(
-        "pyproject.toml",
-        "[project]\nname = \"plainapp\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n",
-    );
+    sandbox.write("pyproject.toml", "[project]\nname = \"plainapp\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n");
     sandbox.write("wsgi.py", "application = None\n");
     sandbox.ok(&["build"]);
     assert!(sandbox.imports(&sandbox.venv(), "six"));
-    let listed = sandbox.python(&sandbox.venv(), "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))");
-    assert!(
-        !listed.contains("plainapp"),
-        "the app itself is not installed: {listed}"
-    );
+    let listed =
+        sandbox.python(&sandbox.venv(), "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))");
+    assert!(!listed.contains("plainapp"), "the app itself is not installed: {listed}");
 }
 
 #[test]
@@ -152,30 +120,18 @@ fn setup_py_app_is_installed_editable_with_its_requirements() {
     );
     sandbox.write("myapp.py", "VALUE = 1\n");
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains("installing the app itself from setup.py (editable) with the dependencies it declares with uv"),
-        "{out}"
-    );
-    assert!(
-        out.contains("(2 packages installed)"),
-        "myapp and six: {out}"
-    );
+    assert!(out.contains("installing the app itself from setup.py (editable) with the dependencies it declares with uv"), "{out}");
+    assert!(out.contains("(2 packages installed)"), "myapp and six: {out}");
     // Imported from elsewhere, the module comes from the source folder (editable).
     let file = sandbox.python(&sandbox.venv(), "import myapp, six; print(myapp.__file__)");
-    assert_eq!(
-        Path::new(&file),
-        sandbox.app().canonicalize().unwrap().join("myapp.py")
-    );
+    assert_eq!(Path::new(&file), sandbox.app().canonicalize().unwrap().join("myapp.py"));
 }
 
 #[test]
 fn requirements_and_setup_py_install_both() {
     let sandbox = Sandbox::new();
     sandbox.write("requirements.txt", "idna==3.7\n");
-    sandbox.write(
-        "setup.py",
-        "from setuptools import setup\nsetup(name='both', version='1.0', py_modules=['both'])\n",
-    );
+    sandbox.write("setup.py", "from setuptools import setup\nsetup(name='both', version='1.0', py_modules=['both'])\n");
     sandbox.write("both.py", "");
     sandbox.ok(&["build"]);
     assert!(sandbox.imports(&sandbox.venv(), "idna"));
@@ -193,13 +149,7 @@ fn a_lone_wsgi_py_still_gets_a_venv() {
     assert!(out.contains("(no dependencies to install)"), "{out}");
     assert!(!out.contains("installed)"), "nothing was installed: {out}");
     assert!(sandbox.venv().join("pyvenv.cfg").is_file());
-    assert_eq!(
-        sandbox.python(
-            &sandbox.venv(),
-            "import sys; print(sys.prefix != sys.base_prefix)"
-        ),
-        "True"
-    );
+    assert_eq!(sandbox.python(&sandbox.venv(), "import sys; print(sys.prefix != sys.base_prefix)"), "True");
 }
 
 #[test]
@@ -231,20 +181,14 @@ fn the_same_python_named_another_way_reinstalls_nothing() {
     let python = sandbox.python(&sandbox.venv(), "import sys; print(sys._base_executable)");
     let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_PYTHON", &python));
     assert!(out.contains("nothing reinstalled"), "{out}");
-    assert_eq!(
-        before,
-        std::fs::read_to_string(sandbox.venv().join("pyvenv.cfg")).unwrap()
-    );
+    assert_eq!(before, std::fs::read_to_string(sandbox.venv().join("pyvenv.cfg")).unwrap());
 }
 
 #[test]
 fn another_python_version_rebuilds_the_venv() {
     let other = ["3.12", "3.10", "3.13"].into_iter().find(|v| {
         std::process::Command::new("sh")
-            .args([
-                "-c",
-                &format!("ls -d \"$HOME\"/.pyenv/versions/{v}.*/bin/python3"),
-            ])
+            .args(["-c", &format!("ls -d \"$HOME\"/.pyenv/versions/{v}.*/bin/python3")])
             .output()
             .is_ok_and(|o| o.status.success())
     });
@@ -256,17 +200,8 @@ fn another_python_version_rebuilds_the_venv() {
     sandbox.ok(&["build"]);
     sandbox.write(".python-version", other);
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains(&format!(
-            "creating venv {}",
-            sandbox.venv().canonicalize().unwrap().display()
-        )),
-        "{out}"
-    );
-    let version = sandbox.python(
-        &sandbox.venv(),
-        "import sys; print('%d.%d' % sys.version_info[:2])",
-    );
+    assert!(out.contains(&format!("creating venv {}", sandbox.venv().canonicalize().unwrap().display())), "{out}");
+    let version = sandbox.python(&sandbox.venv(), "import sys; print('%d.%d' % sys.version_info[:2])");
     assert_eq!(version, other);
 }
 
@@ -276,24 +211,11 @@ fn a_bad_requirement_keeps_the_previous_venv_working() {
         let sandbox = Sandbox::new();
         sandbox.write("requirements.txt", SIX);
         build_with(installer, &sandbox);
-        sandbox.write(
-            "requirements.txt",
-            "six==1.16.0\nno-such-package-warp-test-zz==9.9\n",
-        );
-        let err =
-            crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_INSTALLER", installer), 1);
-        assert!(
-            err.contains("error: dependencies were not installed; the previous venv is unchanged"),
-            "{err}"
-        );
-        assert!(
-            err.contains("no-such-package-warp-test-zz"),
-            "the installer's own lines are shown: {err}"
-        );
-        assert!(
-            sandbox.imports(&sandbox.venv(), "six"),
-            "{installer}: the old venv still works"
-        );
+        sandbox.write("requirements.txt", "six==1.16.0\nno-such-package-warp-test-zz==9.9\n");
+        let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_INSTALLER", installer), 1);
+        assert!(err.contains("error: dependencies were not installed; the previous venv is unchanged"), "{err}");
+        assert!(err.contains("no-such-package-warp-test-zz"), "the installer's own lines are shown: {err}");
+        assert!(sandbox.imports(&sandbox.venv(), "six"), "{installer}: the old venv still works");
         assert!(!sandbox.venv().join(".warp-previous").exists());
         // Back to the old file: the restored venv is known to match it.
         sandbox.write("requirements.txt", SIX);
@@ -307,42 +229,25 @@ fn a_malformed_requirement_line_is_reported() {
     let sandbox = Sandbox::new();
     sandbox.write("requirements.txt", "six===\n");
     let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_INSTALLER", "pip"), 1);
-    assert!(
-        err.contains("installing from requirements.txt failed: pip exited with code"),
-        "{err}"
-    );
+    assert!(err.contains("installing from requirements.txt failed: pip exited with code"), "{err}");
 }
 
 #[test]
 fn missing_python_is_one_clear_error() {
     let sandbox = Sandbox::new();
-    let err = crate::util::run_fails(
-        sandbox
-            .warp(&["build"])
-            .env("WARP_PYTHON", "/nonexistent/python3"),
-        1,
-    );
-    assert!(
-        err.starts_with("error: no Python found for \"/nonexistent/python3\" (from WARP_PYTHON)"),
-        "{err}"
-    );
+    let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_PYTHON", "/nonexistent/python3"), 1);
+    assert!(err.starts_with("error: no Python found for \"/nonexistent/python3\" (from WARP_PYTHON)"), "{err}");
     assert!(err.contains("set WARP_PYTHON"), "{err}");
     assert!(!sandbox.venv().exists(), "nothing was written");
 
     sandbox.write(".python-version", "3.99\n");
     let err = sandbox.fails(&["build"], 1);
-    assert!(
-        err.contains("no Python found for \"3.99\" (from .python-version); looked for"),
-        "{err}"
-    );
+    assert!(err.contains("no Python found for \"3.99\" (from .python-version); looked for"), "{err}");
     assert!(err.contains("python3.99 on PATH"), "{err}");
 
     sandbox.write(".python-version", "banana\n");
     let err = sandbox.fails(&["build"], 1);
-    assert!(
-        err.contains(".python-version says \"banana\", which is not a Python version"),
-        "{err}"
-    );
+    assert!(err.contains(".python-version says \"banana\", which is not a Python version"), "{err}");
 }
 
 #[test]
@@ -351,33 +256,19 @@ fn too_old_python_is_refused() {
     let old = ["3.8", "3.7", "3.6"]
         .iter()
         .map(|v| format!("python{v}"))
-        .chain(
-            std::fs::read_dir(std::env::var("HOME").unwrap() + "/.pyenv/versions")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().into_string().ok()?;
-                    (name.starts_with("3.8") || name.starts_with("3.7") || name.starts_with("2.7"))
-                        .then(|| e.path().join("bin/python").to_string_lossy().into_owned())
-                }),
-        )
-        .find(|p| {
-            std::process::Command::new(p)
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
+        .chain(std::fs::read_dir(std::env::var("HOME").unwrap() + "/.pyenv/versions").into_iter().flatten().flatten().filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            (name.starts_with("3.8") || name.starts_with("3.7") || name.starts_with("2.7"))
+                .then(|| e.path().join("bin/python").to_string_lossy().into_owned())
+        }))
+        .find(|p| std::process::Command::new(p).arg("-V").output().is_ok_and(|o| o.status.success()));
     let Some(old) = old else {
         eprintln!("skipped: no Python older than 3.9 on this machine");
         return;
     };
     let sandbox = Sandbox::new();
     let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_PYTHON", &old), 1);
-    assert!(
-        err.contains("is too old: warp needs Python 3.9 or newer"),
-        "{err}"
-    );
+    assert!(err.contains("is too old: warp needs Python 3.9 or newer"), "{err}");
     assert!(!sandbox.venv().exists());
 }
 
@@ -387,34 +278,22 @@ fn python_version_file_picks_the_interpreter() {
     sandbox.write(".python-version", "3.11\n");
     let out = sandbox.ok(&["build"]);
     assert!(out.contains("from .python-version"), "{out}");
-    assert_eq!(
-        sandbox.python(&sandbox.venv(), "import sys; print(sys.version_info[:2])"),
-        "(3, 11)"
-    );
+    assert_eq!(sandbox.python(&sandbox.venv(), "import sys; print(sys.version_info[:2])"), "(3, 11)");
 }
 
 #[test]
 fn build_hooks_run_in_order_with_the_build_environment() {
     let sandbox = Sandbox::new();
     sandbox.write("requirements.txt", SIX);
-    sandbox.write(
-        ".s2i/environment",
-        "FROM_S2I=s2i\nOVERRIDDEN=s2i\nINHERITED=file\n",
-    );
-    sandbox.write(
-        ".warp/environment",
-        "# settings\nFROM_WARP=warp\nOVERRIDDEN=warp\n",
-    );
+    sandbox.write(".s2i/environment", "FROM_S2I=s2i\nOVERRIDDEN=s2i\nINHERITED=file\n");
+    sandbox.write(".warp/environment", "# settings\nFROM_WARP=warp\nOVERRIDDEN=warp\n");
     let record = |name: &str| {
         format!(
             "#!/bin/sh\nset -e\necho \"{name} cwd=$(pwd) venv=$VIRTUAL_ENV py=$(command -v python) s2i=$FROM_S2I warp=$FROM_WARP over=$OVERRIDDEN inh=$INHERITED hook=$FROM_HOOK six=$(python -c 'import six' 2>/dev/null && echo yes || echo no)\" >> order.log\n"
         )
     };
     sandbox.write_exec(".warp/action_hooks/pre-build", &record("pre-build"));
-    sandbox.write_exec(
-        ".warp/action_hooks/build-env",
-        &(record("build-env") + "echo FROM_HOOK=hooked\necho '# a comment'\n"),
-    );
+    sandbox.write_exec(".warp/action_hooks/build-env", &(record("build-env") + "echo FROM_HOOK=hooked\necho '# a comment'\n"));
     sandbox.write_exec(".warp/action_hooks/build", &record("build"));
     let out = crate::util::run_ok(sandbox.warp(&["build"]).env("INHERITED", "process"));
 
@@ -422,12 +301,8 @@ fn build_hooks_run_in_order_with_the_build_environment() {
     let lines: Vec<&str> = log.lines().collect();
     let app = sandbox.app().canonicalize().unwrap();
     let venv = app.join(".venv");
-    let common = format!(
-        "cwd={} venv={} py={}/bin/python s2i=s2i warp=warp over=warp inh=process",
-        app.display(),
-        venv.display(),
-        venv.display()
-    );
+    let common =
+        format!("cwd={} venv={} py={}/bin/python s2i=s2i warp=warp over=warp inh=process", app.display(), venv.display(), venv.display());
     assert_eq!(
         lines,
         [
@@ -442,30 +317,18 @@ fn build_hooks_run_in_order_with_the_build_environment() {
 #[test]
 fn a_failing_hook_stops_the_build_with_its_name_code_and_output() {
     let sandbox = Sandbox::new();
-    sandbox.write_exec(
-        ".warp/action_hooks/build",
-        "#!/bin/sh\necho preparing\necho 'boom: no config' >&2\nexit 3\n",
-    );
+    sandbox.write_exec(".warp/action_hooks/build", "#!/bin/sh\necho preparing\necho 'boom: no config' >&2\nexit 3\n");
     let err = sandbox.fails(&["build"], 1);
-    assert!(
-        err.contains("error: action hook build failed: .warp/action_hooks/build exited with code 3; its last output:"),
-        "{err}"
-    );
+    assert!(err.contains("error: action hook build failed: .warp/action_hooks/build exited with code 3; its last output:"), "{err}");
     assert!(err.contains("boom: no config"), "{err}");
 }
 
 #[test]
 fn build_env_output_must_be_assignments() {
     let sandbox = Sandbox::new();
-    sandbox.write_exec(
-        ".warp/action_hooks/build-env",
-        "#!/bin/sh\necho 'not an assignment'\n",
-    );
+    sandbox.write_exec(".warp/action_hooks/build-env", "#!/bin/sh\necho 'not an assignment'\n");
     let err = sandbox.fails(&["build"], 1);
-    assert!(
-        err.contains("output of action hook build-env:1: expected KEY=VALUE"),
-        "{err}"
-    );
+    assert!(err.contains("output of action hook build-env:1: expected KEY=VALUE"), "{err}");
 }
 
 #[test]
@@ -473,10 +336,7 @@ fn a_hook_that_is_not_executable_is_a_warning() {
     let sandbox = Sandbox::new();
     sandbox.write(".warp/action_hooks/build", "#!/bin/sh\ntouch ran\n");
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains("warning: action hook .warp/action_hooks/build is not executable"),
-        "{out}"
-    );
+    assert!(out.contains("warning: action hook .warp/action_hooks/build is not executable"), "{out}");
     assert!(out.contains("chmod +x"), "{out}");
     assert!(!sandbox.app().join("ran").exists());
 }
@@ -485,15 +345,9 @@ fn a_hook_that_is_not_executable_is_a_warning() {
 fn a_warpdrive_folder_is_read_as_warp() {
     let sandbox = Sandbox::new();
     sandbox.write(".warpdrive/environment", "LEGACY=yes\n");
-    sandbox.write_exec(
-        ".warpdrive/action_hooks/build",
-        "#!/bin/sh\necho \"legacy=$LEGACY\" > built\n",
-    );
+    sandbox.write_exec(".warpdrive/action_hooks/build", "#!/bin/sh\necho \"legacy=$LEGACY\" > built\n");
     sandbox.ok(&["build"]);
-    assert_eq!(
-        std::fs::read_to_string(sandbox.app().join("built")).unwrap(),
-        "legacy=yes\n"
-    );
+    assert_eq!(std::fs::read_to_string(sandbox.app().join("built")).unwrap(), "legacy=yes\n");
 }
 
 #[test]
@@ -501,10 +355,7 @@ fn a_malformed_environment_file_names_the_line() {
     let sandbox = Sandbox::new();
     sandbox.write(".warp/environment", "GOOD=1\nexport BAD=2\n");
     let err = sandbox.fails(&["build"], 1);
-    assert!(
-        err.contains(".warp/environment:2: expected KEY=VALUE, found \"export BAD=2\""),
-        "{err}"
-    );
+    assert!(err.contains(".warp/environment:2: expected KEY=VALUE, found \"export BAD=2\""), "{err}");
 }
 
 #[test]
@@ -516,11 +367,7 @@ fn django_collectstatic_runs_unless_disabled() {
     assert!(sandbox.app().join("staticfiles/admin/css/base.css").is_file(), "the admin's files too");
 
     let skipped = Sandbox::example("django");
-    crate::util::run_ok(
-        skipped
-            .warp(&["build"])
-            .env("WARP_DISABLE_COLLECTSTATIC", "1"),
-    );
+    crate::util::run_ok(skipped.warp(&["build"]).env("WARP_DISABLE_COLLECTSTATIC", "1"));
     assert!(!skipped.app().join("staticfiles").exists());
 }
 
@@ -529,37 +376,23 @@ fn django_collectstatic_failure_says_how_to_skip_it() {
     let sandbox = Sandbox::example("django");
     let settings = sandbox.app().join("mysite/settings.py");
     let text = std::fs::read_to_string(&settings).unwrap();
-    std::fs::write(
-        &settings,
-        text.replace("STATIC_ROOT = BASE_DIR / \"staticfiles\"", ""),
-    )
-    .unwrap();
+    std::fs::write(&settings, text.replace("STATIC_ROOT = BASE_DIR / \"staticfiles\"", "")).unwrap();
     let err = sandbox.fails(&["build"], 1);
     assert!(err.contains("WARP_DISABLE_COLLECTSTATIC=1"), "{err}");
-    assert!(
-        err.contains("STATIC_ROOT"),
-        "Django's own words are shown: {err}"
-    );
+    assert!(err.contains("STATIC_ROOT"), "Django's own words are shown: {err}");
 }
 
 #[test]
 fn the_flask_example_builds_and_imports_as_the_readme_says() {
     let sandbox = Sandbox::example("flask");
     sandbox.ok(&["build"]);
-    let out = sandbox.ok(&[
-        "exec",
-        "python",
-        "-c",
-        "import flask, os; print('flask ok', os.environ['GREETING_NAME'])",
-    ]);
+    let out = sandbox.ok(&["exec", "python", "-c", "import flask, os; print('flask ok', os.environ['GREETING_NAME'])"]);
     assert!(out.contains("flask ok Flask"), "{out}");
 }
 
 /// PATH with the system's tools but without any uv, so warp must fetch its own.
 fn path_without_uv() -> std::ffi::OsString {
-    let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap())
-        .filter(|dir| !dir.join("uv").exists())
-        .collect();
+    let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap()).filter(|dir| !dir.join("uv").exists()).collect();
     std::env::join_paths(path).unwrap()
 }
 
@@ -567,9 +400,7 @@ fn path_without_uv() -> std::ffi::OsString {
 /// empty cache.
 fn build_without_uv(sandbox: &Sandbox, cache: &Path) -> std::process::Command {
     let mut cmd = sandbox.warp(&["build"]);
-    cmd.env_remove("WARP_INSTALLER")
-        .env("WARP_CACHE_DIR", cache)
-        .env("PATH", path_without_uv());
+    cmd.env_remove("WARP_INSTALLER").env("WARP_CACHE_DIR", cache).env("PATH", path_without_uv());
     cmd
 }
 
@@ -584,24 +415,10 @@ fn the_default_installer_is_uv_fetched_into_the_cache() {
     let cache = sandbox.root().join("own-cache");
     let out = crate::util::run_ok(&mut build_without_uv(&sandbox, &cache));
     let version = warp::build::uv::VERSION;
-    assert!(
-        out.contains(&format!(
-            "uv is not on PATH: fetching uv {version} from PyPI into warp's cache (hash-checked)"
-        )),
-        "{out}"
-    );
-    assert!(
-        out.contains("installing dependencies from requirements.txt with uv"),
-        "{out}"
-    );
-    let reported = std::process::Command::new(fetched_uv(&cache))
-        .arg("--version")
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&reported.stdout).contains(version),
-        "{reported:?}"
-    );
+    assert!(out.contains(&format!("uv is not on PATH: fetching uv {version} from PyPI into warp's cache (hash-checked)")), "{out}");
+    assert!(out.contains("installing dependencies from requirements.txt with uv"), "{out}");
+    let reported = std::process::Command::new(fetched_uv(&cache)).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&reported.stdout).contains(version), "{reported:?}");
     assert!(sandbox.imports(&sandbox.venv(), "six"));
 
     // Another app on the same machine uses the cached copy.
@@ -609,10 +426,7 @@ fn the_default_installer_is_uv_fetched_into_the_cache() {
     other.write("requirements.txt", SIX);
     let out = crate::util::run_ok(&mut build_without_uv(&other, &cache));
     assert!(!out.contains("fetching uv"), "{out}");
-    assert!(
-        out.contains("installing dependencies from requirements.txt with uv"),
-        "{out}"
-    );
+    assert!(out.contains("installing dependencies from requirements.txt with uv"), "{out}");
 }
 
 /// An index URL on a loopback port where nothing listens.
@@ -628,53 +442,31 @@ fn without_uv_and_without_an_index_the_build_falls_back_to_pip_and_says_why() {
     let sandbox = Sandbox::example("hello");
     let cache = sandbox.root().join("own-cache");
     let index = closed_index();
-    let out = crate::util::run_ok(
-        build_without_uv(&sandbox, &cache)
-            .env("PIP_INDEX_URL", &index)
-            .env("PIP_RETRIES", "0"),
-    );
-    let said: Vec<&str> = out
-        .lines()
-        .filter(|l| l.contains("could not be fetched"))
-        .collect();
+    let out = crate::util::run_ok(build_without_uv(&sandbox, &cache).env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"));
+    let said: Vec<&str> = out.lines().filter(|l| l.contains("could not be fetched")).collect();
     assert_eq!(said.len(), 1, "one line says so: {out}");
     assert!(
         said[0].starts_with("warning: installing with pip: uv is not on PATH and could not be fetched (pip could not fetch uv"),
         "{out}"
     );
-    assert!(
-        out.contains("creating venv") && out.contains("with pip: created"),
-        "{out}"
-    );
+    assert!(out.contains("creating venv") && out.contains("with pip: created"), "{out}");
     assert!(sandbox.venv().join("pyvenv.cfg").is_file());
     assert!(!fetched_uv(&cache).exists());
 
     // Asked for by name, uv that cannot be had is an error, and no venv is left behind.
     let forced = Sandbox::example("hello");
     let err = crate::util::run_fails(
-        build_without_uv(&forced, &cache)
-            .env("WARP_INSTALLER", "uv")
-            .env("PIP_INDEX_URL", &index)
-            .env("PIP_RETRIES", "0"),
+        build_without_uv(&forced, &cache).env("WARP_INSTALLER", "uv").env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"),
         1,
     );
-    assert!(
-        err.contains("error: WARP_INSTALLER is uv, but uv is not on PATH and could not be fetched"),
-        "{err}"
-    );
-    assert!(
-        err.contains("put uv on PATH, or set WARP_INSTALLER=pip"),
-        "{err}"
-    );
+    assert!(err.contains("error: WARP_INSTALLER is uv, but uv is not on PATH and could not be fetched"), "{err}");
+    assert!(err.contains("put uv on PATH, or set WARP_INSTALLER=pip"), "{err}");
     assert!(!forced.venv().exists(), "nothing was written");
 
     // WARP_INSTALLER=pip does not try.
     let pip = Sandbox::example("hello");
     let out = crate::util::run_ok(
-        build_without_uv(&pip, &cache)
-            .env("WARP_INSTALLER", "pip")
-            .env("PIP_INDEX_URL", &index)
-            .env("PIP_RETRIES", "0"),
+        build_without_uv(&pip, &cache).env("WARP_INSTALLER", "pip").env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"),
     );
     assert!(!out.contains("fetch"), "{out}");
     assert!(out.contains("with pip: created"), "{out}");
@@ -688,34 +480,15 @@ fn a_uv_download_that_does_not_match_the_pinned_hash_is_refused() {
     std::fs::write(&pins, warp::build::uv::requirements_text()).unwrap();
     let wheels = dir.path().join("wheels");
     let download = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--require-hashes",
-            "-r",
-        ])
+        .args(["-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "--only-binary", ":all:", "--require-hashes", "-r"])
         .arg(&pins)
         .arg("--dest")
         .arg(&wheels)
         .env("PIP_CACHE_DIR", crate::util::shared_cache().join("pip"))
         .output()
         .unwrap();
-    assert!(
-        download.status.success(),
-        "{}",
-        String::from_utf8_lossy(&download.stderr)
-    );
-    let wheel = std::fs::read_dir(&wheels)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
+    let wheel = std::fs::read_dir(&wheels).unwrap().next().unwrap().unwrap().path();
     let genuine = std::fs::read(&wheel).unwrap();
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
 
@@ -735,20 +508,12 @@ fn a_uv_download_that_does_not_match_the_pinned_hash_is_refused() {
         let index = Index::serve(&name, wheel);
         let sandbox = Sandbox::example("hello");
         let cache = sandbox.root().join("own-cache");
-        let out = build_without_uv(&sandbox, &cache)
-            .env("WARP_INSTALLER", "uv")
-            .env("PIP_INDEX_URL", index.url())
-            .output()
-            .unwrap();
+        let out = build_without_uv(&sandbox, &cache).env("WARP_INSTALLER", "uv").env("PIP_INDEX_URL", index.url()).output().unwrap();
         (out, cache, sandbox)
     };
     // The index works: served as published, the wheel is taken.
     let (out, cache, _sandbox) = build(genuine);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(fetched_uv(&cache).is_file());
 
     // One file more, and it is refused.
@@ -756,16 +521,10 @@ fn a_uv_download_that_does_not_match_the_pinned_hash_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&format!(
-            "the download of uv {} did not match its pinned sha256, so it was refused",
-            warp::build::uv::VERSION
-        )),
+        err.contains(&format!("the download of uv {} did not match its pinned sha256, so it was refused", warp::build::uv::VERSION)),
         "{err}"
     );
-    assert!(
-        !fetched_uv(&cache).exists(),
-        "nothing was installed into the cache"
-    );
+    assert!(!fetched_uv(&cache).exists(), "nothing was installed into the cache");
     assert!(!sandbox.venv().exists());
 }
 
@@ -793,32 +552,22 @@ impl Index {
                 let Ok(mut stream) = stream else { continue };
                 let mut head = String::new();
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                while reader.read_line(&mut head).is_ok_and(|n| n > 2)
-                    && !head.ends_with("\r\n\r\n")
-                {}
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) && !head.ends_with("\r\n\r\n") {}
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
-                let (status, kind, body) = if path.trim_end_matches('/')
-                    == format!("/simple/{project}")
-                {
-                    let page =
-                        format!("<html><body><a href=\"/files/{name}\">{name}</a></body></html>");
+                let (status, kind, body) = if path.trim_end_matches('/') == format!("/simple/{project}") {
+                    let page = format!("<html><body><a href=\"/files/{name}\">{name}</a></body></html>");
                     ("200 OK", "text/html", page.into_bytes())
                 } else if path == format!("/files/{name}") {
                     ("200 OK", "application/octet-stream", wheel.clone())
                 } else {
                     ("404 Not Found", "text/plain", b"not here".to_vec())
                 };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-                let _ = stream
-                    .write_all(head.as_bytes())
-                    .and_then(|()| stream.write_all(&body));
+                let head =
+                    format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
             }
         });
-        Index {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
+        Index { addr, stop, thread: Some(thread) }
     }
 
     fn url(&self) -> String {
@@ -849,10 +598,7 @@ fn a_missing_source_folder_is_one_line() {
     let sandbox = Sandbox::new();
     let err = sandbox.fails(&["build", "no-such-dir"], 1);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("source directory no-such-dir does not exist"),
-        "{err}"
-    );
+    assert!(err.contains("source directory no-such-dir does not exist"), "{err}");
 }
 
 #[test]
@@ -861,30 +607,16 @@ fn the_server_module_is_a_real_distribution() {
     let out = sandbox.ok(&["build"]);
     assert!(out.contains("installed warp's server module"), "{out}");
     let pip = |args: &[&str]| {
-        let out = std::process::Command::new(sandbox.venv().join("bin/python"))
-            .args(["-m", "pip"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new(sandbox.venv().join("bin/python")).args(["-m", "pip"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(pip(&["list"]).contains("warp-server"));
     assert!(sandbox.imports(&sandbox.venv(), "warp_server"));
     let again = sandbox.ok(&["build"]);
-    assert!(
-        !again.contains("installed warp's server module"),
-        "already current: {again}"
-    );
+    assert!(!again.contains("installed warp's server module"), "already current: {again}");
     pip(&["uninstall", "-y", "warp-server"]);
-    assert!(
-        !sandbox.imports(&sandbox.venv(), "warp_server"),
-        "pip removed every file"
-    );
+    assert!(!sandbox.imports(&sandbox.venv(), "warp_server"), "pip removed every file");
 }
 
 /// The newest interpreter in pyenv's versions whose minor version passes `minor`, as "3.13.0".
@@ -895,25 +627,15 @@ fn pyenv_newest(minor: impl Fn(u32) -> bool) -> Option<String> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let parts: Vec<u32> = name
-                .split('.')
-                .map(|p| p.parse().ok())
-                .collect::<Option<_>>()?;
-            (parts.len() == 3
-                && parts[0] == 3
-                && minor(parts[1])
-                && e.path().join("bin/python3").is_file())
-            .then_some((parts, name))
+            let parts: Vec<u32> = name.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            (parts.len() == 3 && parts[0] == 3 && minor(parts[1]) && e.path().join("bin/python3").is_file()).then_some((parts, name))
         })
         .max()
         .map(|(_, name)| name)
 }
 
 fn venv_version(sandbox: &Sandbox) -> String {
-    sandbox.python(
-        &sandbox.venv(),
-        "import platform; print(platform.python_version())",
-    )
+    sandbox.python(&sandbox.venv(), "import platform; print(platform.python_version())")
 }
 
 #[test]
@@ -924,45 +646,26 @@ fn poetry_python_constraint_picks_an_installed_interpreter_that_satisfies_it() {
         return;
     };
     let sandbox = Sandbox::new();
-    sandbox.write(
-        "pyproject.toml",
-        "[tool.poetry.dependencies]\npython = \"^3.12\"\n",
-    );
+    sandbox.write("pyproject.toml", "[tool.poetry.dependencies]\npython = \"^3.12\"\n");
     sandbox.write("requirements.txt", SIX);
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains("(from python in pyproject.toml [tool.poetry.dependencies] \"^3.12\")"),
-        "{out}"
-    );
-    assert_eq!(
-        venv_version(&sandbox),
-        newest,
-        "the newest that satisfies ^3.12: {out}"
-    );
+    assert!(out.contains("(from python in pyproject.toml [tool.poetry.dependencies] \"^3.12\")"), "{out}");
+    assert_eq!(venv_version(&sandbox), newest, "the newest that satisfies ^3.12: {out}");
     assert!(sandbox.imports(&sandbox.venv(), "six"));
 }
 
 #[test]
 fn requires_python_keeps_python3_when_it_satisfies() {
     let sandbox = Sandbox::new();
-    sandbox.write(
-        "pyproject.toml",
-        "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.9\"\n",
-    );
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.9\"\n");
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains("(from requires-python in pyproject.toml \">=3.9\")"),
-        "{out}"
-    );
+    assert!(out.contains("(from requires-python in pyproject.toml \">=3.9\")"), "{out}");
     let python3 = std::process::Command::new("python3")
         .args(["-c", "import platform; print(platform.python_version())"])
         .current_dir(sandbox.root())
         .output()
         .unwrap();
-    assert_eq!(
-        venv_version(&sandbox),
-        String::from_utf8_lossy(&python3.stdout).trim()
-    );
+    assert_eq!(venv_version(&sandbox), String::from_utf8_lossy(&python3.stdout).trim());
 }
 
 #[test]
@@ -972,42 +675,24 @@ fn a_pipfile_python_version_chooses_the_interpreter() {
         return;
     };
     let sandbox = Sandbox::new();
-    sandbox.write(
-        "Pipfile",
-        "[packages]\nsix = \"*\"\n\n[requires]\npython_version = \"3.10\"\n",
-    );
+    sandbox.write("Pipfile", "[packages]\nsix = \"*\"\n\n[requires]\npython_version = \"3.10\"\n");
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains("(from python_version in Pipfile [requires] \"3.10\")"),
-        "{out}"
-    );
+    assert!(out.contains("(from python_version in Pipfile [requires] \"3.10\")"), "{out}");
     assert_eq!(venv_version(&sandbox), v310);
-    assert!(
-        out.contains("warning: a Pipfile but no Pipfile.lock"),
-        "{out}"
-    );
+    assert!(out.contains("warning: a Pipfile but no Pipfile.lock"), "{out}");
 }
 
 #[test]
 fn no_installed_python_satisfying_the_declaration_is_one_line() {
     let sandbox = Sandbox::new();
-    sandbox.write(
-        "pyproject.toml",
-        "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.99\"\n",
-    );
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.99\"\n");
     let err = sandbox.fails(&["build"], 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("error: no installed Python satisfies requires-python in pyproject.toml \">=3.99\" (found: 3."), "{err}");
-    assert!(
-        err.contains("): install one that does, or set WARP_PYTHON to choose one"),
-        "{err}"
-    );
+    assert!(err.contains("): install one that does, or set WARP_PYTHON to choose one"), "{err}");
     assert!(!sandbox.venv().exists(), "nothing was written");
 
-    sandbox.write(
-        "pyproject.toml",
-        "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=banana\"\n",
-    );
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=banana\"\n");
     let err = sandbox.fails(&["build"], 1);
     assert!(err.contains("requires-python in pyproject.toml is \">=banana\", which is not a Python version specifier"), "{err}");
 }
@@ -1016,17 +701,9 @@ fn no_installed_python_satisfying_the_declaration_is_one_line() {
 fn a_requested_python_outside_the_declaration_is_a_warning() {
     let sandbox = Sandbox::new();
     sandbox.write(".python-version", "3.11\n");
-    sandbox.write(
-        "pyproject.toml",
-        "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.12\"\n",
-    );
+    sandbox.write("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.12\"\n");
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains(
-            "(from .python-version) is outside requires-python in pyproject.toml \">=3.12\""
-        ),
-        "{out}"
-    );
+    assert!(out.contains("(from .python-version) is outside requires-python in pyproject.toml \">=3.12\""), "{out}");
     assert!(venv_version(&sandbox).starts_with("3.11."));
 }
 
@@ -1034,27 +711,16 @@ fn a_requested_python_outside_the_declaration_is_a_warning() {
 fn markers_that_exclude_every_requirement_are_a_warning() {
     let sandbox = Sandbox::new();
     sandbox.write(".python-version", "3.11\n");
-    sandbox.write(
-        "requirements.txt",
-        "six==1.16.0 ; python_version >= \"3.12\"\nidna==3.7 ; python_version >= \"3.12\"  # new code only\n",
-    );
+    sandbox
+        .write("requirements.txt", "six==1.16.0 ; python_version >= \"3.12\"\nidna==3.7 ; python_version >= \"3.12\"  # new code only\n");
     let out = sandbox.ok(&["build"]);
-    assert!(
-        out.contains("warning: requirements.txt: every requirement's environment marker excludes Python 3.11."),
-        "{out}"
-    );
-    assert!(
-        out.contains("(2 requirements, such as \"six==1.16.0 ; python_version >= \\\"3.12\\\"\")"),
-        "{out}"
-    );
+    assert!(out.contains("warning: requirements.txt: every requirement's environment marker excludes Python 3.11."), "{out}");
+    assert!(out.contains("(2 requirements, such as \"six==1.16.0 ; python_version >= \\\"3.12\\\"\")"), "{out}");
     assert!(out.contains("(no package installed)"), "{out}");
     assert!(!sandbox.imports(&sandbox.venv(), "six"));
 
     // One requirement that applies, and nothing is said.
-    sandbox.write(
-        "requirements.txt",
-        "six==1.16.0 ; python_version >= \"3.12\"\nidna==3.7\n",
-    );
+    sandbox.write("requirements.txt", "six==1.16.0 ; python_version >= \"3.12\"\nidna==3.7\n");
     let out = sandbox.ok(&["build"]);
     assert!(!out.contains("environment marker"), "{out}");
     assert!(out.contains("(1 package installed)"), "{out}");
@@ -1076,9 +742,6 @@ fn a_pyproject_package_says_what_it_installs_and_from_where() {
         "{out}"
     );
     assert!(!out.contains("no dependency file"), "{out}");
-    assert!(
-        out.contains("(2 packages installed)"),
-        "pkgapp and six: {out}"
-    );
+    assert!(out.contains("(2 packages installed)"), "pkgapp and six: {out}");
     assert!(sandbox.imports(&sandbox.venv(), "pkgapp") && sandbox.imports(&sandbox.venv(), "six"));
 }

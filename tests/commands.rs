@@ -36,7 +36,11 @@ fn help_lists_every_command_with_examples() {
         .take_while(|l| l.starts_with("  "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["build", "start", "project", "exec", "shell", "env", "fixup", "config", "setup", "migrate", "verify", "alive", "ready", "help"], "{help}");
+    assert_eq!(
+        commands,
+        ["build", "start", "project", "exec", "shell", "env", "fixup", "config", "setup", "migrate", "verify", "alive", "ready", "help"],
+        "{help}"
+    );
     for command in &commands[..commands.len() - 1] {
         let text = sandbox.ok(&[command, "--help"]);
         assert!(text.contains("Examples:"), "{command} --help has examples:\n{text}");
@@ -127,7 +131,16 @@ fn exec_runs_in_the_app_environment() {
     sandbox.write(".s2i/environment", "FROM_S2I=s2i\nBOTH=s2i\nSET_OUTSIDE=file\n");
     sandbox.write(".warp/environment", "FROM_WARP=warp\nBOTH=warp\n");
     sandbox.write_exec(".warp/action_hooks/deploy-env", "#!/bin/sh\necho FROM_DEPLOY=deployed\n");
-    let out = run_ok(sandbox.warp(&["exec", "sh", "-c", "echo \"$VIRTUAL_ENV|$(command -v python)|$FROM_S2I|$FROM_WARP|$BOTH|$SET_OUTSIDE|$FROM_DEPLOY|$(pwd)\""]).env("SET_OUTSIDE", "process"));
+    let out = run_ok(
+        sandbox
+            .warp(&[
+                "exec",
+                "sh",
+                "-c",
+                "echo \"$VIRTUAL_ENV|$(command -v python)|$FROM_S2I|$FROM_WARP|$BOTH|$SET_OUTSIDE|$FROM_DEPLOY|$(pwd)\"",
+            ])
+            .env("SET_OUTSIDE", "process"),
+    );
     let app = sandbox.app().canonicalize().unwrap();
     let venv = app.join(".venv");
     let expected = format!("{}|{}/bin/python|s2i|warp|warp|process|deployed|{}", venv.display(), venv.display(), app.display());
@@ -142,9 +155,7 @@ fn exec_reads_a_warpdrive_folder_and_honours_src() {
     std::fs::create_dir(&elsewhere).unwrap();
     let app = sandbox.app().canonicalize().unwrap();
     let out = run_ok(
-        sandbox
-            .warp(&["exec", "--src", app.to_str().unwrap(), "sh", "-c", "echo \"legacy=$LEGACY pwd=$(pwd)\""])
-            .current_dir(&elsewhere),
+        sandbox.warp(&["exec", "--src", app.to_str().unwrap(), "sh", "-c", "echo \"legacy=$LEGACY pwd=$(pwd)\""]).current_dir(&elsewhere),
     );
     assert!(out.contains(&format!("legacy=1 pwd={}", app.display())), "{out}");
 }
@@ -182,10 +193,7 @@ fn env_prints_exports_that_a_shell_can_eval() {
     let out = sandbox.ok(&["env"]);
     assert!(out.contains("export VIRTUAL_ENV="), "{out}");
     let exports: String = out.lines().filter(|l| l.starts_with("export ") || l.starts_with("unset ")).map(|l| format!("{l}\n")).collect();
-    let check = std::process::Command::new("sh")
-        .args(["-c", &format!("{exports}printf %s \"$TRICKY\"")])
-        .output()
-        .unwrap();
+    let check = std::process::Command::new("sh").args(["-c", &format!("{exports}printf %s \"$TRICKY\"")]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&check.stdout), "it's $HOME \"quoted\"");
 }
 

@@ -27,7 +27,9 @@ fn each_rule_in_order_with_its_reason() {
     sandbox.ok(&["build"]);
 
     let err = sandbox.fails(&["start", "--explain"], 1);
-    for looked_for in ["WARP_APP_SCRIPT", "app.sh", "WARP_APP_MODULE", "wsgi.py", "app.py", "application.py", "manage.py", "WARP_APP_CONFIG", "Procfile"] {
+    for looked_for in
+        ["WARP_APP_SCRIPT", "app.sh", "WARP_APP_MODULE", "wsgi.py", "app.py", "application.py", "manage.py", "WARP_APP_CONFIG", "Procfile"]
+    {
         assert!(err.contains(looked_for), "the error does not name {looked_for}: {err}");
     }
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -17,7 +17,10 @@ fn from_above(sandbox: &Sandbox, args: &[&str]) -> Command {
 
 /// How many notes the database at `path` holds.
 fn notes_in(sandbox: &Sandbox, path: &std::path::Path) -> String {
-    let query = format!("import sqlite3; print(sqlite3.connect({:?}).execute('select count(*) from notes_note').fetchone()[0])", path.display().to_string());
+    let query = format!(
+        "import sqlite3; print(sqlite3.connect({:?}).execute('select count(*) from notes_note').fetchone()[0])",
+        path.display().to_string()
+    );
     sandbox.python(&sandbox.venv(), &query)
 }
 

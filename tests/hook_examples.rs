@@ -12,24 +12,11 @@ use crate::rawhttp::get;
 use crate::running::{free_port, Server};
 use crate::util::{run_fails, run_ok, Sandbox};
 
-const HOOKS: [&str; 11] = [
-    "pre-build",
-    "build-env",
-    "build",
-    "deploy-cfg",
-    "deploy-env",
-    "deploy",
-    "setup",
-    "migrate",
-    "verify",
-    "alive",
-    "ready",
-];
+const HOOKS: [&str; 11] =
+    ["pre-build", "build-env", "build", "deploy-cfg", "deploy-env", "deploy", "setup", "migrate", "verify", "alive", "ready"];
 
 fn example_hook(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("hooks")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks").join(name)
 }
 
 /// Copy hooks/NAME into the app's `.warp/action_hooks/` (the copy keeps its mode).
@@ -109,106 +96,51 @@ fn sql(app: &Sandbox, db: &str, query: &str) -> String {
     let db = app.app().join(db);
     app.python(
         &app.venv(),
-        &format!(
-            "import sqlite3; print(sqlite3.connect({:?}).execute({query:?}).fetchall())",
-            db.display().to_string()
-        ),
+        &format!("import sqlite3; print(sqlite3.connect({:?}).execute({query:?}).fetchall())", db.display().to_string()),
     )
 }
 
 #[test]
 fn every_example_hook_is_documented_and_passes_sh_n_and_shellcheck() {
     let dir = example_hook("");
-    let mut found: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut found: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     found.sort();
-    let mut expected: Vec<String> = HOOKS
-        .iter()
-        .map(|h| h.to_string())
-        .chain(["README.md".to_owned()])
-        .collect();
+    let mut expected: Vec<String> = HOOKS.iter().map(|h| h.to_string()).chain(["README.md".to_owned()]).collect();
     expected.sort();
-    assert_eq!(
-        found, expected,
-        "hooks/ holds one example per hook name and its README"
-    );
+    assert_eq!(found, expected, "hooks/ holds one example per hook name and its README");
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
-    let mut scripts =
-        vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src/start/serve/warpctl.sh")];
+    let mut scripts = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src/start/serve/warpctl.sh")];
     for name in HOOKS {
         let path = example_hook(name);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            text.starts_with(&format!("#!/bin/sh\n# warp action hook: {name}. ")),
-            "{name}: header"
-        );
-        for field in [
-            "# When:",
-            "# Runs:",
-            "# Output:",
-            "# Exit:",
-            &format!("# Use: copy to .warp/action_hooks/{name} "),
-        ] {
+        assert!(text.starts_with(&format!("#!/bin/sh\n# warp action hook: {name}. ")), "{name}: header");
+        for field in ["# When:", "# Runs:", "# Output:", "# Exit:", &format!("# Use: copy to .warp/action_hooks/{name} ")] {
             assert!(text.contains(field), "{name} does not document {field:?}");
         }
-        assert!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o111 == 0o111,
-            "{name} is not executable"
-        );
-        assert!(
-            readme.contains(&format!("| [`{name}`]({name}) |")),
-            "hooks/README.md has no row for {name}"
-        );
+        assert!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o111 == 0o111, "{name} is not executable");
+        assert!(readme.contains(&format!("| [`{name}`]({name}) |")), "hooks/README.md has no row for {name}");
         scripts.push(path);
     }
     for script in &scripts {
         let out = Command::new("sh").arg("-n").arg(script).output().unwrap();
-        assert!(
-            out.status.success(),
-            "sh -n {}:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "sh -n {}:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
     }
     // .ci/run installs shellcheck; every warning counts.
-    let out = Command::new("shellcheck")
-        .arg("--shell=sh")
-        .args(&scripts)
-        .output()
-        .expect("shellcheck runs (apt-get install shellcheck)");
-    assert!(
-        out.status.success(),
-        "shellcheck:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = Command::new("shellcheck").arg("--shell=sh").args(&scripts).output().expect("shellcheck runs (apt-get install shellcheck)");
+    assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
 fn pre_build_stops_the_build_before_any_install_when_a_tool_is_missing() {
     let app = Sandbox::example("flask");
     install(&app, "pre-build");
-    app.write(
-        ".warp/environment",
-        "REQUIRED_COMMANDS=sh no-such-tool-for-warp\n",
-    );
+    app.write(".warp/environment", "REQUIRED_COMMANDS=sh no-such-tool-for-warp\n");
     let err = app.fails(&["build"], 1);
-    assert!(
-        err.contains("action hook pre-build")
-            && err.contains("missing on this system: no-such-tool-for-warp"),
-        "{err}"
-    );
-    assert!(
-        !app.imports(&app.venv(), "flask"),
-        "the dependencies were installed after pre-build failed"
-    );
+    assert!(err.contains("action hook pre-build") && err.contains("missing on this system: no-such-tool-for-warp"), "{err}");
+    assert!(!app.imports(&app.venv(), "flask"), "the dependencies were installed after pre-build failed");
     app.write(".warp/environment", "REQUIRED_COMMANDS=sh\n");
     let out = app.ok(&["build"]);
-    assert!(
-        out.contains("pre-build: the system has what the build needs"),
-        "{out}"
-    );
+    assert!(out.contains("pre-build: the system has what the build needs"), "{out}");
     assert!(app.imports(&app.venv(), "flask"));
 }
 
@@ -216,16 +148,10 @@ fn pre_build_stops_the_build_before_any_install_when_a_tool_is_missing() {
 fn build_env_lets_collectstatic_load_settings_that_demand_a_secret_key() {
     let app = django_project("SECRET_KEY = os.environ[\"DJANGO_SECRET_KEY\"]\n");
     let err = app.fails(&["build"], 1);
-    assert!(
-        err.contains("DJANGO_SECRET_KEY"),
-        "without the hook collectstatic cannot load the settings:\n{err}"
-    );
+    assert!(err.contains("DJANGO_SECRET_KEY"), "without the hook collectstatic cannot load the settings:\n{err}");
     install(&app, "build-env");
     app.ok(&["build"]);
-    assert!(
-        app.app().join("staticfiles/site.css").is_file(),
-        "collectstatic did not run"
-    );
+    assert!(app.app().join("staticfiles/site.css").is_file(), "collectstatic did not run");
     // The build's key stays in the build.
     let env = app.ok(&["env"]);
     assert!(!env.contains("DJANGO_SECRET_KEY"), "{env}");
@@ -241,18 +167,12 @@ fn build_compiles_babel_catalogs() {
     );
     install(&app, "build");
     let out = app.ok(&["build"]);
-    assert!(
-        out.contains("build: compiled the catalogs in translations/"),
-        "{out}"
-    );
+    assert!(out.contains("build: compiled the catalogs in translations/"), "{out}");
     let translated = app.python(
         &app.venv(),
         &format!(
             "import gettext; print(gettext.GNUTranslations(open({:?}, 'rb')).gettext('Hello'))",
-            app.app()
-                .join("translations/de/LC_MESSAGES/messages.mo")
-                .display()
-                .to_string()
+            app.app().join("translations/de/LC_MESSAGES/messages.mo").display().to_string()
         ),
     );
     assert_eq!(translated, "Hallo");
@@ -262,29 +182,18 @@ fn build_compiles_babel_catalogs() {
 fn deploy_cfg_renders_templates_on_the_first_start_only() {
     let app = flask();
     install(&app, "deploy-cfg");
-    app.write(
-        "config/shop.cfg.template",
-        "name = ${SITE_NAME}\nprice = $$5\n",
-    );
+    app.write("config/shop.cfg.template", "name = ${SITE_NAME}\nprice = $$5\n");
     let rendered = app.app().join("config/shop.cfg");
     // A missing value stops the start, and the next start tries again.
     let err = app.fails(&["start", "--port", &free_port().to_string()], 1);
-    assert!(
-        err.contains("action hook deploy-cfg")
-            && err.contains("uses ${SITE_NAME}, which is not set"),
-        "{err}"
-    );
+    assert!(err.contains("action hook deploy-cfg") && err.contains("uses ${SITE_NAME}, which is not set"), "{err}");
     assert!(!rendered.exists());
     for name in ["Example Shop", "Renamed Shop"] {
         app.write(".warp/environment", &format!("SITE_NAME={name}\n"));
         let server = Server::start(&app, &["start"]);
         assert_eq!(get(server.port, "/").status, 200);
         assert!(server.stop().success());
-        assert_eq!(
-            std::fs::read_to_string(&rendered).unwrap(),
-            "name = Example Shop\nprice = $5\n",
-            "after starting as {name}"
-        );
+        assert_eq!(std::fs::read_to_string(&rendered).unwrap(), "name = Example Shop\nprice = $5\n", "after starting as {name}");
     }
 }
 
@@ -298,23 +207,12 @@ fn deploy_env_derives_database_url_for_the_app() {
     );
     let url = "postgresql://app:p%40ss%2Fw%3Ard%25@db.internal:5433/shop";
     let env = app.ok(&["env"]);
-    assert!(
-        env.contains(&format!("export DATABASE_URL='{url}'\n")),
-        "{env}"
-    );
-    let print_url = [
-        "exec",
-        "python",
-        "-c",
-        "import os; print('url=' + os.environ['DATABASE_URL'])",
-    ];
+    assert!(env.contains(&format!("export DATABASE_URL='{url}'\n")), "{env}");
+    let print_url = ["exec", "python", "-c", "import os; print('url=' + os.environ['DATABASE_URL'])"];
     let seen = app.ok(&print_url);
     assert!(seen.contains(&format!("url={url}\n")), "{seen}");
     // A DATABASE_URL given outright is left alone.
-    let seen = run_ok(
-        app.warp(&print_url)
-            .env("DATABASE_URL", "sqlite:///shop.db"),
-    );
+    let seen = run_ok(app.warp(&print_url).env("DATABASE_URL", "sqlite:///shop.db"));
     assert!(seen.contains("url=sqlite:///shop.db\n"), "{seen}");
 }
 
@@ -324,55 +222,28 @@ fn deploy_waits_for_the_database_and_fails_when_it_never_comes() {
     install(&app, "deploy");
     let db_port = free_port();
     let database = format!("DATABASE_URL=postgresql://app:secret@127.0.0.1:{db_port}/shop\n");
-    app.write(
-        ".warp/environment",
-        &format!("{database}DATABASE_WAIT_TIMEOUT=60\n"),
-    );
+    app.write(".warp/environment", &format!("{database}DATABASE_WAIT_TIMEOUT=60\n"));
     // The database comes up only once the hook says it is waiting for it.
     let port = free_port();
     let log = app.root().join(format!("server-{port}.err"));
     let database_up = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("deploy: waiting for the postgresql database")
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the deploy hook never said it was waiting"
-            );
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("deploy: waiting for the postgresql database") {
+            assert!(Instant::now() < deadline, "the deploy hook never said it was waiting");
             std::thread::sleep(Duration::from_millis(50));
         }
         TcpListener::bind(("127.0.0.1", db_port)).unwrap()
     });
-    let server = Server::spawn(
-        app.warp(&["start", "--port", &port.to_string()]),
-        port,
-        app.root(),
-    );
+    let server = Server::spawn(app.warp(&["start", "--port", &port.to_string()]), port, app.root());
     let listener = database_up.join().unwrap();
     assert_eq!(get(port, "/").status, 200);
-    assert!(
-        server.log().contains(&format!(
-            "the postgresql database at 127.0.0.1:{db_port} accepts connections"
-        )),
-        "{}",
-        server.log()
-    );
+    assert!(server.log().contains(&format!("the postgresql database at 127.0.0.1:{db_port} accepts connections")), "{}", server.log());
     assert!(server.stop().success());
     drop(listener);
 
-    app.write(
-        ".warp/environment",
-        &format!("{database}DATABASE_WAIT_TIMEOUT=1\n"),
-    );
+    app.write(".warp/environment", &format!("{database}DATABASE_WAIT_TIMEOUT=1\n"));
     let err = app.fails(&["start", "--port", &free_port().to_string()], 1);
-    assert!(
-        err.contains(&format!(
-            "the postgresql database at 127.0.0.1:{db_port} did not accept connections within 1s"
-        )),
-        "{err}"
-    );
+    assert!(err.contains(&format!("the postgresql database at 127.0.0.1:{db_port} did not accept connections within 1s")), "{err}");
 }
 
 #[test]
@@ -382,14 +253,7 @@ fn migrate_runs_djangos_migrations_on_demand_and_through_deploy_at_start() {
     install(&app, "migrate");
     let out = app.ok(&["migrate"]);
     assert!(out.contains("migrate: Django: manage.py migrate"), "{out}");
-    assert_eq!(
-        sql(
-            &app,
-            "db.sqlite3",
-            "select name from sqlite_master where name = 'auth_user'"
-        ),
-        "[('auth_user',)]"
-    );
+    assert_eq!(sql(&app, "db.sqlite3", "select name from sqlite_master where name = 'auth_user'"), "[('auth_user',)]");
 
     // The deploy hook with MIGRATE_ON_START runs it before serving.
     std::fs::remove_file(app.app().join("db.sqlite3")).unwrap();
@@ -398,24 +262,14 @@ fn migrate_runs_djangos_migrations_on_demand_and_through_deploy_at_start() {
     let server = Server::start(&app, &["start"]);
     assert_eq!(get(server.port, "/").text(), "shop");
     assert!(server.stop().success());
-    assert_eq!(
-        sql(
-            &app,
-            "db.sqlite3",
-            "select name from sqlite_master where name = 'auth_user'"
-        ),
-        "[('auth_user',)]"
-    );
+    assert_eq!(sql(&app, "db.sqlite3", "select name from sqlite_master where name = 'auth_user'"), "[('auth_user',)]");
 }
 
 #[test]
 fn migrate_runs_alembic_upgrade_head() {
     let app = Sandbox::example("flask");
     app.write("requirements.txt", "Flask>=3.0,<4\nalembic>=1.13\n");
-    app.write(
-        "alembic.ini",
-        "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///shop.db\n",
-    );
+    app.write("alembic.ini", "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///shop.db\n");
     app.write(
         "migrations/env.py",
         "from alembic import context\n\
@@ -437,22 +291,9 @@ fn migrate_runs_alembic_upgrade_head() {
     app.ok(&["build"]);
     install(&app, "migrate");
     let out = app.ok(&["migrate"]);
-    assert!(
-        out.contains("migrate: Alembic: alembic upgrade head"),
-        "{out}"
-    );
-    assert_eq!(
-        sql(&app, "shop.db", "select version_num from alembic_version"),
-        "[('0001',)]"
-    );
-    assert_eq!(
-        sql(
-            &app,
-            "shop.db",
-            "select name from sqlite_master where name = 'items'"
-        ),
-        "[('items',)]"
-    );
+    assert!(out.contains("migrate: Alembic: alembic upgrade head"), "{out}");
+    assert_eq!(sql(&app, "shop.db", "select version_num from alembic_version"), "[('0001',)]");
+    assert_eq!(sql(&app, "shop.db", "select name from sqlite_master where name = 'items'"), "[('items',)]");
 }
 
 #[test]
@@ -464,28 +305,12 @@ fn setup_creates_the_superuser_and_loads_fixtures_and_can_run_again() {
         ".warp/environment",
         "DJANGO_SUPERUSER_USERNAME=admin\nDJANGO_SUPERUSER_EMAIL=admin@example.com\nDJANGO_SUPERUSER_PASSWORD=correct-horse-battery\n",
     );
-    app.write(
-        "fixtures/initial_data.json",
-        r#"[{"model": "auth.group", "pk": 1, "fields": {"name": "editors", "permissions": []}}]"#,
-    );
+    app.write("fixtures/initial_data.json", r#"[{"model": "auth.group", "pk": 1, "fields": {"name": "editors", "permissions": []}}]"#);
     app.ok(&["setup"]);
     let again = app.ok(&["setup"]);
-    assert!(
-        again.contains("setup: the superuser admin exists already"),
-        "{again}"
-    );
-    assert_eq!(
-        sql(
-            &app,
-            "db.sqlite3",
-            "select username, email, is_superuser from auth_user"
-        ),
-        "[('admin', 'admin@example.com', 1)]"
-    );
-    assert_eq!(
-        sql(&app, "db.sqlite3", "select id, name from auth_group"),
-        "[(1, 'editors')]"
-    );
+    assert!(again.contains("setup: the superuser admin exists already"), "{again}");
+    assert_eq!(sql(&app, "db.sqlite3", "select username, email, is_superuser from auth_user"), "[('admin', 'admin@example.com', 1)]");
+    assert_eq!(sql(&app, "db.sqlite3", "select id, name from auth_group"), "[(1, 'editors')]");
 }
 
 #[test]
@@ -493,21 +318,11 @@ fn verify_imports_the_app_and_fails_when_it_cannot() {
     let app = flask();
     install(&app, "verify");
     let out = app.ok(&["verify"]);
-    assert!(
-        out.contains("verify: app:app imports and is callable"),
-        "{out}"
-    );
+    assert!(out.contains("verify: app:app imports and is callable"), "{out}");
     let source = std::fs::read_to_string(app.app().join("app.py")).unwrap();
-    app.write(
-        "app.py",
-        &format!("import flask_shop_extension_not_installed\n{source}"),
-    );
+    app.write("app.py", &format!("import flask_shop_extension_not_installed\n{source}"));
     let err = app.fails(&["verify"], 1);
-    assert!(
-        err.contains("action hook verify")
-            && err.contains("No module named 'flask_shop_extension_not_installed'"),
-        "{err}"
-    );
+    assert!(err.contains("action hook verify") && err.contains("No module named 'flask_shop_extension_not_installed'"), "{err}");
 }
 
 #[test]
@@ -519,11 +334,7 @@ fn verify_runs_djangos_checks() {
     assert!(out.contains("verify: Django's checks pass"), "{out}");
     let settings = app.app().join("shop/settings.py");
     let text = std::fs::read_to_string(&settings).unwrap();
-    std::fs::write(
-        &settings,
-        format!("{text}STATICFILES_DIRS = [STATIC_ROOT]\n"),
-    )
-    .unwrap();
+    std::fs::write(&settings, format!("{text}STATICFILES_DIRS = [STATIC_ROOT]\n")).unwrap();
     let err = app.fails(&["verify"], 1);
     assert!(err.contains("staticfiles.E002"), "{err}");
 }
@@ -532,30 +343,16 @@ fn verify_runs_djangos_checks() {
 fn alive_fails_when_the_apps_heartbeat_goes_stale() {
     let app = flask();
     install(&app, "alive");
-    app.write(
-        ".warp/environment",
-        "ALIVE_HEARTBEAT_FILE=run/heartbeat\nALIVE_MAX_AGE=30\n",
-    );
+    app.write(".warp/environment", "ALIVE_HEARTBEAT_FILE=run/heartbeat\nALIVE_MAX_AGE=30\n");
     let server = serving(&app);
     let err = run_fails(&mut probe(&app, "alive", server.port, &[]), 1);
-    assert!(
-        err.contains("alive: no heartbeat yet: run/heartbeat does not exist"),
-        "{err}"
-    );
+    assert!(err.contains("alive: no heartbeat yet: run/heartbeat does not exist"), "{err}");
     let heartbeat = app.write("run/heartbeat", "");
     assert_eq!(run_ok(&mut probe(&app, "alive", server.port, &[])), "");
-    let file = std::fs::File::options()
-        .write(true)
-        .open(&heartbeat)
-        .unwrap();
-    file.set_modified(SystemTime::now() - Duration::from_secs(600))
-        .unwrap();
+    let file = std::fs::File::options().write(true).open(&heartbeat).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(600)).unwrap();
     let err = run_fails(&mut probe(&app, "alive", server.port, &[]), 1);
-    assert!(
-        err.contains("alive: the heartbeat run/heartbeat is 6")
-            && err.contains("s old, more than 30s"),
-        "{err}"
-    );
+    assert!(err.contains("alive: the heartbeat run/heartbeat is 6") && err.contains("s old, more than 30s"), "{err}");
     assert!(server.stop().success());
 }
 
@@ -565,10 +362,7 @@ fn ready_fails_while_the_database_refuses_connections() {
     install(&app, "ready");
     let database = TcpListener::bind("127.0.0.1:0").unwrap();
     let db_port = database.local_addr().unwrap().port();
-    app.write(
-        ".warp/environment",
-        &format!("DATABASE_URL=postgresql://app@127.0.0.1:{db_port}/shop\nREADY_TIMEOUT=1\n"),
-    );
+    app.write(".warp/environment", &format!("DATABASE_URL=postgresql://app@127.0.0.1:{db_port}/shop\nREADY_TIMEOUT=1\n"));
     let server = serving(&app);
     assert_eq!(run_ok(&mut probe(&app, "ready", server.port, &[])), "");
     drop(database);

@@ -7,10 +7,7 @@ use crate::util::Sandbox;
 
 /// A hook that appends its name (and `$FROM_DEPLOY_ENV`, when set) to hooks.log.
 fn logging_hook(app: &Sandbox, name: &str) {
-    app.write_exec(
-        &format!(".warp/action_hooks/{name}"),
-        &format!("#!/bin/sh\necho \"{name} ${{FROM_DEPLOY_ENV:-}}\" >> hooks.log\n"),
-    );
+    app.write_exec(&format!(".warp/action_hooks/{name}"), &format!("#!/bin/sh\necho \"{name} ${{FROM_DEPLOY_ENV:-}}\" >> hooks.log\n"));
 }
 
 fn hooks_log(app: &Sandbox) -> String {
@@ -59,9 +56,12 @@ fn migrate_without_a_hook_runs_djangos_migrate() {
     let app = Sandbox::example("django");
     app.ok(&["build"]);
     app.ok(&["migrate"]);
-    let tables = app.python(&app.venv(), &format!(
+    let tables = app.python(
+        &app.venv(),
+        &format!(
         "import sqlite3; print(sqlite3.connect({:?}).execute(\"select count(*) from sqlite_master where name='auth_user'\").fetchone()[0])",
         app.app().join("db.sqlite3").display().to_string()
-    ));
+    ),
+    );
     assert_eq!(tables, "1");
 }

@@ -1,11 +1,9 @@
 //! `--trust-proxy-header` and `--trust-proxy`: forwarded headers rewrite the environ only
 //! when the peer is a trusted proxy.
 
-
 use crate::rawhttp::exchange;
 use crate::running::Server;
 use crate::util::Sandbox;
-
 
 const FORWARDED: &[u8] = b"GET /env HTTP/1.1\r\nHost: internal:8000\r\nConnection: close\r\n\
 X-Forwarded-For: 203.0.113.9, 10.1.1.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example.com\r\n\r\n";
@@ -20,7 +18,8 @@ fn environ(server: &Server) -> serde_json::Value {
 fn a_trusted_proxy_sets_client_scheme_and_host() {
     let app = Sandbox::robust();
     let headers = "X-Forwarded-For,X-Forwarded-Proto,X-Forwarded-Host";
-    let server = Server::start(&app, &["start", "--trust-proxy-header", headers, "--trust-proxy", "127.0.0.1", "--trust-proxy", "10.0.0.0/8"]);
+    let server =
+        Server::start(&app, &["start", "--trust-proxy-header", headers, "--trust-proxy", "127.0.0.1", "--trust-proxy", "10.0.0.0/8"]);
     let env = environ(&server);
     // Read from the right: 10.1.1.1 is a trusted proxy, so 203.0.113.9 is the client.
     assert_eq!(env["REMOTE_ADDR"], "203.0.113.9");
@@ -35,7 +34,10 @@ fn a_trusted_proxy_sets_client_scheme_and_host() {
 #[test]
 fn headers_from_an_untrusted_peer_are_ignored_and_removed() {
     let app = Sandbox::robust();
-    let server = Server::start(&app, &["start", "--trust-proxy-header", "X-Forwarded-For,X-Forwarded-Proto,X-Forwarded-Host", "--trust-proxy", "192.0.2.0/24"]);
+    let server = Server::start(
+        &app,
+        &["start", "--trust-proxy-header", "X-Forwarded-For,X-Forwarded-Proto,X-Forwarded-Host", "--trust-proxy", "192.0.2.0/24"],
+    );
     let env = environ(&server);
     assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");
     assert_eq!(env["wsgi.url_scheme"], "http");

@@ -12,7 +12,6 @@ use crate::rawhttp::{exchange, get, Client};
 use crate::running::Server;
 use crate::util::Sandbox;
 
-
 /// The pid of the worker that answers.
 fn worker_pid(port: u16) -> String {
     pid_from(port, "/pid")
@@ -257,7 +256,15 @@ fn the_banner_names_every_timeout_and_the_access_log_speaks_json() {
     assert_eq!(entry["method"], "GET");
     assert_eq!(entry["uri"], "/json?q=1");
     let log = server.log();
-    for part in ["startup 15s", "queue 7s", "request 60s", "socket 60s", "shutdown 5s", "graceful 9s", "capacity:   1 process(es) x 5 thread(s) = 5"] {
+    for part in [
+        "startup 15s",
+        "queue 7s",
+        "request 60s",
+        "socket 60s",
+        "shutdown 5s",
+        "graceful 9s",
+        "capacity:   1 process(es) x 5 thread(s) = 5",
+    ] {
         assert!(log.contains(part), "the banner lacks {part:?}:\n{log}");
     }
     assert!(server.stop().success());

@@ -34,8 +34,7 @@ fn warp(extra: &[&str]) -> Server {
 fn gunicorn() -> Server {
     let port = free_port();
     let mut cmd = Command::new(app().venv().join("bin/gunicorn"));
-    cmd.args(["--workers", "1", "--threads", "4", "--bind", &format!("127.0.0.1:{port}"), "wsgi:application"])
-        .current_dir(app().app());
+    cmd.args(["--workers", "1", "--threads", "4", "--bind", &format!("127.0.0.1:{port}"), "wsgi:application"]).current_dir(app().app());
     Server::spawn(cmd, port, app().root())
 }
 
@@ -305,7 +304,11 @@ fn malformed_requests_never_reach_the_app() {
         ("NUL in a value", b"GET /m-nul HTTP/1.1\r\nHost: h\r\nX-A: a\x00b\r\n\r\n".to_vec(), 400),
         ("bad Content-Length", b"POST /m-cl HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n".to_vec(), 400),
         ("two Content-Lengths", b"POST /m-cl2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_vec(), 400),
-        ("CL and TE", b"POST /m-clte HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400),
+        (
+            "CL and TE",
+            b"POST /m-clte HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
         ("unknown coding", b"POST /m-gzip HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(), 501),
         ("body over the limit", b"POST /m-413 HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n".to_vec(), 413),
     ];

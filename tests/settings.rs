@@ -136,15 +136,24 @@ fn config_yaml_round_trips_through_setup_only() {
 fn every_mistake_is_one_line_naming_where_it_is() {
     let sandbox = Sandbox::new();
     let cases: [(&str, &str); 9] = [
-        ("server:\n  threads: 8\n  thred: 3\n", "error: .warp/config.yaml:3: server.thred: is not a setting warp knows: did you mean `server.threads`?"),
+        (
+            "server:\n  threads: 8\n  thred: 3\n",
+            "error: .warp/config.yaml:3: server.thred: is not a setting warp knows: did you mean `server.threads`?",
+        ),
         ("server:\n  threads: [1, 2]\n", "error: .warp/config.yaml:2: server.threads: expected a single value, found a list"),
         ("server:\n  threads: 0\n", "error: .warp/config.yaml:2: server.threads: \"0\" is not a whole number from 1 to 65535"),
-        ("server:\n  queue_timeout: soon\n", "error: .warp/config.yaml:2: server.queue_timeout: \"soon\" is not a number of seconds: give one such as 30 or 0.5"),
+        (
+            "server:\n  queue_timeout: soon\n",
+            "error: .warp/config.yaml:2: server.queue_timeout: \"soon\" is not a number of seconds: give one such as 30 or 0.5",
+        ),
         ("sevrer:\n  threads: 2\n", "error: .warp/config.yaml:1: sevrer: is not a setting warp knows: did you mean `server`?"),
         ("threads: 2\n", "error: .warp/config.yaml:1: threads: settings go in their section: write it as `server.threads`"),
         ("server: [\n", "error: .warp/config.yaml:2: not valid YAML"),
         ("static:\n  assets: assets\n", "error: .warp/config.yaml:2: static: URL \"assets\" must start with '/', as in /static=static"),
-        ("server:\n  type: apache\n", "error: .warp/config.yaml:2: server.type: \"apache\" is not one of warp, gunicorn, waitress, mod_wsgi, uwsgi"),
+        (
+            "server:\n  type: apache\n",
+            "error: .warp/config.yaml:2: server.type: \"apache\" is not one of warp, gunicorn, waitress, mod_wsgi, uwsgi",
+        ),
     ];
     for (yaml, expected) in cases {
         sandbox.write(".warp/config.yaml", yaml);
@@ -193,7 +202,10 @@ fn warpdrive_projects_keep_their_server_type_and_args() {
     assert_eq!(value(&all, "--reload-on-changes"), "true");
     sandbox.write(".warpdrive/server_args", "--processes 3 --working-directory /tmp\n");
     let err = sandbox.fails(&["config"], 2);
-    assert_eq!(err, "error: server args (.warpdrive/server_args): --working-directory is not a warp start setting: see `warp start --help`\n");
+    assert_eq!(
+        err,
+        "error: server args (.warpdrive/server_args): --working-directory is not a warp start setting: see `warp start --help`\n"
+    );
     sandbox.write(".warpdrive/server_type", "tomcat\n");
     let err = sandbox.fails(&["config"], 2);
     assert!(err.starts_with("error: .warpdrive/server_type: \"tomcat\" is not one of warp,"), "{err}");
@@ -208,7 +220,13 @@ fn explain_shows_every_rule_when_nothing_is_found() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("app detection in "), "{stdout}");
-    for rule in ["WARP_APP_SCRIPT, app.sh", "WARP_APP_MODULE", "WARP_APP_FILE, wsgi.py, app.py, application.py", "WARP_APP_CONFIG", "found: nothing"] {
+    for rule in [
+        "WARP_APP_SCRIPT, app.sh",
+        "WARP_APP_MODULE",
+        "WARP_APP_FILE, wsgi.py, app.py, application.py",
+        "WARP_APP_CONFIG",
+        "found: nothing",
+    ] {
         assert!(stdout.contains(rule), "{rule} missing:\n{stdout}");
     }
     let stderr = String::from_utf8_lossy(&out.stderr);

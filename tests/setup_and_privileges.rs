@@ -140,7 +140,10 @@ fn root_without_a_user_is_refused() {
     );
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "something listens on {port}");
     let out = run_fails(&mut warp(&["start", "--user", "root"]), 1);
-    assert_eq!(stderr_line(&out), "error: --user root is root: pick an unprivileged user, or add --allow-root if this container must run as root");
+    assert_eq!(
+        stderr_line(&out),
+        "error: --user root is root: pick an unprivileged user, or add --allow-root if this container must run as root"
+    );
 }
 
 #[test]
@@ -239,7 +242,10 @@ fn without_root_only_the_current_user_is_accepted() {
     let out = run_fails(&mut as_nobody(&["start", "--user", "root"]), 1);
     assert_eq!(
         stderr_line(&out),
-        format!("error: --user root needs root: warp runs as uid {} gid {} and cannot switch; start it as root, or drop --user and --group", user.uid, user.gid)
+        format!(
+            "error: --user root needs root: warp runs as uid {} gid {} and cannot switch; start it as root, or drop --user and --group",
+            user.uid, user.gid
+        )
     );
     // Its own user is no switch at all: here checked through --setup-only, which starts
     // nothing, and whose unit then runs warp as that user.
@@ -311,14 +317,54 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
     let port = free_port();
     let src = std::fs::canonicalize(app.app()).unwrap();
     let out = app.ok(&[
-        "start", "--setup-only", "--server-root", dir.to_str().unwrap(),
-        "--port", &port.to_string(), "--processes", "2", "--threads", "3", "--listen-backlog", "64",
-        "--startup-timeout", "20", "--queue-timeout", "7", "--request-timeout", "30", "--socket-timeout", "9",
-        "--shutdown-timeout", "2.5", "--graceful-timeout", "4", "--maximum-requests", "1000",
-        "--restart-interval", "3600", "--inactivity-timeout", "600", "--memory-limit", "512M",
-        "--limit-request-body", "1M", "--access-log", "--log-level", "warning",
-        "--trust-proxy-header", "X-Forwarded-For", "--trust-proxy-header", "X-Forwarded-Proto", "--trust-proxy", "127.0.0.1/32",
-        "--url-alias", "/static", "static", "--document-root", "public files",
+        "start",
+        "--setup-only",
+        "--server-root",
+        dir.to_str().unwrap(),
+        "--port",
+        &port.to_string(),
+        "--processes",
+        "2",
+        "--threads",
+        "3",
+        "--listen-backlog",
+        "64",
+        "--startup-timeout",
+        "20",
+        "--queue-timeout",
+        "7",
+        "--request-timeout",
+        "30",
+        "--socket-timeout",
+        "9",
+        "--shutdown-timeout",
+        "2.5",
+        "--graceful-timeout",
+        "4",
+        "--maximum-requests",
+        "1000",
+        "--restart-interval",
+        "3600",
+        "--inactivity-timeout",
+        "600",
+        "--memory-limit",
+        "512M",
+        "--limit-request-body",
+        "1M",
+        "--access-log",
+        "--log-level",
+        "warning",
+        "--trust-proxy-header",
+        "X-Forwarded-For",
+        "--trust-proxy-header",
+        "X-Forwarded-Proto",
+        "--trust-proxy",
+        "127.0.0.1/32",
+        "--url-alias",
+        "/static",
+        "static",
+        "--document-root",
+        "public files",
     ]);
     let dir = std::fs::canonicalize(&dir).unwrap();
     assert!(out.contains(&format!("{}/warpctl start", dir.display())), "{out}");
@@ -395,7 +441,10 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
     gone.wait().unwrap();
     std::fs::write(dir.join("warp.pid"), format!("{}\n", gone.id())).unwrap();
     let (code, stdout, _) = output(&mut warpctl(&dir, "status"));
-    assert_eq!((code, stdout.trim()), (Some(3), format!("warpctl: warp is not running (stale pid file {}/warp.pid)", dir.display()).as_str()));
+    assert_eq!(
+        (code, stdout.trim()),
+        (Some(3), format!("warpctl: warp is not running (stale pid file {}/warp.pid)", dir.display()).as_str())
+    );
 
     // The port taken: warp exits, and warpctl says so.
     let blocker = TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -417,7 +466,10 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
     assert_eq!(get(port, "/robots.txt").text(), "User-agent: *\n", "the quoted document root");
 
     let (code, stdout, _) = output(&mut warpctl(&dir, "status"));
-    assert_eq!((code, stdout.trim()), (Some(0), format!("warpctl: warp is running (pid {pid}), serving http://127.0.0.1:{port}/").as_str()));
+    assert_eq!(
+        (code, stdout.trim()),
+        (Some(0), format!("warpctl: warp is running (pid {pid}), serving http://127.0.0.1:{port}/").as_str())
+    );
     let (code, _, stderr) = output(&mut warpctl(&dir, "start"));
     assert_eq!((code, stderr.trim()), (Some(1), format!("warpctl: warp is already running (pid {pid})").as_str()));
 

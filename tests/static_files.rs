@@ -45,7 +45,19 @@ fn app() -> &'static Sandbox {
 fn server() -> Server {
     Server::start(
         app(),
-        &["start", "--url-alias", "/static", "static", "--url-alias", "/static/img", "media/img", "--document-root", "public", "--access-log", "on"],
+        &[
+            "start",
+            "--url-alias",
+            "/static",
+            "static",
+            "--url-alias",
+            "/static/img",
+            "media/img",
+            "--document-root",
+            "public",
+            "--access-log",
+            "on",
+        ],
     )
 }
 
@@ -272,7 +284,9 @@ fn other_methods_get_405_and_the_connection_goes_on() {
     let server = server();
     let mut client = Client::connect(server.port);
     // The POST's body is read and dropped, so the next request starts at the right byte.
-    client.send(b"POST /static/site.css HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /static/numbers.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+    client.send(
+        b"POST /static/site.css HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /static/numbers.txt HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
     let post = client.response(false).unwrap();
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow").as_deref(), Some("GET, HEAD"));

@@ -102,11 +102,7 @@ impl Sandbox {
 
     /// Run the venv's python with `code`; returns trimmed stdout.
     pub fn python(&self, venv: &Path, code: &str) -> String {
-        let out = Command::new(venv.join("bin/python"))
-            .args(["-c", code])
-            .current_dir(self.root())
-            .output()
-            .expect("venv python runs");
+        let out = Command::new(venv.join("bin/python")).args(["-c", code]).current_dir(self.root()).output().expect("venv python runs");
         assert!(out.status.success(), "python -c {code:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }

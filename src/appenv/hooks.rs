@@ -43,12 +43,7 @@ pub fn run(layout: &Layout, name: &str, env: &AppEnv, reporter: &dyn Reporter) -
 
 /// Run an environment hook (`build-env`, `deploy-env`) and return the `KEY=VALUE` pairs it
 /// printed on standard output; nothing when the app has no such hook.
-pub fn run_for_env(
-    layout: &Layout,
-    name: &str,
-    env: &AppEnv,
-    reporter: &dyn Reporter,
-) -> Result<Vec<(String, String)>> {
+pub fn run_for_env(layout: &Layout, name: &str, env: &AppEnv, reporter: &dyn Reporter) -> Result<Vec<(String, String)>> {
     let Some(stdout) = execute(layout, name, env, true, reporter)? else {
         return Ok(Vec::new());
     };
@@ -56,22 +51,14 @@ pub fn run_for_env(
     Ok(parse_assignments(&stdout, &origin)?.into_iter().map(|(_, key, value)| (key, value)).collect())
 }
 
-fn execute(
-    layout: &Layout,
-    name: &str,
-    env: &AppEnv,
-    capture_stdout: bool,
-    reporter: &dyn Reporter,
-) -> Result<Option<String>> {
+fn execute(layout: &Layout, name: &str, env: &AppEnv, capture_stdout: bool, reporter: &dyn Reporter) -> Result<Option<String>> {
     let path = layout.hook(name);
     if !path.exists() {
         return Ok(None);
     }
     let shown = path.strip_prefix(&layout.src).unwrap_or(&path).display().to_string();
     if !is_executable(&path) {
-        reporter.warn(&format!(
-            "action hook {shown} is not executable, so it was skipped: run `chmod +x {shown}`"
-        ));
+        reporter.warn(&format!("action hook {shown} is not executable, so it was skipped: run `chmod +x {shown}`"));
         return Ok(None);
     }
     reporter.step(&format!("action hook {name}"));

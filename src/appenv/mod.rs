@@ -34,18 +34,10 @@ pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(usize, String,
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let valid = line
-            .split_once('=')
-            .filter(|(key, _)| is_identifier(key));
+        let valid = line.split_once('=').filter(|(key, _)| is_identifier(key));
         match valid {
             Some((key, value)) => out.push((index + 1, key.to_owned(), value.to_owned())),
-            None => {
-                return Err(AssignmentError {
-                    origin: origin.to_owned(),
-                    line: index + 1,
-                    text: raw.to_owned(),
-                })
-            }
+            None => return Err(AssignmentError { origin: origin.to_owned(), line: index + 1, text: raw.to_owned() }),
         }
     }
     Ok(out)
@@ -53,8 +45,7 @@ pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(usize, String,
 
 fn is_identifier(key: &str) -> bool {
     let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic()) && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// Where a variable of the app's environment got its value.
@@ -119,8 +110,7 @@ impl AppEnv {
 
     /// Every variable this environment sets, with the venv's `VIRTUAL_ENV` and `PATH` last.
     pub fn vars(&self) -> Vec<(String, OsString)> {
-        let mut out: Vec<(String, OsString)> =
-            self.vars.iter().map(|(k, (v, _))| (k.clone(), OsString::from(v))).collect();
+        let mut out: Vec<(String, OsString)> = self.vars.iter().map(|(k, (v, _))| (k.clone(), OsString::from(v))).collect();
         if let Some(venv) = &self.venv {
             out.retain(|(k, _)| k != env_vars::VIRTUAL_ENV && k != "PATH");
             out.push((env_vars::VIRTUAL_ENV.to_owned(), venv.as_os_str().to_owned()));
@@ -150,12 +140,7 @@ impl AppEnv {
     }
 
     fn path_with_venv(&self, venv: &Path) -> OsString {
-        let base = self
-            .vars
-            .get("PATH")
-            .map(|(path, _)| OsString::from(path))
-            .or_else(|| std::env::var_os("PATH"))
-            .unwrap_or_default();
+        let base = self.vars.get("PATH").map(|(path, _)| OsString::from(path)).or_else(|| std::env::var_os("PATH")).unwrap_or_default();
         let bin = venv.join("bin");
         let rest = std::env::split_paths(&base).filter(|p| p != &bin);
         std::env::join_paths(std::iter::once(bin.clone()).chain(rest)).unwrap_or(base)
@@ -180,10 +165,7 @@ mod tests {
     #[test]
     fn assignments_skip_comments_and_keep_values_literally() {
         let parsed = parse_assignments("# c\n\nA=1\n  B= x=y \nC=\n", "f").unwrap();
-        assert_eq!(
-            parsed,
-            vec![(3, "A".into(), "1".into()), (4, "B".into(), " x=y ".into()), (5, "C".into(), "".into())]
-        );
+        assert_eq!(parsed, vec![(3, "A".into(), "1".into()), (4, "B".into(), " x=y ".into()), (5, "C".into(), "".into())]);
     }
 
     #[test]

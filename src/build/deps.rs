@@ -34,10 +34,7 @@ impl Source {
         match self {
             Source::UvLock => "uv.lock".to_owned(),
             Source::PipfileLock => "Pipfile.lock".to_owned(),
-            Source::Requirements(path) => path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Source::Requirements(path) => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             Source::ProjectTable(_) => "pyproject.toml [project].dependencies".to_owned(),
             Source::Nothing => "no dependency file".to_owned(),
         }
@@ -71,60 +68,32 @@ impl Plan {
     /// Look at the app at `src` and decide what to install.
     pub fn for_app(src: &Path) -> Result<Plan> {
         let pyproject = read_pyproject(src)?;
-        let app = if pyproject
-            .as_ref()
-            .is_some_and(|t| t.contains_key("build-system"))
-        {
-            Some(App {
-                file: "pyproject.toml",
-                dependencies: pyproject.as_ref().and_then(project_dependencies),
-            })
+        let app = if pyproject.as_ref().is_some_and(|t| t.contains_key("build-system")) {
+            Some(App { file: "pyproject.toml", dependencies: pyproject.as_ref().and_then(project_dependencies) })
         } else if src.join("setup.py").is_file() {
-            Some(App {
-                file: "setup.py",
-                dependencies: None,
-            })
+            Some(App { file: "setup.py", dependencies: None })
         } else {
             None
         };
         let is_package = app.is_some();
         let (source, mut inputs) = if src.join("uv.lock").is_file() && pyproject.is_some() {
-            (
-                Source::UvLock,
-                vec![src.join("uv.lock"), src.join("pyproject.toml")],
-            )
+            (Source::UvLock, vec![src.join("uv.lock"), src.join("pyproject.toml")])
         } else if src.join("Pipfile.lock").is_file() {
             (Source::PipfileLock, vec![src.join("Pipfile.lock")])
         } else if src.join("requirements.txt").is_file() {
             let file = src.join("requirements.txt");
-            (
-                Source::Requirements(file.clone()),
-                requirement_files(&file)?,
-            )
-        } else if let Some(deps) = pyproject
-            .as_ref()
-            .filter(|_| !is_package)
-            .and_then(project_dependencies)
-        {
+            (Source::Requirements(file.clone()), requirement_files(&file)?)
+        } else if let Some(deps) = pyproject.as_ref().filter(|_| !is_package).and_then(project_dependencies) {
             (Source::ProjectTable(deps), vec![src.join("pyproject.toml")])
         } else {
             (Source::Nothing, Vec::new())
         };
         if is_package {
-            inputs.extend(
-                ["setup.py", "setup.cfg", "pyproject.toml"]
-                    .iter()
-                    .map(|f| src.join(f))
-                    .filter(|p| p.is_file()),
-            );
+            inputs.extend(["setup.py", "setup.cfg", "pyproject.toml"].iter().map(|f| src.join(f)).filter(|p| p.is_file()));
         }
         inputs.sort();
         inputs.dedup();
-        Ok(Plan {
-            source,
-            app,
-            inputs,
-        })
+        Ok(Plan { source, app, inputs })
     }
 
     /// Whether there is anything to install at all.
@@ -138,15 +107,9 @@ impl Plan {
             let dependencies = match app.dependencies.as_deref() {
                 None => "the dependencies it declares".to_owned(),
                 Some([]) => "no dependencies".to_owned(),
-                Some(deps) => format!(
-                    "its {} from [project].dependencies",
-                    count(deps.len(), "dependency", "dependencies")
-                ),
+                Some(deps) => format!("its {} from [project].dependencies", count(deps.len(), "dependency", "dependencies")),
             };
-            format!(
-                "the app itself from {} (editable) with {dependencies}",
-                app.file
-            )
+            format!("the app itself from {} (editable) with {dependencies}", app.file)
         });
         match (&self.source, app) {
             (Source::Nothing, None) => NO_DEPENDENCY_FILE.to_owned(),
@@ -171,14 +134,10 @@ impl Plan {
         field("python-version", python.version_text().as_bytes());
         field("install-app", &[u8::from(self.app.is_some())]);
         for input in &self.inputs {
-            let content =
-                std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+            let content = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
             field(&input.to_string_lossy(), &content);
         }
-        for (key, value) in env
-            .iter()
-            .filter(|(k, _)| k.starts_with("PIP_") || k.starts_with("UV_"))
-        {
+        for (key, value) in env.iter().filter(|(k, _)| k.starts_with("PIP_") || k.starts_with("UV_")) {
             field(key, value.as_bytes());
         }
         Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
@@ -192,22 +151,13 @@ fn read_pyproject(src: &Path) -> Result<Option<toml::Table>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let table = text.parse::<toml::Table>().with_context(|| {
-        format!(
-            "{} is not valid TOML: fix it and build again",
-            path.display()
-        )
-    })?;
+    let table = text.parse::<toml::Table>().with_context(|| format!("{} is not valid TOML: fix it and build again", path.display()))?;
     Ok(Some(table))
 }
 
 fn project_dependencies(pyproject: &toml::Table) -> Option<Vec<String>> {
     let deps = pyproject.get("project")?.get("dependencies")?.as_array()?;
-    Some(
-        deps.iter()
-            .filter_map(|d| d.as_str().map(str::to_owned))
-            .collect(),
-    )
+    Some(deps.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
 }
 
 /// "1 package", "3 packages".
@@ -222,8 +172,7 @@ fn requirement_files(root: &Path) -> Result<Vec<PathBuf>> {
     while index < seen.len() {
         let file = seen[index].clone();
         index += 1;
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let dir = file.parent().unwrap_or(Path::new("."));
         for (include, _) in text.lines().filter_map(included_file) {
             let path = dir.join(include);
@@ -269,26 +218,11 @@ mod tests {
 
     #[test]
     fn include_lines_name_their_file() {
-        assert_eq!(
-            included_file("-r base.txt"),
-            Some(("base.txt", Include::Requirements))
-        );
-        assert_eq!(
-            included_file("-rbase.txt"),
-            Some(("base.txt", Include::Requirements))
-        );
-        assert_eq!(
-            included_file("--requirement=dev.txt"),
-            Some(("dev.txt", Include::Requirements))
-        );
-        assert_eq!(
-            included_file("  -c constraints.txt"),
-            Some(("constraints.txt", Include::Constraints))
-        );
-        assert_eq!(
-            included_file("--constraint c.txt"),
-            Some(("c.txt", Include::Constraints))
-        );
+        assert_eq!(included_file("-r base.txt"), Some(("base.txt", Include::Requirements)));
+        assert_eq!(included_file("-rbase.txt"), Some(("base.txt", Include::Requirements)));
+        assert_eq!(included_file("--requirement=dev.txt"), Some(("dev.txt", Include::Requirements)));
+        assert_eq!(included_file("  -c constraints.txt"), Some(("constraints.txt", Include::Constraints)));
+        assert_eq!(included_file("--constraint c.txt"), Some(("c.txt", Include::Constraints)));
         assert_eq!(included_file("requests==2.0"), None);
         assert_eq!(included_file("--requirementx"), None);
     }

@@ -70,15 +70,7 @@ impl Installer {
         let mut cmd = match self {
             Installer::Uv(uv) => {
                 let mut cmd = Command::new(uv);
-                cmd.args([
-                    "venv",
-                    "--allow-existing",
-                    "--seed",
-                    "--no-config",
-                    "--python",
-                ])
-                .arg(&cx.python.executable)
-                .arg(venv);
+                cmd.args(["venv", "--allow-existing", "--seed", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
                 cmd
             }
             Installer::Pip => {
@@ -89,12 +81,7 @@ impl Installer {
         };
         // The venv must not inherit itself as the active one while it is being made.
         cmd.env_remove(env_vars::VIRTUAL_ENV);
-        quiet(
-            cmd.current_dir(cx.src),
-            cx,
-            "creating the virtualenv",
-            self.name(),
-        )
+        quiet(cmd.current_dir(cx.src), cx, "creating the virtualenv", self.name())
     }
 
     /// Install `args` (requirement specifiers and installer options) into `venv`.
@@ -124,27 +111,13 @@ impl Installer {
 pub fn export_uv_lock(installer: &Installer, out: &Path, cx: &Job) -> Result<()> {
     let uv = match installer {
         Installer::Uv(path) => path.clone(),
-        Installer::Pip => uv::find_or_fetch(cx).map_err(|e| {
-            anyhow!("uv.lock is read with uv, but uv is not on PATH and could not be fetched: {e}; put uv on PATH")
-        })?,
+        Installer::Pip => uv::find_or_fetch(cx)
+            .map_err(|e| anyhow!("uv.lock is read with uv, but uv is not on PATH and could not be fetched: {e}; put uv on PATH"))?,
     };
     let mut cmd = Command::new(uv);
-    cmd.args([
-        "export",
-        "--locked",
-        "--no-dev",
-        "--no-emit-project",
-        "--no-header",
-        "--output-file",
-    ])
-    .arg(out);
+    cmd.args(["export", "--locked", "--no-dev", "--no-emit-project", "--no-header", "--output-file"]).arg(out);
     cx.env.apply(&mut cmd);
-    quiet(
-        cmd.current_dir(cx.src),
-        cx,
-        "reading uv.lock (it must match pyproject.toml: run `uv lock`)",
-        "uv",
-    )
+    quiet(cmd.current_dir(cx.src), cx, "reading uv.lock (it must match pyproject.toml: run `uv lock`)", "uv")
 }
 
 /// Point pip's and uv's caches into warp's cache folder, and keep them quiet and
@@ -162,8 +135,6 @@ pub fn use_cache(cmd: &mut Command, cache: &Path) {
 /// last lines are quoted if it fails.
 fn quiet(cmd: &mut Command, cx: &Job, what: &str, program: &str) -> Result<()> {
     use_cache(cmd, cx.cache);
-    process::run(cmd, false, &|line| cx.reporter.detail(line))
-        .with_context(|| format!("cannot run {program}"))?
-        .check(what, program)?;
+    process::run(cmd, false, &|line| cx.reporter.detail(line)).with_context(|| format!("cannot run {program}"))?.check(what, program)?;
     Ok(())
 }

@@ -47,8 +47,7 @@ pub fn requirements_in(file: &Path) -> Result<Vec<String>> {
     while index < files.len() {
         let path = files[index].clone();
         index += 1;
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         for line in logical_lines(&text) {
             match included_file(&line) {
@@ -139,29 +138,15 @@ mod tests {
         let text = "# pinned\n--index-url https://example.invalid/simple\n\
                     six==1.16.0 ; python_full_version >= '3.12' \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n\
                     idna==3.7  # for requests\n-e .\n\n";
-        let lines: Vec<String> = logical_lines(text)
-            .iter()
-            .filter_map(|l| requirement_of(l))
-            .collect();
-        assert_eq!(
-            lines,
-            ["six==1.16.0 ; python_full_version >= '3.12'", "idna==3.7"]
-        );
+        let lines: Vec<String> = logical_lines(text).iter().filter_map(|l| requirement_of(l)).collect();
+        assert_eq!(lines, ["six==1.16.0 ; python_full_version >= '3.12'", "idna==3.7"]);
     }
 
     #[test]
     fn included_requirement_files_are_followed_but_constraints_are_not() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("requirements.txt"),
-            "-r base.txt\n-c pins.txt\nflask\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("base.txt"),
-            "six; python_version >= '3.12'\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "-r base.txt\n-c pins.txt\nflask\n").unwrap();
+        std::fs::write(dir.path().join("base.txt"), "six; python_version >= '3.12'\n").unwrap();
         std::fs::write(dir.path().join("pins.txt"), "idna==3.7\n").unwrap();
         let found = requirements_in(&dir.path().join("requirements.txt")).unwrap();
         assert_eq!(found, ["flask", "six; python_version >= '3.12'"]);
@@ -171,15 +156,9 @@ mod tests {
     fn a_requirement_without_a_marker_always_applies() {
         // No interpreter is run when some requirement has no marker.
         let nowhere = Path::new("/nonexistent/python");
-        assert!(!none_apply(
-            nowhere,
-            &["six".to_owned(), "idna; python_version < '3'".to_owned()]
-        ));
+        assert!(!none_apply(nowhere, &["six".to_owned(), "idna; python_version < '3'".to_owned()]));
         assert!(!none_apply(nowhere, &[]));
         // And an interpreter that cannot be run gives no verdict, so no warning.
-        assert!(!none_apply(
-            nowhere,
-            &["idna; python_version < '3'".to_owned()]
-        ));
+        assert!(!none_apply(nowhere, &["idna; python_version < '3'".to_owned()]));
     }
 }

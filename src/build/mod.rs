@@ -25,8 +25,8 @@ use anyhow::{Context, Result};
 use crate::appenv::hooks;
 use crate::appenv::{AppEnv, VarSource};
 use crate::layout::Layout;
-use crate::settings::{self, ConfigFile, Flags, Id, Scope, Settings, Sources};
 use crate::report::Reporter;
+use crate::settings::{self, ConfigFile, Flags, Id, Scope, Settings, Sources};
 use crate::start::serve;
 use deps::{Plan, Source};
 use installer::{Installer, Job};
@@ -54,10 +54,7 @@ impl Outcome {
             Dependencies::Unchanged => "nothing reinstalled".to_owned(),
             Dependencies::NoneDeclared => "no dependencies to install".to_owned(),
             Dependencies::Installed(names) if names.is_empty() => "no package installed".to_owned(),
-            Dependencies::Installed(names) => format!(
-                "{} installed",
-                deps::count(names.len(), "package", "packages")
-            ),
+            Dependencies::Installed(names) => format!("{} installed", deps::count(names.len(), "package", "packages")),
         }
     }
 }
@@ -96,46 +93,34 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
 
     let plan = Plan::for_app(&layout.src)?;
     let digest = plan.digest(&python, &effective_installer_env(&env))?;
-    let dependencies =
-        if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
-            reporter.info(&format!(
-                "dependencies unchanged ({}): nothing reinstalled",
-                plan.source.describe()
-            ));
-            Dependencies::Unchanged
-        } else {
-            let job = job(layout, &python, &env, reporter);
-            let installer = chosen(&mut installer, &job, &settings)?;
-            let replacement = if fresh {
-                None
-            } else {
-                Some(venv::replace(&layout.venv, &keep)?)
-            };
-            let result = (|| {
-                if replacement.is_some() {
-                    create_venv(installer, layout, &job)?;
-                }
-                let dependencies = install(installer, &plan, layout, &job)?;
-                venv::record_digest(&layout.venv, &digest)?;
-                Ok::<_, anyhow::Error>(dependencies)
-            })();
-            match (result, replacement) {
-                (Ok(dependencies), Some(replacement)) => {
-                    replacement.commit()?;
-                    dependencies
-                }
-                (Ok(dependencies), None) => dependencies,
-                (Err(e), Some(replacement)) => {
-                    replacement
-                        .roll_back()
-                        .context("the previous venv could not be restored")?;
-                    return Err(e.context(
-                        "dependencies were not installed; the previous venv is unchanged",
-                    ));
-                }
-                (Err(e), None) => return Err(e.context("dependencies were not installed")),
+    let dependencies = if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
+        reporter.info(&format!("dependencies unchanged ({}): nothing reinstalled", plan.source.describe()));
+        Dependencies::Unchanged
+    } else {
+        let job = job(layout, &python, &env, reporter);
+        let installer = chosen(&mut installer, &job, &settings)?;
+        let replacement = if fresh { None } else { Some(venv::replace(&layout.venv, &keep)?) };
+        let result = (|| {
+            if replacement.is_some() {
+                create_venv(installer, layout, &job)?;
             }
-        };
+            let dependencies = install(installer, &plan, layout, &job)?;
+            venv::record_digest(&layout.venv, &digest)?;
+            Ok::<_, anyhow::Error>(dependencies)
+        })();
+        match (result, replacement) {
+            (Ok(dependencies), Some(replacement)) => {
+                replacement.commit()?;
+                dependencies
+            }
+            (Ok(dependencies), None) => dependencies,
+            (Err(e), Some(replacement)) => {
+                replacement.roll_back().context("the previous venv could not be restored")?;
+                return Err(e.context("dependencies were not installed; the previous venv is unchanged"));
+            }
+            (Err(e), None) => return Err(e.context("dependencies were not installed")),
+        }
+    };
 
     let python = layout.venv.join("bin").join("python");
     if serve::install::install(&python)? == serve::install::Installed::Fresh {
@@ -165,11 +150,7 @@ fn chosen<'a>(slot: &'a mut Option<Installer>, job: &Job, settings: &Settings) -
 
 fn create_venv(installer: &Installer, layout: &Layout, job: &Job) -> Result<()> {
     let started = Instant::now();
-    job.reporter.step(&format!(
-        "creating venv {} with {}",
-        layout.venv.display(),
-        installer.name()
-    ));
+    job.reporter.step(&format!("creating venv {} with {}", layout.venv.display(), installer.name()));
     installer.create_venv(&layout.venv, job)?;
     job.reporter.step_done("created", started.elapsed());
     Ok(())
@@ -193,11 +174,7 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
     }
     let started = Instant::now();
     let source = plan.source.describe();
-    job.reporter.step(&format!(
-        "installing {} with {}",
-        plan.describe(),
-        installer.name()
-    ));
+    job.reporter.step(&format!("installing {} with {}", plan.describe(), installer.name()));
     let before = venv::distributions(&layout.venv);
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     let requirements: Option<PathBuf> = match &plan.source {
@@ -207,19 +184,16 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
             Some(file)
         }
         Source::PipfileLock => {
-            let lock = std::fs::read_to_string(layout.src.join("Pipfile.lock"))
-                .context("cannot read Pipfile.lock")?;
+            let lock = std::fs::read_to_string(layout.src.join("Pipfile.lock")).context("cannot read Pipfile.lock")?;
             let file = scratch.path().join("pipfile-requirements.txt");
-            std::fs::write(&file, pipfile::to_requirements(&lock)?)
-                .context("cannot write the converted Pipfile.lock")?;
+            std::fs::write(&file, pipfile::to_requirements(&lock)?).context("cannot write the converted Pipfile.lock")?;
             Some(file)
         }
         Source::Requirements(file) => Some(file.clone()),
         Source::ProjectTable(deps) if deps.is_empty() => None,
         Source::ProjectTable(deps) => {
             let file = scratch.path().join("pyproject-requirements.txt");
-            std::fs::write(&file, deps.join("\n") + "\n")
-                .context("cannot write the pyproject dependencies")?;
+            std::fs::write(&file, deps.join("\n") + "\n").context("cannot write the pyproject dependencies")?;
             Some(file)
         }
         Source::Nothing => None,
@@ -227,47 +201,20 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
     if let Some(file) = requirements {
         warn_when_markers_exclude_all(&file, &source, layout, job)?;
         let args = [OsString::from("-r"), file.into_os_string()];
-        installer.install(
-            &layout.venv,
-            &args,
-            job,
-            &format!("installing from {source}"),
-        )?;
+        installer.install(&layout.venv, &args, job, &format!("installing from {source}"))?;
     }
     if let Some(app) = &plan.app {
         let args = [OsString::from("-e"), OsString::from(".")];
-        installer.install(
-            &layout.venv,
-            &args,
-            job,
-            &format!(
-                "installing the app itself from {} (pip install -e .)",
-                app.file
-            ),
-        )?;
+        installer.install(&layout.venv, &args, job, &format!("installing the app itself from {} (pip install -e .)", app.file))?;
     }
-    let added: Vec<String> = venv::distributions(&layout.venv)
-        .difference(&before)
-        .cloned()
-        .collect();
-    job.reporter.step_done(
-        &format!(
-            "installed {}",
-            deps::count(added.len(), "package", "packages")
-        ),
-        started.elapsed(),
-    );
+    let added: Vec<String> = venv::distributions(&layout.venv).difference(&before).cloned().collect();
+    job.reporter.step_done(&format!("installed {}", deps::count(added.len(), "package", "packages")), started.elapsed());
     Ok(Dependencies::Installed(added))
 }
 
 /// Warn when the environment markers of every requirement in `file` exclude the venv's Python:
 /// the installers then skip them all without a word.
-fn warn_when_markers_exclude_all(
-    file: &Path,
-    source: &str,
-    layout: &Layout,
-    job: &Job,
-) -> Result<()> {
+fn warn_when_markers_exclude_all(file: &Path, source: &str, layout: &Layout, job: &Job) -> Result<()> {
     let requirements = markers::requirements_in(file)?;
     if markers::none_apply(&layout.venv.join("bin").join("python"), &requirements) {
         job.reporter.warn(&format!(

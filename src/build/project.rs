@@ -7,11 +7,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::appenv::AppEnv;
 use crate::build::installer::{Installer, Job};
-use crate::layout::warp_home;
 use crate::build::python::{self, Interpreter};
+use crate::build::venv;
+use crate::layout::warp_home;
 use crate::report::Reporter;
 use crate::settings::{self, ConfigFile, Flags, Inherited, Scope, Sources};
-use crate::build::venv;
 
 /// A project venv, created or found.
 pub struct Project {

@@ -23,8 +23,7 @@ pub const MINIMUM: (u32, u32) = (3, 9);
 
 /// Prints what warp needs to know about an interpreter; must run on any Python 3. It runs
 /// with `-S`: `site` (and whatever `.pth` files it runs) is not needed to answer.
-const QUERY: &str =
-    "import json, sys; name = sys.implementation.name; print(json.dumps({'executable': \
+const QUERY: &str = "import json, sys; name = sys.implementation.name; print(json.dumps({'executable': \
 sys.executable, 'version': list(sys.version_info[:3]), \
 'implementation': {'cpython': 'CPython', 'pypy': 'PyPy'}.get(name, name)}))";
 
@@ -49,13 +48,7 @@ impl Interpreter {
 
 impl fmt::Display for Interpreter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} at {}",
-            self.implementation,
-            self.version_text(),
-            self.executable.display()
-        )
+        write!(f, "{} {} at {}", self.implementation, self.version_text(), self.executable.display())
     }
 }
 
@@ -71,11 +64,7 @@ pub struct Choice {
 #[derive(Debug, thiserror::Error)]
 pub enum PythonError {
     #[error("no Python found for {request:?} (from {origin}); looked for {}: install it, or set WARP_PYTHON to an interpreter", looked.join(", "))]
-    NotFound {
-        request: String,
-        origin: String,
-        looked: Vec<String>,
-    },
+    NotFound { request: String, origin: String, looked: Vec<String> },
     #[error("{found} (from {origin}) is too old: warp needs Python {}.{} or newer; install one, or set WARP_PYTHON to it", MINIMUM.0, MINIMUM.1)]
     TooOld { found: String, origin: String },
     #[error("{origin} says {text:?}, which is not a Python version: write a version such as 3.12")]
@@ -85,10 +74,7 @@ pub enum PythonError {
     #[error("no installed Python satisfies {declared} (found: {found}): install one that does, or set WARP_PYTHON to choose one")]
     NoneSatisfies { declared: String, found: String },
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
 }
 
 /// What the user asked for, before looking.
@@ -108,30 +94,16 @@ pub fn find(src: &Path, asked: Option<(String, String)>) -> Result<Choice, Pytho
         None => requested(src)?,
     };
     let Some((text, origin)) = asked else {
-        let declared = requires_python::declared(src).map_err(|bad| PythonError::BadSpecifier {
-            text: bad.text,
-            origin: bad.origin,
-        })?;
+        let declared = requires_python::declared(src).map_err(|bad| PythonError::BadSpecifier { text: bad.text, origin: bad.origin })?;
         return Ok(match declared {
-            Some(declared) => Choice {
-                interpreter: satisfying(&declared)?,
-                reason: declared.to_string(),
-                warnings: Vec::new(),
-            },
-            None => Choice {
-                interpreter: resolve("python3", "the default")?,
-                reason: "the default".to_owned(),
-                warnings: Vec::new(),
-            },
+            Some(declared) => Choice { interpreter: satisfying(&declared)?, reason: declared.to_string(), warnings: Vec::new() },
+            None => Choice { interpreter: resolve("python3", "the default")?, reason: "the default".to_owned(), warnings: Vec::new() },
         });
     };
     let interpreter = resolve(&text, &origin)?;
     let mut warnings = Vec::new();
     if let Some(asked) = &interpreter.substitute_for {
-        warnings.push(format!(
-            "{origin} asks for Python {asked}, which is not installed: using {}",
-            interpreter.version_text()
-        ));
+        warnings.push(format!("{origin} asks for Python {asked}, which is not installed: using {}", interpreter.version_text()));
     }
     // The request wins; a declaration that excludes it is worth a word (a malformed one is
     // left to the installer, which reads it too).
@@ -143,11 +115,7 @@ pub fn find(src: &Path, asked: Option<(String, String)>) -> Result<Choice, Pytho
             ));
         }
     }
-    Ok(Choice {
-        interpreter,
-        reason: origin,
-        warnings,
-    })
+    Ok(Choice { interpreter, reason: origin, warnings })
 }
 
 /// Find the interpreter that `text` names: a path, a command, or a version. `origin` says
@@ -162,11 +130,7 @@ pub fn resolve(text: &str, origin: &str) -> Result<Interpreter, PythonError> {
         }
         Request::Version(parts) => find_version(parts),
     };
-    let mut interpreter = found.ok_or_else(|| PythonError::NotFound {
-        request: text.clone(),
-        origin: origin.to_owned(),
-        looked,
-    })?;
+    let mut interpreter = found.ok_or_else(|| PythonError::NotFound { request: text.clone(), origin: origin.to_owned(), looked })?;
     interpreter.origin = origin.to_owned();
     if let Request::Version(parts) = &request {
         if parts.len() == 3 && !matches_version(&interpreter, parts) {
@@ -174,29 +138,18 @@ pub fn resolve(text: &str, origin: &str) -> Result<Interpreter, PythonError> {
         }
     }
     if (interpreter.version.0, interpreter.version.1) < MINIMUM {
-        return Err(PythonError::TooOld {
-            found: interpreter.to_string(),
-            origin: origin.to_owned(),
-        });
+        return Err(PythonError::TooOld { found: interpreter.to_string(), origin: origin.to_owned() });
     }
     Ok(interpreter)
 }
 
 /// The raw request text and where it came from, if there is one.
 fn requested(src: &Path) -> Result<Option<(String, String)>, PythonError> {
-    for (file, origin) in [
-        (".python-version", ".python-version"),
-        ("runtime.txt", "runtime.txt"),
-    ] {
+    for (file, origin) in [(".python-version", ".python-version"), ("runtime.txt", "runtime.txt")] {
         let path = src.join(file);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let first = text
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with('#'))
-                    .unwrap_or("")
-                    .to_owned();
+                let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("").to_owned();
                 return Ok(Some((first, origin.to_owned())));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -207,10 +160,7 @@ fn requested(src: &Path) -> Result<Option<(String, String)>, PythonError> {
 }
 
 fn parse_request(text: &str, origin: &str) -> Result<Request, PythonError> {
-    let bad = || PythonError::BadRequest {
-        text: text.to_owned(),
-        origin: origin.to_owned(),
-    };
+    let bad = || PythonError::BadRequest { text: text.to_owned(), origin: origin.to_owned() };
     if text.contains('/') || (text.starts_with("python") && !text.starts_with("python-")) {
         return Ok(Request::Program(text.to_owned()));
     }
@@ -218,10 +168,7 @@ fn parse_request(text: &str, origin: &str) -> Result<Request, PythonError> {
         return Ok(Request::Program("python3".to_owned()));
     }
     let version = text.strip_prefix("python-").unwrap_or(text);
-    let parts: Vec<u32> = version
-        .split('.')
-        .map(|p| p.parse().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
+    let parts: Vec<u32> = version.split('.').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
     if parts.len() < 2 || parts.len() > 3 || parts[0] != 3 {
         return Err(bad());
     }
@@ -229,11 +176,7 @@ fn parse_request(text: &str, origin: &str) -> Result<Request, PythonError> {
 }
 
 fn matches_version(interpreter: &Interpreter, parts: &[u32]) -> bool {
-    let have = [
-        interpreter.version.0,
-        interpreter.version.1,
-        interpreter.version.2,
-    ];
+    let have = [interpreter.version.0, interpreter.version.1, interpreter.version.2];
     parts.iter().zip(have).all(|(want, have)| *want == have)
 }
 
@@ -254,25 +197,13 @@ fn find_version(parts: &[u32]) -> (Option<Interpreter>, Vec<String>) {
             .flatten()
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
-                let numbers = name
-                    .split('.')
-                    .map(|p| p.parse().ok())
-                    .collect::<Option<Vec<u32>>>()?;
-                numbers
-                    .starts_with(&parts[..2])
-                    .then(|| (numbers, entry.path()))
+                let numbers = name.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u32>>>()?;
+                numbers.starts_with(&parts[..2]).then(|| (numbers, entry.path()))
             })
             .collect();
         // Exact first, then the newest patch release of the same minor version.
-        dirs.sort_by(|a, b| {
-            (b.0.as_slice() == parts)
-                .cmp(&(a.0.as_slice() == parts))
-                .then(b.0.cmp(&a.0))
-        });
-        candidates.extend(
-            dirs.into_iter()
-                .map(|(_, dir)| dir.join("bin").join("python3")),
-        );
+        dirs.sort_by(|a, b| (b.0.as_slice() == parts).cmp(&(a.0.as_slice() == parts)).then(b.0.cmp(&a.0)));
+        candidates.extend(dirs.into_iter().map(|(_, dir)| dir.join("bin").join("python3")));
     }
     looked.push(format!("python{minor} on PATH"));
     candidates.extend(pathsearch::which(&format!("python{minor}")));
@@ -282,28 +213,19 @@ fn find_version(parts: &[u32]) -> (Option<Interpreter>, Vec<String>) {
     }
 
     let found: Vec<Interpreter> = candidates.iter().filter_map(|c| query(c)).collect();
-    let best = found
-        .iter()
-        .find(|i| matches_version(i, parts))
-        .or_else(|| found.iter().find(|i| matches_version(i, &parts[..2])))
-        .cloned();
+    let best = found.iter().find(|i| matches_version(i, parts)).or_else(|| found.iter().find(|i| matches_version(i, &parts[..2]))).cloned();
     (best, looked)
 }
 
 /// The interpreter for an app that declares the versions it runs on: `python3` when it
 /// satisfies them, else the newest installed one that does.
 fn satisfying(declared: &Declared) -> Result<Interpreter, PythonError> {
-    let allowed = |i: &Interpreter| {
-        declared.constraint.allows(i.version) && (i.version.0, i.version.1) >= MINIMUM
-    };
+    let allowed = |i: &Interpreter| declared.constraint.allows(i.version) && (i.version.0, i.version.1) >= MINIMUM;
     let default = pathsearch::which("python3").and_then(|p| query(&p));
     let mut found: Vec<Interpreter> = Vec::new();
     if let Some(default) = default {
         if allowed(&default) {
-            return Ok(Interpreter {
-                origin: declared.origin.to_owned(),
-                ..default
-            });
+            return Ok(Interpreter { origin: declared.origin.to_owned(), ..default });
         }
         found.push(default);
     }
@@ -314,19 +236,12 @@ fn satisfying(declared: &Declared) -> Result<Interpreter, PythonError> {
         }
     }
     // The newest; among equals, the first found (pyenv's before PATH's).
-    let best =
-        found
-            .iter()
-            .filter(|i| allowed(i))
-            .fold(None::<&Interpreter>, |best, i| match best {
-                Some(b) if b.version >= i.version => Some(b),
-                _ => Some(i),
-            });
+    let best = found.iter().filter(|i| allowed(i)).fold(None::<&Interpreter>, |best, i| match best {
+        Some(b) if b.version >= i.version => Some(b),
+        _ => Some(i),
+    });
     if let Some(best) = best {
-        return Ok(Interpreter {
-            origin: declared.origin.to_owned(),
-            ..best.clone()
-        });
+        return Ok(Interpreter { origin: declared.origin.to_owned(), ..best.clone() });
     }
     let mut versions: Vec<(u32, u32, u32)> = found.iter().map(|i| i.version).collect();
     versions.sort_unstable();
@@ -334,16 +249,9 @@ fn satisfying(declared: &Declared) -> Result<Interpreter, PythonError> {
     let found = if versions.is_empty() {
         "none".to_owned()
     } else {
-        versions
-            .iter()
-            .map(|(a, b, c)| format!("{a}.{b}.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        versions.iter().map(|(a, b, c)| format!("{a}.{b}.{c}")).collect::<Vec<_>>().join(", ")
     };
-    Err(PythonError::NoneSatisfies {
-        declared: declared.to_string(),
-        found,
-    })
+    Err(PythonError::NoneSatisfies { declared: declared.to_string(), found })
 }
 
 /// Interpreters that may satisfy `declared`: pyenv's versions it allows, every
@@ -361,19 +269,12 @@ fn candidates_for(declared: &Declared) -> Vec<PathBuf> {
             }
         }
     }
-    let minors: Vec<u32> = (MINIMUM.1..=40)
-        .filter(|m| declared.constraint.allows_some_of(3, *m))
-        .collect();
+    let minors: Vec<u32> = (MINIMUM.1..=40).filter(|m| declared.constraint.allows_some_of(3, *m)).collect();
     let path = std::env::var_os("PATH").unwrap_or_default();
     // pyenv's shims stand for the versions already listed, and run whichever is global.
     for dir in std::env::split_paths(&path).filter(|d| !d.ends_with("shims")) {
-        let names = std::iter::once("python3".to_owned())
-            .chain(minors.iter().map(|m| format!("python3.{m}")));
-        out.extend(
-            names
-                .map(|name| dir.join(name))
-                .filter(|p| pathsearch::is_executable(p)),
-        );
+        let names = std::iter::once("python3".to_owned()).chain(minors.iter().map(|m| format!("python3.{m}")));
+        out.extend(names.map(|name| dir.join(name)).filter(|p| pathsearch::is_executable(p)));
     }
     if let (Some(uv), Some(spec)) = (pathsearch::which("uv"), declared.constraint.pep440()) {
         out.extend(uv_find(&uv, &spec));
@@ -382,16 +283,11 @@ fn candidates_for(declared: &Declared) -> Vec<PathBuf> {
 }
 
 fn pyenv_root() -> Option<PathBuf> {
-    env_vars::get(env_vars::PYENV_ROOT)
-        .map(PathBuf::from)
-        .or_else(|| std::env::home_dir().map(|h| h.join(".pyenv")))
+    env_vars::get(env_vars::PYENV_ROOT).map(PathBuf::from).or_else(|| std::env::home_dir().map(|h| h.join(".pyenv")))
 }
 
 fn uv_find(uv: &Path, version: &str) -> Option<PathBuf> {
-    let out = Command::new(uv)
-        .args(["python", "find", "--no-python-downloads", version])
-        .output()
-        .ok()?;
+    let out = Command::new(uv).args(["python", "find", "--no-python-downloads", version]).output().ok()?;
     let path = String::from_utf8(out.stdout).ok()?;
     (out.status.success() && !path.trim().is_empty()).then(|| PathBuf::from(path.trim()))
 }
@@ -405,21 +301,14 @@ struct QueryAnswer {
 
 /// Ask a candidate about itself; `None` when it does not run or is not Python 3.
 pub fn query(candidate: &Path) -> Option<Interpreter> {
-    let out = Command::new(candidate)
-        .args(["-I", "-S", "-c", QUERY])
-        .env_remove("PYTHONHOME")
-        .output()
-        .ok()?;
+    let out = Command::new(candidate).args(["-I", "-S", "-c", QUERY]).env_remove("PYTHONHOME").output().ok()?;
     if !out.status.success() {
         return None;
     }
     let answer: QueryAnswer = serde_json::from_slice(&out.stdout).ok()?;
     // The real file, so one interpreter reached by several names (python3, python3.11) is
     // recognised as the same one.
-    let executable = answer
-        .executable
-        .canonicalize()
-        .unwrap_or(answer.executable);
+    let executable = answer.executable.canonicalize().unwrap_or(answer.executable);
     Some(Interpreter {
         executable,
         version: answer.version,
@@ -435,22 +324,10 @@ mod tests {
 
     #[test]
     fn requests_parse_from_each_source() {
-        assert_eq!(
-            parse_request("3.12", ".python-version").unwrap(),
-            Request::Version(vec![3, 12])
-        );
-        assert_eq!(
-            parse_request("python-3.11.7", "runtime.txt").unwrap(),
-            Request::Version(vec![3, 11, 7])
-        );
-        assert_eq!(
-            parse_request("/usr/bin/python3", "WARP_PYTHON").unwrap(),
-            Request::Program("/usr/bin/python3".into())
-        );
-        assert_eq!(
-            parse_request("system", ".python-version").unwrap(),
-            Request::Program("python3".into())
-        );
+        assert_eq!(parse_request("3.12", ".python-version").unwrap(), Request::Version(vec![3, 12]));
+        assert_eq!(parse_request("python-3.11.7", "runtime.txt").unwrap(), Request::Version(vec![3, 11, 7]));
+        assert_eq!(parse_request("/usr/bin/python3", "WARP_PYTHON").unwrap(), Request::Program("/usr/bin/python3".into()));
+        assert_eq!(parse_request("system", ".python-version").unwrap(), Request::Program("python3".into()));
         assert!(parse_request("2.7", ".python-version").is_err());
         assert!(parse_request("pypy3.10", ".python-version").is_err());
         assert!(parse_request("3", "runtime.txt").is_err());

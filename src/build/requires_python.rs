@@ -67,9 +67,7 @@ const PIPFILE: &str = "python_version in Pipfile [requires]";
 /// The app's declaration, if any: `pyproject.toml` first, then `Pipfile`. A file that is
 /// not valid TOML declares nothing here; reading its dependencies reports it.
 pub fn declared(src: &Path) -> Result<Option<Declared>, BadSpecifier> {
-    let read = |name: &str| -> Option<toml::Table> {
-        std::fs::read_to_string(src.join(name)).ok()?.parse().ok()
-    };
+    let read = |name: &str| -> Option<toml::Table> { std::fs::read_to_string(src.join(name)).ok()?.parse().ok() };
     let string_at = |table: &toml::Table, path: &[&str]| -> Option<String> {
         let (last, parents) = path.split_last()?;
         let mut here = table;
@@ -89,20 +87,11 @@ pub fn declared(src: &Path) -> Result<Option<Declared>, BadSpecifier> {
     if let Some(pipfile) = read("Pipfile") {
         if let Some(text) = string_at(&pipfile, &["requires", "python_full_version"]) {
             let constraint = parse(&format!("=={text}"), PIPFILE_FULL)?.constraint;
-            return Ok(Some(Declared {
-                text,
-                origin: PIPFILE_FULL,
-                constraint,
-            }));
+            return Ok(Some(Declared { text, origin: PIPFILE_FULL, constraint }));
         }
         if let Some(text) = string_at(&pipfile, &["requires", "python_version"]) {
-            let constraint =
-                parse(&format!("=={}.*", text.trim_end_matches(".*")), PIPFILE)?.constraint;
-            return Ok(Some(Declared {
-                text,
-                origin: PIPFILE,
-                constraint,
-            }));
+            let constraint = parse(&format!("=={}.*", text.trim_end_matches(".*")), PIPFILE)?.constraint;
+            return Ok(Some(Declared { text, origin: PIPFILE, constraint }));
         }
     }
     Ok(None)
@@ -111,10 +100,7 @@ pub fn declared(src: &Path) -> Result<Option<Declared>, BadSpecifier> {
 /// Parse a PEP 440 specifier set, or a Poetry constraint (`^3.12`, `~3.11`, `3.12.*`,
 /// `>=3.10 <3.13`, `^3.10 || ^4.0`).
 pub fn parse(text: &str, origin: &'static str) -> Result<Declared, BadSpecifier> {
-    let bad = || BadSpecifier {
-        text: text.to_owned(),
-        origin,
-    };
+    let bad = || BadSpecifier { text: text.to_owned(), origin };
     let mut alternatives = Vec::new();
     for alternative in text.split("||") {
         let mut clauses = Vec::new();
@@ -124,14 +110,10 @@ pub fn parse(text: &str, origin: &'static str) -> Result<Declared, BadSpecifier>
                 return Err(bad());
             }
             while !rest.is_empty() {
-                let op_len = rest
-                    .find(|c: char| !"<>=!~^".contains(c))
-                    .unwrap_or(rest.len());
+                let op_len = rest.find(|c: char| !"<>=!~^".contains(c)).unwrap_or(rest.len());
                 let (op, after) = rest.split_at(op_len);
                 let after = after.trim_start();
-                let version_len = after
-                    .find(|c: char| c.is_whitespace() || "<>=!~^".contains(c))
-                    .unwrap_or(after.len());
+                let version_len = after.find(|c: char| c.is_whitespace() || "<>=!~^".contains(c)).unwrap_or(after.len());
                 let (version, next) = after.split_at(version_len);
                 clauses.extend(clauses_for(op, version).ok_or_else(bad)?);
                 rest = next.trim_start();
@@ -139,11 +121,7 @@ pub fn parse(text: &str, origin: &'static str) -> Result<Declared, BadSpecifier>
         }
         alternatives.push(clauses);
     }
-    Ok(Declared {
-        text: text.to_owned(),
-        origin,
-        constraint: Constraint { alternatives },
-    })
+    Ok(Declared { text: text.to_owned(), origin, constraint: Constraint { alternatives } })
 }
 
 /// The clauses one operator and version stand for; `None` when either is malformed.
@@ -152,10 +130,7 @@ fn clauses_for(op: &str, version: &str) -> Option<Vec<Clause>> {
         return Some(Vec::new());
     }
     let (release, wildcard) = release_of(version)?;
-    let clause = |op: Op, release: &[u32]| Clause {
-        op,
-        release: release.to_vec(),
-    };
+    let clause = |op: Op, release: &[u32]| Clause { op, release: release.to_vec() };
     let clauses = match (op, wildcard) {
         ("==" | "" | "===", false) => vec![clause(Op::Eq, &release)],
         ("==" | "", true) => vec![clause(Op::EqPrefix, &release)],
@@ -167,29 +142,17 @@ fn clauses_for(op: &str, version: &str) -> Option<Vec<Clause>> {
         (">=", false) => vec![clause(Op::Ge, &release)],
         // PEP 440: ~=3.11.2 is >=3.11.2 and ==3.11.*.
         ("~=", false) if release.len() >= 2 => {
-            vec![
-                clause(Op::Ge, &release),
-                clause(Op::EqPrefix, &release[..release.len() - 1]),
-            ]
+            vec![clause(Op::Ge, &release), clause(Op::EqPrefix, &release[..release.len() - 1])]
         }
         // Poetry: ^3.12 is >=3.12,<4 (the first non-zero number may not change).
         ("^", false) => {
-            let bump = release
-                .iter()
-                .position(|&n| n != 0)
-                .unwrap_or(release.len() - 1);
-            vec![
-                clause(Op::Ge, &release),
-                clause(Op::Lt, &bumped(&release, bump)),
-            ]
+            let bump = release.iter().position(|&n| n != 0).unwrap_or(release.len() - 1);
+            vec![clause(Op::Ge, &release), clause(Op::Lt, &bumped(&release, bump))]
         }
         // Poetry: ~3.12 and ~3.12.1 are <3.13; ~3 is <4.
         ("~", false) => {
             let bump = usize::from(release.len() >= 2);
-            vec![
-                clause(Op::Ge, &release),
-                clause(Op::Lt, &bumped(&release, bump)),
-            ]
+            vec![clause(Op::Ge, &release), clause(Op::Lt, &bumped(&release, bump))]
         }
         _ => return None,
     };
@@ -210,35 +173,25 @@ fn release_of(version: &str) -> Option<(Vec<u32>, bool)> {
         Some(head) => (head, true),
         None => (version, false),
     };
-    let end = version
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(version.len());
+    let end = version.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(version.len());
     let (numbers, suffix) = version.split_at(end);
     let numbers = numbers.strip_suffix('.').unwrap_or(numbers);
     if numbers.is_empty() || (wildcard && !suffix.is_empty()) || !is_release_suffix(suffix) {
         return None;
     }
-    let release = numbers
-        .split('.')
-        .map(|n| n.parse().ok())
-        .collect::<Option<Vec<u32>>>()?;
+    let release = numbers.split('.').map(|n| n.parse().ok()).collect::<Option<Vec<u32>>>()?;
     Some((release, wildcard))
 }
 
 /// The tags PEP 440 allows after a release: `rc1`, `.post2`, `-dev0`, `+local`.
 fn is_release_suffix(mut rest: &str) -> bool {
-    const TAGS: [&str; 12] = [
-        "a", "b", "c", "rc", "alpha", "beta", "pre", "preview", "post", "rev", "r", "dev",
-    ];
+    const TAGS: [&str; 12] = ["a", "b", "c", "rc", "alpha", "beta", "pre", "preview", "post", "rev", "r", "dev"];
     while !rest.is_empty() {
         if let Some(local) = rest.strip_prefix('+') {
-            return !local.is_empty()
-                && local.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+            return !local.is_empty() && local.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
         }
         rest = rest.strip_prefix(['.', '-', '_']).unwrap_or(rest);
-        let word_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
+        let word_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
         let (word, after) = rest.split_at(word_len);
         if !TAGS.contains(&word.to_ascii_lowercase().as_str()) {
             return false;
@@ -253,9 +206,7 @@ impl Constraint {
     /// Whether an interpreter of this version is allowed.
     pub fn allows(&self, version: (u32, u32, u32)) -> bool {
         let have = [version.0, version.1, version.2];
-        self.alternatives
-            .iter()
-            .any(|clauses| clauses.iter().all(|c| c.allows(&have)))
+        self.alternatives.iter().any(|clauses| clauses.iter().all(|c| c.allows(&have)))
     }
 
     /// Whether some patch release of `major.minor` is allowed.
@@ -297,12 +248,7 @@ impl fmt::Display for Clause {
 impl Clause {
     fn allows(&self, have: &[u32]) -> bool {
         let order = compare(have, &self.release);
-        let prefix = || {
-            self.release
-                .iter()
-                .enumerate()
-                .all(|(i, n)| have.get(i).copied().unwrap_or(0) == *n)
-        };
+        let prefix = || self.release.iter().enumerate().all(|(i, n)| have.get(i).copied().unwrap_or(0) == *n);
         match self.op {
             Op::Eq => order == Ordering::Equal,
             Op::EqPrefix => prefix(),
@@ -319,15 +265,7 @@ impl Clause {
 /// Compare release numbers, the shorter padded with zeros (3.12 == 3.12.0).
 fn compare(a: &[u32], b: &[u32]) -> Ordering {
     let len = a.len().max(b.len());
-    (0..len)
-        .map(|i| {
-            a.get(i)
-                .copied()
-                .unwrap_or(0)
-                .cmp(&b.get(i).copied().unwrap_or(0))
-        })
-        .find(|o| o.is_ne())
-        .unwrap_or(Ordering::Equal)
+    (0..len).map(|i| a.get(i).copied().unwrap_or(0).cmp(&b.get(i).copied().unwrap_or(0))).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
 }
 
 #[cfg(test)]
@@ -335,10 +273,7 @@ mod tests {
     use super::*;
 
     fn allows(spec: &str, version: (u32, u32, u32)) -> bool {
-        parse(spec, PYPROJECT_PEP621)
-            .unwrap()
-            .constraint
-            .allows(version)
+        parse(spec, PYPROJECT_PEP621).unwrap().constraint.allows(version)
     }
 
     #[test]
@@ -360,10 +295,7 @@ mod tests {
         assert!(allows("~=3.11", (3, 13, 0)));
         assert!(!allows("~=3.11.2", (3, 12, 0)));
         assert!(allows("~=3.11.2", (3, 11, 9)));
-        assert!(
-            allows(">=3.13.0rc1", (3, 13, 0)),
-            "suffixes are read as their release"
-        );
+        assert!(allows(">=3.13.0rc1", (3, 13, 0)), "suffixes are read as their release");
         assert!(allows("===3.12.1", (3, 12, 1)));
     }
 
@@ -386,21 +318,10 @@ mod tests {
 
     #[test]
     fn malformed_specifiers_are_refused() {
-        for bad in [
-            "banana",
-            ">=",
-            ">=3.x",
-            "~=3",
-            "<3.*",
-            ">=3.12,",
-            "3.12.*rc1",
-        ] {
+        for bad in ["banana", ">=", ">=3.x", "~=3", "<3.*", ">=3.12,", "3.12.*rc1"] {
             assert_eq!(
                 parse(bad, PYPROJECT_PEP621).map(|_| ()),
-                Err(BadSpecifier {
-                    text: bad.to_owned(),
-                    origin: PYPROJECT_PEP621
-                }),
+                Err(BadSpecifier { text: bad.to_owned(), origin: PYPROJECT_PEP621 }),
                 "{bad}"
             );
         }
@@ -427,19 +348,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path();
         assert!(declared(src).unwrap().is_none());
-        std::fs::write(
-            src.join("Pipfile"),
-            "[requires]\npython_version = \"3.12\"\n",
-        )
-        .unwrap();
+        std::fs::write(src.join("Pipfile"), "[requires]\npython_version = \"3.12\"\n").unwrap();
         let d = declared(src).unwrap().unwrap();
         assert_eq!((d.origin, d.text.as_str()), (PIPFILE, "3.12"));
         assert!(d.constraint.allows((3, 12, 1)) && !d.constraint.allows((3, 13, 0)));
-        std::fs::write(
-            src.join("pyproject.toml"),
-            "[tool.poetry.dependencies]\npython = \"^3.12\"\n",
-        )
-        .unwrap();
+        std::fs::write(src.join("pyproject.toml"), "[tool.poetry.dependencies]\npython = \"^3.12\"\n").unwrap();
         assert_eq!(declared(src).unwrap().unwrap().origin, PYPROJECT_POETRY);
         std::fs::write(
             src.join("pyproject.toml"),
@@ -448,11 +361,7 @@ mod tests {
         .unwrap();
         let d = declared(src).unwrap().unwrap();
         assert_eq!((d.origin, d.text.as_str()), (PYPROJECT_PEP621, ">=3.11"));
-        std::fs::write(
-            src.join("pyproject.toml"),
-            "[project]\nrequires-python = \"3.x\"\n",
-        )
-        .unwrap();
+        std::fs::write(src.join("pyproject.toml"), "[project]\nrequires-python = \"3.x\"\n").unwrap();
         assert!(declared(src).is_err());
     }
 }

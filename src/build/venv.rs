@@ -30,28 +30,21 @@ pub fn exists(venv: &Path) -> bool {
 
 /// The digest recorded by the last successful build, if any.
 pub fn recorded_digest(venv: &Path) -> Option<String> {
-    std::fs::read_to_string(venv.join(DIGEST_FILE))
-        .ok()
-        .map(|s| s.trim().to_owned())
+    std::fs::read_to_string(venv.join(DIGEST_FILE)).ok().map(|s| s.trim().to_owned())
 }
 
 /// Record `digest` as what the venv now holds (written to a temporary file, then renamed).
 pub fn record_digest(venv: &Path, digest: &str) -> Result<()> {
     let target = venv.join(DIGEST_FILE);
     let temp = venv.join(format!("{DIGEST_FILE}.tmp"));
-    std::fs::write(&temp, format!("{digest}\n"))
-        .with_context(|| format!("cannot write {}", temp.display()))?;
+    std::fs::write(&temp, format!("{digest}\n")).with_context(|| format!("cannot write {}", temp.display()))?;
     std::fs::rename(&temp, &target).with_context(|| format!("cannot write {}", target.display()))
 }
 
 /// The names of the distributions installed in `venv` (its `*.dist-info` folders).
 pub fn distributions(venv: &Path) -> BTreeSet<String> {
     let lib = venv.join("lib");
-    let site_packages = std::fs::read_dir(&lib)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path().join("site-packages"));
+    let site_packages = std::fs::read_dir(&lib).into_iter().flatten().flatten().map(|entry| entry.path().join("site-packages"));
     site_packages
         .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
         .filter_map(|entry| {
@@ -67,28 +60,19 @@ pub fn recover(venv: &Path, keep: &[PathBuf]) -> Result<bool> {
     if !venv.join(PREVIOUS).is_dir() {
         return Ok(false);
     }
-    Replacement {
-        venv: venv.to_path_buf(),
-        keep: keep.to_vec(),
-    }
-    .roll_back()?;
+    Replacement { venv: venv.to_path_buf(), keep: keep.to_vec() }.roll_back()?;
     Ok(true)
 }
 
 /// Move the current venv aside so a new one can be built at the same path. `keep` lists
 /// paths inside the venv folder that are not part of the venv (the source, the cache).
 pub fn replace(venv: &Path, keep: &[PathBuf]) -> Result<Replacement> {
-    let replacement = Replacement {
-        venv: venv.to_path_buf(),
-        keep: keep.to_vec(),
-    };
+    let replacement = Replacement { venv: venv.to_path_buf(), keep: keep.to_vec() };
     let previous = venv.join(PREVIOUS);
-    std::fs::create_dir(&previous)
-        .with_context(|| format!("cannot create {}", previous.display()))?;
+    std::fs::create_dir(&previous).with_context(|| format!("cannot create {}", previous.display()))?;
     for entry in replacement.entries()? {
         let name = entry.file_name().unwrap_or_default();
-        std::fs::rename(&entry, previous.join(name))
-            .with_context(|| format!("cannot move {} aside", entry.display()))?;
+        std::fs::rename(&entry, previous.join(name)).with_context(|| format!("cannot move {} aside", entry.display()))?;
     }
     Ok(replacement)
 }
@@ -97,8 +81,7 @@ impl Replacement {
     /// The new venv works: delete the old one.
     pub fn commit(self) -> Result<()> {
         let previous = self.venv.join(PREVIOUS);
-        std::fs::remove_dir_all(&previous)
-            .with_context(|| format!("cannot remove {}", previous.display()))
+        std::fs::remove_dir_all(&previous).with_context(|| format!("cannot remove {}", previous.display()))
     }
 
     /// The new venv failed: delete it and put the old one back.
@@ -107,16 +90,12 @@ impl Replacement {
             remove(&entry)?;
         }
         let previous = self.venv.join(PREVIOUS);
-        for entry in std::fs::read_dir(&previous)
-            .with_context(|| format!("cannot read {}", previous.display()))?
-        {
+        for entry in std::fs::read_dir(&previous).with_context(|| format!("cannot read {}", previous.display()))? {
             let entry = entry?;
             let target = self.venv.join(entry.file_name());
-            std::fs::rename(entry.path(), &target)
-                .with_context(|| format!("cannot restore {}", target.display()))?;
+            std::fs::rename(entry.path(), &target).with_context(|| format!("cannot restore {}", target.display()))?;
         }
-        std::fs::remove_dir(&previous)
-            .with_context(|| format!("cannot remove {}", previous.display()))
+        std::fs::remove_dir(&previous).with_context(|| format!("cannot remove {}", previous.display()))
     }
 
     /// The venv folder's entries that belong to the venv.
@@ -125,9 +104,7 @@ impl Replacement {
         let listing = match std::fs::read_dir(&self.venv) {
             Ok(listing) => listing,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", self.venv.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.venv.display())),
         };
         for entry in listing {
             let path = entry?.path();
@@ -141,11 +118,7 @@ impl Replacement {
 }
 
 fn remove(path: &Path) -> Result<()> {
-    let result = if path.is_dir() && !path.is_symlink() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
+    let result = if path.is_dir() && !path.is_symlink() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
     result.with_context(|| format!("cannot remove {}", path.display()))
 }
 

@@ -47,13 +47,17 @@ pub enum Command {
     ///
     /// The app's `alive` hook, if it has one, must succeed too. A failure is one line on
     /// stderr and exit 1; success prints nothing.
-    #[command(after_help = "Examples:\n  warp alive\n  warp alive --port 8080 --path /healthz --timeout 2\n\nKubernetes: livenessProbe: {exec: {command: [warp, alive]}}")]
+    #[command(
+        after_help = "Examples:\n  warp alive\n  warp alive --port 8080 --path /healthz --timeout 2\n\nKubernetes: livenessProbe: {exec: {command: [warp, alive]}}"
+    )]
     Alive(ProbeArgs),
     /// Readiness probe: exit 0 when the server answers with a status below 500.
     ///
     /// The app's `ready` hook, if it has one, must succeed too. A failure is one line on
     /// stderr and exit 1; success prints nothing.
-    #[command(after_help = "Examples:\n  warp ready\n  warp ready --path /healthz\n\nKubernetes: readinessProbe: {exec: {command: [warp, ready]}}")]
+    #[command(
+        after_help = "Examples:\n  warp ready\n  warp ready --path /healthz\n\nKubernetes: readinessProbe: {exec: {command: [warp, ready]}}"
+    )]
     Ready(ProbeArgs),
 }
 
@@ -226,4 +230,3 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub json: bool,
 }
-

@@ -33,7 +33,11 @@ pub fn run(probe: Probe, args: ProbeArgs) -> Result<()> {
     let name = probe.hook();
     let fail = |message: String| -> anyhow::Error { ExitWith { code: 1, message: format!("warp {name}: {message}") }.into() };
     if args.timeout.is_zero() {
-        return Err(ExitWith { code: 2, message: format!("warp {name}: --timeout 0 leaves the server no time to answer: give seconds, such as 1 or 0.5") }.into());
+        return Err(ExitWith {
+            code: 2,
+            message: format!("warp {name}: --timeout 0 leaves the server no time to answer: give seconds, such as 1 or 0.5"),
+        }
+        .into());
     }
     // The same settings as `warp start`, from the same places: the app's environment
     // files, .warp/config.yaml and the deploy-env hook's output when there is a hook to run.

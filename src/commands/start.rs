@@ -19,7 +19,8 @@ pub fn run(args: StartArgs) -> Result<()> {
     // As PID 1, a stop signal must not be lost while the deploy hooks and detection run.
     pid1::exit_on_stop()?;
     let flags = &args.settings.flags;
-    let src = flags.get(&Id::Src).and_then(|v| v.first()).map(PathBuf::from).or_else(|| env_vars::get(settings::var(Id::Src)).map(PathBuf::from));
+    let src =
+        flags.get(&Id::Src).and_then(|v| v.first()).map(PathBuf::from).or_else(|| env_vars::get(settings::var(Id::Src)).map(PathBuf::from));
     let layout = Layout::discover(src.as_deref())?;
     let config = ConfigFile::load(&layout.src, layout.legacy_dir())?;
     // Settings are checked before anything is looked at or run: from the environment files,
@@ -27,7 +28,11 @@ pub fn run(args: StartArgs) -> Result<()> {
     let files = AppEnv::from_files(&layout.src, &layout.environment_files())?;
     let early = settings::resolve(&Sources { flags, env: &files, config: &config }, &[Scope::Start])?;
     if args.setup_only && early.path(Id::ServerRoot).is_none() {
-        return Err(ExitWith { code: 2, message: "--setup-only needs --server-root DIR: the folder to write warp.env, warpctl and warp.service to".to_owned() }.into());
+        return Err(ExitWith {
+            code: 2,
+            message: "--setup-only needs --server-root DIR: the folder to write warp.env, warpctl and warp.service to".to_owned(),
+        }
+        .into());
     }
     plan::check(&early, &layout.src)?;
     let reporter = ui::reporter();
@@ -142,4 +147,3 @@ fn foreground(
         code => Err(ExitWith { code: u8::try_from(code).unwrap_or(1), message: format!("{what} exited with status {code}") }.into()),
     }
 }
-

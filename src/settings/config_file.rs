@@ -48,9 +48,12 @@ impl ConfigFile {
     }
 
     fn parse(&mut self, text: &str, shown: &str) -> Result<(), SettingError> {
-        let docs = MarkedYaml::load_from_str(text)
-            .map_err(|e| SettingError::new(format!("{shown}:{}", e.marker().line()), format!("not valid YAML ({}): fix the line", e.info())))?;
-        let at = |node: &MarkedYaml, key: &str, message: String| SettingError::new(format!("{shown}:{}: {key}", node.span.start.line()), message);
+        let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+            SettingError::new(format!("{shown}:{}", e.marker().line()), format!("not valid YAML ({}): fix the line", e.info()))
+        })?;
+        let at = |node: &MarkedYaml, key: &str, message: String| {
+            SettingError::new(format!("{shown}:{}: {key}", node.span.start.line()), message)
+        };
         let origin = |node: &MarkedYaml| Origin::ConfigFile { path: PathBuf::from(shown), line: node.span.start.line() };
         let Some(root) = docs.first() else { return Ok(()) };
         if docs.len() > 1 {
@@ -92,7 +95,14 @@ impl ConfigFile {
         Ok(())
     }
 
-    fn insert(&mut self, id: Id, kind: Kind, node: &MarkedYaml, origin: Origin, fail: impl Fn(String) -> SettingError) -> Result<(), SettingError> {
+    fn insert(
+        &mut self,
+        id: Id,
+        kind: Kind,
+        node: &MarkedYaml,
+        origin: Origin,
+        fail: impl Fn(String) -> SettingError,
+    ) -> Result<(), SettingError> {
         let value = node_value(kind, node).map_err(&fail)?;
         self.entries.insert(id, (value, origin));
         Ok(())
@@ -111,9 +121,10 @@ impl ConfigFile {
                 "paste" => Some((Id::AppConfig, Value::Path(PathBuf::from("paste.ini")))),
                 server => {
                     let row = super::table::row(Id::ServerType);
-                    let value = row.kind.parse(server).map_err(|m| {
-                        SettingError::new(shown(src, &type_file), format!("{m}, auto, shell, python, paste or django"))
-                    })?;
+                    let value = row
+                        .kind
+                        .parse(server)
+                        .map_err(|m| SettingError::new(shown(src, &type_file), format!("{m}, auto, shell, python, paste or django")))?;
                     Some((Id::ServerType, value))
                 }
             };
@@ -204,6 +215,9 @@ fn unknown(name: &str, known: Vec<String>) -> String {
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
         Some((_, k)) => format!("is not a setting warp knows: did you mean `{k}`?"),
-        None => format!("is not a setting warp knows: see `warp config` for every key ({})", if name.contains('.') { "section.name" } else { "sections server, static, build, image" }),
+        None => format!(
+            "is not a setting warp knows: see `warp config` for every key ({})",
+            if name.contains('.') { "section.name" } else { "sections server, static, build, image" }
+        ),
     }
 }

@@ -163,7 +163,9 @@ pub fn resolve(sources: &Sources, scopes: &[Scope]) -> Result<Settings, SettingE
                 let row = table::row(id);
                 let value = row.kind.parse_items(&values).map_err(|m| SettingError::new(format!("{} {}", place(), row.name()), m))?;
                 let slot = &mut settings.entries[id as usize];
-                let weaker = slot.as_ref().is_some_and(|e| matches!(e.origin, Origin::ConfigFile { .. } | Origin::LegacyFile(_) | Origin::Default { .. }));
+                let weaker = slot
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.origin, Origin::ConfigFile { .. } | Origin::LegacyFile(_) | Origin::Default { .. }));
                 if weaker {
                     *slot = Some(Entry { row, value: Some(value), origin: Origin::ServerArgs(Box::new(entry.origin.clone())) });
                 }
@@ -385,8 +387,13 @@ mod tests {
     #[test]
     fn flag_beats_variable_beats_platform_variable_beats_file_beats_default() {
         let file = VarSource::File { path: ".s2i/environment".into(), line: 1 };
-        let env = Vars(vec![("WARP_THREADS", "7", VarSource::Inherited), ("PORT", "8085", file.clone()), ("WARP_QUEUE_TIMEOUT", "3", file)]);
-        let config = config(&[(Id::Threads, Value::Count(9)), (Id::Port, Value::Port(9000)), (Id::Processes, Value::Processes(Processes::Count(3)))]);
+        let env =
+            Vars(vec![("WARP_THREADS", "7", VarSource::Inherited), ("PORT", "8085", file.clone()), ("WARP_QUEUE_TIMEOUT", "3", file)]);
+        let config = config(&[
+            (Id::Threads, Value::Count(9)),
+            (Id::Port, Value::Port(9000)),
+            (Id::Processes, Value::Processes(Processes::Count(3))),
+        ]);
         let flags = Flags::from([(Id::Threads, vec!["8".to_owned()])]);
         let s = resolve(&Sources { flags: &flags, env: &env, config: &config }, &[Scope::Start]).unwrap();
         assert_eq!(s.count(Id::Threads), 8);
@@ -418,7 +425,14 @@ mod tests {
 
     #[test]
     fn server_args_are_flags_for_the_embedded_server_only() {
-        let args = Value::Words(vec!["--threads".into(), "12".into(), "--url-alias".into(), "/s".into(), "static".into(), "--reload-on-changes".into()]);
+        let args = Value::Words(vec![
+            "--threads".into(),
+            "12".into(),
+            "--url-alias".into(),
+            "/s".into(),
+            "static".into(),
+            "--reload-on-changes".into(),
+        ]);
         let config = config(&[(Id::ServerArgs, args), (Id::Threads, Value::Count(2))]);
         let none = Vars(vec![]);
         let s = resolve(&Sources { flags: &Flags::new(), env: &none, config: &config }, &[Scope::Start]).unwrap();

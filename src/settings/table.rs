@@ -45,7 +45,10 @@ pub enum Fallback {
     Unset,
     Fixed(&'static str),
     /// One value on a laptop, another in a container (`APP_ROOT` set).
-    Container { local: &'static str, container: &'static str },
+    Container {
+        local: &'static str,
+        container: &'static str,
+    },
 }
 
 /// Every setting, named.
@@ -184,7 +187,14 @@ pub const H_IMAGE: &str = "Image";
 pub const H_TOOL: &str = "warp itself";
 
 /// A row of `warp start` named `(--flag, WARP_FLAG, server.flag)`.
-const fn server(id: Id, (flag, var, key): (&'static str, &'static str, &'static str), kind: Kind, default: Fallback, heading: &'static str, help: &'static str) -> Setting {
+const fn server(
+    id: Id,
+    (flag, var, key): (&'static str, &'static str, &'static str),
+    kind: Kind,
+    default: Fallback,
+    heading: &'static str,
+    help: &'static str,
+) -> Setting {
     Setting { id, arg: Arg::Long(flag), var: Some(var), aliases: &[], key: Some(key), default, kind, help, heading, scopes: START }
 }
 
@@ -399,7 +409,18 @@ pub const TABLE: &[Setting] = &[
 ];
 
 const fn detection(id: Id, var: &'static str, key: &'static str, kind: Kind, help: &'static str) -> Setting {
-    Setting { id, arg: Arg::None, var: Some(var), aliases: &[], key: Some(key), default: Fallback::Unset, kind, help, heading: H_DETECTION, scopes: START }
+    Setting {
+        id,
+        arg: Arg::None,
+        var: Some(var),
+        aliases: &[],
+        key: Some(key),
+        default: Fallback::Unset,
+        kind,
+        help,
+        heading: H_DETECTION,
+        scopes: START,
+    }
 }
 
 const fn image(id: Id, var: Option<&'static str>, key: &'static str, kind: Kind, default: Fallback, help: &'static str) -> Setting {
@@ -407,7 +428,18 @@ const fn image(id: Id, var: Option<&'static str>, key: &'static str, kind: Kind,
 }
 
 const fn tool(id: Id, var: &'static str, kind: Kind, help: &'static str) -> Setting {
-    Setting { id, arg: Arg::None, var: Some(var), aliases: &[], key: None, default: Fallback::Unset, kind, help, heading: H_TOOL, scopes: TOOL }
+    Setting {
+        id,
+        arg: Arg::None,
+        var: Some(var),
+        aliases: &[],
+        key: None,
+        default: Fallback::Unset,
+        kind,
+        help,
+        heading: H_TOOL,
+        scopes: TOOL,
+    }
 }
 
 /// The row of `id`.

@@ -20,7 +20,10 @@ pub enum Kind {
     /// A size in bytes, with an optional K, M or G suffix (powers of 1024).
     Bytes,
     /// A whole number from `min` to `max`.
-    Count { min: u64, max: u64 },
+    Count {
+        min: u64,
+        max: u64,
+    },
     /// true/false, yes/no, on/off, 1/0.
     Bool,
     Port,
@@ -107,8 +110,14 @@ impl Kind {
                 _ => Err(format!("{text:?} is not a whole number from {min} to {max}")),
             },
             Kind::Bool => boolean(text).map(Value::Bool),
-            Kind::Port => text.trim().parse().map(Value::Port).map_err(|_| format!("{text:?} is not a port number: give one from 0 to 65535")),
-            Kind::Ip => text.trim().parse().map(Value::Ip).map_err(|_| format!("{text:?} is not an IP address: give one such as 127.0.0.1, 0.0.0.0 or ::")),
+            Kind::Port => {
+                text.trim().parse().map(Value::Port).map_err(|_| format!("{text:?} is not a port number: give one from 0 to 65535"))
+            }
+            Kind::Ip => text
+                .trim()
+                .parse()
+                .map(Value::Ip)
+                .map_err(|_| format!("{text:?} is not an IP address: give one such as 127.0.0.1, 0.0.0.0 or ::")),
             Kind::Text if text.is_empty() => Err("the value is empty: give one, or leave the setting out".to_owned()),
             Kind::Text => Ok(Value::Text(text.to_owned())),
             Kind::Path if text.is_empty() => Err("the path is empty: give one, or leave the setting out".to_owned()),
@@ -125,7 +134,9 @@ impl Kind {
                 })
                 .collect::<Result<_, _>>()
                 .map(Value::Pairs),
-            Kind::Words => shell_words::split(text).map(Value::Words).map_err(|e| format!("{text:?} cannot be split into words ({e}): balance its quotes")),
+            Kind::Words => shell_words::split(text)
+                .map(Value::Words)
+                .map_err(|e| format!("{text:?} cannot be split into words ({e}): balance its quotes")),
             Kind::Map => Err("a mapping can only be given in .warp/config.yaml".to_owned()),
         }
     }

@@ -139,7 +139,8 @@ pub fn variables(settings: &Settings, plan: &Plan, src: &Path) -> Result<Vec<(&'
             // A program that is its own server is found again at each start.
             Id::App => (!w.app.is_empty()).then(|| w.app.clone()),
             Id::Processes => Some(plan.processes.to_string()),
-            Id::UrlAlias => (!w.url_aliases.is_empty()).then(|| Value::Pairs(w.url_aliases.iter().map(|a| (a.url.clone(), a.path.clone())).collect()).render()),
+            Id::UrlAlias => (!w.url_aliases.is_empty())
+                .then(|| Value::Pairs(w.url_aliases.iter().map(|a| (a.url.clone(), a.path.clone())).collect()).render()),
             Id::DocumentRoot => w.document_root.clone(),
             // Where --setup-only writes, not how the server runs.
             Id::ServerRoot => None,

@@ -100,13 +100,13 @@ mod tests {
     #[test]
     fn anything_else_is_not_an_answer() {
         for bytes in [
-            &b"HTTP/1.1 200 OK"[..],                // the line never ended
-            b"SSH-2.0-OpenSSH_9.6\r\n",             // another protocol
-            b"HTTP/2 200\r\n",                      // not HTTP/1
-            b"HTTP/1.1 2000 OK\r\n",                // four digits
-            b"HTTP/1.1 +20 OK\r\n",                 // a sign is not a digit
-            b"HTTP/1.1 099 Early\r\n",              // below any status
-            b"\r\n",                                // empty
+            &b"HTTP/1.1 200 OK"[..],    // the line never ended
+            b"SSH-2.0-OpenSSH_9.6\r\n", // another protocol
+            b"HTTP/2 200\r\n",          // not HTTP/1
+            b"HTTP/1.1 2000 OK\r\n",    // four digits
+            b"HTTP/1.1 +20 OK\r\n",     // a sign is not a digit
+            b"HTTP/1.1 099 Early\r\n",  // below any status
+            b"\r\n",                    // empty
         ] {
             assert_eq!(parse_status_line(bytes), None, "{:?}", String::from_utf8_lossy(bytes));
         }

@@ -17,7 +17,13 @@ pub fn rules(steps: &[(String, String)], src: &Path) -> String {
 }
 
 /// `--explain`: each detection rule with its outcome, then what would run.
-pub fn explain(detection: &Detection, plan: &supervisor::Plan, settings: &Settings, src: &Path, launch: Option<&external::Launch>) -> String {
+pub fn explain(
+    detection: &Detection,
+    plan: &supervisor::Plan,
+    settings: &Settings,
+    src: &Path,
+    launch: Option<&external::Launch>,
+) -> String {
     let mut lines = vec![rules(&detection.steps, src)];
     lines.push(format!("found: {}", detect::describe(&detection.app)));
     match (&detection.app, launch) {

@@ -80,15 +80,7 @@ pub struct ChunkedDecoder {
 impl ChunkedDecoder {
     /// A decoder for a body of at most `max_body` decoded bytes (413 beyond it).
     pub fn new(max_body: u64) -> Self {
-        Self {
-            state: State::Size,
-            size: 0,
-            has_digits: false,
-            line_len: 0,
-            trailer_len: 0,
-            total: 0,
-            max_body,
-        }
+        Self { state: State::Size, size: 0, has_digits: false, line_len: 0, trailer_len: 0, total: 0, max_body }
     }
 
     /// Whether the whole body has been decoded.
@@ -111,8 +103,7 @@ impl ChunkedDecoder {
                 State::Done => break,
                 State::Data => {
                     let available = &input[pos..];
-                    let take = usize::try_from(self.size)
-                        .map_or(available.len(), |remaining| remaining.min(available.len()));
+                    let take = usize::try_from(self.size).map_or(available.len(), |remaining| remaining.min(available.len()));
                     out.extend_from_slice(&available[..take]);
                     pos += take;
                     self.size -= take as u64;
@@ -126,10 +117,7 @@ impl ChunkedDecoder {
                 }
             }
         }
-        Ok(Decoded {
-            consumed: pos,
-            done: self.is_done(),
-        })
+        Ok(Decoded { consumed: pos, done: self.is_done() })
     }
 
     /// The state after `byte`, for every state but `Data` and `Done`.
@@ -142,11 +130,7 @@ impl ChunkedDecoder {
                 self.start_size_line();
                 expect(byte, b'\n', State::Size, MISSING_DATA_CRLF)
             }
-            State::TrailerStart
-            | State::TrailerName
-            | State::TrailerValue
-            | State::TrailerLf
-            | State::EndLf => self.trailer(byte),
+            State::TrailerStart | State::TrailerName | State::TrailerValue | State::TrailerLf | State::EndLf => self.trailer(byte),
             State::Data | State::Done => Ok(self.state),
         }
     }
@@ -161,9 +145,7 @@ impl ChunkedDecoder {
     fn size_line(&mut self, byte: u8) -> Result<State, HttpError> {
         self.line_len += 1;
         if self.line_len > MAX_SIZE_LINE {
-            return Err(HttpError::bad_request(
-                "chunk-size line (extensions) too long",
-            ));
+            return Err(HttpError::bad_request("chunk-size line (extensions) too long"));
         }
         match (self.state, byte) {
             (State::Size, _) if byte.is_ascii_hexdigit() => {
@@ -182,9 +164,7 @@ impl ChunkedDecoder {
             (State::Size | State::Extension, b'\r') => Ok(State::SizeLf),
             (State::Extension, b'\n') => Err(BARE_LF),
             (State::Extension, _) if !is_control(byte) => Ok(State::Extension),
-            (State::Extension, _) => {
-                Err(HttpError::bad_request("control byte in a chunk extension"))
-            }
+            (State::Extension, _) => Err(HttpError::bad_request("control byte in a chunk extension")),
             _ => Err(HttpError::bad_request("invalid chunk size")),
         }
     }
@@ -201,9 +181,7 @@ impl ChunkedDecoder {
             .total
             .checked_add(self.size)
             .filter(|&total| total <= self.max_body)
-            .ok_or(HttpError::content_too_large(
-                "chunked body is above the body limit",
-            ))?;
+            .ok_or(HttpError::content_too_large("chunked body is above the body limit"))?;
         Ok(State::Data)
     }
 
@@ -212,15 +190,11 @@ impl ChunkedDecoder {
     fn trailer(&mut self, byte: u8) -> Result<State, HttpError> {
         self.trailer_len += 1;
         if self.trailer_len > MAX_TRAILER_BYTES {
-            return Err(HttpError::header_fields_too_large(
-                "trailer section too large",
-            ));
+            return Err(HttpError::header_fields_too_large("trailer section too large"));
         }
         match (self.state, byte) {
             (State::TrailerStart, b'\r') => Ok(State::EndLf),
-            (State::TrailerStart | State::TrailerName, _) if is_tchar(byte) => {
-                Ok(State::TrailerName)
-            }
+            (State::TrailerStart | State::TrailerName, _) if is_tchar(byte) => Ok(State::TrailerName),
             (State::TrailerName, b':') => Ok(State::TrailerValue),
             (State::TrailerValue, b'\r') => Ok(State::TrailerLf),
             (State::TrailerValue, _) if !is_control(byte) => Ok(State::TrailerValue),
@@ -233,8 +207,7 @@ impl ChunkedDecoder {
     }
 }
 
-const BARE_LF: HttpError =
-    HttpError::bad_request("line ending without CR (bare LF) in chunked body");
+const BARE_LF: HttpError = HttpError::bad_request("line ending without CR (bare LF) in chunked body");
 const BARE_CR: HttpError = HttpError::bad_request("CR without LF in chunked body");
 const MISSING_DATA_CRLF: HttpError = HttpError::bad_request("chunk data not followed by CRLF");
 
@@ -267,11 +240,7 @@ mod tests {
 
     /// Decodes `input` in the given fragment sizes (cycled); the body, the total consumed
     /// and whether it finished, or the error.
-    fn decode_in_pieces(
-        input: &[u8],
-        sizes: &[usize],
-        max_body: u64,
-    ) -> (Vec<u8>, Result<(usize, bool), HttpError>) {
+    fn decode_in_pieces(input: &[u8], sizes: &[usize], max_body: u64) -> (Vec<u8>, Result<(usize, bool), HttpError>) {
         let mut decoder = ChunkedDecoder::new(max_body);
         let mut out = Vec::new();
         let mut pos = 0;
@@ -306,13 +275,7 @@ mod tests {
         let input = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
         let (body, decoded) = decode(input).unwrap();
         assert_eq!(body, b"hello world");
-        assert_eq!(
-            decoded,
-            Decoded {
-                consumed: input.len(),
-                done: true
-            }
-        );
+        assert_eq!(decoded, Decoded { consumed: input.len(), done: true });
     }
 
     #[test]
@@ -339,19 +302,12 @@ mod tests {
     fn incomplete_body_consumes_everything_and_is_not_done() {
         let (body, decoded) = decode(b"5\r\nhel").unwrap();
         assert_eq!(body, b"hel");
-        assert_eq!(
-            decoded,
-            Decoded {
-                consumed: 6,
-                done: false
-            }
-        );
+        assert_eq!(decoded, Decoded { consumed: 6, done: false });
     }
 
     #[test]
     fn every_fragmentation_gives_the_same_result() {
-        let input: &[u8] =
-            b"4;name=value\r\nWiki\r\n5 ; x\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\nrest";
+        let input: &[u8] = b"4;name=value\r\nWiki\r\n5 ; x\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\nrest";
         let (whole, decoded) = decode(input).unwrap();
         assert_eq!(whole, b"Wikipedia in\r\n\r\nchunks.");
         for size in 1..input.len() {
@@ -371,13 +327,7 @@ mod tests {
         let mut decoder = ChunkedDecoder::new(LIMIT);
         let mut out = Vec::new();
         decoder.decode(b"0\r\n\r\n", &mut out).unwrap();
-        assert_eq!(
-            decoder.decode(b"more", &mut out),
-            Ok(Decoded {
-                consumed: 0,
-                done: true
-            })
-        );
+        assert_eq!(decoder.decode(b"more", &mut out), Ok(Decoded { consumed: 0, done: true }));
         assert!(out.is_empty());
     }
 
@@ -418,10 +368,7 @@ mod tests {
     fn trailers_are_skipped() {
         let input = b"3\r\nabc\r\n0\r\nChecksum: 1234\r\nX-Other:\t v\r\n\r\n";
         let (body, decoded) = decode(input).unwrap();
-        assert_eq!(
-            (body.as_slice(), decoded.consumed),
-            (&b"abc"[..], input.len())
-        );
+        assert_eq!((body.as_slice(), decoded.consumed), (&b"abc"[..], input.len()));
     }
 
     #[test]
@@ -433,35 +380,17 @@ mod tests {
 
     #[test]
     fn malformed_trailers_are_400() {
-        for trailer in [
-            &b" X: v\r\n"[..],
-            b"X : v\r\n",
-            b"NoColon\r\n",
-            b"X: a\0b\r\n",
-            b"X: a\rb\r\n",
-        ] {
+        for trailer in [&b" X: v\r\n"[..], b"X : v\r\n", b"NoColon\r\n", b"X: a\0b\r\n", b"X: a\rb\r\n"] {
             let mut input = b"0\r\n".to_vec();
             input.extend_from_slice(trailer);
             input.extend_from_slice(b"\r\n");
-            assert_eq!(
-                status(&input),
-                400,
-                "{:?}",
-                String::from_utf8_lossy(trailer)
-            );
+            assert_eq!(status(&input), 400, "{:?}", String::from_utf8_lossy(trailer));
         }
     }
 
     #[test]
     fn bad_hex_is_400() {
-        for input in [
-            &b"g\r\n"[..],
-            b"-1\r\n",
-            b"0x5\r\n",
-            b"+5\r\n",
-            b"\r\n",
-            b";ext\r\n",
-        ] {
+        for input in [&b"g\r\n"[..], b"-1\r\n", b"0x5\r\n", b"+5\r\n", b"\r\n", b";ext\r\n"] {
             assert_eq!(status(input), 400, "{:?}", String::from_utf8_lossy(input));
         }
     }
@@ -586,12 +515,7 @@ mod tests {
             let whole = decode_in_pieces(&input, &[input.len().max(1)], 64);
             let sizes: Vec<usize> = (0..1 + rng.below(4)).map(|_| 1 + rng.below(7)).collect();
             let fragmented = decode_in_pieces(&input, &sizes, 64);
-            assert_eq!(
-                fragmented,
-                whole,
-                "input {:?}",
-                String::from_utf8_lossy(&input)
-            );
+            assert_eq!(fragmented, whole, "input {:?}", String::from_utf8_lossy(&input));
         }
     }
 }

@@ -156,30 +156,19 @@ pub fn resolve(prefix: &str, path: &str) -> Target {
         }
     }
     let trailing_slash = matches!(rest.rsplit('/').next().map(segment), Some(Segment::Skip));
-    Target::File {
-        rel,
-        trailing_slash,
-    }
+    Target::File { rel, trailing_slash }
 }
 
 /// The prefix among `prefixes` that `path` falls under, by index, with the file it names.
 /// The longest prefix (in segments) wins, and the first given among equals; `None` when the
 /// path is under none of them.
 pub fn route<S: AsRef<str>>(prefixes: &[S], path: &str) -> Option<(usize, Target)> {
-    let depth = |prefix: &str| {
-        prefix
-            .split('/')
-            .filter(|s| !s.is_empty() && *s != ".")
-            .count()
-    };
+    let depth = |prefix: &str| prefix.split('/').filter(|s| !s.is_empty() && *s != ".").count();
     let mut best: Option<(usize, usize, Target)> = None;
     for (index, prefix) in prefixes.iter().enumerate() {
         let prefix = prefix.as_ref();
         let deep = depth(prefix);
-        if best
-            .as_ref()
-            .is_some_and(|(_, best_deep, _)| *best_deep >= deep)
-        {
+        if best.as_ref().is_some_and(|(_, best_deep, _)| *best_deep >= deep) {
             continue;
         }
         match resolve(prefix, path) {
@@ -244,10 +233,7 @@ pub fn parse_range(header: &str, len: u64) -> RangeAnswer {
             None => RangeAnswer::Whole,
             Some(0) => RangeAnswer::Unsatisfiable,
             Some(_) if len == 0 => RangeAnswer::Unsatisfiable,
-            Some(n) => RangeAnswer::Part(ByteRange {
-                start: len.saturating_sub(n),
-                end: len - 1,
-            }),
+            Some(n) => RangeAnswer::Part(ByteRange { start: len.saturating_sub(n), end: len - 1 }),
         };
     }
     let Some(start) = number(first) else {
@@ -264,10 +250,7 @@ pub fn parse_range(header: &str, len: u64) -> RangeAnswer {
     if start >= len {
         return RangeAnswer::Unsatisfiable;
     }
-    RangeAnswer::Part(ByteRange {
-        start,
-        end: end.min(len - 1),
-    })
+    RangeAnswer::Part(ByteRange { start, end: end.min(len - 1) })
 }
 
 /// What identifies the version of a file the server would send.
@@ -285,15 +268,8 @@ impl Validators {
     /// The validators of a file of `len` bytes last modified at `modified`, with inode
     /// `inode`: a file replaced by another (even of the same size and time) gets a new tag.
     pub fn new(len: u64, modified: SystemTime, inode: u64) -> Validators {
-        let nanos = modified
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        Validators {
-            len,
-            modified,
-            etag: format!("\"{len:x}-{nanos:x}-{inode:x}\""),
-        }
+        let nanos = modified.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        Validators { len, modified, etag: format!("\"{len:x}-{nanos:x}-{inode:x}\"") }
     }
 
     /// The Last-Modified value: the modification time as an IMF-fixdate.
@@ -356,8 +332,7 @@ pub fn evaluate(conditions: &Conditions<'_>, file: &Validators, get: bool) -> An
 fn not_modified(conditions: &Conditions<'_>, file: &Validators) -> bool {
     if let Some(list) = conditions.if_none_match {
         let ours = weak(&file.etag);
-        return list_elements(list.as_bytes())
-            .any(|tag| tag == b"*" || weak(&String::from_utf8_lossy(tag)) == ours);
+        return list_elements(list.as_bytes()).any(|tag| tag == b"*" || weak(&String::from_utf8_lossy(tag)) == ours);
     }
     match conditions.if_modified_since.and_then(parse_http_date) {
         // A file changed within the same second as the date is still current: HTTP
@@ -393,10 +368,7 @@ fn trim_ows_str(value: &str) -> &str {
 }
 
 fn whole_seconds(time: SystemTime) -> SystemTime {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let secs = time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -407,9 +379,7 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
 pub fn parse_http_date(text: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = text.split_ascii_whitespace().collect();
     let (day, month, year, time) = match parts.as_slice() {
-        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => {
-            (*day, *month, parse_year(year, 4)?, *time)
-        }
+        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => (*day, *month, parse_year(year, 4)?, *time),
         [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
             let mut fields = date.split('-');
             let (day, month, year) = (fields.next()?, fields.next()?, fields.next()?);
@@ -421,9 +391,7 @@ pub fn parse_http_date(text: &str) -> Option<SystemTime> {
         [_, month, day, time, year] => (*day, *month, parse_year(year, 4)?, *time),
         _ => return None,
     };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
     let day = small_number(day, 1, 2)?;
     let mut hms = time.split(':');
@@ -461,10 +429,7 @@ fn parse_year(text: &str, digits: usize) -> Option<u64> {
 fn two_digit_year(yy: u64) -> u64 {
     let today = http_date(SystemTime::now());
     // IMF-fixdate has the year at a fixed place: "Sun, 06 Nov 1994 08:49:37 GMT".
-    let this_year = std::str::from_utf8(&today[12..16])
-        .ok()
-        .and_then(|year| year.parse::<u64>().ok())
-        .unwrap_or(1970);
+    let this_year = std::str::from_utf8(&today[12..16]).ok().and_then(|year| year.parse::<u64>().ok()).unwrap_or(1970);
     let year = this_year / 100 * 100 + yy;
     if year > this_year + 50 {
         year - 100
@@ -484,11 +449,7 @@ fn days_in_month(year: u64, month: u64) -> u64 {
 
 /// Days since 1970-01-01 of a civil date from 1970 on (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
+    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
     let era = y / 400;
     let year_of_era = y - era * 400;
     let day_of_year = (153 * m + 2) / 5 + day - 1;
@@ -499,11 +460,7 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
 /// The Content-Type for a file, by its extension (case-insensitive); text types say
 /// they are UTF-8; unknown extensions are `application/octet-stream`.
 pub fn content_type(file: &Path) -> &'static str {
-    let ext = file
-        .extension()
-        .and_then(|ext| ext.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
+    let ext = file.extension().and_then(|ext| ext.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
@@ -543,22 +500,13 @@ mod tests {
     use crate::testing::Rng;
 
     fn file(rel: &str, trailing_slash: bool) -> Target {
-        Target::File {
-            rel: rel.into(),
-            trailing_slash,
-        }
+        Target::File { rel: rel.into(), trailing_slash }
     }
 
     #[test]
     fn paths_resolve_under_their_prefix_only() {
-        assert_eq!(
-            resolve("/static", "/static/css/a.css"),
-            file("css/a.css", false)
-        );
-        assert_eq!(
-            resolve("/static/", "/static/a%20b.txt"),
-            file("a b.txt", false)
-        );
+        assert_eq!(resolve("/static", "/static/css/a.css"), file("css/a.css", false));
+        assert_eq!(resolve("/static/", "/static/a%20b.txt"), file("a b.txt", false));
         assert_eq!(resolve("/static", "/static/caf%C3%A9"), file("café", false));
         assert_eq!(resolve("/static", "/static"), file("", false));
         assert_eq!(resolve("/static", "/static/"), file("", true));
@@ -573,19 +521,9 @@ mod tests {
 
     #[test]
     fn other_paths_are_elsewhere() {
-        for path in [
-            "/staticx/a",
-            "/staticx",
-            "/other",
-            "/",
-            "",
-            "*",
-            "/stat",
-            "/static%2fa",
-            "/x/../static/a",
-            "/%zz/static/a",
-            "/Static/a",
-        ] {
+        for path in
+            ["/staticx/a", "/staticx", "/other", "/", "", "*", "/stat", "/static%2fa", "/x/../static/a", "/%zz/static/a", "/Static/a"]
+        {
             assert_eq!(resolve("/static", path), Target::Elsewhere, "{path}");
         }
         assert_eq!(resolve("/a/b", "/a/c/b"), Target::Elsewhere);
@@ -616,15 +554,7 @@ mod tests {
 
     #[test]
     fn names_no_file_can_have_are_400() {
-        for path in [
-            "/static/a%00b",
-            "/static/a%00",
-            "/static/%zz",
-            "/static/a%4",
-            "/static/a%",
-            "/static/%ff",
-            "/static/%c3",
-        ] {
+        for path in ["/static/a%00b", "/static/a%00", "/static/%zz", "/static/a%4", "/static/a%", "/static/%ff", "/static/%c3"] {
             let target = resolve("/static", path);
             assert_eq!(target, Target::Invalid, "{path}");
             assert_eq!(target.refusal(), Some(400));
@@ -635,31 +565,20 @@ mod tests {
     #[test]
     fn the_longest_prefix_wins() {
         let prefixes = ["/static", "/static/img", "/", "/media"];
-        assert_eq!(
-            route(&prefixes, "/static/img/a.png"),
-            Some((1, file("a.png", false)))
-        );
-        assert_eq!(
-            route(&prefixes, "/static/imgx/a.png"),
-            Some((0, file("imgx/a.png", false)))
-        );
+        assert_eq!(route(&prefixes, "/static/img/a.png"), Some((1, file("a.png", false))));
+        assert_eq!(route(&prefixes, "/static/imgx/a.png"), Some((0, file("imgx/a.png", false))));
         assert_eq!(route(&prefixes, "/media/a"), Some((3, file("a", false))));
         assert_eq!(route(&prefixes, "/app"), Some((2, file("app", false))));
         assert_eq!(route(&["/static"], "/staticx"), None);
         assert_eq!(route(&["/a", "/a/"], "/a/x"), Some((0, file("x", false))));
-        assert_eq!(
-            route(&["/static"], "/static/%2e%2e/x"),
-            Some((0, Target::Refused))
-        );
+        assert_eq!(route(&["/static"], "/static/%2e%2e/x"), Some((0, Target::Refused)));
         assert_eq!(route::<&str>(&[], "/static/a"), None);
     }
 
     #[test]
     fn no_path_leads_out_of_its_folder() {
-        let pieces: &[&[u8]] = &[
-            b"/", b"..", b".", b"%2e", b"%2E", b"%2f", b"%2F", b"%5c", b"\\", b"%00", b"%", b"a",
-            b"static", b"%c3%a9", b"%ff",
-        ];
+        let pieces: &[&[u8]] =
+            &[b"/", b"..", b".", b"%2e", b"%2E", b"%2f", b"%2F", b"%5c", b"\\", b"%00", b"%", b"a", b"static", b"%c3%a9", b"%ff"];
         let mut rng = Rng(0x5eed_f11e);
         for _ in 0..20_000 {
             let len = rng.below(40);
@@ -669,10 +588,7 @@ mod tests {
                 continue;
             };
             if let Target::File { rel, .. } = resolve("/static", &path) {
-                assert!(
-                    rel.components().all(|c| matches!(c, Component::Normal(_))),
-                    "{path:?} gave {rel:?}"
-                );
+                assert!(rel.components().all(|c| matches!(c, Component::Normal(_))), "{path:?} gave {rel:?}");
                 let text = rel.to_string_lossy();
                 assert!(!text.contains(['\\', '\0']), "{path:?} gave {rel:?}");
             }
@@ -690,19 +606,10 @@ mod tests {
         assert_eq!(parse_range("bytes=-500", 100), part(0, 99));
         assert_eq!(parse_range("bytes=50-5000", 100), part(50, 99));
         assert_eq!(parse_range(" Bytes = 1 - 2 ", 100), part(1, 2));
-        assert_eq!(
-            parse_range("bytes=0-99999999999999999999999", 100),
-            part(0, 99)
-        );
+        assert_eq!(parse_range("bytes=0-99999999999999999999999", 100), part(0, 99));
         assert_eq!(parse_range("bytes=100-", 100), RangeAnswer::Unsatisfiable);
-        assert_eq!(
-            parse_range("bytes=100-200", 100),
-            RangeAnswer::Unsatisfiable
-        );
-        assert_eq!(
-            parse_range("bytes=99999999999999999999999-", 100),
-            RangeAnswer::Unsatisfiable
-        );
+        assert_eq!(parse_range("bytes=100-200", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range("bytes=99999999999999999999999-", 100), RangeAnswer::Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 100), RangeAnswer::Unsatisfiable);
         assert_eq!(parse_range("bytes=0-", 0), RangeAnswer::Unsatisfiable);
         assert_eq!(parse_range("bytes=-5", 0), RangeAnswer::Unsatisfiable);
@@ -733,10 +640,7 @@ mod tests {
             let header = String::from_utf8_lossy(&rng.bytes(pieces, len)).into_owned();
             let size = rng.below(200) as u64;
             if let RangeAnswer::Part(part) = parse_range(&header, size) {
-                assert!(
-                    part.start <= part.end && part.end < size,
-                    "{header:?} of {size}: {part:?}"
-                );
+                assert!(part.start <= part.end && part.end < size, "{header:?} of {size}: {part:?}");
             }
         }
     }
@@ -749,14 +653,8 @@ mod tests {
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
         assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(t));
         assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(t));
-        assert_eq!(
-            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
-            Some(UNIX_EPOCH)
-        );
-        assert_eq!(
-            parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT"),
-            Some(UNIX_EPOCH + Duration::from_secs(951_782_400))
-        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
+        assert_eq!(parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT"), Some(UNIX_EPOCH + Duration::from_secs(951_782_400)));
         let now = whole_seconds(SystemTime::now());
         let formatted = String::from_utf8_lossy(&http_date(now)).into_owned();
         assert_eq!(parse_http_date(&formatted), Some(now));
@@ -796,10 +694,7 @@ mod tests {
         let file = Validators::new(10, t, 7);
         assert_eq!(file.etag, "\"a-59682f01-7\"");
         assert_ne!(file.etag, Validators::new(11, t, 7).etag);
-        assert_ne!(
-            file.etag,
-            Validators::new(10, t + Duration::from_nanos(1), 7).etag
-        );
+        assert_ne!(file.etag, Validators::new(10, t + Duration::from_nanos(1), 7).etag);
         assert_ne!(file.etag, Validators::new(10, t, 8).etag);
     }
 
@@ -814,29 +709,19 @@ mod tests {
     fn if_none_match_decides_first() {
         let file = sample();
         let asks = |inm: &str, ims: Option<&str>| {
-            let conditions = Conditions {
-                if_none_match: Some(inm),
-                if_modified_since: ims,
-                ..Conditions::default()
-            };
+            let conditions = Conditions { if_none_match: Some(inm), if_modified_since: ims, ..Conditions::default() };
             evaluate(&conditions, &file, true)
         };
         assert_eq!(asks(&file.etag, None), Answer::NotModified);
         assert_eq!(asks(&format!("W/{}", file.etag), None), Answer::NotModified);
-        assert_eq!(
-            asks(&format!("\"x\" ,\t{} , \"y\"", file.etag), None),
-            Answer::NotModified
-        );
+        assert_eq!(asks(&format!("\"x\" ,\t{} , \"y\"", file.etag), None), Answer::NotModified);
         assert_eq!(asks("*", None), Answer::NotModified);
         assert_eq!(asks("\"other\"", None), Answer::Whole);
         assert_eq!(asks("", None), Answer::Whole);
         // A non-matching If-None-Match overrides an If-Modified-Since that would match.
         assert_eq!(asks("\"other\"", Some(SECOND)), Answer::Whole);
         // HEAD too.
-        let conditions = Conditions {
-            if_none_match: Some(&file.etag),
-            ..Conditions::default()
-        };
+        let conditions = Conditions { if_none_match: Some(&file.etag), ..Conditions::default() };
         assert_eq!(evaluate(&conditions, &file, false), Answer::NotModified);
     }
 
@@ -844,10 +729,7 @@ mod tests {
     fn if_modified_since_at_second_resolution() {
         let file = sample();
         let since = |date: &str| {
-            let conditions = Conditions {
-                if_modified_since: Some(date),
-                ..Conditions::default()
-            };
+            let conditions = Conditions { if_modified_since: Some(date), ..Conditions::default() };
             evaluate(&conditions, &file, true)
         };
         assert_eq!(since(SECOND), Answer::NotModified);
@@ -861,11 +743,7 @@ mod tests {
     fn ranges_apply_to_get_and_if_range_must_name_this_version() {
         let file = sample();
         let asks = |range: &str, if_range: Option<&str>, get: bool| {
-            let conditions = Conditions {
-                range: Some(range),
-                if_range,
-                ..Conditions::default()
-            };
+            let conditions = Conditions { range: Some(range), if_range, ..Conditions::default() };
             evaluate(&conditions, &file, get)
         };
         let part = Answer::Part(ByteRange { start: 2, end: 5 });
@@ -878,17 +756,10 @@ mod tests {
         let weak = format!("W/{}", file.etag);
         assert_eq!(asks("bytes=2-5", Some(&weak), true), Answer::Whole);
         assert_eq!(asks("bytes=2-5", Some(SECOND), true), part);
-        assert_eq!(
-            asks("bytes=2-5", Some("Sun, 06 Nov 1994 08:49:38 GMT"), true),
-            Answer::Whole
-        );
+        assert_eq!(asks("bytes=2-5", Some("Sun, 06 Nov 1994 08:49:38 GMT"), true), Answer::Whole);
         assert_eq!(asks("bytes=2-5", Some("garbage"), true), Answer::Whole);
         // A current copy wins over a range.
-        let conditions = Conditions {
-            range: Some("bytes=2-5"),
-            if_none_match: Some(&file.etag),
-            ..Conditions::default()
-        };
+        let conditions = Conditions { range: Some("bytes=2-5"), if_none_match: Some(&file.etag), ..Conditions::default() };
         assert_eq!(evaluate(&conditions, &file, true), Answer::NotModified);
     }
 

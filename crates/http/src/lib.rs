@@ -28,9 +28,8 @@ mod response;
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use request::{parse_head, parse_head_into, BodyKind, Limits, RequestHead, Version};
 pub use response::{
-    cached_http_date, check_app_header, encode_chunk, encode_chunk_header, error_response,
-    http_date, DateCache, Framing, HeaderProblem, ResponseHead, ResponsePlan, CONTINUE_100,
-    LAST_CHUNK,
+    cached_http_date, check_app_header, encode_chunk, encode_chunk_header, error_response, http_date, DateCache, Framing, HeaderProblem,
+    ResponseHead, ResponsePlan, CONTINUE_100, LAST_CHUNK,
 };
 
 /// A request the server refuses: the status line to answer with and why.
@@ -51,74 +50,42 @@ pub struct HttpError {
 impl HttpError {
     /// 400: the request is malformed or ambiguous.
     pub const fn bad_request(detail: &'static str) -> Self {
-        Self {
-            status: 400,
-            reason: "Bad Request",
-            detail,
-        }
+        Self { status: 400, reason: "Bad Request", detail }
     }
 
     /// 413: the body is larger than the configured limit (RFC 9110 calls it "Content Too Large").
     pub const fn content_too_large(detail: &'static str) -> Self {
-        Self {
-            status: 413,
-            reason: "Content Too Large",
-            detail,
-        }
+        Self { status: 413, reason: "Content Too Large", detail }
     }
 
     /// 414: the request line alone does not fit in the head limit.
     pub const fn uri_too_long(detail: &'static str) -> Self {
-        Self {
-            status: 414,
-            reason: "URI Too Long",
-            detail,
-        }
+        Self { status: 414, reason: "URI Too Long", detail }
     }
 
     /// 408: the client took longer than the socket timeout to send its request head.
     pub const fn request_timeout(detail: &'static str) -> Self {
-        Self {
-            status: 408,
-            reason: "Request Timeout",
-            detail,
-        }
+        Self { status: 408, reason: "Request Timeout", detail }
     }
 
     /// 431: the head (or a chunked body's trailer section) is too large or has too many fields.
     pub const fn header_fields_too_large(detail: &'static str) -> Self {
-        Self {
-            status: 431,
-            reason: "Request Header Fields Too Large",
-            detail,
-        }
+        Self { status: 431, reason: "Request Header Fields Too Large", detail }
     }
 
     /// 501: the request uses something the server does not implement (a transfer coding).
     pub const fn not_implemented(detail: &'static str) -> Self {
-        Self {
-            status: 501,
-            reason: "Not Implemented",
-            detail,
-        }
+        Self { status: 501, reason: "Not Implemented", detail }
     }
 
     /// 505: a well-formed HTTP version other than 1.0 and 1.1.
     pub const fn version_not_supported(detail: &'static str) -> Self {
-        Self {
-            status: 505,
-            reason: "HTTP Version Not Supported",
-            detail,
-        }
+        Self { status: 505, reason: "HTTP Version Not Supported", detail }
     }
 
     /// 503: the server cannot serve the request now (it waited too long for a thread).
     pub const fn service_unavailable(detail: &'static str) -> Self {
-        Self {
-            status: 503,
-            reason: "Service Unavailable",
-            detail,
-        }
+        Self { status: 503, reason: "Service Unavailable", detail }
     }
 
     /// Whether the request was refused for its size rather than its syntax (413, 414, 431).
@@ -150,10 +117,7 @@ pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
+    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
     &value[start..end]
 }
 
@@ -175,17 +139,11 @@ pub(crate) mod testing {
     /// (name, bytes), named `valid_*` when they must be accepted. Files the fuzzer added
     /// (named by their SHA-1) are skipped: they carry no expectation.
     pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/corpus")
-            .join(target);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
         let mut seeds = Vec::new();
         for entry in std::fs::read_dir(&dir).expect("the seed corpus is in the repository") {
             let path = entry.expect("readable corpus entry").path();
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
             if name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
                 continue;
             }

@@ -80,22 +80,11 @@ pub fn check_app_header(name: &str, value: &str) -> Result<(), HeaderProblem> {
 
 /// The fields that describe one connection rather than the message (RFC 9110 section
 /// 7.6.1, plus the ones PEP 3333 lists).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-];
+const HOP_BY_HOP: [&str; 9] =
+    ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"];
 
 fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP
-        .iter()
-        .any(|hop| hop.len() == name.len() && hop.eq_ignore_ascii_case(name))
+    HOP_BY_HOP.iter().any(|hop| hop.len() == name.len() && hop.eq_ignore_ascii_case(name))
 }
 
 enum TextFault {
@@ -222,8 +211,7 @@ impl<N: AsRef<str>, V: AsRef<str>> ResponseHead<'_, N, V> {
                 4 if name.eq_ignore_ascii_case("date") => has_date = true,
                 6 if name.eq_ignore_ascii_case("server") => has_server = true,
                 14 if name.eq_ignore_ascii_case("content-length") => {
-                    let length = parse_decimal(trim_ows(value.as_bytes()))
-                        .ok_or_else(|| HeaderProblem::ContentLength(value.to_owned()))?;
+                    let length = parse_decimal(trim_ows(value.as_bytes())).ok_or_else(|| HeaderProblem::ContentLength(value.to_owned()))?;
                     if app_length.replace(length).is_some() {
                         return Err(HeaderProblem::DuplicateContentLength);
                     }
@@ -267,11 +255,7 @@ impl<N: AsRef<str>, V: AsRef<str>> ResponseHead<'_, N, V> {
             }
             (true, None, None) => Framing::UntilClose,
         };
-        let framing = if self.head_request {
-            Framing::NoBody
-        } else {
-            framing
-        };
+        let framing = if self.head_request { Framing::NoBody } else { framing };
 
         let keep_alive = self.keep_alive && framing != Framing::UntilClose;
         if !keep_alive {
@@ -281,11 +265,7 @@ impl<N: AsRef<str>, V: AsRef<str>> ResponseHead<'_, N, V> {
         }
         out.extend_from_slice(b"\r\n");
 
-        Ok(ResponsePlan {
-            status,
-            framing,
-            keep_alive,
-        })
+        Ok(ResponsePlan { status, framing, keep_alive })
     }
 }
 
@@ -357,19 +337,14 @@ pub fn error_response(err: &HttpError, out: &mut Vec<u8>) {
 const LAST_FORMATTABLE_SECOND: u64 = 253_402_300_799;
 
 fn unix_seconds(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-        .min(LAST_FORMATTABLE_SECOND)
+    now.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs()).min(LAST_FORMATTABLE_SECOND)
 }
 
 /// `now` as an HTTP date (IMF-fixdate, RFC 9110 section 5.6.7), such as
 /// `Sun, 06 Nov 1994 08:49:37 GMT`. Times before 1970 give the epoch.
 pub fn http_date(now: SystemTime) -> [u8; 29] {
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let secs = unix_seconds(now);
     let days = secs / 86_400;
     let of_day = secs % 86_400;
@@ -401,16 +376,11 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let shifted_month = (5 * day_of_year + 2) / 153; // March is 0
     let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
@@ -457,19 +427,8 @@ mod tests {
     const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
     /// A GET over a keep-alive HTTP/1.1 connection with nothing known about the body.
-    fn head<'a>(
-        status: &'a str,
-        headers: &'a [(&'a str, &'a str)],
-    ) -> ResponseHead<'a, &'a str, &'a str> {
-        ResponseHead {
-            status,
-            headers,
-            version: Version::Http11,
-            keep_alive: true,
-            head_request: false,
-            body_length: None,
-            date: DATE,
-        }
+    fn head<'a>(status: &'a str, headers: &'a [(&'a str, &'a str)]) -> ResponseHead<'a, &'a str, &'a str> {
+        ResponseHead { status, headers, version: Version::Http11, keep_alive: true, head_request: false, body_length: None, date: DATE }
     }
 
     fn encode(head: &ResponseHead<'_, &str, &str>) -> (String, ResponsePlan) {
@@ -496,40 +455,26 @@ mod tests {
 
     #[test]
     fn writes_status_headers_date_and_server() {
-        let (text, plan) = encode(&ResponseHead {
-            body_length: Some(5),
-            ..head("200 OK", &[("Content-Type", "text/plain"), ("X-A", "1")])
-        });
+        let (text, plan) =
+            encode(&ResponseHead { body_length: Some(5), ..head("200 OK", &[("Content-Type", "text/plain"), ("X-A", "1")]) });
         assert_eq!(
             text,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\n\
              Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: warp\r\nContent-Length: 5\r\n\r\n"
         );
-        assert_eq!(
-            plan,
-            ResponsePlan {
-                status: 200,
-                framing: Framing::Length(5),
-                keep_alive: true
-            }
-        );
+        assert_eq!(plan, ResponsePlan { status: 200, framing: Framing::Length(5), keep_alive: true });
     }
 
     #[test]
     fn status_line_uses_the_request_version() {
-        let (text, _) = encode(&ResponseHead {
-            version: Version::Http10,
-            ..head("404 Not Found", &[])
-        });
+        let (text, _) = encode(&ResponseHead { version: Version::Http10, ..head("404 Not Found", &[]) });
         assert!(text.starts_with("HTTP/1.0 404 Not Found\r\n"), "{text}");
     }
 
     #[test]
     fn values_are_written_as_latin1() {
         let mut out = Vec::new();
-        head("200 Très bien", &[("X-Name", "café")])
-            .encode(&mut out)
-            .unwrap();
+        head("200 Très bien", &[("X-Name", "café")]).encode(&mut out).unwrap();
         assert!(out.starts_with(b"HTTP/1.1 200 Tr\xe8s bien\r\n"));
         assert!(memchr::memmem::find(&out, b"X-Name: caf\xe9\r\n").is_some());
     }
@@ -537,22 +482,13 @@ mod tests {
     #[test]
     fn app_server_and_date_are_kept_not_duplicated() {
         let (text, _) = encode(&head("200 OK", &[("server", "mine"), ("DATE", "x")]));
-        assert!(
-            text.contains("server: mine\r\n") && text.contains("DATE: x\r\n"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("Server: warp") && !text.contains("Date: Sun"),
-            "{text}"
-        );
+        assert!(text.contains("server: mine\r\n") && text.contains("DATE: x\r\n"), "{text}");
+        assert!(!text.contains("Server: warp") && !text.contains("Date: Sun"), "{text}");
     }
 
     #[test]
     fn app_content_length_frames_the_body() {
-        let (text, plan) = encode(&ResponseHead {
-            body_length: Some(99),
-            ..head("200 OK", &[("Content-Length", "12")])
-        });
+        let (text, plan) = encode(&ResponseHead { body_length: Some(99), ..head("200 OK", &[("Content-Length", "12")]) });
         assert_eq!(plan.framing, Framing::Length(12));
         assert_eq!(text.matches("Content-Length").count(), 1);
         assert!(!text.contains("Transfer-Encoding"));
@@ -560,10 +496,7 @@ mod tests {
 
     #[test]
     fn known_body_length_adds_content_length() {
-        let (text, plan) = encode(&ResponseHead {
-            body_length: Some(0),
-            ..head("200 OK", &[])
-        });
+        let (text, plan) = encode(&ResponseHead { body_length: Some(0), ..head("200 OK", &[]) });
         assert!(text.contains("Content-Length: 0\r\n"));
         assert_eq!(plan.framing, Framing::Length(0));
     }
@@ -577,35 +510,22 @@ mod tests {
 
     #[test]
     fn unknown_length_over_http10_closes() {
-        let (text, plan) = encode(&ResponseHead {
-            version: Version::Http10,
-            ..head("200 OK", &[])
-        });
+        let (text, plan) = encode(&ResponseHead { version: Version::Http10, ..head("200 OK", &[]) });
         assert!(!text.contains("Transfer-Encoding"));
         assert!(text.contains("Connection: close\r\n"));
-        assert_eq!(
-            (plan.framing, plan.keep_alive),
-            (Framing::UntilClose, false)
-        );
+        assert_eq!((plan.framing, plan.keep_alive), (Framing::UntilClose, false));
     }
 
     #[test]
     fn http10_keep_alive_is_announced() {
-        let (text, plan) = encode(&ResponseHead {
-            version: Version::Http10,
-            body_length: Some(3),
-            ..head("200 OK", &[])
-        });
+        let (text, plan) = encode(&ResponseHead { version: Version::Http10, body_length: Some(3), ..head("200 OK", &[]) });
         assert!(text.contains("Connection: keep-alive\r\n"));
         assert!(plan.keep_alive);
     }
 
     #[test]
     fn closing_http11_says_close() {
-        let (text, plan) = encode(&ResponseHead {
-            keep_alive: false,
-            ..head("200 OK", &[])
-        });
+        let (text, plan) = encode(&ResponseHead { keep_alive: false, ..head("200 OK", &[]) });
         assert!(text.contains("Connection: close\r\n"));
         assert!(!plan.keep_alive);
         let (open, _) = encode(&head("200 OK", &[]));
@@ -614,14 +534,8 @@ mod tests {
 
     #[test]
     fn no_content_has_no_body_and_no_length() {
-        let (text, plan) = encode(&ResponseHead {
-            body_length: Some(0),
-            ..head("204 No Content", &[("Content-Length", "0")])
-        });
-        assert!(
-            !text.contains("Content-Length") && !text.contains("Transfer-Encoding"),
-            "{text}"
-        );
+        let (text, plan) = encode(&ResponseHead { body_length: Some(0), ..head("204 No Content", &[("Content-Length", "0")]) });
+        assert!(!text.contains("Content-Length") && !text.contains("Transfer-Encoding"), "{text}");
         assert_eq!((plan.framing, plan.keep_alive), (Framing::NoBody, true));
     }
 
@@ -630,36 +544,19 @@ mod tests {
         let (text, plan) = encode(&head("304 Not Modified", &[("Content-Length", "120")]));
         assert!(text.contains("Content-Length: 120\r\n"));
         assert_eq!(plan.framing, Framing::NoBody);
-        let (bare, _) = encode(&ResponseHead {
-            body_length: Some(0),
-            ..head("304 Not Modified", &[])
-        });
-        assert!(
-            !bare.contains("Content-Length") && !bare.contains("Transfer-Encoding"),
-            "{bare}"
-        );
+        let (bare, _) = encode(&ResponseHead { body_length: Some(0), ..head("304 Not Modified", &[]) });
+        assert!(!bare.contains("Content-Length") && !bare.contains("Transfer-Encoding"), "{bare}");
     }
 
     #[test]
     fn head_response_has_no_body_and_no_chunked_framing() {
-        let (text, plan) = encode(&ResponseHead {
-            head_request: true,
-            ..head("200 OK", &[])
-        });
+        let (text, plan) = encode(&ResponseHead { head_request: true, ..head("200 OK", &[]) });
         assert!(!text.contains("Transfer-Encoding"));
         assert_eq!((plan.framing, plan.keep_alive), (Framing::NoBody, true));
-        let (known, plan) = encode(&ResponseHead {
-            head_request: true,
-            body_length: Some(42),
-            ..head("200 OK", &[])
-        });
+        let (known, plan) = encode(&ResponseHead { head_request: true, body_length: Some(42), ..head("200 OK", &[]) });
         assert!(known.contains("Content-Length: 42\r\n"));
         assert_eq!(plan.framing, Framing::NoBody);
-        let (http10, plan) = encode(&ResponseHead {
-            head_request: true,
-            version: Version::Http10,
-            ..head("200 OK", &[])
-        });
+        let (http10, plan) = encode(&ResponseHead { head_request: true, version: Version::Http10, ..head("200 OK", &[]) });
         assert!(http10.contains("Connection: keep-alive\r\n"));
         assert!(plan.keep_alive);
     }
@@ -682,10 +579,7 @@ mod tests {
             "",
             "+20 OK",
         ] {
-            assert!(
-                matches!(problem(&head(status, &[])), HeaderProblem::Status(_)),
-                "{status:?}"
-            );
+            assert!(matches!(problem(&head(status, &[])), HeaderProblem::Status(_)), "{status:?}");
         }
     }
 
@@ -697,62 +591,34 @@ mod tests {
     #[test]
     fn interim_status_is_refused() {
         for status in ["100 Continue", "101 Switching Protocols", "103 Early Hints"] {
-            assert!(matches!(
-                problem(&head(status, &[])),
-                HeaderProblem::InterimStatus(_)
-            ));
+            assert!(matches!(problem(&head(status, &[])), HeaderProblem::InterimStatus(_)));
         }
     }
 
     #[test]
     fn invalid_header_names_are_refused() {
         for name in ["", "Bad Name", "X:Y", "caf\u{e9}", "X\r\nY"] {
-            assert_eq!(
-                check_app_header(name, "v"),
-                Err(HeaderProblem::Name(name.to_owned()))
-            );
+            assert_eq!(check_app_header(name, "v"), Err(HeaderProblem::Name(name.to_owned())));
         }
     }
 
     #[test]
     fn control_characters_in_values_are_refused() {
-        for value in [
-            "a\rb",
-            "a\nb",
-            "a\r\nX-Injected: 1",
-            "a\0b",
-            "a\x01b",
-            "a\x7fb",
-            "end\r\n",
-        ] {
-            assert_eq!(
-                check_app_header("X", value),
-                Err(HeaderProblem::ControlCharacter("X".to_owned())),
-                "{value:?}"
-            );
+        for value in ["a\rb", "a\nb", "a\r\nX-Injected: 1", "a\0b", "a\x01b", "a\x7fb", "end\r\n"] {
+            assert_eq!(check_app_header("X", value), Err(HeaderProblem::ControlCharacter("X".to_owned())), "{value:?}");
         }
     }
 
     #[test]
     fn non_latin1_values_are_refused() {
-        assert_eq!(
-            check_app_header("X", "€"),
-            Err(HeaderProblem::NotLatin1("X".to_owned()))
-        );
+        assert_eq!(check_app_header("X", "€"), Err(HeaderProblem::NotLatin1("X".to_owned())));
         assert_eq!(check_app_header("X", "ÿ\u{80}\ttab"), Ok(()));
     }
 
     #[test]
     fn hop_by_hop_headers_are_refused() {
-        for name in HOP_BY_HOP
-            .iter()
-            .map(|h| h.to_string())
-            .chain(["Connection".into(), "TE".into()])
-        {
-            assert_eq!(
-                check_app_header(&name, "x"),
-                Err(HeaderProblem::HopByHop(name.clone()))
-            );
+        for name in HOP_BY_HOP.iter().map(|h| h.to_string()).chain(["Connection".into(), "TE".into()]) {
+            assert_eq!(check_app_header(&name, "x"), Err(HeaderProblem::HopByHop(name.clone())));
         }
         assert_eq!(check_app_header("Keep-Alive-Ish", "x"), Ok(()));
     }
@@ -766,29 +632,20 @@ mod tests {
     #[test]
     fn invalid_app_content_length_is_refused() {
         for value in ["", "-1", "12a", "1, 2", "99999999999999999999"] {
-            assert_eq!(
-                problem(&head("200 OK", &[("Content-Length", value)])),
-                HeaderProblem::ContentLength(value.to_owned())
-            );
+            assert_eq!(problem(&head("200 OK", &[("Content-Length", value)])), HeaderProblem::ContentLength(value.to_owned()));
         }
     }
 
     #[test]
     fn duplicate_app_content_length_is_refused() {
         let headers = [("Content-Length", "1"), ("content-length", "1")];
-        assert_eq!(
-            problem(&head("200 OK", &headers)),
-            HeaderProblem::DuplicateContentLength
-        );
+        assert_eq!(problem(&head("200 OK", &headers)), HeaderProblem::DuplicateContentLength);
     }
 
     #[test]
     fn problems_explain_themselves() {
         let message = HeaderProblem::HopByHop("Connection".into()).to_string();
-        assert!(
-            message.contains("Connection") && message.contains("PEP 3333"),
-            "{message}"
-        );
+        assert!(message.contains("Connection") && message.contains("PEP 3333"), "{message}");
     }
 
     #[test]
@@ -819,9 +676,7 @@ mod tests {
         }
         wire.extend_from_slice(LAST_CHUNK);
         let mut body = Vec::new();
-        let decoded = crate::ChunkedDecoder::new(1 << 20)
-            .decode(&wire, &mut body)
-            .unwrap();
+        let decoded = crate::ChunkedDecoder::new(1 << 20).decode(&wire, &mut body).unwrap();
         assert!(decoded.done);
         assert_eq!(body.len(), 3 + 12 + 300);
     }
@@ -834,10 +689,7 @@ mod tests {
         assert_well_formed(&out[..out.len() - body.len()]);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
-        assert!(
-            text.contains(&format!("Content-Length: {}\r\n", body.len())),
-            "{text}"
-        );
+        assert!(text.contains(&format!("Content-Length: {}\r\n", body.len())), "{text}");
         assert!(text.contains("Connection: close\r\n"), "{text}");
         assert!(text.ends_with(&format!("\r\n\r\n{body}")), "{text}");
     }
@@ -855,40 +707,22 @@ mod tests {
     fn http_dates_are_imf_fixdate() {
         assert_eq!(&http_date(at(0)), b"Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(&http_date(at(784_111_777)), DATE);
-        assert_eq!(
-            &http_date(at(951_782_400)),
-            b"Tue, 29 Feb 2000 00:00:00 GMT"
-        );
-        assert_eq!(
-            &http_date(at(1_709_251_199)),
-            b"Thu, 29 Feb 2024 23:59:59 GMT"
-        );
-        assert_eq!(
-            &http_date(at(4_107_542_400)),
-            b"Mon, 01 Mar 2100 00:00:00 GMT"
-        );
+        assert_eq!(&http_date(at(951_782_400)), b"Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(&http_date(at(1_709_251_199)), b"Thu, 29 Feb 2024 23:59:59 GMT");
+        assert_eq!(&http_date(at(4_107_542_400)), b"Mon, 01 Mar 2100 00:00:00 GMT");
     }
 
     #[test]
     fn http_dates_out_of_range_are_clamped() {
-        assert_eq!(
-            &http_date(UNIX_EPOCH - Duration::from_secs(5)),
-            b"Thu, 01 Jan 1970 00:00:00 GMT"
-        );
-        assert_eq!(
-            &http_date(at(u64::MAX / 2)),
-            b"Fri, 31 Dec 9999 23:59:59 GMT"
-        );
+        assert_eq!(&http_date(UNIX_EPOCH - Duration::from_secs(5)), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&http_date(at(u64::MAX / 2)), b"Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]
     fn date_cache_formats_once_per_second() {
         let mut cache = DateCache::default();
         assert_eq!(cache.get(at(784_111_777)), DATE);
-        assert_eq!(
-            cache.get(at(784_111_777) + Duration::from_millis(999)),
-            DATE
-        );
+        assert_eq!(cache.get(at(784_111_777) + Duration::from_millis(999)), DATE);
         assert_eq!(cache.get(at(784_111_778)), b"Sun, 06 Nov 1994 08:49:38 GMT");
     }
 

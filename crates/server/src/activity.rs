@@ -33,7 +33,12 @@ pub struct Overdue {
 impl Activity {
     pub fn new(threads: usize) -> Activity {
         let idle = || Mutex::new(Running { since: Instant::now(), what: String::new(), busy: false });
-        Activity { threads: (0..threads).map(|_| idle()).collect(), served: AtomicU64::new(0), last_finished: AtomicU64::new(0), epoch: Instant::now() }
+        Activity {
+            threads: (0..threads).map(|_| idle()).collect(),
+            served: AtomicU64::new(0),
+            last_finished: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
     }
 
     fn slot(&self, thread: usize) -> std::sync::MutexGuard<'_, Running> {

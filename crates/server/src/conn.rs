@@ -53,7 +53,15 @@ pub enum IoError {
 
 impl Conn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
-        Conn { stream, peer, buf: Vec::with_capacity(1024), head: RequestHead::default(), out: Vec::new(), served: 0, since: Instant::now() }
+        Conn {
+            stream,
+            peer,
+            buf: Vec::with_capacity(1024),
+            head: RequestHead::default(),
+            out: Vec::new(),
+            served: 0,
+            since: Instant::now(),
+        }
     }
 
     /// Read what the socket has now, without waiting. `Ok(0)` means the client closed.

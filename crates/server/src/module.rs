@@ -5,15 +5,15 @@ use pyo3::types::{IntoPyDict, PyString, PyTuple};
 use warp_worker_config::WorkerConfig;
 
 use crate::wsgi::environ::Constants;
-use crate::wsgi::proxy::ProxyTrust;
 use crate::wsgi::objects::{ErrorStream, FileWrapper, Input, StartResponse, Write};
+use crate::wsgi::proxy::ProxyTrust;
 
 /// Serve `app` with the settings in `config_json` until the process is told to stop.
 /// Returns whether every request finished within the shutdown timeout.
 #[pyfunction]
 fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
-    let config: WorkerConfig = serde_json::from_str(config_json)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad worker settings: {e}")))?;
+    let config: WorkerConfig =
+        serde_json::from_str(config_json).map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad worker settings: {e}")))?;
     crate::log::set_level(config.log_level);
     let constants = Constants {
         server_name: PyString::new(py, &config.server_name).unbind(),

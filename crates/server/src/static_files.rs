@@ -56,9 +56,8 @@ pub struct Answered {
 impl StaticFiles {
     /// Built once per worker from the config; canonicalizes the folders.
     pub fn new(aliases: &[UrlAlias], document_root: Option<&str>) -> io::Result<StaticFiles> {
-        let canonical = |path: &str| {
-            std::fs::canonicalize(path).map_err(|e| io::Error::new(e.kind(), format!("static folder {path}: {e}")))
-        };
+        let canonical =
+            |path: &str| std::fs::canonicalize(path).map_err(|e| io::Error::new(e.kind(), format!("static folder {path}: {e}")));
         Ok(StaticFiles {
             urls: aliases.iter().map(|alias| alias.url.clone()).collect(),
             roots: aliases.iter().map(|alias| canonical(&alias.path)).collect::<io::Result<_>>()?,
@@ -210,7 +209,8 @@ impl Reply<'_> {
             if_range: first("if-range"),
         };
         let len = validators.len;
-        let mut headers: Headers<'_> = vec![("ETag", Cow::Borrowed(validators.etag.as_str())), ("Last-Modified", validators.last_modified().into())];
+        let mut headers: Headers<'_> =
+            vec![("ETag", Cow::Borrowed(validators.etag.as_str())), ("Last-Modified", validators.last_modified().into())];
         let (status, start, count) = match files::evaluate(&conditions, &validators, head.method() == "GET") {
             Answer::NotModified => ("304 Not Modified", 0, 0),
             Answer::Whole => ("200 OK", 0, len),
@@ -244,7 +244,13 @@ impl Reply<'_> {
 
     /// Write the head (and `body`, when the response has one); `None` when the connection
     /// failed. Returns the status code, the framing and whether the connection stays open.
-    fn write_head(&mut self, status: &str, headers: &[(&'static str, Cow<'_, str>)], length: u64, body: &[u8]) -> Option<(u16, Framing, bool)> {
+    fn write_head(
+        &mut self,
+        status: &str,
+        headers: &[(&'static str, Cow<'_, str>)],
+        length: u64,
+        body: &[u8],
+    ) -> Option<(u16, Framing, bool)> {
         let date = cached_http_date();
         let response = ResponseHead {
             status,

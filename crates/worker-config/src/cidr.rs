@@ -21,7 +21,9 @@ impl Cidr {
             v4 => v4,
         };
         match (self.network, addr) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => masked(u32::from(net).into(), 32, self.prefix) == masked(u32::from(a).into(), 32, self.prefix),
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                masked(u32::from(net).into(), 32, self.prefix) == masked(u32::from(a).into(), 32, self.prefix)
+            }
             (IpAddr::V6(net), IpAddr::V6(a)) => masked(u128::from(net), 128, self.prefix) == masked(u128::from(a), 128, self.prefix),
             _ => false,
         }

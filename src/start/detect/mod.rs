@@ -19,7 +19,6 @@ use crate::settings::{var, Id, Settings};
 
 pub use program::Program;
 
-
 /// The files that hold a WSGI app by convention, in the order they are tried.
 const WSGI_FILES: [&str; 3] = ["wsgi.py", "app.py", "application.py"];
 /// The callables looked for in a WSGI file, preferred first.
@@ -201,7 +200,10 @@ fn named(ctx: &Input, text: &str, origin: &str) -> Result<App> {
         let found = defines(ctx, &[&path])?.remove(0);
         return match found.callable() {
             Some(callable) => Ok(file_app(&path, callable)),
-            None => bail!("{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable", path.display()),
+            None => bail!(
+                "{} ({origin}) defines neither `application` nor `app` at top level: name the callable as module:callable",
+                path.display()
+            ),
         };
     }
     if !is_executable(&path) {
@@ -261,7 +263,10 @@ fn existing_file(src: &Path, text: &str, origin: &str) -> Result<PathBuf> {
 
 fn file_app(path: &Path, callable: &str) -> App {
     let module = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    App::Wsgi(Wsgi { target: Target::Module { module, callable: callable.to_owned(), call: None, file: Some(path.to_path_buf()) }, django: None })
+    App::Wsgi(Wsgi {
+        target: Target::Module { module, callable: callable.to_owned(), call: None, file: Some(path.to_path_buf()) },
+        django: None,
+    })
 }
 
 /// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
@@ -438,7 +443,10 @@ impl Defines {
     /// The WSGI callable the file defines, preferred first. A `from x import *` may bring
     /// one in unseen, so it counts as `application`.
     fn callable(&self) -> Option<&'static str> {
-        CALLABLES.into_iter().find(|c| self.names.iter().any(|n| n == c)).or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
+        CALLABLES
+            .into_iter()
+            .find(|c| self.names.iter().any(|n| n == c))
+            .or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
     }
 }
 
@@ -447,7 +455,10 @@ fn defines(ctx: &Input, files: &[&Path]) -> Result<Vec<Defines>> {
     args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut found: std::collections::HashMap<String, Defines> = inspect(ctx, &refs)?;
-    Ok(args[1..].iter().map(|f| found.remove(f).unwrap_or(Defines { names: Vec::new(), error: Some("not inspected".to_owned()) })).collect())
+    Ok(args[1..]
+        .iter()
+        .map(|f| found.remove(f).unwrap_or(Defines { names: Vec::new(), error: Some("not inspected".to_owned()) }))
+        .collect())
 }
 
 /// Run inspect.py with `args` in the app's folder and environment, and read its answer.

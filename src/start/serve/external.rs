@@ -51,15 +51,72 @@ impl Server {
     fn applies(self) -> &'static [Id] {
         use Id::*;
         match self {
-            Server::Gunicorn => &[Host, Port, ListenBacklog, Processes, Threads, RequestTimeout, ShutdownTimeout, MaximumRequests, UrlAlias, DocumentRoot, TrustProxyHeader, TrustProxy, ReloadOnChanges, User, Group, AccessLog, LogLevel],
+            Server::Gunicorn => &[
+                Host,
+                Port,
+                ListenBacklog,
+                Processes,
+                Threads,
+                RequestTimeout,
+                ShutdownTimeout,
+                MaximumRequests,
+                UrlAlias,
+                DocumentRoot,
+                TrustProxyHeader,
+                TrustProxy,
+                ReloadOnChanges,
+                User,
+                Group,
+                AccessLog,
+                LogLevel,
+            ],
             Server::Waitress => &[Host, Port, ListenBacklog, Threads, SocketTimeout, LimitRequestBody, UrlAlias, DocumentRoot, User, Group],
             Server::ModWsgi => &[
-                Host, Port, ListenBacklog, Processes, Threads, StartupTimeout, QueueTimeout, RequestTimeout, SocketTimeout, ShutdownTimeout, GracefulTimeout, MaximumRequests,
-                RestartInterval, InactivityTimeout, LimitRequestBody, UrlAlias, DocumentRoot, TrustProxyHeader, TrustProxy, ReloadOnChanges, User, Group, AccessLog, LogLevel,
+                Host,
+                Port,
+                ListenBacklog,
+                Processes,
+                Threads,
+                StartupTimeout,
+                QueueTimeout,
+                RequestTimeout,
+                SocketTimeout,
+                ShutdownTimeout,
+                GracefulTimeout,
+                MaximumRequests,
+                RestartInterval,
+                InactivityTimeout,
+                LimitRequestBody,
+                UrlAlias,
+                DocumentRoot,
+                TrustProxyHeader,
+                TrustProxy,
+                ReloadOnChanges,
+                User,
+                Group,
+                AccessLog,
+                LogLevel,
             ],
             Server::Uwsgi => &[
-                Host, Port, ListenBacklog, Processes, Threads, RequestTimeout, SocketTimeout, ShutdownTimeout, GracefulTimeout, MaximumRequests, RestartInterval, MemoryLimit,
-                LimitRequestBody, UrlAlias, DocumentRoot, ReloadOnChanges, User, Group, AccessLog,
+                Host,
+                Port,
+                ListenBacklog,
+                Processes,
+                Threads,
+                RequestTimeout,
+                SocketTimeout,
+                ShutdownTimeout,
+                GracefulTimeout,
+                MaximumRequests,
+                RestartInterval,
+                MemoryLimit,
+                LimitRequestBody,
+                UrlAlias,
+                DocumentRoot,
+                ReloadOnChanges,
+                User,
+                Group,
+                AccessLog,
             ],
         }
     }
@@ -69,8 +126,12 @@ impl Server {
         match self {
             Server::Gunicorn => "add gunicorn to the requirements and run `warp build`",
             Server::Waitress => "add waitress to the requirements and run `warp build`",
-            Server::ModWsgi => "add mod_wsgi to the requirements (it compiles against Apache: install apache2-dev first) and run `warp build`",
-            Server::Uwsgi => "add uwsgi to the requirements (it compiles: a C compiler and Python's headers are needed) and run `warp build`",
+            Server::ModWsgi => {
+                "add mod_wsgi to the requirements (it compiles against Apache: install apache2-dev first) and run `warp build`"
+            }
+            Server::Uwsgi => {
+                "add uwsgi to the requirements (it compiles: a C compiler and Python's headers are needed) and run `warp build`"
+            }
         }
     }
 }
@@ -103,7 +164,11 @@ impl Launch {
 
     /// The command line, for the banner and `--explain`.
     pub fn shown(&self) -> String {
-        std::iter::once(self.program.as_os_str()).chain(self.args.iter().map(OsString::as_os_str)).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -188,7 +253,16 @@ fn unsupported(launch: &mut Launch, server: Server, settings: &Settings) {
 }
 
 /// The help headings of the settings that say how the app is served.
-const SERVING: [&str; 8] = [table::H_LISTEN, table::H_CAPACITY, table::H_TIMEOUTS, table::H_RECYCLING, table::H_LIMITS, table::H_STATIC, table::H_PROXIES, table::H_LOGGING];
+const SERVING: [&str; 8] = [
+    table::H_LISTEN,
+    table::H_CAPACITY,
+    table::H_TIMEOUTS,
+    table::H_RECYCLING,
+    table::H_LIMITS,
+    table::H_STATIC,
+    table::H_PROXIES,
+    table::H_LOGGING,
+];
 
 fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
     let w = &plan.worker;
@@ -204,7 +278,11 @@ fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
         arg(launch, &["--access-logfile", "-"]);
     }
     if !w.trust_proxy_headers.is_empty() {
-        let peers = if w.trusted_proxies.is_empty() { "*".to_owned() } else { w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(",") };
+        let peers = if w.trusted_proxies.is_empty() {
+            "*".to_owned()
+        } else {
+            w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        };
         arg(launch, &["--forwarded-allow-ips", &peers]);
     }
     if plan.watch.is_some() {
@@ -346,7 +424,10 @@ fn uwsgi(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, python_pa
         }
         target => arg(launch, &["--module", &target.to_string()]),
     }
-    arg(launch, &["--socket-timeout", &secs(w.socket_timeout), "--limit-post", &w.limit_request_body.to_string(), "--buffer-size", "65535"]);
+    arg(
+        launch,
+        &["--socket-timeout", &secs(w.socket_timeout), "--limit-post", &w.limit_request_body.to_string(), "--buffer-size", "65535"],
+    );
     if !w.request_timeout.is_zero() {
         arg(launch, &["--harakiri", &secs(w.request_timeout)]);
     }

@@ -72,7 +72,10 @@ pub fn install(python: &Path) -> Result<Installed> {
         (format!("{NAME}/_warp_path.txt"), format!("{}\n", exe.display()).into_bytes()),
         (format!("{NAME}/_native.abi3.so"), module),
         (format!("{NAME}-{VERSION}.dist-info/METADATA"), metadata().into_bytes()),
-        (format!("{NAME}-{VERSION}.dist-info/WHEEL"), b"Wheel-Version: 1.0\nGenerator: warp\nRoot-Is-Purelib: false\nTag: cp39-abi3-linux_x86_64\n".to_vec()),
+        (
+            format!("{NAME}-{VERSION}.dist-info/WHEEL"),
+            b"Wheel-Version: 1.0\nGenerator: warp\nRoot-Is-Purelib: false\nTag: cp39-abi3-linux_x86_64\n".to_vec(),
+        ),
         (format!("{NAME}-{VERSION}.dist-info/INSTALLER"), b"warp\n".to_vec()),
         (format!("{NAME}-{VERSION}.dist-info/top_level.txt"), format!("{NAME}\n").into_bytes()),
     ]);

@@ -1,11 +1,11 @@
 //! `warp start` with the embedded server: installing the server module into the venv, and
 //! the master process that binds the socket and supervises the workers.
 
-pub mod install;
 pub mod external;
 pub mod foreground;
+pub mod install;
 pub mod pid1;
-pub mod supervisor;
-mod watch;
 pub mod privileges;
 pub mod setup;
+pub mod supervisor;
+mod watch;

@@ -36,8 +36,7 @@ pub fn exit_on_stop() -> Result<()> {
     let armed = ARMED.get_or_init(|| Arc::new(AtomicBool::new(true)));
     for signal in STOP {
         // A conditional shutdown calls only async-signal-safe `_exit`.
-        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, armed.clone())
-            .context("cannot install signal handlers")?;
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, armed.clone()).context("cannot install signal handlers")?;
     }
     Ok(())
 }

@@ -125,14 +125,8 @@ fn unit(setup: &Setup<'_>, dir: &Path, warp: &Path) -> Result<String> {
             None => format!("# Root, as when it was set up ({} in warp.env).\n", settings::var(Id::AllowRoot)),
         }
     } else {
-        let user = User::from_uid(Uid::effective())
-            .ok()
-            .flatten()
-            .map_or_else(|| Uid::effective().to_string(), |u| u.name);
-        let group = Group::from_gid(Gid::effective())
-            .ok()
-            .flatten()
-            .map_or_else(|| Gid::effective().to_string(), |g| g.name);
+        let user = User::from_uid(Uid::effective()).ok().flatten().map_or_else(|| Uid::effective().to_string(), |u| u.name);
+        let group = Group::from_gid(Gid::effective()).ok().flatten().map_or_else(|| Gid::effective().to_string(), |g| g.name);
         format!("User={}\nGroup={}\n", systemd_text(&user), systemd_text(&group))
     };
     Ok(format!(

@@ -115,12 +115,7 @@ pub fn run(plan: Plan) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let hangup = Arc::new(AtomicBool::new(false));
     let changed = Arc::new(AtomicBool::new(false));
-    for (signal, flag) in [
-        (libc::SIGTERM, &stop),
-        (libc::SIGINT, &stop),
-        (libc::SIGQUIT, &stop),
-        (libc::SIGHUP, &hangup),
-    ] {
+    for (signal, flag) in [(libc::SIGTERM, &stop), (libc::SIGINT, &stop), (libc::SIGQUIT, &stop), (libc::SIGHUP, &hangup)] {
         signal_hook::flag::register(signal, flag.clone()).context("cannot install signal handlers")?;
     }
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGCHLD] {
@@ -219,26 +214,19 @@ impl Master {
     }
 
     fn workers(&self) -> impl Iterator<Item = &Worker> {
-        self.slots
-            .iter()
-            .flat_map(|slot| slot.current.iter().chain(slot.next.iter()))
-            .chain(self.leaving.iter().map(|l| &l.worker))
+        self.slots.iter().flat_map(|slot| slot.current.iter().chain(slot.next.iter())).chain(self.leaving.iter().map(|l| &l.worker))
     }
 
     /// Sleep until a signal, a report from a worker, or the next deadline.
     fn wait(&self, wake: &UnixStream) -> Result<()> {
         let now = Instant::now();
         let startup = self.workers().filter(|w| !w.ready && !w.killed).map(|w| w.started + self.plan.startup_timeout);
-        let deadline = self
-            .slots
-            .iter()
-            .filter_map(|slot| slot.due)
-            .chain(self.leaving.iter().map(|l| l.deadline))
-            .chain(startup)
-            .min();
+        let deadline = self.slots.iter().filter_map(|slot| slot.due).chain(self.leaving.iter().map(|l| l.deadline)).chain(startup).min();
         let timeout = match deadline {
             None => PollTimeout::NONE,
-            Some(at) => PollTimeout::try_from(at.saturating_duration_since(now).as_millis().clamp(1, 60_000) as i32).unwrap_or(PollTimeout::MAX),
+            Some(at) => {
+                PollTimeout::try_from(at.saturating_duration_since(now).as_millis().clamp(1, 60_000) as i32).unwrap_or(PollTimeout::MAX)
+            }
         };
         let mut fds: Vec<PollFd<'_>> = std::iter::once(wake.as_fd())
             .chain(self.workers().filter(|w| !w.hung_up).map(|w| w.control.as_fd()))
@@ -261,7 +249,14 @@ impl Master {
                         Ok(Report::Ready) => self.ready(id, role),
                         Ok(Report::Retire(reason)) if role == Role::Current => {
                             let pid = self.slots[id].current.as_ref().map(Worker::pid);
-                            self.say(LogLevel::Info, &format!("worker {id} (pid {}) asks to be replaced ({}); starting its successor", fmt_pid(pid), reason.as_str()));
+                            self.say(
+                                LogLevel::Info,
+                                &format!(
+                                    "worker {id} (pid {}) asks to be replaced ({}); starting its successor",
+                                    fmt_pid(pid),
+                                    reason.as_str()
+                                ),
+                            );
                             self.start_successor(id);
                         }
                         Ok(Report::Retire(_)) => {}
@@ -295,7 +290,11 @@ impl Master {
         };
         self.say(
             LogLevel::Info,
-            &format!("worker {id} (pid {pid}) ready in {:.2}s; pid {} stops accepting and finishes its requests", took.as_secs_f64(), old.pid()),
+            &format!(
+                "worker {id} (pid {pid}) ready in {:.2}s; pid {} stops accepting and finishes its requests",
+                took.as_secs_f64(),
+                old.pid()
+            ),
         );
         if old.ready {
             let _ = std::io::Write::write_all(&mut old.control, STOP);

@@ -112,8 +112,7 @@ mod tests {
         write(".venv/lib/site.py");
         write(".git/HEAD.py");
         write("node_modules/x/index.py");
-        let seen: Vec<String> =
-            snapshot(root).keys().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
+        let seen: Vec<String> = snapshot(root).keys().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(seen, [".warp/action_hooks/deploy", ".warp/environment", "app.py", "pkg/views.py", "settings.toml"]);
     }
 }

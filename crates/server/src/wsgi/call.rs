@@ -12,10 +12,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::exchange::{Exchange, SendError};
-use warp_http::RequestHead;
 use crate::log;
 use crate::wsgi::environ::{self, Constants, Peer};
 use crate::wsgi::objects::{lock, send_error, FileWrapper, Input, Slot, StartResponse, Write};
+use warp_http::RequestHead;
 
 /// What became of a request.
 pub struct Served {
@@ -80,9 +80,12 @@ fn stream(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<bo
 fn send_chunks(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<()> {
     for item in result.try_iter()? {
         let item = item?;
-        let bytes = item
-            .cast::<PyBytes>()
-            .map_err(|_| PyTypeError::new_err(format!("the app yielded {}, not bytes", item.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+        let bytes = item.cast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "the app yielded {}, not bytes",
+                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
         if with_exchange(slot, |ex| ex.stage(bytes.as_bytes(), false))? {
             py.detach(|| with_exchange(slot, Exchange::flush))?;
         }

@@ -47,7 +47,11 @@ fn limit(size: Option<isize>) -> Option<usize> {
 }
 
 impl Input {
-    fn read_with(&self, py: Python<'_>, op: impl FnOnce(&mut Exchange) -> Result<Vec<u8>, crate::body::BodyError> + Send) -> PyResult<Py<PyBytes>> {
+    fn read_with(
+        &self,
+        py: Python<'_>,
+        op: impl FnOnce(&mut Exchange) -> Result<Vec<u8>, crate::body::BodyError> + Send,
+    ) -> PyResult<Py<PyBytes>> {
         let data = py.detach(|| match lock(&self.slot).as_mut() {
             Some(ex) => op(ex).map_err(|e| e.to_string()),
             None => Ok(Vec::new()),
@@ -137,9 +141,7 @@ impl StartResponse {
                 return Err(PyErr::from_value(value));
             }
             None if ex.status.is_some() => {
-                return Err(PyAssertionError::new_err(
-                    "start_response called a second time without exc_info",
-                ));
+                return Err(PyAssertionError::new_err("start_response called a second time without exc_info"));
             }
             _ => {}
         }
@@ -151,22 +153,17 @@ impl StartResponse {
 
 /// Validate the app's header list: a list of `(str, str)` tuples with legal names and values.
 fn header_list(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
-    let list = headers
-        .cast::<PyList>()
-        .map_err(|_| PyTypeError::new_err("start_response: headers must be a list of (name, value) tuples"))?;
+    let list =
+        headers.cast::<PyList>().map_err(|_| PyTypeError::new_err("start_response: headers must be a list of (name, value) tuples"))?;
     let mut out = Vec::with_capacity(list.len());
     for item in list.iter() {
-        let pair = item
-            .cast::<PyTuple>()
-            .map_err(|_| PyTypeError::new_err("start_response: each header must be a (name, value) tuple"))?;
+        let pair = item.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("start_response: each header must be a (name, value) tuple"))?;
         if pair.len() != 2 {
             return Err(PyTypeError::new_err("start_response: each header must be a (name, value) tuple"));
         }
         let as_str = |i: usize| -> PyResult<String> {
             let item = pair.get_item(i)?;
-            let text = item
-                .cast::<PyString>()
-                .map_err(|_| PyTypeError::new_err("start_response: header names and values must be str"))?;
+            let text = item.cast::<PyString>().map_err(|_| PyTypeError::new_err("start_response: header names and values must be str"))?;
             Ok(text.to_cow()?.into_owned())
         };
         let (name, value) = (as_str(0)?, as_str(1)?);
@@ -185,9 +182,7 @@ pub struct Write {
 #[pymethods]
 impl Write {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bytes = data
-            .cast::<PyBytes>()
-            .map_err(|_| PyTypeError::new_err("write() takes bytes"))?;
+        let bytes = data.cast::<PyBytes>().map_err(|_| PyTypeError::new_err("write() takes bytes"))?;
         let data = bytes.as_bytes();
         py.detach(|| match lock(&self.slot).as_mut() {
             Some(ex) => ex.send(data).map_err(Some),

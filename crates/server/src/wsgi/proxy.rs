@@ -7,9 +7,9 @@
 
 use std::net::IpAddr;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3::intern;
 use warp_http::cgi::split_host;
 use warp_worker_config::Cidr;
 
