@@ -252,7 +252,7 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<C
             }
         };
     // The next request starts after this one's body, read or not.
-    let keep_alive = keep_alive && matches!(body.discard_rest(&mut conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
+    let keep_alive = keep_alive && matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
     log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: started.elapsed() });
     conn.served += 1;
     (conn, keep_alive)
