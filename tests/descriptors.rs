@@ -1,0 +1,110 @@
+//! The descriptors the embedded server is handed and must not trust blindly: the listening
+//! socket the master names in a worker's settings.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
+
+use crate::util::Sandbox;
+
+/// The misbehaving app, built once for every test here.
+fn app() -> &'static Sandbox {
+    static APP: OnceLock<Sandbox> = OnceLock::new();
+    APP.get_or_init(Sandbox::robust)
+}
+
+/// Worker settings as the master writes them, with `listen_fd` and no control channel.
+fn worker_settings(listen_fd: i32) -> String {
+    let config = WorkerConfig {
+        app: "wsgi:application".to_owned(),
+        src: app().app().to_string_lossy().into_owned(),
+        listen_fd,
+        control_fd: -1,
+        threads: 1,
+        processes: 1,
+        server_name: "127.0.0.1".to_owned(),
+        server_port: 8000,
+        limit_request_body: 1 << 20,
+        queue_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+        socket_timeout: Duration::from_secs(5),
+        shutdown_timeout: Duration::from_secs(1),
+        graceful_timeout: Duration::from_secs(1),
+        maximum_requests: 0,
+        restart_interval: Duration::ZERO,
+        inactivity_timeout: Duration::ZERO,
+        memory_limit: 0,
+        url_aliases: Vec::new(),
+        document_root: None,
+        trust_proxy_headers: Vec::new(),
+        trusted_proxies: Vec::new(),
+        access_log: AccessLogFormat::Off,
+        log_level: LogLevel::Info,
+        health_path: None,
+        worker_id: 0,
+    };
+    serde_json::to_string(&config).unwrap()
+}
+
+/// Run a worker by hand, as the master does, with `stdin` as its fd 0; its exit status
+/// and stderr once it has ended, which it must within a few seconds.
+fn run_worker(listen_fd: i32, stdin: Stdio) -> (ExitStatus, String) {
+    let mut child = Command::new(app().venv().join("bin/python"))
+        .args(["-m", "warp_server"])
+        .current_dir(app().app())
+        .env("WARP_WORKER_CONFIG", worker_settings(listen_fd))
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the venv's python runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut stderr = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+            panic!("a worker with listen_fd {listen_fd} still runs after 20 s:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status, stderr)
+}
+
+fn assert_refused(listen_fd: i32, stdin: Stdio, why: &str) {
+    let (status, stderr) = run_worker(listen_fd, stdin);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let expected = format!("warp: worker 0 cannot start: the listening socket (listen_fd {listen_fd}) {why}");
+    assert!(stderr.contains(&expected), "expected {expected:?} in:\n{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+#[test]
+fn a_worker_whose_listen_fd_is_closed_exits_saying_so() {
+    // No descriptor 1000 is open in the worker.
+    assert_refused(1000, Stdio::null(), "is not an open file descriptor");
+}
+
+#[test]
+fn a_worker_whose_listen_fd_is_a_file_exits_saying_so() {
+    let file = std::fs::File::open(app().app().join("wsgi.py")).unwrap();
+    assert_refused(0, Stdio::from(file), "is a regular file, not a listening TCP socket");
+}
+
+#[test]
+fn a_worker_whose_listen_fd_is_a_connection_exits_saying_so() {
+    // Not a listener: the worker would wait for clients forever.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let connection = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    assert_refused(0, Stdio::from(OwnedFd::from(connection)), "is a TCP socket that is not listening");
+}
