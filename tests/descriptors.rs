@@ -1,20 +1,83 @@
 //! The descriptors the embedded server is handed and must not trust blindly: the listening
-//! socket the master names in a worker's settings.
+//! socket the master names in a worker's settings, and the files an app gives to
+//! `wsgi.file_wrapper`, which the app may close, shrink or lie about while they are sent.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use warp_worker_config::{AccessLogFormat, LogLevel, WorkerConfig};
 
+use crate::rawhttp::{get, Client};
+use crate::running::Server;
 use crate::util::Sandbox;
 
 /// The misbehaving app, built once for every test here.
 fn app() -> &'static Sandbox {
     static APP: OnceLock<Sandbox> = OnceLock::new();
     APP.get_or_init(Sandbox::robust)
+}
+
+/// More than the loopback send buffer and a slow client's receive buffer hold together,
+/// so a send of it is still under way while that client holds back.
+const LARGE: usize = 32 << 20;
+
+/// A file of `size` bytes, every one `byte`.
+fn file_of(dir: &Path, name: &str, byte: u8, size: usize) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, vec![byte; size]).unwrap();
+    path
+}
+
+/// A client with a small receive buffer that reads only when the test does, so the
+/// server's send of a large file waits on it.
+fn slow_client(port: u16) -> Client {
+    let client = Client::connect(port);
+    socket2::SockRef::from(&client.stream).set_recv_buffer_size(64 << 10).unwrap();
+    client
+}
+
+/// What follows the first byte of `body` that is not `byte`, for failure messages.
+fn after_file_bytes(body: &[u8], byte: u8) -> String {
+    match body.iter().position(|&b| b != byte) {
+        Some(i) => format!("at byte {i}: {:?}", String::from_utf8_lossy(&body[i..body.len().min(i + 200)])),
+        None => "nothing else".to_owned(),
+    }
+}
+
+#[test]
+fn a_file_wrapper_whose_fileno_is_negative_is_read_through_instead() {
+    // One thread: the request after it shows that thread survived.
+    let server = Server::start(app(), &["start", "--threads", "1"]);
+    let response = get(server.port, "/negative-fileno");
+    assert_eq!(response.status, 200, "{}", server.log());
+    assert_eq!(response.text(), "read, not sent\n".repeat(1000));
+    assert_eq!(get(server.port, "/after").status, 200);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_file_closed_by_another_thread_while_it_is_sent_is_still_the_file_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = file_of(dir.path(), "sent", b'a', LARGE);
+    let other = file_of(dir.path(), "other", b'b', LARGE);
+    let server = Server::start(app(), &["start", "--threads", "2"]);
+    let mut client = slow_client(server.port);
+    client.send(format!("GET /sendfile?{} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", sent.display()).as_bytes());
+    let head = client.head().expect("a response head");
+    assert_eq!((head.status, head.header("content-length")), (200, Some(LARGE.to_string())));
+    // The head goes out after the server made its own descriptor for the file and
+    // released the GIL; the send now waits for this client. Meanwhile another thread of
+    // the app closes the app's descriptor and the number comes back naming another file.
+    let swap = get(server.port, &format!("/swap?sent={}&other={}", sent.display(), other.display()));
+    assert_eq!(swap.status, 200, "{}", server.log());
+    let (body, whole) = client.take(LARGE);
+    assert!(whole, "the body ended after {} of {LARGE} bytes:\n{}", body.len(), server.log());
+    assert!(body.iter().all(|&b| b == b'a'), "bytes of another file came {}", after_file_bytes(&body, b'a'));
+    assert!(server.stop().success());
 }
 
 /// Worker settings as the master writes them, with `listen_fd` and no control channel.
