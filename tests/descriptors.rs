@@ -80,6 +80,33 @@ fn a_file_closed_by_another_thread_while_it_is_sent_is_still_the_file_sent() {
     assert!(server.stop().success());
 }
 
+#[test]
+fn a_file_that_shrinks_while_sent_as_a_chunk_ends_the_connection_without_a_last_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = file_of(dir.path(), "shrinks", b'x', LARGE);
+    let server = Server::start(app(), &["start"]);
+    let mut client = slow_client(server.port);
+    // A second request waits behind the first: it must not be answered on this connection.
+    let first = format!("GET /sendfile-chunked?{} HTTP/1.1\r\nHost: localhost\r\n\r\n", file.display());
+    client.send(format!("{first}GET /next HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes());
+    let head = client.head().expect("a response head");
+    assert_eq!((head.status, head.header("transfer-encoding").as_deref()), (200, Some("chunked")));
+    assert_eq!(client.line().as_deref(), Some(&b"6"[..]));
+    assert_eq!(client.take(8), (b"begin\n\r\n".to_vec(), true));
+    let size_line = client.line().expect("the file's chunk header");
+    let promised = usize::from_str_radix(std::str::from_utf8(&size_line).unwrap(), 16).unwrap();
+    assert_eq!(promised, LARGE, "the chunk promises the whole file");
+    // The file loses its bytes while the send waits for this client.
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(0).unwrap();
+    let (rest, closed) = client.until_closed(Duration::from_secs(10));
+    assert!(closed, "the connection stayed open after {} bytes; after the file's came {}", rest.len(), after_file_bytes(&rest, b'x'));
+    assert!(rest.len() < promised, "all {promised} promised bytes came: the file shrank too late for this test");
+    // Nothing but the file's bytes: no end of the chunk, no last chunk, no next response.
+    assert!(rest.iter().all(|&b| b == b'x'), "after the file's bytes came {}", after_file_bytes(&rest, b'x'));
+    server.wait_for_log("shrank while it was sent", Duration::from_secs(5));
+    assert!(server.stop().success());
+}
+
 /// Worker settings as the master writes them, with `listen_fd` and no control channel.
 fn worker_settings(listen_fd: i32) -> String {
     let config = WorkerConfig {

@@ -51,7 +51,8 @@ impl Client {
         }
     }
 
-    fn line(&mut self) -> Option<Vec<u8>> {
+    /// The next line, without its CRLF; `None` once the connection ends first.
+    pub fn line(&mut self) -> Option<Vec<u8>> {
         loop {
             if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
                 let line = self.buf[..i].to_vec();
@@ -73,6 +74,21 @@ impl Client {
             }
         }
         (self.buf.drain(..n).collect(), true)
+    }
+
+    /// Everything until the server closes the connection, and whether it did close it
+    /// within `wait` (rather than going quiet with the connection open).
+    pub fn until_closed(&mut self, wait: Duration) -> (Vec<u8>, bool) {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 16384];
+        let closed = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) => break !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            }
+        };
+        (std::mem::take(&mut self.buf), closed)
     }
 
     /// Read the status line and headers of the next response, leaving its body unread.
