@@ -144,6 +144,8 @@ fn duplicate(raw: RawFd) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
+/// Run `op` on the request's exchange, holding the slot's mutex: with the GIL held only
+/// for bookkeeping, released for socket I/O (see [`crate::wsgi::objects`]).
 fn with_exchange<T>(slot: &Slot, op: impl FnOnce(&mut Exchange) -> Result<T, SendError>) -> PyResult<T> {
     match lock(slot).as_mut() {
         Some(ex) => op(ex).map_err(send_error),
