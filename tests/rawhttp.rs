@@ -51,7 +51,8 @@ impl Client {
         }
     }
 
-    fn line(&mut self) -> Option<Vec<u8>> {
+    /// The next line, without its CRLF; `None` once the connection ends first.
+    pub fn line(&mut self) -> Option<Vec<u8>> {
         loop {
             if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
                 let line = self.buf[..i].to_vec();
@@ -64,7 +65,8 @@ impl Client {
         }
     }
 
-    fn take(&mut self, n: usize) -> (Vec<u8>, bool) {
+    /// The next `n` bytes, and whether all of them came before the connection ended.
+    pub fn take(&mut self, n: usize) -> (Vec<u8>, bool) {
         while self.buf.len() < n {
             if !self.fill() {
                 let all = std::mem::take(&mut self.buf);
@@ -74,8 +76,23 @@ impl Client {
         (self.buf.drain(..n).collect(), true)
     }
 
-    /// Read the next response; `head_request` says it answers a HEAD (no body).
-    pub fn response(&mut self, head_request: bool) -> Option<Response> {
+    /// Everything until the server closes the connection, and whether it did close it
+    /// within `wait` (rather than going quiet with the connection open).
+    pub fn until_closed(&mut self, wait: Duration) -> (Vec<u8>, bool) {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 16384];
+        let closed = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) => break !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            }
+        };
+        (std::mem::take(&mut self.buf), closed)
+    }
+
+    /// Read the status line and headers of the next response, leaving its body unread.
+    pub fn head(&mut self) -> Option<Response> {
         let status_line = self.line()?;
         let status_line = String::from_utf8_lossy(&status_line).into_owned();
         let mut parts = status_line.splitn(3, ' ').skip(1);
@@ -91,7 +108,13 @@ impl Client {
             let value = line[colon + 1..].trim_ascii().to_vec();
             headers.push((name, value));
         }
-        let mut response = Response { status, headers, body: Vec::new(), complete: true };
+        Some(Response { status, headers, body: Vec::new(), complete: true })
+    }
+
+    /// Read the next response; `head_request` says it answers a HEAD (no body).
+    pub fn response(&mut self, head_request: bool) -> Option<Response> {
+        let mut response = self.head()?;
+        let status = response.status;
         if head_request || status < 200 || status == 204 || status == 304 {
             return Some(response);
         }

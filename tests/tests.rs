@@ -6,6 +6,7 @@ mod util;
 
 mod build;
 mod commands;
+mod descriptors;
 mod detection;
 mod django;
 mod factories;

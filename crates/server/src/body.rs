@@ -1,10 +1,41 @@
 //! Reading a request body for `wsgi.input`: sized or chunked, with `100 Continue` sent the
 //! first time the app asks for the body, and EOF exactly at the body's end.
+//!
+//! The reader takes its bytes from a [`Source`]: the client's connection in the server,
+//! any [`std::io::Read`] in the unit tests below. It is generic over it, so the server's
+//! path compiles to direct calls on the connection.
 
 use std::time::Duration;
 
 use crate::conn::{Conn, IoError};
 use warp_http::{BodyKind, ChunkedDecoder, HttpError, CONTINUE_100};
+
+/// Where a request body's bytes come from.
+pub trait Source {
+    /// Bytes received and not yet consumed: the part of the body that came with the head,
+    /// then what [`Source::read_more`] appends. The reader drains what it takes.
+    fn buffer(&mut self) -> &mut Vec<u8>;
+    /// Append at least one byte to the buffer, waiting up to `timeout`;
+    /// [`IoError::Closed`] when the client has nothing more to send.
+    fn read_more(&mut self, timeout: Duration) -> Result<usize, IoError>;
+    /// Send `100 Continue`, the go-ahead a client that sent `Expect: 100-continue` waits
+    /// for before it sends the body.
+    fn send_continue(&mut self, timeout: Duration) -> Result<(), IoError>;
+}
+
+impl Source for Conn {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn read_more(&mut self, timeout: Duration) -> Result<usize, IoError> {
+        Conn::read_more(self, timeout)
+    }
+
+    fn send_continue(&mut self, timeout: Duration) -> Result<(), IoError> {
+        self.write_all(CONTINUE_100, timeout)
+    }
+}
 
 /// Why a body read failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,14 +84,14 @@ impl Body {
     }
 
     /// Up to `max` bytes (all that remain when `None`); empty at the end of the body.
-    pub fn read(&mut self, conn: &mut Conn, max: Option<usize>, timeout: Duration) -> Result<Vec<u8>, BodyError> {
+    pub fn read(&mut self, conn: &mut impl Source, max: Option<usize>, timeout: Duration) -> Result<Vec<u8>, BodyError> {
         while max.is_none_or(|m| self.buffered().len() < m) && self.fill(conn, timeout)? {}
         let take = max.map_or(self.buffered().len(), |m| m.min(self.buffered().len()));
         Ok(self.take(take))
     }
 
     /// One line including its `\n`, or up to `max` bytes of it; empty at the end of the body.
-    pub fn read_line(&mut self, conn: &mut Conn, max: Option<usize>, timeout: Duration) -> Result<Vec<u8>, BodyError> {
+    pub fn read_line(&mut self, conn: &mut impl Source, max: Option<usize>, timeout: Duration) -> Result<Vec<u8>, BodyError> {
         let mut searched = 0;
         loop {
             let buffered = self.buffered();
@@ -79,7 +110,7 @@ impl Body {
     /// Read and discard what the app left unread, so the next request on the connection
     /// starts at the right byte. Returns false when more than `allowance` bytes remain, in
     /// which case the connection should be closed rather than drained.
-    pub fn discard_rest(&mut self, conn: &mut Conn, allowance: u64, timeout: Duration) -> Result<bool, BodyError> {
+    pub fn discard_rest(&mut self, conn: &mut impl Source, allowance: u64, timeout: Duration) -> Result<bool, BodyError> {
         if self.continue_owed {
             // The client is still waiting for permission: it will not send the body, and
             // the next bytes it sends are a new request.
@@ -116,26 +147,27 @@ impl Body {
     }
 
     /// Decode more of the body into `pending`. Returns false at the end of the body.
-    fn fill(&mut self, conn: &mut Conn, timeout: Duration) -> Result<bool, BodyError> {
+    fn fill(&mut self, conn: &mut impl Source, timeout: Duration) -> Result<bool, BodyError> {
         if self.is_complete() {
             return Ok(false);
         }
         if self.continue_owed {
             self.continue_owed = false;
-            if conn.buf.is_empty() {
-                conn.write_all(CONTINUE_100, timeout)?;
+            if conn.buffer().is_empty() {
+                conn.send_continue(timeout)?;
             }
         }
         loop {
             match &mut self.framing {
                 Framing::Done => return Ok(false),
                 Framing::Length { remaining } => {
-                    if conn.buf.is_empty() {
+                    if conn.buffer().is_empty() {
                         conn.read_more(timeout)?;
                     }
-                    let n = conn.buf.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                    self.pending.extend_from_slice(&conn.buf[..n]);
-                    conn.buf.drain(..n);
+                    let buf = conn.buffer();
+                    let n = buf.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    self.pending.extend_from_slice(&buf[..n]);
+                    buf.drain(..n);
                     *remaining -= n as u64;
                     if *remaining == 0 {
                         self.framing = Framing::Done;
@@ -144,8 +176,9 @@ impl Body {
                 }
                 Framing::Chunked { decoder, done } => {
                     let before = self.pending.len();
-                    let decoded = decoder.decode(&conn.buf, &mut self.pending)?;
-                    conn.buf.drain(..decoded.consumed);
+                    let buf = conn.buffer();
+                    let decoded = decoder.decode(buf, &mut self.pending)?;
+                    buf.drain(..decoded.consumed);
                     *done = decoded.done;
                     if self.pending.len() > before || *done {
                         return Ok(self.pending.len() > before);
@@ -154,5 +187,219 @@ impl Body {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    const T: Duration = Duration::from_secs(1);
+
+    /// A client as the body reader sees it: bytes that came with the head in `buf`, the rest
+    /// read from `reader` at most `per_read` bytes at a time.
+    struct Client<R> {
+        reader: R,
+        buf: Vec<u8>,
+        per_read: usize,
+        continues: usize,
+    }
+
+    impl<'a> Client<&'a [u8]> {
+        /// `with_head` already received, `later` still to come in reads of `per_read` bytes.
+        fn new(with_head: &[u8], later: &'a [u8], per_read: usize) -> Self {
+            Client { reader: later, buf: with_head.to_vec(), per_read, continues: 0 }
+        }
+    }
+
+    impl<R: Read> Source for Client<R> {
+        fn buffer(&mut self) -> &mut Vec<u8> {
+            &mut self.buf
+        }
+
+        fn read_more(&mut self, _timeout: Duration) -> Result<usize, IoError> {
+            let mut chunk = vec![0; self.per_read];
+            match self.reader.read(&mut chunk)? {
+                0 => Err(IoError::Closed),
+                n => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    Ok(n)
+                }
+            }
+        }
+
+        fn send_continue(&mut self, _timeout: Duration) -> Result<(), IoError> {
+            self.continues += 1;
+            Ok(())
+        }
+    }
+
+    fn sized(n: u64) -> Body {
+        Body::new(BodyKind::Length(n), false, u64::MAX)
+    }
+
+    fn chunked(max_body: u64) -> Body {
+        Body::new(BodyKind::Chunked, false, max_body)
+    }
+
+    /// `read(None)` until the end, one call.
+    fn read_all(body: &mut Body, client: &mut impl Source) -> Vec<u8> {
+        body.read(client, None, T).expect("the body reads")
+    }
+
+    #[test]
+    fn a_sized_body_ends_at_its_length_and_leaves_the_next_request() {
+        for per_read in [1, 3, 4096] {
+            let mut client = Client::new(b"", b"hello worldGET /next", per_read);
+            let mut body = sized(11);
+            assert_eq!(read_all(&mut body, &mut client), b"hello world", "{per_read} bytes per read");
+            assert!(body.is_complete());
+            assert_eq!(body.read(&mut client, None, T).unwrap(), b"", "EOF at the end, and it stays there");
+            assert_eq!(body.delivered, 11);
+            // What was read past the body stays for the next request; nothing more is read.
+            let mut rest = client.buf.clone();
+            rest.extend(client.reader);
+            assert_eq!(rest, b"GET /next");
+        }
+    }
+
+    #[test]
+    fn a_body_that_came_with_the_head_is_read_without_waiting_for_more() {
+        // The source would fail any read: everything is already buffered.
+        let mut client = Client::new(b"abcdefGET /", b"", 1);
+        let mut body = sized(6);
+        assert_eq!(body.read(&mut client, Some(4), T).unwrap(), b"abcd");
+        assert_eq!(body.read(&mut client, Some(4), T).unwrap(), b"ef");
+        assert_eq!(body.read(&mut client, Some(4), T).unwrap(), b"");
+        assert_eq!(client.buf, b"GET /");
+    }
+
+    #[test]
+    fn sized_reads_return_at_most_their_size_across_short_reads() {
+        let mut client = Client::new(b"", b"0123456789", 3);
+        let mut body = sized(10);
+        let mut parts = Vec::new();
+        loop {
+            let part = body.read(&mut client, Some(4), T).unwrap();
+            if part.is_empty() {
+                break;
+            }
+            parts.push(part);
+        }
+        assert_eq!(parts, [&b"0123"[..], b"4567", b"89"]);
+    }
+
+    #[test]
+    fn lines_are_split_at_newlines_and_at_their_size_limit() {
+        let mut client = Client::new(b"", b"a\nbbbb\ncc", 1);
+        let mut body = sized(9);
+        assert_eq!(body.read_line(&mut client, None, T).unwrap(), b"a\n");
+        assert_eq!(body.read_line(&mut client, Some(2), T).unwrap(), b"bb");
+        assert_eq!(body.read_line(&mut client, None, T).unwrap(), b"bb\n");
+        assert_eq!(body.read_line(&mut client, None, T).unwrap(), b"cc", "the last line has no newline");
+        assert_eq!(body.read_line(&mut client, None, T).unwrap(), b"");
+        assert_eq!(body.delivered, 9);
+    }
+
+    #[test]
+    fn a_chunked_body_is_decoded_and_the_bytes_after_its_last_chunk_are_left() {
+        let wire = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\nGET /next";
+        for per_read in [1, 2, 7, 4096] {
+            let mut client = Client::new(b"", wire, per_read);
+            let mut body = chunked(u64::MAX);
+            assert_eq!(read_all(&mut body, &mut client), b"hello world", "{per_read} bytes per read");
+            assert!(body.is_complete());
+            let mut rest = client.buf.clone();
+            rest.extend(client.reader);
+            assert_eq!(rest, b"GET /next");
+        }
+    }
+
+    #[test]
+    fn a_chunked_body_over_the_limit_is_refused_with_413() {
+        let mut client = Client::new(b"", b"4\r\nabcd\r\n4\r\nefgh\r\n0\r\n\r\n", 4096);
+        let mut body = chunked(6);
+        match body.read(&mut client, None, T) {
+            Err(BodyError::Http(err)) => assert_eq!(err.status, 413),
+            other => panic!("expected 413, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_chunk_framing_is_refused_with_400() {
+        // The data is longer than its size line says: no CRLF where one must be.
+        let mut client = Client::new(b"", b"3\r\nabcd\r\n0\r\n\r\n", 4096);
+        match chunked(u64::MAX).read(&mut client, None, T) {
+            Err(BodyError::Http(err)) => assert_eq!(err.status, 400),
+            other => panic!("expected 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_client_that_closes_mid_body_is_an_error_not_a_short_body() {
+        let mut client = Client::new(b"", b"1234", 2);
+        assert!(matches!(sized(10).read(&mut client, None, T), Err(BodyError::Io(IoError::Closed))));
+        let mut client = Client::new(b"", b"5\r\nhel", 2);
+        assert!(matches!(chunked(u64::MAX).read(&mut client, None, T), Err(BodyError::Io(IoError::Closed))));
+        // Bytes that did arrive are handed over before the error surfaces.
+        let mut client = Client::new(b"", b"1234", 2);
+        let mut body = sized(10);
+        assert_eq!(body.read(&mut client, Some(4), T).unwrap(), b"1234");
+        assert!(body.read(&mut client, Some(4), T).is_err());
+    }
+
+    #[test]
+    fn an_empty_body_reads_nothing_from_the_client() {
+        let mut client = Client::new(b"GET /next", b"more", 1);
+        let mut body = Body::new(BodyKind::Empty, false, u64::MAX);
+        assert_eq!(body.read(&mut client, None, T).unwrap(), b"");
+        assert_eq!(body.read_line(&mut client, None, T).unwrap(), b"");
+        assert_eq!(client.buf, b"GET /next");
+    }
+
+    #[test]
+    fn continue_is_sent_once_and_only_when_the_body_is_read_and_not_already_coming() {
+        let mut client = Client::new(b"", b"body", 4096);
+        let mut body = Body::new(BodyKind::Length(4), true, u64::MAX);
+        assert_eq!(client.continues, 0, "not before the app asks for the body");
+        assert_eq!(body.read(&mut client, Some(2), T).unwrap(), b"bo");
+        assert_eq!(body.read(&mut client, Some(2), T).unwrap(), b"dy");
+        assert_eq!(client.continues, 1);
+
+        // The client sent the body without waiting: no go-ahead needed.
+        let mut client = Client::new(b"body", b"", 4096);
+        let mut body = Body::new(BodyKind::Length(4), true, u64::MAX);
+        assert_eq!(read_all(&mut body, &mut client), b"body");
+        assert_eq!(client.continues, 0);
+    }
+
+    #[test]
+    fn an_unread_body_the_client_was_never_invited_to_send_is_not_waited_for() {
+        // The bytes after the head are the next request, not the body.
+        let mut client = Client::new(b"GET /next", b"", 4096);
+        let mut body = Body::new(BodyKind::Length(1000), true, u64::MAX);
+        assert!(body.discard_rest(&mut client, 0, T).unwrap());
+        assert_eq!((client.continues, &client.buf[..]), (0, &b"GET /next"[..]));
+    }
+
+    #[test]
+    fn an_unread_body_is_discarded_up_to_the_allowance() {
+        let mut client = Client::new(b"", b"0123456789GET /next", 3);
+        let mut body = sized(10);
+        assert_eq!(body.read(&mut client, Some(2), T).unwrap(), b"01");
+        assert!(body.discard_rest(&mut client, 8, T).unwrap());
+        let mut rest = client.buf.clone();
+        rest.extend(client.reader);
+        assert_eq!(rest, b"GET /next");
+        assert_eq!(body.delivered, 2, "discarded bytes were not delivered");
+
+        // More left than allowed: the caller closes the connection instead.
+        let mut client = Client::new(b"", b"0123456789", 3);
+        assert!(!sized(10).discard_rest(&mut client, 4, T).unwrap());
+        let wire = b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+        assert!(!chunked(u64::MAX).discard_rest(&mut Client::new(b"", wire, 4096), 4, T).unwrap());
+        assert!(chunked(u64::MAX).discard_rest(&mut Client::new(b"", wire, 4096), 6, T).unwrap());
     }
 }

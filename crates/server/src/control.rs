@@ -1,7 +1,6 @@
 //! The worker's end of its control channel to the master (see `warp_worker_config::control`).
 
 use std::io::{self, Read, Write};
-use std::os::fd::FromRawFd;
 
 use mio::net::UnixStream;
 use warp_worker_config::control::{Report, STOP};
@@ -21,13 +20,8 @@ pub struct Control {
 }
 
 impl Control {
-    /// Take over the inherited socket at `fd`.
-    ///
-    /// # Safety
-    /// `fd` must be an open Unix stream socket that nothing else in the process owns.
-    pub unsafe fn from_fd(fd: i32) -> io::Result<Control> {
-        // SAFETY: guaranteed by the caller.
-        let std_stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+    /// Use the inherited socket (see [`crate::inherited`]).
+    pub fn new(std_stream: std::os::unix::net::UnixStream) -> io::Result<Control> {
         std_stream.set_nonblocking(true)?;
         Ok(Control { stream: UnixStream::from_std(std_stream), inbox: Vec::new() })
     }

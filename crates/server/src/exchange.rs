@@ -3,13 +3,16 @@
 //! The response head is written only when the first non-empty body chunk (or the end of
 //! the response) arrives, so a late `start_response` or an `exc_info` replacement still
 //! decides the status. Never more than a declared Content-Length goes out; if fewer bytes
-//! came, the connection is closed so the client cannot mistake the end.
+//! came, the connection is closed so the client cannot mistake the end. Likewise a chunk
+//! whose bytes did not all go out (a file that shrank while sent) is never followed by
+//! anything: no end of chunk, no last chunk, no next response; the connection is closed.
 
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use crate::body::Body;
 use crate::conn::{Conn, IoError};
+use crate::log;
 use warp_http::{cached_http_date, encode_chunk_header, Framing, HeaderProblem, ResponseHead, ResponsePlan, Version, LAST_CHUNK};
 
 /// Facts about the request that shape the response.
@@ -43,11 +46,14 @@ pub struct Exchange {
     plan: Option<ResponsePlan>,
     /// Body bytes written (after framing decisions, before chunk encoding).
     pub sent: u64,
+    /// A chunk header promised more bytes than went out: the response cannot be completed,
+    /// and nothing more may be written on the connection.
+    cut_short: bool,
 }
 
 impl Exchange {
     pub fn new(conn: Box<Conn>, body: Body, timeout: Duration, facts: RequestFacts) -> Exchange {
-        Exchange { conn, body, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0 }
+        Exchange { conn, body, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0, cut_short: false }
     }
 
     pub fn head_sent(&self) -> bool {
@@ -65,7 +71,7 @@ impl Exchange {
     /// declared Content-Length, since then the response is done and the write can wait
     /// until the app's objects are released (one write, without the GIL).
     pub fn stage(&mut self, data: &[u8], whole: bool) -> Result<bool, SendError> {
-        if data.is_empty() && !whole {
+        if (data.is_empty() && !whole) || self.cut_short {
             return Ok(false);
         }
         let plan = self.ensure_head(whole.then_some(data.len() as u64))?;
@@ -113,7 +119,16 @@ impl Exchange {
         }
         self.flush()?;
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        self.sent += self.conn.send_file(fd, offset, len, self.timeout)?;
+        let sent = self.conn.send_file(fd, offset, len, self.timeout)?;
+        self.sent += sent;
+        if sent < len {
+            // The file shrank after its size was taken. With a Content-Length, `finish`
+            // sees the shortfall and closes; a chunk header promised `len` bytes, so the
+            // chunk can only be left unfinished.
+            log::error(&format!("a file shrank while it was sent: {sent} of {len} bytes went out; closing the connection"));
+            self.cut_short = plan.framing == Framing::Chunked;
+            return Ok(());
+        }
         if plan.framing == Framing::Chunked {
             self.conn.write_all(b"\r\n", self.timeout)?;
         }
@@ -124,6 +139,9 @@ impl Exchange {
     /// the connection may serve another request. The caller writes the buffer with
     /// [`Exchange::flush`].
     pub fn finish(&mut self) -> Result<bool, SendError> {
+        if self.cut_short {
+            return Ok(false);
+        }
         let plan = self.ensure_head(Some(0))?;
         let complete = match plan.framing {
             Framing::Chunked => {

@@ -5,7 +5,8 @@
 //! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire.
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
 //!   periodic checks; `watchdog` and `activity`: when to ask the master for a replacement;
-//!   `control`: the channel to the master; `static_files`: `--url-alias` and `--document-root`;
+//!   `control`: the channel to the master, `inherited`: checking the descriptors the master
+//!   passed; `static_files`: `--url-alias` and `--document-root`;
 //!   `health`: `--health-path`, answered without the app.
 //! - [`wsgi`]: environ, `start_response`, `wsgi.input` and the app call (PEP 3333).
 //! - `module`: the Python entry points.
@@ -20,6 +21,7 @@ mod control;
 mod event_loop;
 pub mod exchange;
 mod health;
+mod inherited;
 pub mod log;
 mod module;
 mod queue;

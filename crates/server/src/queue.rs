@@ -127,3 +127,111 @@ impl<T> Default for Queue<T> {
         Queue::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn items_come_out_in_order() {
+        let queue = Queue::new();
+        for i in 0..3 {
+            queue.push(i);
+        }
+        assert_eq!(queue.pop(), Some(0));
+        assert_eq!(queue.next_after_request(), Some(1));
+        assert_eq!(queue.next_after_request(), Some(2));
+    }
+
+    #[test]
+    fn an_idle_thread_waits_for_an_item_and_gets_it() {
+        let queue = Arc::new(Queue::new());
+        let (started, waiting) = mpsc::channel();
+        let idle = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                started.send(()).unwrap();
+                queue.pop()
+            })
+        };
+        waiting.recv().unwrap();
+        queue.push("request");
+        assert_eq!(idle.join().unwrap(), Some("request"));
+    }
+
+    #[test]
+    fn the_thread_that_finished_a_request_takes_the_next_one() {
+        let queue = Queue::new();
+        queue.push(1);
+        assert_eq!(queue.pop(), Some(1));
+        // Whether or not an idle thread would be woken for it, the item is this thread's
+        // once its request is done, without a hand-off.
+        queue.push(2);
+        assert_eq!(queue.next_after_request(), Some(2));
+    }
+
+    #[test]
+    fn a_stalled_request_lets_an_idle_thread_take_the_next_one() {
+        let queue = Arc::new(Queue::new());
+        queue.push(1);
+        // This thread serves 1 and never finishes it.
+        assert_eq!(queue.pop(), Some(1));
+        queue.push(2);
+        let helper = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.pop())
+        };
+        // Returns once the first request has made no progress for STALL.
+        assert_eq!(helper.join().unwrap(), Some(2));
+    }
+
+    #[test]
+    fn closing_wakes_idle_threads_and_they_stop_once_the_queue_is_empty() {
+        let queue = Arc::new(Queue::<u32>::new());
+        let (started, waiting) = mpsc::channel();
+        let idle: Vec<_> = (0..3)
+            .map(|_| {
+                let (queue, started) = (queue.clone(), started.clone());
+                std::thread::spawn(move || {
+                    started.send(()).unwrap();
+                    queue.pop()
+                })
+            })
+            .collect();
+        for _ in 0..3 {
+            waiting.recv().unwrap();
+        }
+        queue.close();
+        for thread in idle {
+            assert_eq!(thread.join().unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn items_queued_before_closing_are_still_served() {
+        let queue = Queue::new();
+        queue.push(1);
+        queue.push(2);
+        queue.close();
+        assert_eq!(queue.pop(), Some(1));
+        // Closing hands items out even while another thread serves: no stall wait.
+        assert_eq!(queue.pop(), Some(2));
+        assert_eq!(queue.pop(), None);
+        assert_eq!(queue.next_after_request(), None);
+    }
+
+    #[test]
+    fn take_if_removes_the_picked_items_and_keeps_the_others_in_order() {
+        let queue = Queue::new();
+        for i in 0..6 {
+            queue.push(i);
+        }
+        assert_eq!(queue.take_if(|i| i % 2 == 0), [0, 2, 4]);
+        assert_eq!(queue.take_if(|_| false), Vec::<i32>::new());
+        assert_eq!(queue.take_if(|_| true), [1, 3, 5]);
+        assert_eq!(queue.take_if(|_| true), Vec::<i32>::new());
+    }
+}

@@ -11,7 +11,6 @@
 //! next request already arrived, so the event loop is never woken just to take a connection
 //! back.
 
-use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -30,6 +29,7 @@ use crate::control::Control;
 use crate::event_loop::{EventLoop, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
 use crate::health;
+use crate::inherited::Inherited;
 use crate::log;
 use crate::queue::Queue;
 use crate::static_files::StaticFiles;
@@ -78,14 +78,10 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Serve `app` until told to stop (SIGTERM, SIGINT, the master); returns whether every
 /// request finished in time.
-pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Constants) -> PyResult<bool> {
-    // SAFETY: the master passes the listening socket at `listen_fd`, open and owned by
-    // nobody else in this process; from here on the listener owns it.
-    let std_listener = unsafe { std::net::TcpListener::from_raw_fd(config.listen_fd) };
-    std_listener.set_nonblocking(true)?;
-    let listener = TcpListener::from_std(std_listener);
-    // SAFETY: likewise for the control channel at `control_fd`, when there is one.
-    let control = if config.control_fd >= 0 { Some(unsafe { Control::from_fd(config.control_fd) }?) } else { None };
+pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Constants, inherited: Inherited) -> PyResult<bool> {
+    inherited.listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(inherited.listener);
+    let control = inherited.control.map(Control::new).transpose()?;
     let poll = Poll::new()?;
     let registry = poll.registry().try_clone()?;
 
@@ -252,7 +248,7 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<C
             }
         };
     // The next request starts after this one's body, read or not.
-    let keep_alive = keep_alive && matches!(body.discard_rest(&mut conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
+    let keep_alive = keep_alive && matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
     log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: started.elapsed() });
     conn.served += 1;
     (conn, keep_alive)

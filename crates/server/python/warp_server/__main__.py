@@ -62,7 +62,11 @@ def main():
     # The server handles these itself: a graceful stop, not KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    clean = _native.serve(app, json.dumps(config))
+    try:
+        clean = _native.serve(app, json.dumps(config))
+    except _native.SettingsError as e:
+        # Not a bug in the app or the server: say what is wrong, without a traceback.
+        raise SystemExit("warp: worker %s cannot start: %s" % (config.get("worker_id", 0), e))
     sys.stdout.flush()
     sys.stderr.flush()
     if not clean:

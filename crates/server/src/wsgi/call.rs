@@ -5,7 +5,7 @@
 //! so the client sees a truncated response rather than a wrong one. `close()` on the
 //! returned iterable is always called. Either way the traceback goes to the error log.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -106,26 +106,46 @@ fn single_bytes<'py>(result: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> 
 }
 
 /// Send a wrapped real file with sendfile(2), from its current position. Returns false
-/// when the object is not a regular file, so the caller iterates it instead.
+/// when the object is not a regular file with a descriptor, so the caller iterates it
+/// instead: PEP 3333 lets a server use a platform API only when the object suits it, and
+/// otherwise the wrapper is an iterable of the object's `read()` blocks.
 fn send_file(py: Python<'_>, wrapper: &FileWrapper, slot: &Slot) -> PyResult<bool> {
     let filelike = wrapper.filelike.bind(py);
-    let Some(raw) = filelike.call_method0("fileno").ok().and_then(|n| n.extract::<i32>().ok()) else {
+    let Some(raw) = filelike.call_method0("fileno").ok().and_then(|n| n.extract::<RawFd>().ok()) else {
         return Ok(false);
     };
-    // SAFETY: `raw` is the open descriptor of `filelike`, which we hold a reference to; it
-    // is closed only by the app's close(), called after this function returns, and the
-    // borrow does not outlive this function.
-    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
-    let Ok(stat) = nix::sys::stat::fstat(fd.as_raw_fd()) else { return Ok(false) };
+    // The send runs without the GIL, so another Python thread may close the app's
+    // descriptor meanwhile, and the number may come back naming another file. The send
+    // uses a descriptor of our own for the same open file instead, made here, before any
+    // Python code can run again: nothing between fileno() and this line releases the GIL.
+    let Some(file) = duplicate(raw) else { return Ok(false) };
+    let Ok(stat) = nix::sys::stat::fstat(file.as_raw_fd()) else { return Ok(false) };
     if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Ok(false);
     }
     let offset = filelike.call_method0("tell").ok().and_then(|n| n.extract::<u64>().ok()).unwrap_or(0);
     let size = u64::try_from(stat.st_size).unwrap_or(0);
-    py.detach(|| with_exchange(slot, |ex| ex.send_file(fd, offset, size)))?;
+    py.detach(|| with_exchange(slot, |ex| ex.send_file(file.as_fd(), offset, size)))?;
+    // `file` is closed here; the app's descriptor is the app's to close.
     Ok(true)
 }
 
+/// A close-on-exec duplicate of `raw`, or `None` when `raw` is not an open descriptor
+/// (negative, such as the -1 of an object with no descriptor of its own, or closed).
+fn duplicate(raw: RawFd) -> Option<OwnedFd> {
+    if raw < 0 {
+        return None;
+    }
+    // fcntl takes the number as a plain integer: a closed one fails with EBADF, and an open
+    // one that is not the app's file is only duplicated, never changed.
+    let copy = nix::fcntl::fcntl(raw, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0)).ok()?;
+    // SAFETY: F_DUPFD_CLOEXEC just returned `copy`, a new open descriptor that nothing
+    // else in the process knows of, so the OwnedFd is its only owner.
+    Some(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
+/// Run `op` on the request's exchange, holding the slot's mutex: with the GIL held only
+/// for bookkeeping, released for socket I/O (see [`crate::wsgi::objects`]).
 fn with_exchange<T>(slot: &Slot, op: impl FnOnce(&mut Exchange) -> Result<T, SendError>) -> PyResult<T> {
     match lock(slot).as_mut() {
         Some(ex) => op(ex).map_err(send_error),

@@ -1,10 +1,19 @@
 //! The Python objects a WSGI app is handed: `wsgi.input`, `start_response`, the `write`
 //! callable, `wsgi.errors` and `wsgi.file_wrapper`.
 //!
-//! Each holds the request's [`Slot`]. Every socket operation runs with the GIL released;
-//! the slot's mutex is only ever taken by code that does not need the GIL, so the two locks
-//! cannot deadlock. Once the request is over the slot is empty: reads return `b""` and
-//! writes raise.
+//! Each holds the request's [`Slot`]. Its mutex is taken in two ways:
+//! - for socket I/O (reading the body, writing the response: `wsgi.input`, `write`, the
+//!   flushes and sendfile in [`crate::wsgi::call`]), only after the GIL is released;
+//! - for bookkeeping without I/O (`start_response`, queuing body bytes and the end of the
+//!   response in the output buffer, the 500 after an app error), with the GIL held, which
+//!   spares a release and re-acquire of the GIL per call.
+//!
+//! So the GIL may be held when the mutex is taken, but no code takes the GIL (calls into
+//! Python, attaches) while it holds the mutex: the order is always GIL then mutex, and the
+//! two locks cannot deadlock. The cost of the first way: if the app uses one request's
+//! objects from two threads at once, a thread holding the GIL may wait for the other's
+//! socket I/O. Once the request is over the slot is empty: reads return `b""` and writes
+//! raise.
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,13 +77,13 @@ impl Input {
     #[pyo3(signature = (size = None))]
     fn read(&self, py: Python<'_>, size: Option<isize>) -> PyResult<Py<PyBytes>> {
         let max = limit(size);
-        self.read_with(py, move |ex| ex.body.read(&mut ex.conn, max, ex.timeout))
+        self.read_with(py, move |ex| ex.body.read(&mut *ex.conn, max, ex.timeout))
     }
 
     #[pyo3(signature = (size = None))]
     fn readline(&self, py: Python<'_>, size: Option<isize>) -> PyResult<Py<PyBytes>> {
         let max = limit(size);
-        self.read_with(py, move |ex| ex.body.read_line(&mut ex.conn, max, ex.timeout))
+        self.read_with(py, move |ex| ex.body.read_line(&mut *ex.conn, max, ex.timeout))
     }
 
     /// Lines until the end, or until their total size reaches `hint`.
@@ -131,6 +140,8 @@ impl StartResponse {
             .to_cow()?
             .into_owned();
         let headers = header_list(headers)?;
+        // Taken with the GIL held (see the module docs): no Python may run until the guard
+        // is dropped, which is why it is dropped before the exception is looked at.
         let mut guard = lock(&self.slot);
         let ex = guard.as_mut().ok_or_else(finished)?;
         match exc_info {
