@@ -42,7 +42,8 @@ Goals, each printed with its figures in the verdict; the exit status is 1 when o
 
     python3 bench/faults.py
 
-The master's log of each fault is kept in target/bench/faults-logs/.
+The master's log of each fault is kept in target/bench/faults-logs/. Every server it starts
+is stopped when it ends, also on Ctrl-C or SIGTERM.
 """
 
 import os
@@ -55,6 +56,7 @@ import sys
 import threading
 import time
 
+import benchlib
 from servers import ROOT, WORK, build_warp, default_interpreter, free_port
 
 FIXTURE = ROOT / "tests" / "fixtures" / "robust" / "wsgi.py"
@@ -179,7 +181,7 @@ class Warp:
         cmd = [str(warp), "start", str(app), "--port", str(self.port), *flags]
         self.log.write("$ %s\n" % " ".join(cmd))
         self.log.flush()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, process_group=0)
+        self.proc = benchlib.start(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.exit = None
         if not self.wait_until_up(serving):
             self.kill()
@@ -228,12 +230,8 @@ class Warp:
         return alive and code == 0
 
     def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+        """Kill the master's whole group: its workers too, even when it has exited."""
+        benchlib.stop(self.proc, signal.SIGKILL)
         self.log.close()
 
 
@@ -489,6 +487,11 @@ def run(warp, app, name, fault):
 
 
 def main():
+    benchlib.arguments(__doc__).parse_args()
+    benchlib.main(report)
+
+
+def report():
     warp = build_warp()
     app = prepare(warp)
     header = "%-24s %5s %8s %5s %5s %5s %10s %9s %6s %6s  %s" % (

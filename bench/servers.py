@@ -9,14 +9,13 @@ and the peak RSS of the worker, then warp's ratio to each peer.
 
     python3 bench/servers.py [--duration 10] [--connections 64] [--only hello]
 
-Nothing here asserts a speed: the figures are for reading side by side.
+Nothing here asserts a speed: the figures are for reading side by side. Every server it
+starts is stopped when it ends, also on Ctrl-C or SIGTERM.
 """
 
-import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import benchlib
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench"
@@ -172,10 +173,8 @@ def measure(name, cmd, cwd, port, args):
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("VIRTUAL_ENV", None)
     with tempfile.TemporaryFile() as log:
-        # A process group of its own, to stop it and its workers together, but not a session
-        # of its own: with the kernel's autogroup scheduling a new session would be held to
-        # a fair share against wrk's instead of being scheduled like any other process.
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0)
+        # A process group of its own, stopped with its workers (see benchlib.start).
+        proc = benchlib.start(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             if not wait_until_up(port, proc):
                 log.seek(0)
@@ -189,22 +188,11 @@ def measure(name, cmd, cwd, port, args):
             result["rss"] = peak_rss_kib(proc.pid) / 1024
             return result
         finally:
-            stop(proc)
-
-
-def stop(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+            benchlib.stop(proc)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchlib.arguments(__doc__)
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["hello", "flask"], help="one app only")
@@ -212,7 +200,10 @@ def main():
                         help="the interpreter every server runs on (default: the system's python3, "
                              "whose files mod_wsgi's unprivileged daemons can read)")
     args = parser.parse_args()
+    benchlib.main(lambda: run(args))
 
+
+def run(args):
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_tools()
     peer_python = ensure_peers(args.python)

@@ -186,16 +186,10 @@ fn the_same_python_named_another_way_reinstalls_nothing() {
 
 #[test]
 fn another_python_version_rebuilds_the_venv() {
-    let other = ["3.12", "3.10", "3.13"].into_iter().find(|v| {
-        std::process::Command::new("sh")
-            .args(["-c", &format!("ls -d \"$HOME\"/.pyenv/versions/{v}.*/bin/python3")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some(other) = other else {
-        eprintln!("skipped: only one supported Python on this machine");
-        return;
-    };
+    let other = [12, 10, 13].into_iter().find(|minor| newest_python(|m| m == *minor).is_some()).map(|minor| format!("3.{minor}"));
+    crate::util::require(other.is_some(), &format!("a second Python: 3.10, 3.12 or 3.13 ({INSTALL_PYTHON})"));
+    let other = other.unwrap_or_default();
+    let other = other.as_str();
     let sandbox = Sandbox::new();
     sandbox.ok(&["build"]);
     sandbox.write(".python-version", other);
@@ -262,10 +256,8 @@ fn too_old_python_is_refused() {
                 .then(|| e.path().join("bin/python").to_string_lossy().into_owned())
         }))
         .find(|p| std::process::Command::new(p).arg("-V").output().is_ok_and(|o| o.status.success()));
-    let Some(old) = old else {
-        eprintln!("skipped: no Python older than 3.9 on this machine");
-        return;
-    };
+    crate::util::require(old.is_some(), &format!("a Python older than 3.9, such as 3.8 ({INSTALL_PYTHON})"));
+    let old = old.unwrap_or_default();
     let sandbox = Sandbox::new();
     let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_PYTHON", &old), 1);
     assert!(err.contains("is too old: warp needs Python 3.9 or newer"), "{err}");
@@ -429,19 +421,18 @@ fn the_default_installer_is_uv_fetched_into_the_cache() {
     assert!(out.contains("installing dependencies from requirements.txt with uv"), "{out}");
 }
 
-/// An index URL on a loopback port where nothing listens.
-fn closed_index() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/simple")
+/// An index URL on a loopback port where nothing listens, for as long as the port is held.
+fn closed_index() -> (crate::running::Reserved, String) {
+    let port = crate::running::reserve_port();
+    let url = format!("http://127.0.0.1:{}/simple", port.port);
+    (port, url)
 }
 
 #[test]
 fn without_uv_and_without_an_index_the_build_falls_back_to_pip_and_says_why() {
     let sandbox = Sandbox::example("hello");
     let cache = sandbox.root().join("own-cache");
-    let index = closed_index();
+    let (_port, index) = closed_index();
     let out = crate::util::run_ok(build_without_uv(&sandbox, &cache).env("PIP_INDEX_URL", &index).env("PIP_RETRIES", "0"));
     let said: Vec<&str> = out.lines().filter(|l| l.contains("could not be fetched")).collect();
     assert_eq!(said.len(), 1, "one line says so: {out}");
@@ -619,19 +610,33 @@ fn the_server_module_is_a_real_distribution() {
     assert!(!sandbox.imports(&sandbox.venv(), "warp_server"), "pip removed every file");
 }
 
-/// The newest interpreter in pyenv's versions whose minor version passes `minor`, as "3.13.0".
-fn pyenv_newest(minor: impl Fn(u32) -> bool) -> Option<String> {
-    let versions = std::path::PathBuf::from(std::env::var("HOME").ok()?).join(".pyenv/versions");
-    std::fs::read_dir(versions)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let parts: Vec<u32> = name.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-            (parts.len() == 3 && parts[0] == 3 && minor(parts[1]) && e.path().join("bin/python3").is_file()).then_some((parts, name))
+/// How to get the interpreters some tests need (CI has them).
+const INSTALL_PYTHON: &str = "`pyenv install 3.X`, or `uv python install 3.X` with ~/.local/bin on PATH";
+
+/// The newest interpreter whose minor version passes `minor`, as "3.13.0", among those
+/// warp looks at: pyenv's versions and python3.N on PATH.
+fn newest_python(minor: impl Fn(u32) -> bool) -> Option<String> {
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".pyenv")))?
+        .join("versions");
+    let mut candidates: Vec<std::path::PathBuf> =
+        std::fs::read_dir(pyenv).into_iter().flatten().flatten().map(|e| e.path().join("bin/python3")).collect();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path).filter(|d| !d.ends_with("shims")) {
+        candidates.extend((9..=20).filter(|m| minor(*m)).map(|m| dir.join(format!("python3.{m}"))));
+    }
+    candidates
+        .iter()
+        .filter(|python| python.is_file())
+        .filter_map(|python| {
+            let out = std::process::Command::new(python).args(["-c", "import platform; print(platform.python_version())"]).output().ok()?;
+            let version = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+            let parts: Vec<u32> = version.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            (out.status.success() && parts.len() == 3 && parts[0] == 3 && minor(parts[1])).then_some((parts, version))
         })
         .max()
-        .map(|(_, name)| name)
+        .map(|(_, version)| version)
 }
 
 fn venv_version(sandbox: &Sandbox) -> String {
@@ -641,10 +646,9 @@ fn venv_version(sandbox: &Sandbox) -> String {
 #[test]
 fn poetry_python_constraint_picks_an_installed_interpreter_that_satisfies_it() {
     // The case: python3 is 3.11, the project says ^3.12, and a newer one is installed.
-    let Some(newest) = pyenv_newest(|minor| minor >= 12) else {
-        eprintln!("skipped: no Python 3.12 or newer in pyenv on this machine");
-        return;
-    };
+    let newest = newest_python(|minor| minor >= 12);
+    crate::util::require(newest.is_some(), &format!("Python 3.12 or newer ({INSTALL_PYTHON})"));
+    let newest = newest.unwrap_or_default();
     let sandbox = Sandbox::new();
     sandbox.write("pyproject.toml", "[tool.poetry.dependencies]\npython = \"^3.12\"\n");
     sandbox.write("requirements.txt", SIX);
@@ -670,10 +674,9 @@ fn requires_python_keeps_python3_when_it_satisfies() {
 
 #[test]
 fn a_pipfile_python_version_chooses_the_interpreter() {
-    let Some(v310) = pyenv_newest(|minor| minor == 10) else {
-        eprintln!("skipped: no Python 3.10 in pyenv on this machine");
-        return;
-    };
+    let v310 = newest_python(|minor| minor == 10);
+    crate::util::require(v310.is_some(), &format!("Python 3.10 ({INSTALL_PYTHON})"));
+    let v310 = v310.unwrap_or_default();
     let sandbox = Sandbox::new();
     sandbox.write("Pipfile", "[packages]\nsix = \"*\"\n\n[requires]\npython_version = \"3.10\"\n");
     let out = sandbox.ok(&["build"]);

@@ -62,8 +62,9 @@ fn project_print_env_creates_then_reuses_the_venv() {
     assert!(out.contains("export WARP_PROJECT='blog'"), "{out}");
     assert!(out.contains(&format!("export PATH='{}/bin:", venv.display())), "{out}");
     let cfg = venv.join("pyvenv.cfg");
-    let first = std::fs::metadata(&cfg).unwrap().modified().unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    // Dated in the past, so a venv written again would show it whatever the clock's grain.
+    let first = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    std::fs::File::options().write(true).open(&cfg).unwrap().set_modified(first).unwrap();
     sandbox.ok(&["project", "blog", "--print-env"]);
     assert_eq!(std::fs::metadata(&cfg).unwrap().modified().unwrap(), first, "the venv was reused");
 }

@@ -2,7 +2,7 @@
 //! own server: app.sh, an app.py script, a Procfile line, a Paste Deploy file.
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::Sandbox;
 
 const APPLICATION: &str = "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'application']\n";
@@ -104,11 +104,12 @@ fn the_app_argument_is_checked() {
     assert!(err.contains("nginx"), "{err}");
 }
 
-/// Start `warp start` for an app that is its own server; it must answer on its PORT.
+/// Start `warp start` for an app that is its own server; it must answer on its PORT, which
+/// is given in advance.
 fn serve_program(sandbox: &Sandbox) -> Server {
-    let port = free_port();
+    let port = reserve_port();
     let mut cmd = sandbox.warp(&["start"]);
-    cmd.env("PORT", port.to_string());
+    cmd.env("PORT", port.port.to_string());
     Server::spawn(cmd, port, sandbox.root())
 }
 
@@ -156,11 +157,10 @@ fn a_paste_deploy_file_is_served() {
     sandbox.write("hello.py", "def make_app(global_conf, **settings):\n    def app(environ, start_response):\n        start_response('200 OK', [])\n        return [settings['greeting'].encode()]\n    return app\n");
     sandbox.write("site.ini", "[app:main]\nuse = call:hello:make_app\ngreeting = hello from paste\n");
     sandbox.ok(&["build"]);
-    let port = free_port();
-    let mut cmd = sandbox.warp(&["start", "--port", &port.to_string()]);
+    let mut cmd = sandbox.warp(&["start"]);
     cmd.env("WARP_APP_CONFIG", "site.ini");
-    let server = Server::spawn(cmd, port, sandbox.root());
-    assert_eq!(get(port, "/").text(), "hello from paste");
+    let server = Server::launch(cmd, sandbox.root());
+    assert_eq!(get(server.port, "/").text(), "hello from paste");
     server.stop();
     sandbox.write("broken.ini", "[server:main]\nport = 1\n");
     let err = sandbox.fails(&["start", ".", "broken.ini"], 1);

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::Server;
 use crate::util::{run_ok, Sandbox};
 
 /// `warp ARGS` run from the sandbox's root, where the app is the folder `app`.
@@ -35,8 +35,8 @@ fn the_django_example_builds_migrates_and_serves_from_its_database() {
     assert!(out.contains("django migrate") && out.contains("OK"), "{out}");
     assert_eq!(notes_in(&sandbox, &sandbox.app().join("db.sqlite3")), "1", "the data migration added the first note");
 
-    let port = free_port();
-    let server = Server::spawn(from_above(&sandbox, &["start", "app", "--port", &port.to_string()]), port, sandbox.root());
+    let server = Server::launch(from_above(&sandbox, &["start", "app"]), sandbox.root());
+    let port = server.port;
     let page = get(port, "/");
     assert_eq!(page.status, 200, "{}\n{}", page.text(), server.log());
     assert!(page.text().contains("<li>Hello from the database: this note was added by a migration.</li>"), "{}", page.text());

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::{run_fails, Sandbox};
 
 /// A Flask app built by a factory, as Flask's tutorial does; each call of the factory is
@@ -56,9 +56,8 @@ fn the_app_argument_names_a_factory_called_once_per_worker() {
     let sandbox = flaskr();
     let text = sandbox.ok(&["start", ".", "flaskr:create_app()", "--explain"]);
     assert!(text.contains("found: serve flaskr:create_app()"), "{text}");
-    let port = free_port();
-    let cmd = sandbox.warp(&["start", ".", "flaskr:create_app()", "--processes", "2", "--port", &port.to_string()]);
-    let server = Server::spawn(cmd, port, sandbox.root());
+    let server = Server::start(&sandbox, &["start", ".", "flaskr:create_app()", "--processes", "2"]);
+    let port = server.port;
     assert!(server.log().contains("warp: serving flaskr:create_app() from"), "{}", server.log());
     let calls = factory_calls(&sandbox, 2);
     for _ in 0..10 {
@@ -75,11 +74,10 @@ fn the_app_argument_names_a_factory_called_once_per_worker() {
 fn warp_app_module_passes_literal_arguments_to_the_factory() {
     let sandbox = flaskr();
     let module = r#"flaskr:create_app("hello from the variable", config={"TESTING": True})"#;
-    let port = free_port();
-    let mut cmd = sandbox.warp(&["start", "--port", &port.to_string()]);
+    let mut cmd = sandbox.warp(&["start"]);
     cmd.env("WARP_APP_MODULE", module);
-    let server = Server::spawn(cmd, port, sandbox.root());
-    assert_eq!(get(port, "/").text(), "hello from the variable (testing=True)");
+    let server = Server::launch(cmd, sandbox.root());
+    assert_eq!(get(server.port, "/").text(), "hello from the variable (testing=True)");
     assert_eq!(factory_calls(&sandbox, 1).len(), 1);
     assert!(server.stop().success());
 }
@@ -114,10 +112,11 @@ fn gunicorn_and_waitress_serve_a_factory() {
         let text = sandbox.ok(&["start", ".", app, "--server", server, "--explain"]);
         let command = text.lines().find(|l| l.starts_with("would run: ")).unwrap_or_else(|| panic!("{text}"));
         assert!(command.ends_with(shown), "{command}");
-        let port = free_port();
-        let cmd = sandbox.warp(&["start", ".", app, "--server", server, "--port", &port.to_string()]);
+        // Other servers are given a port in advance.
+        let port = reserve_port();
+        let cmd = sandbox.warp(&["start", ".", app, "--server", server, "--port", &port.port.to_string()]);
         let running = Server::spawn(cmd, port, sandbox.root());
-        let response = get(port, "/");
+        let response = get(running.port, "/");
         assert_eq!(response.text(), "hello from a factory (testing=True)", "{server}:\n{}", running.log());
         running.stop();
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::probes::probe;
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::{run_fails, run_ok, Sandbox};
 
 const HOOKS: [&str; 11] =
@@ -185,7 +185,7 @@ fn deploy_cfg_renders_templates_on_the_first_start_only() {
     app.write("config/shop.cfg.template", "name = ${SITE_NAME}\nprice = $$5\n");
     let rendered = app.app().join("config/shop.cfg");
     // A missing value stops the start, and the next start tries again.
-    let err = app.fails(&["start", "--port", &free_port().to_string()], 1);
+    let err = app.fails(&["start", "--port", "0"], 1);
     assert!(err.contains("action hook deploy-cfg") && err.contains("uses ${SITE_NAME}, which is not set"), "{err}");
     assert!(!rendered.exists());
     for name in ["Example Shop", "Renamed Shop"] {
@@ -220,29 +220,38 @@ fn deploy_env_derives_database_url_for_the_app() {
 fn deploy_waits_for_the_database_and_fails_when_it_never_comes() {
     let app = flask();
     install(&app, "deploy");
-    let db_port = free_port();
+    // The database's port is known before it listens, and nothing else takes it meanwhile.
+    let reserved = reserve_port();
+    let db_port = reserved.port;
     let database = format!("DATABASE_URL=postgresql://app:secret@127.0.0.1:{db_port}/shop\n");
     app.write(".warp/environment", &format!("{database}DATABASE_WAIT_TIMEOUT=60\n"));
-    // The database comes up only once the hook says it is waiting for it.
-    let port = free_port();
-    let log = app.root().join(format!("server-{port}.err"));
+    // The database comes up only once the hook says it is waiting for it (in the log of
+    // the one server this test starts).
+    let logs = app.root().to_owned();
     let database_up = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !std::fs::read_to_string(&log).unwrap_or_default().contains("deploy: waiting for the postgresql database") {
+        let said = || {
+            std::fs::read_dir(&logs).unwrap().flatten().any(|e| {
+                e.file_name().to_string_lossy().ends_with(".err")
+                    && std::fs::read_to_string(e.path()).unwrap_or_default().contains("deploy: waiting for the postgresql database")
+            })
+        };
+        while !said() {
             assert!(Instant::now() < deadline, "the deploy hook never said it was waiting");
             std::thread::sleep(Duration::from_millis(50));
         }
         TcpListener::bind(("127.0.0.1", db_port)).unwrap()
     });
-    let server = Server::spawn(app.warp(&["start", "--port", &port.to_string()]), port, app.root());
+    let server = Server::start(&app, &["start"]);
     let listener = database_up.join().unwrap();
-    assert_eq!(get(port, "/").status, 200);
+    assert_eq!(get(server.port, "/").status, 200);
     assert!(server.log().contains(&format!("the postgresql database at 127.0.0.1:{db_port} accepts connections")), "{}", server.log());
     assert!(server.stop().success());
     drop(listener);
 
     app.write(".warp/environment", &format!("{database}DATABASE_WAIT_TIMEOUT=1\n"));
-    let err = app.fails(&["start", "--port", &free_port().to_string()], 1);
+    // Still reserved: nothing listens there now.
+    let err = app.fails(&["start", "--port", "0"], 1);
     assert!(err.contains(&format!("the postgresql database at 127.0.0.1:{db_port} did not accept connections within 1s")), "{err}");
 }
 
@@ -360,8 +369,10 @@ fn alive_fails_when_the_apps_heartbeat_goes_stale() {
 fn ready_fails_while_the_database_refuses_connections() {
     let app = flask();
     install(&app, "ready");
-    let database = TcpListener::bind("127.0.0.1:0").unwrap();
-    let db_port = database.local_addr().unwrap().port();
+    // A reserved port, so that once the database is gone nothing else listens there.
+    let reserved = reserve_port();
+    let db_port = reserved.port;
+    let database = TcpListener::bind(("127.0.0.1", db_port)).unwrap();
     app.write(".warp/environment", &format!("DATABASE_URL=postgresql://app@127.0.0.1:{db_port}/shop\nREADY_TIMEOUT=1\n"));
     let server = serving(&app);
     assert_eq!(run_ok(&mut probe(&app, "ready", server.port, &[])), "");

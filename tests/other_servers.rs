@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::Sandbox;
 
 /// examples/NAME with `extra` lines added to its requirements, not built yet.
@@ -33,12 +33,14 @@ fn flask() -> &'static Sandbox {
 }
 
 /// Serve `sandbox` with `--server NAME ARGS`, check the Flask example's JSON answer, stop.
+/// Other servers are given their port in advance (port 0 is warp's own server's).
 fn serves_flask(sandbox: &Sandbox, server: &str, args: &[&str]) -> std::process::ExitStatus {
-    let port = free_port();
+    let reserved = reserve_port();
+    let port = reserved.port;
     let port_text = port.to_string();
     let mut all = vec!["start", "--server", server, "--port", &port_text];
     all.extend_from_slice(args);
-    let running = Server::spawn(sandbox.warp(&all), port, sandbox.root());
+    let running = Server::spawn(sandbox.warp(&all), reserved, sandbox.root());
     let response = get(port, "/api/status");
     assert_eq!(response.status, 200, "{server}: {}\n{}", response.text(), running.log());
     assert!(response.text().contains("\"status\":\"ok\""), "{server}: {}", response.text());
@@ -79,10 +81,11 @@ fn uwsgi_serves_an_app_factory_through_the_launch_module() {
         "factory.py",
         "def make(greeting, *, status='200 OK'):\n    def application(environ, start_response):\n        start_response(status, [])\n        return [greeting.encode()]\n    return application\n",
     );
-    let port = free_port();
+    let port = reserve_port();
     let app = r#"factory:make("made for uwsgi", status='201 Created')"#;
-    let running = Server::spawn(sandbox.warp(&["start", ".", app, "--server", "uwsgi", "--port", &port.to_string()]), port, sandbox.root());
-    let response = get(port, "/");
+    let cmd = sandbox.warp(&["start", ".", app, "--server", "uwsgi", "--port", &port.port.to_string()]);
+    let running = Server::spawn(cmd, port, sandbox.root());
+    let response = get(running.port, "/");
     assert_eq!((response.status, response.text().as_str()), (201, "made for uwsgi"), "{}", running.log());
     assert!(running.log().contains("--wsgi-file"), "{}", running.log());
     assert!(running.stop().success());
@@ -114,10 +117,11 @@ fn a_server_missing_from_the_venv_is_not_installed_but_explained() {
 #[test]
 fn mod_wsgi_serves_the_flask_example_as_another_user() {
     let debian_python = std::path::Path::new("/usr/bin/python3");
-    if !nix::unistd::Uid::effective().is_root() || !debian_python.exists() {
-        eprintln!("note: mod_wsgi needs root (to drop to nobody) and /usr/bin/python3: not tested here");
-        return;
-    }
+    crate::util::require_root("mod_wsgi's daemons run as nobody");
+    crate::util::require(
+        debian_python.exists(),
+        "Debian's own Python, /usr/bin/python3 (apt-get install python3 python3-venv python3-dev)",
+    );
     let sandbox = example_with("flask", "mod_wsgi\n");
     std::fs::set_permissions(sandbox.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A cache of its own: a mod_wsgi wheel compiled for another Python of the same version
@@ -164,9 +168,9 @@ fn django_is_served_with_its_static_files_by_warp() {
 #[test]
 fn django_under_gunicorn_gets_its_static_files_through_whitenoise() {
     let sandbox = django();
-    let port = free_port();
-    let server = Server::spawn(sandbox.warp(&["start", "--server", "gunicorn", "--port", &port.to_string()]), port, sandbox.root());
-    serves_django(port, &server.log());
+    let port = reserve_port();
+    let server = Server::spawn(sandbox.warp(&["start", "--server", "gunicorn", "--port", &port.port.to_string()]), port, sandbox.root());
+    serves_django(server.port, &server.log());
     assert!(server.log().contains("warp_launch_app:application"), "{}", server.log());
     assert!(server.stop().success());
 }
@@ -174,13 +178,12 @@ fn django_under_gunicorn_gets_its_static_files_through_whitenoise() {
 #[test]
 fn manage_py_runwarp_takes_warp_starts_options() {
     let sandbox = django();
-    let port = free_port();
     let mut cmd = Command::new(sandbox.venv().join("bin/python"));
-    cmd.args(["manage.py", "runwarp", "--port", &port.to_string(), "--threads", "3", "--reload-on-changes"]);
+    cmd.args(["manage.py", "runwarp", "--threads", "3", "--reload-on-changes"]);
     // The venv is taken from the python that runs manage.py, not from the environment.
     cmd.envs(sandbox.warp(&[]).get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))).current_dir(sandbox.app());
-    let server = Server::spawn(cmd, port, sandbox.root());
-    serves_django(port, &server.log());
+    let server = Server::launch(cmd, sandbox.root());
+    serves_django(server.port, &server.log());
     let log = server.log();
     assert!(log.contains("1 process(es) x 3 thread(s)") && log.contains("reload:     on changes"), "{log}");
     assert!(server.stop().success());

@@ -9,8 +9,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
-use crate::util::Sandbox;
+use crate::running::{reserve_port, Server};
+use crate::util::{require, require_root, wait_until_called, Sandbox};
 
 /// A process group that is killed when the test ends, however it ends.
 struct Group(Child);
@@ -41,12 +41,11 @@ impl Drop for Group {
     }
 }
 
-fn can_make_pid_namespaces() -> bool {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root {
-        eprintln!("note: not root, so no pid namespace can be made: PID 1 is not tested here");
-    }
-    root
+/// A pid namespace takes root and util-linux's unshare.
+fn require_pid_namespaces() {
+    require_root("to make a pid namespace");
+    let unshare = Command::new("unshare").arg("--version").output().is_ok_and(|o| o.status.success());
+    require(unshare, "unshare (apt-get install util-linux)");
 }
 
 /// `warp ARGS` as PID 1 of a new pid namespace (unshare is its parent, outside), with the
@@ -65,22 +64,40 @@ fn as_pid_1(sandbox: &Sandbox, args: &[&str]) -> Command {
     cmd
 }
 
-/// `warp start` as PID 1 of a new pid namespace, serving on `port`.
-fn start_as_pid_1(sandbox: &Sandbox, port: u16) -> (Server, Pid) {
+/// `warp start` as PID 1 of a new pid namespace: the embedded server on a port of the
+/// kernel's choosing, a program on a reserved one given as PORT.
+fn start_as_pid_1(sandbox: &Sandbox, program: bool) -> (Server, Pid) {
     let mut cmd = as_pid_1(sandbox, &["start"]);
-    cmd.env("PORT", port.to_string());
-    let server = Server::spawn(cmd, port, sandbox.root());
+    let server = if program {
+        let port = reserve_port();
+        cmd.env("PORT", port.port.to_string());
+        Server::spawn(cmd, port, sandbox.root())
+    } else {
+        Server::launch(cmd, sandbox.root())
+    };
     let warp = child_of(server.child.id());
     (server, Pid::from_raw(warp as i32))
 }
 
-/// Wait until no zombie has `parent` as its parent.
-fn no_zombies_under(parent: Pid) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    std::thread::sleep(Duration::from_millis(300));
-    while !zombies_of(parent.as_raw() as u32).is_empty() {
-        assert!(Instant::now() < deadline, "zombies left under PID 1: {:?}", zombies_of(parent.as_raw() as u32));
-        std::thread::sleep(Duration::from_millis(50));
+/// Wait until `count` orphans have left their pid in the app's `orphans/` folder, then
+/// until every one of them is gone from the process table: reaped, not a zombie of PID 1.
+fn orphans_reaped(sandbox: &Sandbox, count: usize, parent: Pid) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pids = || -> Vec<u32> {
+        std::fs::read_dir(sandbox.app().join("orphans"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+            .collect()
+    };
+    while pids().len() < count {
+        assert!(Instant::now() < deadline, "only {} of {count} orphans were made", pids().len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while pids().iter().any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+        assert!(Instant::now() < deadline, "orphans not reaped: zombies under PID 1 {:?}", zombies_of(parent.as_raw() as u32));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -115,28 +132,27 @@ fn zombies_of(pid: u32) -> Vec<u32> {
 /// to PID 1, and exits with the program's status.
 #[test]
 fn a_programs_signals_are_forwarded_and_orphans_reaped() {
-    if !can_make_pid_namespaces() {
-        return;
-    }
+    require_pid_namespaces();
     let sandbox = Sandbox::new();
     sandbox.ok(&["build"]);
     // On /orphan the server leaves a grandchild that exits once its parent is gone: the
-    // kernel hands it to PID 1, which must reap it. SIGTERM ends the server with status 7.
+    // kernel hands it to PID 1, which must reap it. The grandchild leaves its pid (as the
+    // machine's /proc knows it) in orphans/. SIGTERM ends the server with status 7.
     sandbox.write(
         "app.py",
-        "import os, signal, sys\nfrom wsgiref.simple_server import make_server\n\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n\n\
-         def serve(environ, start_response):\n    if environ['PATH_INFO'] == '/orphan' and os.fork() == 0:\n        if os.fork() == 0:\n            os._exit(0)\n        os._exit(0)\n\
+        "import os, signal, sys\nfrom wsgiref.simple_server import make_server\n\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\nos.makedirs('orphans', exist_ok=True)\n\n\
+         def serve(environ, start_response):\n    if environ['PATH_INFO'] == '/orphan' and os.fork() == 0:\n        if os.fork() == 0:\n            open('orphans/' + os.readlink('/proc/self'), 'w').close()\n            os._exit(0)\n        os._exit(0)\n\
          \x20   start_response('200 OK', [])\n    return [b'ok']\n\nmake_server('127.0.0.1', int(os.environ['PORT']), serve).serve_forever()\n",
     );
-    let port = free_port();
-    let (server, warp) = start_as_pid_1(&sandbox, port);
+    let (server, warp) = start_as_pid_1(&sandbox, true);
+    let port = server.port;
     let program = child_of(warp.as_raw() as u32);
     for _ in 0..5 {
         assert_eq!(get(port, "/orphan").text(), "ok");
     }
     // Each request's intermediate child is the server's to reap (wsgiref never does): only
     // the grandchildren are PID 1's.
-    no_zombies_under(warp);
+    orphans_reaped(&sandbox, 5, warp);
     assert_eq!(child_of(warp.as_raw() as u32), program, "the program is still warp's child");
     kill(warp, Signal::SIGTERM).unwrap();
     let status = server.exit_within(Duration::from_secs(10));
@@ -147,18 +163,16 @@ fn a_programs_signals_are_forwarded_and_orphans_reaped() {
 /// master exits 0, and orphans from the app's workers are reaped meanwhile.
 #[test]
 fn the_embedded_server_stops_gracefully_and_reaps_orphans() {
-    if !can_make_pid_namespaces() {
-        return;
-    }
+    require_pid_namespaces();
     let sandbox = Sandbox::robust();
-    let port = free_port();
-    let (server, warp) = start_as_pid_1(&sandbox, port);
+    let (server, warp) = start_as_pid_1(&sandbox, false);
+    let port = server.port;
     for _ in 0..5 {
         assert_eq!(get(port, "/orphan").status, 200);
     }
-    no_zombies_under(warp);
+    orphans_reaped(&sandbox, 5, warp);
     let in_flight = std::thread::spawn(move || get(port, "/sleep?1.5"));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_called(&sandbox, "/sleep", 1);
     let stopped = Instant::now();
     kill(warp, Signal::SIGTERM).unwrap();
     let response = in_flight.join().unwrap();
@@ -173,9 +187,7 @@ fn the_embedded_server_stops_gracefully_and_reaps_orphans() {
 /// failure with one line saying why, not a PID 1 waiting to be stopped.
 #[test]
 fn pid_1_exits_non_zero_when_there_is_nothing_to_serve() {
-    if !can_make_pid_namespaces() {
-        return;
-    }
+    require_pid_namespaces();
     let sandbox = Sandbox::new();
     let failure = |expected: &str| {
         let out = as_pid_1(&sandbox, &["start"]).output().expect("unshare runs");
@@ -194,13 +206,11 @@ fn pid_1_exits_non_zero_when_there_is_nothing_to_serve() {
 /// container's runtime gives up and kills it.
 #[test]
 fn pid_1_stops_at_once_when_told_to_before_it_serves() {
-    if !can_make_pid_namespaces() {
-        return;
-    }
+    require_pid_namespaces();
     let sandbox = Sandbox::robust();
     sandbox.write_exec(".warp/action_hooks/deploy", "#!/bin/sh\ntouch deploying\nexec sleep 60\n");
     let mut cmd = as_pid_1(&sandbox, &["start"]);
-    cmd.env("PORT", free_port().to_string()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.args(["--port", "0"]).stdout(Stdio::null()).stderr(Stdio::null());
     let mut unshare = Group::spawn(cmd);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !sandbox.app().join("deploying").exists() {

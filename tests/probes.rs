@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use crate::rawhttp::{exchange, get, Client};
-use crate::running::{free_port, Server};
-use crate::util::{run_fails, run_ok, Sandbox};
+use crate::running::{reserve_port, Server};
+use crate::util::{run_fails, run_ok, wait_until_called, Sandbox};
 
 fn calls(sandbox: &Sandbox) -> String {
     std::fs::read_to_string(sandbox.app().join("calls.log")).unwrap_or_default()
@@ -17,7 +17,7 @@ fn the_health_path_answers_without_the_app_even_when_every_thread_is_busy() {
     assert!(server.log().contains("health:     /healthz"), "{}", server.log());
     let port = server.port;
     let busy = std::thread::spawn(move || get(port, "/sleep?3").status);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_called(&sandbox, "/sleep", 1);
     let started = Instant::now();
     let health = get(port, "/healthz?from=probe");
     assert_eq!((health.status, health.text().as_str()), (200, "OK\n"));
@@ -59,13 +59,22 @@ fn the_health_path_says_503_while_the_worker_stops() {
     // A request in flight keeps the worker stopping for a while; a connection accepted
     // before the stop may still send its first request (it gets a short grace).
     let in_flight = std::thread::spawn(move || get(port, "/sleep?2").status);
-    let mut waiting = Client::connect(port);
-    std::thread::sleep(Duration::from_millis(300));
+    let waiting: Vec<Client> = (0..20).map(|_| Client::connect(port)).collect();
+    wait_until_called(&sandbox, "/sleep", 1);
     server.signal(nix::sys::signal::Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(100));
-    waiting.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-    let response = waiting.response(false).expect("an answer");
-    assert_eq!((response.status, response.text().as_str()), (503, "stopping\n"));
+    // The worker learns of the stop a moment after the signal: each connection asks once,
+    // until one is answered by a stopping worker.
+    let mut answers = Vec::new();
+    for mut client in waiting {
+        client.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        let response = client.response(false).expect("an answer");
+        answers.push((response.status, response.text()));
+        if response.status != 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(answers.last().map(|(s, t)| (*s, t.as_str())), Some((503, "stopping\n")), "{answers:?}");
     assert_eq!(in_flight.join().unwrap(), 200);
     assert!(server.exit_within(Duration::from_secs(10)).success());
 }
@@ -93,7 +102,9 @@ pub fn probe(sandbox: &Sandbox, which: &str, port: u16, extra: &[&str]) -> std::
 fn alive_and_ready_exit_0_only_when_the_server_answers_well_enough() {
     let sandbox = app_with_a_broken_page();
     // Nothing listening: both fail with one line.
-    let nobody = free_port();
+    // A port nothing listens on, and nothing will while the test holds it.
+    let reserved = reserve_port();
+    let nobody = reserved.port;
     for which in ["alive", "ready"] {
         let err = run_fails(&mut probe(&sandbox, which, nobody, &[]), 1);
         assert_eq!(
@@ -127,8 +138,9 @@ fn alive_and_ready_exit_0_only_when_the_server_answers_well_enough() {
     let venv = std::fs::read_to_string(sandbox.app().join("alive-ran")).unwrap();
     assert_eq!(std::path::Path::new(venv.trim()).canonicalize().unwrap(), sandbox.venv().canonicalize().unwrap());
     // The server is asked first: a hook never makes up for a server that does not answer.
+    // (Asked where nothing listens for sure: the port the server had is the kernel's again.)
     server.stop();
-    let err = run_fails(&mut probe(&sandbox, "alive", port, &[]), 1);
+    let err = run_fails(&mut probe(&sandbox, "alive", nobody, &[]), 1);
     assert!(err.contains("nothing answers"), "{err}");
 }
 

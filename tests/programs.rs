@@ -13,7 +13,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::Sandbox;
 
 /// A server of our own: writes its pid to argv[1], then serves HTTP on $PORT.
@@ -68,7 +68,7 @@ fn all_gone(port: u16, pids: &[i32]) {
 fn sigterm_stops_a_procfiles_whole_process_group() {
     let sandbox = program_app();
     sandbox.write("Procfile", "web: python serve.py server.pid & python stubborn.py stubborn.pid; wait\n");
-    let mut server = Server::start(&sandbox, &["start", "--shutdown-timeout", "1"]);
+    let mut server = Server::start_on_reserved_port(&sandbox, &["start", "--shutdown-timeout", "1"]);
     let port = server.port;
     assert_eq!(get(port, "/serve.py").status, 200);
     let pids = [pid_in(&sandbox.app().join("server.pid")), pid_in(&sandbox.app().join("stubborn.pid"))];
@@ -93,7 +93,9 @@ fn what_a_program_leaves_behind_is_stopped_with_it() {
         "app.sh",
         "#!/bin/sh\npython serve.py server.pid &\nwhile [ ! -s server.pid ]; do sleep 0.05; done\nexec python -c 'import sys; sys.exit(4)'\n",
     );
-    let port = free_port();
+    // Reserved, so that once the program is gone nothing else listens there.
+    let reserved = reserve_port();
+    let port = reserved.port;
     let mut cmd = sandbox.warp(&["start"]);
     cmd.env("PORT", port.to_string());
     let status = cmd.status().expect("warp runs");
@@ -170,7 +172,8 @@ fn stat(pid: i32) -> Vec<String> {
 fn ctrl_c_at_a_terminal_stops_the_program() {
     let sandbox = program_app();
     sandbox.write("Procfile", "web: python serve.py server.pid & wait\n");
-    let port = free_port();
+    let reserved = reserve_port();
+    let port = reserved.port;
     let mut cmd = sandbox.warp(&["start"]);
     cmd.env("PORT", port.to_string());
     let mut terminal = AtTerminal::start(cmd);

@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 
 use crate::rawhttp::{exchange, get, Client};
 use crate::running::Server;
-use crate::util::Sandbox;
+use crate::util::{wait_until_called, Sandbox};
 
 /// The pid of the worker that answers.
 fn worker_pid(port: u16) -> String {
@@ -40,7 +40,7 @@ fn calls(app: &Sandbox) -> String {
 fn a_worker_whose_import_hangs_or_fails_is_retried_until_the_app_loads() {
     let app = Sandbox::robust();
     app.write("hang-import", "");
-    let server = Server::start(&app, &["start", "--startup-timeout", "1"]);
+    let server = Server::start_unready(&app, &["start", "--startup-timeout", "1"]);
     server.wait_for_log("did not load the app within the startup timeout (1s); killing it", Duration::from_secs(10));
     app.write("fail-import", "");
     std::fs::remove_file(app.app().join("hang-import")).unwrap();
@@ -58,7 +58,7 @@ fn requests_that_wait_past_the_queue_timeout_get_503_without_calling_the_app() {
     let server = Server::start(&app, &["start", "--threads", "1", "--queue-timeout", "1"]);
     let port = server.port;
     let busy = std::thread::spawn(move || get(port, "/sleep?2.5"));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_called(&app, "/sleep", 1);
     let started = Instant::now();
     let waiting: Vec<_> = (0..4).map(|i| std::thread::spawn(move || get(port, &format!("/queued-{i}")))).collect();
     for client in waiting {
@@ -83,7 +83,7 @@ fn a_stuck_request_dumps_every_stack_and_the_worker_is_replaced() {
     let first = worker_pid(port);
     let mut stuck = Client::connect(port);
     stuck.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
-    std::thread::sleep(Duration::from_millis(200));
+    wait_until_called(&app, "/hang", 1);
     // Other requests complete meanwhile.
     assert_eq!(get(port, "/sleep?0.3").status, 200);
     server.wait_for_log("request timeout: GET /hang on thread", Duration::from_secs(5));
@@ -124,6 +124,9 @@ fn slow_and_stalled_clients_are_cut_off_without_holding_a_thread() {
     // A body that stops halfway frees the only thread within the socket timeout.
     let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stalled.write_all(b"POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n0123456789").unwrap();
+    // Not a wait for the server: the body never reaches the app, so there is no event to
+    // wait on. The pause only lets the half body arrive before the next request does; the
+    // assertion below holds, or fails, whatever the pause.
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
     assert_eq!(get(port, "/after-body").status, 200);
@@ -132,7 +135,7 @@ fn slow_and_stalled_clients_are_cut_off_without_holding_a_thread() {
     // A client that stops reading a large response frees it too.
     let mut deaf = TcpStream::connect(("127.0.0.1", port)).unwrap();
     deaf.write_all(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_called(&app, "/big", 1);
     let started = Instant::now();
     assert_eq!(get(port, "/after-big").status, 200);
     assert!(started.elapsed() < Duration::from_secs(3), "thread held for {:?}", started.elapsed());
@@ -180,7 +183,8 @@ fn sighup_reloads_new_code_without_dropping_a_request() {
     app.write("wsgi.py", &source.replace("VERSION = \"1\"", "VERSION = \"3\""));
     server.signal(Signal::SIGHUP);
     server.wait_for_log("import failed on purpose", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(500));
+    // The master has seen the successor die: the old worker is still the one serving.
+    server.wait_for_log("before it was ready", Duration::from_secs(10));
     assert!(get(port, "/v").text().ends_with("version=2"));
 
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -211,10 +215,10 @@ fn workers_are_recycled_after_maximum_requests_without_losing_any() {
 #[test]
 fn restart_interval_inactivity_and_memory_limit_recycle_workers() {
     let app = Sandbox::robust();
-    for (flags, nudge) in [
-        (&["--restart-interval", "1"][..], None),
-        (&["--inactivity-timeout", "1"][..], None),
-        (&["--memory-limit", "200M"][..], Some("/grow?300")),
+    for (flags, nudge, reason) in [
+        (&["--restart-interval", "1"][..], None, "restart_interval"),
+        (&["--inactivity-timeout", "1"][..], None, "inactivity_timeout"),
+        (&["--memory-limit", "200M"][..], Some("/grow?300"), "memory_limit"),
     ] {
         let mut args = vec!["start"];
         args.extend_from_slice(flags);
@@ -223,8 +227,8 @@ fn restart_interval_inactivity_and_memory_limit_recycle_workers() {
         if let Some(path) = nudge {
             assert_eq!(get(server.port, path).status, 200);
         }
-        // Idle, so the inactivity timeout can pass; each check below is a request.
-        std::thread::sleep(Duration::from_millis(2500));
+        // Idle until the worker asks to go, so the inactivity timeout can pass.
+        server.wait_for_log(&format!("asks to be replaced ({reason})"), Duration::from_secs(8));
         eventually(Duration::from_secs(8), &format!("{flags:?} replaces the worker"), || worker_pid(server.port) != first);
         assert!(server.stop().success());
     }
@@ -291,7 +295,7 @@ fn sigterm_gives_a_stuck_request_the_shutdown_timeout_and_no_more() {
     let server = Server::start(&app, &["start", "--shutdown-timeout", "1"]);
     let mut stuck = Client::connect(server.port);
     stuck.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_called(&app, "/hang", 1);
     let started = Instant::now();
     let status = server.stop();
     let took = started.elapsed();

@@ -1,15 +1,70 @@
-//! A server under test: started on a free port, its stderr kept in a file, and killed with
-//! its workers if a test fails before stopping it.
+//! A server under test, its stderr kept in a file, and killed with its workers if a test
+//! fails before stopping it.
+//!
+//! warp's embedded server is started with `--port 0 --port-file F`: the master binds
+//! whatever port the kernel gives and writes it to F once a worker is ready, so no two
+//! tests can be handed the same port and no test connects before the server serves.
+//!
+//! What must be told its port in advance (another server, a program given PORT, a probe or
+//! a setup written for a port) gets a [`Reserved`] one instead: from a range the kernel
+//! never hands out by itself (below its ephemeral range, where port 0 and outgoing
+//! connections take theirs), checked free, and locked for as long as the test holds it,
+//! across every test process on the machine. A bind, a close and a reuse cannot race with
+//! another test there.
 
+use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
 
 use crate::util::Sandbox;
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// How long a server may take to serve after it was started: loading a venv and an app.
+const START_WITHIN: Duration = Duration::from_secs(20);
+
+/// A port no other test (in this process or another) is given while this is held.
+pub struct Reserved {
+    pub port: u16,
+    _lock: Flock<File>,
+}
+
+impl Reserved {
+    /// `port` itself (a privileged one, say), once no other test process holds it.
+    pub fn wait_for(port: u16) -> Reserved {
+        let lock = Flock::lock(lock_file(port), FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
+        Reserved { port, _lock: lock }
+    }
+}
+
+/// The file whose lock stands for `port`, shared by every test process on the machine.
+fn lock_file(port: u16) -> File {
+    let dir = std::env::temp_dir().join("warp-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    File::options().create(true).truncate(false).write(true).open(dir.join(port.to_string())).unwrap()
+}
+
+/// A port for a server that must be told it in advance; see the module's comment.
+pub fn reserve_port() -> Reserved {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let ephemeral_start: u16 = range.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(32768);
+    // Start at a place that differs between processes, so they seldom try the same ports.
+    let span = ephemeral_start.saturating_sub(20000).max(1);
+    let offset = (std::process::id() as u16).wrapping_mul(97) % span;
+    for step in 0..span {
+        let port = 20000 + (offset + step) % span;
+        let Ok(lock) = Flock::lock(lock_file(port), FlockArg::LockExclusiveNonblock) else {
+            continue;
+        };
+        // Held by nothing outside the tests either.
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() && std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return Reserved { port, _lock: lock };
+        }
+    }
+    panic!("no free port from 20000 up to the ephemeral range ({ephemeral_start}) for a test server");
 }
 
 pub struct Server {
@@ -17,33 +72,87 @@ pub struct Server {
     pub port: u16,
     stderr: PathBuf,
     stdout: PathBuf,
+    _reserved: Option<Reserved>,
 }
 
 impl Server {
-    /// `warp ARGS --port P` in the sandbox's app folder.
+    /// `warp ARGS` in the sandbox's app folder on a port of the kernel's choosing; returns
+    /// once a worker is ready.
     pub fn start(sandbox: &Sandbox, args: &[&str]) -> Server {
-        let port = free_port();
-        let port_text = port.to_string();
-        let mut args = args.to_vec();
-        args.extend_from_slice(&["--port", &port_text]);
-        Server::spawn(sandbox.warp(&args), port, sandbox.root())
+        Server::launch(sandbox.warp(args), sandbox.root())
     }
 
-    /// Run `cmd`, which listens on `port`, with its output in files under `logs`; returns
-    /// once the port accepts connections.
-    pub fn spawn(mut cmd: Command, port: u16, logs: &Path) -> Server {
-        let stderr = logs.join(format!("server-{port}.err"));
-        let stdout = logs.join(format!("server-{port}.out"));
-        cmd.stdout(std::fs::File::create(&stdout).unwrap()).stderr(std::fs::File::create(&stderr).unwrap()).stdin(Stdio::null());
-        cmd.process_group(0);
-        let child = cmd.spawn().expect("start the server");
-        let server = Server { child, port, stderr, stdout };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start:\n{}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
+    /// `warp ARGS --port P` in the sandbox's app folder, P reserved: for programs that are
+    /// their own server and other servers, which cannot take port 0.
+    pub fn start_on_reserved_port(sandbox: &Sandbox, args: &[&str]) -> Server {
+        let port = reserve_port();
+        let mut cmd = sandbox.warp(args);
+        cmd.arg("--port").arg(port.port.to_string());
+        Server::spawn(cmd, port, sandbox.root())
+    }
+
+    /// `cmd`, a `warp start` of the embedded server, given `--port 0` and a port file under
+    /// `logs`; returns once the file says the server serves, and on which port.
+    pub fn launch(mut cmd: Command, logs: &Path) -> Server {
+        let (stdout, stderr) = log_files(logs);
+        let port_file = stdout.with_extension("port");
+        cmd.arg("--port").arg("0").arg("--port-file").arg(&port_file);
+        let mut server = Server { child: run(cmd, &stdout, &stderr), port: 0, stderr, stdout, _reserved: None };
+        let deadline = Instant::now() + START_WITHIN;
+        server.port = loop {
+            if let Some(port) = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse().ok()) {
+                break port;
+            }
+            server.still_starting(deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        server
+    }
+
+    /// Run `cmd`, which listens on the reserved port; returns once the port accepts
+    /// connections. The port stays reserved while the server lives.
+    pub fn spawn(cmd: Command, port: Reserved, logs: &Path) -> Server {
+        let (stdout, stderr) = log_files(logs);
+        let mut server = Server { child: run(cmd, &stdout, &stderr), port: port.port, stderr, stdout, _reserved: Some(port) };
+        let deadline = Instant::now() + START_WITHIN;
+        while std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err() {
+            server.still_starting(deadline);
+            std::thread::sleep(Duration::from_millis(20));
         }
         server
+    }
+
+    /// `warp ARGS --port 0` in the sandbox's app folder, returning once the port is bound
+    /// (as the banner says) without waiting for a worker: for apps that do not load at first.
+    pub fn start_unready(sandbox: &Sandbox, args: &[&str]) -> Server {
+        let mut cmd = sandbox.warp(args);
+        cmd.args(["--port", "0"]);
+        let mut server = Server::spawn_unready(cmd, sandbox.root());
+        let deadline = Instant::now() + START_WITHIN;
+        server.port = loop {
+            let url = server.log().lines().find_map(|line| line.strip_prefix("  url:        http://127.0.0.1:").map(str::to_owned));
+            if let Some(port) = url.and_then(|rest| rest.split('/').next()?.parse().ok()) {
+                break port;
+            }
+            server.still_starting(deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        server
+    }
+
+    /// Run `cmd` with its output in files under `logs`, and return at once: for tests of
+    /// how a server starts.
+    pub fn spawn_unready(cmd: Command, logs: &Path) -> Server {
+        let (stdout, stderr) = log_files(logs);
+        Server { child: run(cmd, &stdout, &stderr), port: 0, stderr, stdout, _reserved: None }
+    }
+
+    /// Fail the test when the server has ended, or is past its deadline to serve.
+    fn still_starting(&mut self, deadline: Instant) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the server ended ({status}) before serving:\n{}", self.log());
+        }
+        assert!(Instant::now() < deadline, "the server did not serve within {START_WITHIN:?}:\n{}", self.log());
     }
 
     /// What the server wrote to stderr so far.
@@ -91,6 +200,21 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Fresh files under `logs` for a server's stdout and stderr.
+fn log_files(logs: &Path) -> (PathBuf, PathBuf) {
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, Ordering::SeqCst);
+    (logs.join(format!("server-{n}.out")), logs.join(format!("server-{n}.err")))
+}
+
+/// Start `cmd` in a process group of its own (killed whole when the test ends), its output
+/// in files.
+fn run(mut cmd: Command, stdout: &Path, stderr: &Path) -> Child {
+    cmd.stdout(File::create(stdout).unwrap()).stderr(File::create(stderr).unwrap()).stdin(Stdio::null());
+    cmd.process_group(0);
+    cmd.spawn().expect("start the server")
 }
 
 impl Drop for Server {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::rawhttp::{exchange, get, Client};
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::Sandbox;
 
 /// The conformance app, built once (with gunicorn beside warp's server) for every test.
@@ -31,10 +31,12 @@ fn warp(extra: &[&str]) -> Server {
     Server::start(app(), &args)
 }
 
+/// gunicorn itself, which must be given its port in advance.
 fn gunicorn() -> Server {
-    let port = free_port();
+    let port = reserve_port();
     let mut cmd = Command::new(app().venv().join("bin/gunicorn"));
-    cmd.args(["--workers", "1", "--threads", "4", "--bind", &format!("127.0.0.1:{port}"), "wsgi:application"]).current_dir(app().app());
+    cmd.args(["--workers", "1", "--threads", "4", "--bind", &format!("127.0.0.1:{}", port.port), "wsgi:application"])
+        .current_dir(app().app());
     Server::spawn(cmd, port, app().root())
 }
 
@@ -374,7 +376,12 @@ fn sigterm_loses_no_request_in_flight() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Stop once every thread is in the app (the other four requests wait their turn).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls().lines().filter(|line| *line == "/sleep").count() < 4 {
+        assert!(Instant::now() < deadline, "the app never had four requests at once:\n{}", calls());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let status = server.stop();
     for client in clients {
         let response = client.join().unwrap().expect("every accepted request is answered");

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
+use crate::running::{reserve_port, Server};
 use crate::util::{run_fails, run_ok, Sandbox};
 
 /// `warp config --json` as name -> (value, origin).
@@ -73,12 +73,14 @@ fn each_source_gives_a_setting_and_the_stronger_one_wins() {
 #[test]
 fn the_server_listens_where_the_app_s_files_say() {
     let sandbox = Sandbox::robust();
-    let port = free_port();
+    // The port is what the file says, so it is chosen before the server runs: reserved.
+    let reserved = reserve_port();
+    let port = reserved.port;
     sandbox.write(".s2i/environment", &format!("PORT={port}\n"));
     sandbox.write(".warp/config.yaml", "server:\n  threads: 2\n  health_path: /healthz\n");
     // A deploy-env hook's output beats the files.
     sandbox.write_exec(".warp/action_hooks/deploy-env", "#!/bin/sh\necho WARP_QUEUE_TIMEOUT=12\n");
-    let server = Server::spawn(sandbox.warp(&["start"]), port, sandbox.root());
+    let server = Server::spawn(sandbox.warp(&["start"]), reserved, sandbox.root());
     let log = server.log();
     assert!(log.contains("capacity:   1 process(es) x 2 thread(s)"), "{log}");
     assert!(log.contains("queue 12s"), "{log}");
@@ -89,7 +91,8 @@ fn the_server_listens_where_the_app_s_files_say() {
     run_ok(&mut sandbox.warp(&["ready"]));
     assert_eq!(std::fs::read_to_string(sandbox.app().join("calls.log")).unwrap(), "/hello\n", "the probe reached the app");
     // A flag still beats them all.
-    let err = run_fails(&mut sandbox.warp(&["ready", "--port", &free_port().to_string()]), 1);
+    let nobody = reserve_port();
+    let err = run_fails(&mut sandbox.warp(&["ready", "--port", &nobody.port.to_string()]), 1);
     assert!(err.contains("nothing answers on 127.0.0.1:"), "{err}");
     assert!(server.stop().success());
 }

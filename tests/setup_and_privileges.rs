@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use nix::unistd::{Gid, Group, Uid, User};
 
 use crate::rawhttp::get;
-use crate::running::{free_port, Server};
-use crate::util::{run_fails, run_ok, Sandbox};
+use crate::running::{reserve_port, Reserved, Server};
+use crate::util::{require, require_root, run_fails, run_ok, Sandbox};
 
 const WHOAMI: &str = r#"import json, os
 
@@ -63,13 +63,10 @@ fn nobody() -> User {
     User::from_name("nobody").unwrap().expect("a nobody user")
 }
 
-/// Whether `nobody` can run the app's Python; when not, the tests of dropped privileges
-/// say so and stop.
-fn nobody_can_run_the_app() -> bool {
-    if !is_root() {
-        eprintln!("note: not root, so privileges cannot be dropped here");
-        return false;
-    }
+/// The tests of dropped privileges need root, and a venv that `nobody` can run: one made
+/// from Debian's /usr/bin/python3, not from an interpreter under root's home.
+fn require_nobody_can_run_the_app() {
+    require_root("to drop privileges");
     let user = nobody();
     let runs = Command::new(app().venv().join("bin/python"))
         .args(["-c", "import wsgi"])
@@ -78,10 +75,13 @@ fn nobody_can_run_the_app() -> bool {
         .gid(user.gid.as_raw())
         .status()
         .is_ok_and(|s| s.success());
-    if !runs {
-        eprintln!("note: nobody cannot run {}: dropping privileges is not tested here", app().venv().display());
-    }
-    runs
+    require(
+        runs,
+        &format!(
+            "a venv nobody can run ({}): Debian's python3 with venv support (apt-get install python3 python3-venv)",
+            app().venv().display()
+        ),
+    );
 }
 
 /// `warp ARGS` without the harness's WARP_ALLOW_ROOT.
@@ -92,10 +92,7 @@ fn warp(args: &[&str]) -> Command {
 }
 
 fn serve(args: &[&str]) -> Server {
-    let port = free_port();
-    let mut cmd = warp(args);
-    cmd.args(["--port", &port.to_string()]);
-    Server::spawn(cmd, port, app().root())
+    Server::launch(warp(args), app().root())
 }
 
 fn who(port: u16) -> serde_json::Value {
@@ -128,11 +125,10 @@ fn stderr_line(out: &str) -> &str {
 
 #[test]
 fn root_without_a_user_is_refused() {
-    if !is_root() {
-        eprintln!("note: not root, so the refusal cannot be seen");
-        return;
-    }
-    let port = free_port();
+    require_root("to be refused as root");
+    // Reserved: nothing else listens there while the test looks.
+    let reserved = reserve_port();
+    let port = reserved.port;
     let out = run_fails(warp(&["start", "--port", &port.to_string()]).env("WARP_ALLOW_ROOT", "0"), 1);
     assert_eq!(
         stderr_line(&out),
@@ -159,10 +155,7 @@ fn unknown_users_and_groups_are_one_line_errors() {
 
 #[test]
 fn allow_root_serves_as_root() {
-    if !is_root() {
-        eprintln!("note: not root, so --allow-root changes nothing here");
-        return;
-    }
+    require_root("for --allow-root to matter");
     let server = serve(&["start", "--allow-root"]);
     let me = who(server.port);
     assert_eq!((me["uid"].as_u64(), me["gid"].as_u64()), (Some(0), Some(0)));
@@ -172,9 +165,7 @@ fn allow_root_serves_as_root() {
 
 #[test]
 fn workers_run_as_nobody_while_the_master_stays_root() {
-    if !nobody_can_run_the_app() {
-        return;
-    }
+    require_nobody_can_run_the_app();
     let user = nobody();
     let server = serve(&["start", "--user", "nobody"]);
     let me = who(server.port);
@@ -193,9 +184,7 @@ fn workers_run_as_nobody_while_the_master_stays_root() {
 
 #[test]
 fn user_and_group_by_number_take_that_group() {
-    if !nobody_can_run_the_app() {
-        return;
-    }
+    require_nobody_can_run_the_app();
     let user = nobody();
     // A group nobody is not in, given as a number: the workers get it and only it.
     let daemon = Group::from_name("daemon").unwrap().map_or(Gid::from_raw(1), |g| g.gid);
@@ -211,16 +200,14 @@ fn user_and_group_by_number_take_that_group() {
 
 #[test]
 fn port_80_is_bound_as_root_and_served_as_nobody() {
-    if !nobody_can_run_the_app() {
-        return;
-    }
-    if TcpListener::bind("127.0.0.1:80").is_err() {
-        eprintln!("note: port 80 is taken: binding a privileged port is not tested here");
-        return;
-    }
+    require_nobody_can_run_the_app();
+    // Port 80 is the one port tests share across processes: wait for any other test
+    // process to be done with it, then it must be free.
+    let port_80 = Reserved::wait_for(80);
+    require(TcpListener::bind("127.0.0.1:80").is_ok(), "port 80 on 127.0.0.1 free (another program holds it): stop that program");
     let mut cmd = warp(&["start", "--user", "nobody", "--group", "nogroup", "--port", "80"]);
     cmd.env_remove("PORT");
-    let server = Server::spawn(cmd, 80, app().root());
+    let server = Server::spawn(cmd, port_80, app().root());
     let me = who(80);
     let nogroup = Group::from_name("nogroup").unwrap().map_or(nobody().gid, |g| g.gid);
     assert_eq!(me["uid"].as_u64(), Some(u64::from(nobody().uid.as_raw())));
@@ -230,9 +217,7 @@ fn port_80_is_bound_as_root_and_served_as_nobody() {
 
 #[test]
 fn without_root_only_the_current_user_is_accepted() {
-    if !nobody_can_run_the_app() {
-        return;
-    }
+    require_nobody_can_run_the_app();
     let user = nobody();
     let as_nobody = |args: &[&str]| {
         let mut cmd = warp(args);
@@ -314,7 +299,9 @@ fn setup_only_refuses_what_warp_env_cannot_hold() {
 fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
     let app = app();
     let (_holder, dir) = server_root();
-    let port = free_port();
+    // warp.env names a port, so it is reserved, for warpctl's server and the blocker below.
+    let reserved = reserve_port();
+    let port = reserved.port;
     let src = std::fs::canonicalize(app.app()).unwrap();
     let out = app.ok(&[
         "start",
@@ -519,11 +506,10 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
 
 #[test]
 fn warpctl_restart_keeps_the_workers_as_the_user_given() {
-    if !nobody_can_run_the_app() {
-        return;
-    }
+    require_nobody_can_run_the_app();
     let (_holder, dir) = server_root();
-    let port = free_port();
+    let reserved = reserve_port();
+    let port = reserved.port;
     run_ok(&mut warp(&["start", "--setup-only", "--server-root", dir.to_str().unwrap(), "--port", &port.to_string(), "--user", "nobody"]));
     let env = std::fs::read_to_string(dir.join("warp.env")).unwrap();
     assert!(env.lines().any(|l| l == "WARP_USER=nobody") && env.lines().any(|l| l == "WARP_ALLOW_ROOT=false"), "{env}");

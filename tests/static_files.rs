@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::rawhttp::{exchange, Client, Response};
-use crate::running::{free_port, Server};
+use crate::running::Server;
 use crate::util::Sandbox;
 
 const CSS: &str = "body { color: #123456; }\n";
@@ -346,10 +346,10 @@ fn keep_alive_and_pipelining_go_on_after_static_answers() {
 
 #[test]
 fn warp_url_alias_is_read_without_the_flag() {
-    let port = free_port();
-    let mut cmd = app().warp(&["start", "--port", &port.to_string()]);
+    let mut cmd = app().warp(&["start"]);
     cmd.env("WARP_URL_ALIAS", "/assets=static /files=public");
-    let server = Server::spawn(cmd, port, app().root());
+    let server = Server::launch(cmd, app().root());
+    let port = server.port;
     let css = get(port, "/assets/site.css", "");
     assert_eq!((css.status, css.text().as_str()), (200, CSS));
     let robots = get(port, "/files/robots.txt", "");

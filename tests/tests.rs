@@ -14,6 +14,7 @@ mod hook_examples;
 mod hooks_at_start;
 mod other_servers;
 mod pid1;
+mod ports;
 mod probes;
 mod programs;
 mod proxies;

@@ -151,3 +151,28 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A test's prerequisite: missing, the test fails and says what to install (CI installs
+/// it; see .ci/run), rather than passing without having tested anything.
+pub fn require(present: bool, what: &str) {
+    assert!(present, "this test needs {what}, which this machine lacks: install it, or skip the test by name");
+}
+
+/// A test that needs root (CI runs the suite as root).
+pub fn require_root(why: &str) {
+    require(nix::unistd::Uid::effective().is_root(), &format!("root ({why}): run the suite as root, as CI does"));
+}
+
+/// Wait until the robust fixture's app has been called for `path` (`count` times in all):
+/// each call is a line of its `started.log`, written before the app does anything else.
+pub fn wait_until_called(sandbox: &Sandbox, path: &str, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let calls = || {
+        let text = std::fs::read_to_string(sandbox.app().join("started.log")).unwrap_or_default();
+        text.lines().filter(|line| *line == path).count()
+    };
+    while calls() < count {
+        assert!(std::time::Instant::now() < deadline, "the app was not called for {path} {count} time(s) within 10s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

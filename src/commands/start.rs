@@ -63,7 +63,10 @@ pub fn run(args: StartArgs) -> Result<()> {
             plan::server_name(checked.server),
             settings::var(Id::ServerType)
         ),
-        App::Program(_) => None,
+        App::Program(program) => {
+            plan::own_server_only(&settings, &format!("{program} (the app's own server)"))?;
+            None
+        }
     };
     if let Some(django) = wsgi.and_then(|w| w.django.as_ref()) {
         // A project serving its files through WhiteNoise's middleware keeps doing so under
@@ -75,8 +78,12 @@ pub fn run(args: StartArgs) -> Result<()> {
     }
     let server = checked.server;
     let app = wsgi.map(|w| w.target.spec(&layout.src)).unwrap_or_default();
-    let plan = plan::plan(&settings, &layout, env, app, checked);
+    let mut plan = plan::plan(&settings, &layout, env, app, checked);
     if let (true, Some(dir)) = (args.setup_only, settings.path(Id::ServerRoot)) {
+        if plan.bind.port() == 0 {
+            let message = "0 (any free port) cannot be written down for later: warpctl and the systemd unit need the port to probe; give a port number, such as 8000";
+            return Err(settings::SettingError::new(plan::place(&settings, Id::Port), message.to_owned()).into());
+        }
         let variables = plan::variables(&settings, &plan, &layout.src)?;
         reporter.info(&setup::write(&setup::Setup { dir, src: &layout.src, settings: variables, plan: &plan })?);
         return Ok(());
@@ -119,9 +126,11 @@ pub fn run(args: StartArgs) -> Result<()> {
         }
         (App::Wsgi(_), None) => {
             install::install(&plan.python).context("cannot install warp's server module into the venv")?;
+            // Bound before the banner, which shows the port the kernel chose for port 0.
+            let listener = supervisor::listen(&mut plan)?;
             reporter.info(&report::banner(&plan, &settings, &layout.src));
             drop(reporter);
-            supervisor::run(plan)
+            supervisor::run(plan, listener)
         }
     }
 }

@@ -29,7 +29,10 @@ pub enum Kind {
     Port,
     Ip,
     Text,
+    /// A folder.
     Path,
+    /// A file (a path, named FILE in help).
+    File,
     /// A URL path without a query string, such as `/healthz`.
     UrlPath,
     /// One of a fixed set of names.
@@ -120,8 +123,8 @@ impl Kind {
                 .map_err(|_| format!("{text:?} is not an IP address: give one such as 127.0.0.1, 0.0.0.0 or ::")),
             Kind::Text if text.is_empty() => Err("the value is empty: give one, or leave the setting out".to_owned()),
             Kind::Text => Ok(Value::Text(text.to_owned())),
-            Kind::Path if text.is_empty() => Err("the path is empty: give one, or leave the setting out".to_owned()),
-            Kind::Path => Ok(Value::Path(PathBuf::from(text))),
+            Kind::Path | Kind::File if text.is_empty() => Err("the path is empty: give one, or leave the setting out".to_owned()),
+            Kind::Path | Kind::File => Ok(Value::Path(PathBuf::from(text))),
             Kind::UrlPath => url_path(text).map(Value::Text),
             Kind::Choice(choices) => choice(choices, text).map(Value::Choice),
             Kind::Processes => processes(text).map(Value::Processes),
@@ -171,6 +174,7 @@ impl Kind {
             Kind::Port => "PORT",
             Kind::Ip => "ADDRESS",
             Kind::Path => "DIR",
+            Kind::File => "FILE",
             Kind::UrlPath => "PATH",
             Kind::List(Item::Cidr) => "CIDR",
             Kind::List(Item::ProxyHeader) => "HEADER",

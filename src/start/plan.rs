@@ -11,7 +11,7 @@ use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
 use crate::appenv::AppEnv;
 use crate::env_vars;
 use crate::layout::Layout;
-use crate::settings::{self, Id, Processes, Scope, SettingError, Settings, Value};
+use crate::settings::{self, Id, Origin, Processes, Scope, SettingError, Settings, Value};
 use crate::start::serve::external::Server;
 use crate::start::serve::privileges::{self, Credentials};
 use crate::start::serve::supervisor::Plan;
@@ -35,9 +35,48 @@ pub fn check(settings: &Settings, src: &Path) -> Result<Checked> {
     if settings.is_given(Id::Group) && !settings.is_given(Id::User) {
         return Err(SettingError::new("--group".to_owned(), "needs --user: name the user the workers run as too".to_owned()).into());
     }
+    let server = server(settings);
+    if let Some(other) = server {
+        own_server_only(settings, &format!("--server {}", other.name()))?;
+    }
+    if let Some(file) = settings.path(Id::PortFile) {
+        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !folder.is_dir() || file.file_name().is_none() {
+            let message = format!("{} is not a file in an existing folder: create the folder, or name another file", file.display());
+            return Err(SettingError::new(place(settings, Id::PortFile), message).into());
+        }
+    }
     let credentials = privileges::resolve(settings.text(Id::User), settings.text(Id::Group), settings.flag(Id::AllowRoot))?;
     let (url_aliases, document_root) = static_dirs::static_folders(settings, src)?;
-    Ok(Checked { server: server(settings), credentials, url_aliases, document_root })
+    Ok(Checked { server, credentials, url_aliases, document_root })
+}
+
+/// Refuse what only warp's embedded server can do, for `what` (another server, or a
+/// program that is its own server): port 0 (only the master that binds learns the port)
+/// and the port file (only warp's workers say when they are ready). A usage error.
+pub fn own_server_only(settings: &Settings, what: &str) -> Result<(), SettingError> {
+    if settings.port(Id::Port) == 0 {
+        return Err(SettingError::new(
+            place(settings, Id::Port),
+            format!("0 (any free port) needs warp's embedded server, which binds the port and reports it; {what} must be given a port number, such as 8000"),
+        ));
+    }
+    if settings.is_given(Id::PortFile) {
+        return Err(SettingError::new(
+            place(settings, Id::PortFile),
+            format!("only warp's embedded server writes a port file, and {what} serves on its own: leave the port file out"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a setting was given, as an error names it: the flag when typed, else as
+/// [`Settings::label`] says.
+pub fn place(settings: &Settings, id: Id) -> String {
+    match settings.entry(id).map(|e| &e.origin) {
+        Some(Origin::Flag(flag)) => flag.clone(),
+        _ => settings.label(id),
+    }
 }
 
 /// The server the settings choose: `None` is warp's embedded one.
@@ -114,6 +153,8 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         startup_timeout: settings.seconds(Id::StartupTimeout),
         watch: settings.flag(Id::ReloadOnChanges).then(|| layout.src.clone()),
         credentials: checked.credentials,
+        // Absolute, as the folder warp was started in names it.
+        port_file: settings.path(Id::PortFile).map(|file| std::path::absolute(file).unwrap_or_else(|_| file.to_owned())),
         worker,
     }
 }

@@ -47,7 +47,11 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
     let venv = plan.python.parent().and_then(Path::parent).unwrap_or(&plan.python);
     let mut lines = vec![
         format!("warp: serving {} from {}", w.app, src.display()),
-        format!("  url:        http://{host}:{}/ (listening on {}, backlog {})", plan.bind.port(), plan.bind, plan.backlog),
+        match plan.bind.port() {
+            // Only --explain shows a plan not yet bound.
+            0 => format!("  url:        any free port on {}, chosen when bound (backlog {})", plan.bind.ip(), plan.backlog),
+            port => format!("  url:        http://{host}:{port}/ (listening on {}, backlog {})", plan.bind, plan.backlog),
+        },
         format!("  python:     {}", plan.python.display()),
         format!("  venv:       {}", venv.display()),
         format!("  capacity:   {} process(es) x {} thread(s) = {}", plan.processes, w.threads, plan.processes * w.threads),

@@ -11,13 +11,18 @@
 //! dying young, so a broken app does not spin; one that does not load the app within the
 //! startup timeout is killed and retried. SIGTERM, SIGINT and SIGQUIT stop every worker
 //! within the shutdown timeout. As PID 1 in a container the master also reaps orphans.
+//!
+//! Binding is a step of its own ([`listen`]), so that with port 0 the banner and the
+//! workers' `SERVER_PORT` show the port the kernel chose. The port file, when asked for,
+//! is written once the first worker reports ready, so whoever waits for it can connect at
+//! once; a stale one is removed before binding, and ours on the way out.
 
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -58,6 +63,8 @@ pub struct Plan {
     pub watch: Option<PathBuf>,
     /// Who the workers run as, when the master was started as root.
     pub credentials: Option<Credentials>,
+    /// Where to write the port once the first worker is ready.
+    pub port_file: Option<PathBuf>,
     /// Settings for every worker; `listen_fd`, `control_fd` and `worker_id` are filled in
     /// per worker.
     pub worker: WorkerConfig,
@@ -104,11 +111,28 @@ struct Master {
     slots: Vec<Slot>,
     leaving: Vec<Leaving>,
     backoff: Duration,
+    port_file: Option<PortFile>,
 }
 
-/// Bind, start the workers, and supervise them until told to stop.
-pub fn run(plan: Plan) -> Result<()> {
-    let listener = bind(plan.bind, plan.backlog)?;
+/// The bound listening socket, before any worker runs.
+pub struct Listener(socket2::Socket);
+
+/// Bind the plan's address. With port 0 the kernel picks a free port, and the plan is
+/// updated to say which (its address and the workers' `SERVER_PORT`).
+pub fn listen(plan: &mut Plan) -> Result<Listener> {
+    if let Some(path) = &plan.port_file {
+        PortFile::remove_stale(path)?;
+    }
+    let socket = bind(plan.bind, plan.backlog)?;
+    let bound = socket.local_addr().ok().and_then(|a| a.as_socket()).context("cannot read the address the socket is bound to")?;
+    plan.bind.set_port(bound.port());
+    plan.worker.server_port = bound.port();
+    Ok(Listener(socket))
+}
+
+/// Start the workers on `listener`, and supervise them until told to stop.
+pub fn run(plan: Plan, listener: Listener) -> Result<()> {
+    let listener = listener.0;
     // Each signal sets its flag and writes a byte to wake the loop below.
     let (mut wake, wake_writer) = UnixStream::pair().context("cannot create the signal pipe")?;
     wake.set_nonblocking(true)?;
@@ -131,7 +155,9 @@ pub fn run(plan: Plan) -> Result<()> {
             let _ = std::io::Write::write(&mut &wake_writer, b"w");
         })?;
     }
-    let mut master = Master { listen_fd: listener.as_raw_fd(), slots: Vec::new(), leaving: Vec::new(), backoff: FIRST_BACKOFF, plan };
+    let port_file = plan.port_file.clone().map(|path| PortFile { path, written: None });
+    let mut master =
+        Master { listen_fd: listener.as_raw_fd(), slots: Vec::new(), leaving: Vec::new(), backoff: FIRST_BACKOFF, plan, port_file };
     for id in 0..master.plan.processes {
         let worker = master.spawn(id)?;
         master.slots.push(Slot { current: Some(worker), ..Slot::default() });
@@ -148,7 +174,10 @@ pub fn run(plan: Plan) -> Result<()> {
         if changed.swap(false, Ordering::SeqCst) {
             master.reload("source changed");
         }
-        master.read_reports();
+        if let Err(e) = master.read_reports() {
+            master.stop()?;
+            return Err(e);
+        }
         master.reap();
         master.enforce_deadlines();
         master.start_due();
@@ -165,6 +194,49 @@ fn bind(addr: SocketAddr, backlog: i32) -> Result<socket2::Socket> {
     socket.listen(backlog).with_context(|| format!("cannot listen on {addr}"))?;
     inheritable(socket.as_raw_fd()).context("cannot share the socket with workers")?;
     Ok(socket)
+}
+
+/// The port file: one line with the port number.
+struct PortFile {
+    path: PathBuf,
+    /// What this master wrote, removed when it ends (unless another master has since
+    /// written its own).
+    written: Option<String>,
+}
+
+impl PortFile {
+    /// A file left by an earlier run would give a waiting script the wrong port.
+    fn remove_stale(path: &Path) -> Result<()> {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)
+                .with_context(|| format!("cannot remove the old port file {}: remove it, or choose another --port-file", path.display())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Write beside the final name and rename, so a reader sees the whole line or nothing.
+    fn write(&mut self, port: u16) -> Result<()> {
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = self.path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let line = format!("{port}\n");
+        let written = std::fs::write(&temp, &line).and_then(|()| std::fs::rename(&temp, &self.path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written.with_context(|| {
+            format!("cannot write the port file {}: choose a --port-file in a folder warp can write to", self.path.display())
+        })?;
+        self.written = Some(line);
+        Ok(())
+    }
+}
+
+impl Drop for PortFile {
+    fn drop(&mut self) {
+        if self.written.is_some() && std::fs::read_to_string(&self.path).ok() == self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Let a descriptor survive exec, so a worker inherits it.
@@ -239,8 +311,8 @@ impl Master {
     }
 
     /// Act on what the workers said: a ready successor takes over its slot; a worker
-    /// asking to retire gets a successor.
-    fn read_reports(&mut self) {
+    /// asking to retire gets a successor. The first worker ready writes the port file.
+    fn read_reports(&mut self) -> Result<()> {
         for id in 0..self.slots.len() {
             for role in [Role::Current, Role::Next] {
                 let Some(worker) = self.slots[id].get_mut(role) else { continue };
@@ -268,6 +340,11 @@ impl Master {
         // Leaving workers may still write; their reports no longer matter.
         for leaving in &mut self.leaving {
             read_lines(&mut leaving.worker);
+        }
+        let any_ready = self.workers().any(|w| w.ready);
+        match &mut self.port_file {
+            Some(file) if any_ready && file.written.is_none() => file.write(self.plan.bind.port()),
+            _ => Ok(()),
         }
     }
 
@@ -426,6 +503,8 @@ impl Master {
     /// Stop every worker gracefully, forcibly after the shutdown timeout (plus a margin
     /// for the worker's own exit).
     fn stop(mut self) -> Result<()> {
+        // Nobody should start talking to a server on its way out.
+        drop(self.port_file.take());
         // Whole workers, not just their processes: their control channels stay open, so
         // they stop for the signal rather than for a vanished master.
         let mut workers: Vec<Worker> = self.leaving.drain(..).map(|l| l.worker).collect();
@@ -502,4 +581,39 @@ fn read_lines(worker: &mut Worker) -> Vec<String> {
 
 fn fmt_pid(pid: Option<Pid>) -> String {
     pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PortFile;
+
+    #[test]
+    fn the_port_file_is_one_line_replaced_whole_and_removed_only_while_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("port");
+        std::fs::write(&path, "1\n").unwrap();
+        PortFile::remove_stale(&path).unwrap();
+        assert!(!path.exists());
+        PortFile::remove_stale(&path).unwrap();
+
+        let mut file = PortFile { path: path.clone(), written: None };
+        file.write(8123).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "8123\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["port"], "no temporary file is left");
+        drop(file);
+        assert!(!path.exists(), "removed when the master ends");
+
+        // Another master wrote its own since: that one stays.
+        let mut file = PortFile { path: path.clone(), written: None };
+        file.write(8123).unwrap();
+        std::fs::write(&path, "9000\n").unwrap();
+        drop(file);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "9000\n");
+
+        let mut nowhere = PortFile { path: dir.path().join("missing/port"), written: None };
+        let err = nowhere.write(8123).unwrap_err();
+        assert!(format!("{err:#}").starts_with("cannot write the port file "), "{err:#}");
+        assert!(nowhere.written.is_none());
+    }
 }
