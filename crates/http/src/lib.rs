@@ -9,6 +9,7 @@
 //! - [`ResponseHead`] validates what a WSGI app gave to `start_response` and writes the
 //!   response head, choosing the framing ([`ResponsePlan`]); [`encode_chunk`],
 //!   [`LAST_CHUNK`], [`error_response`] and [`CONTINUE_100`] write the rest;
+//! - [`http_date`], [`cached_http_date`] and [`parse_http_date`] write and read HTTP dates;
 //! - [`files`] holds the protocol side of serving static files: which file a URL names,
 //!   conditional requests, byte ranges and content types.
 //!
@@ -21,15 +22,17 @@
 
 pub mod cgi;
 mod chunked;
+mod date;
 pub mod files;
 mod request;
 mod response;
 
 pub use chunked::{ChunkedDecoder, Decoded};
+pub use date::{cached_http_date, http_date, parse_http_date, DateCache};
 pub use request::{parse_head, parse_head_into, BodyKind, Limits, RequestHead, Version};
 pub use response::{
-    cached_http_date, check_app_header, encode_chunk, encode_chunk_header, error_response, http_date, DateCache, Framing, HeaderProblem,
-    ResponseHead, ResponsePlan, CONTINUE_100, LAST_CHUNK,
+    check_app_header, encode_chunk, encode_chunk_header, error_response, Framing, HeaderProblem, ResponseHead, ResponsePlan, CONTINUE_100,
+    LAST_CHUNK,
 };
 
 /// A request the server refuses: the status line to answer with and why.
