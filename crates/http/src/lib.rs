@@ -90,11 +90,6 @@ impl HttpError {
     pub const fn service_unavailable(detail: &'static str) -> Self {
         Self { status: 503, reason: "Service Unavailable", detail }
     }
-
-    /// Whether the request was refused for its size rather than its syntax (413, 414, 431).
-    pub const fn is_too_large(&self) -> bool {
-        matches!(self.status, 413 | 414 | 431)
-    }
 }
 
 /// `tchar` from RFC 9110 section 5.6.2: the bytes a field name or method may contain.
