@@ -371,38 +371,38 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-/// The Content-Type for a file, by its extension (case-insensitive); text types say
-/// they are UTF-8; unknown extensions are `application/octet-stream`.
-pub fn content_type(file: &Path) -> &'static str {
-    let ext = file.extension().and_then(|ext| ext.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "txt" => "text/plain; charset=utf-8",
-        "md" => "text/markdown; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "json" | "map" => "application/json",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/vnd.microsoft.icon",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        "otf" => "font/otf",
-        "pdf" => "application/pdf",
-        "wasm" => "application/wasm",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        _ => "application/octet-stream",
+/// The media type of files whose extension is unknown.
+const UNKNOWN_TYPE: &str = "application/octet-stream";
+
+/// Extensions whose type is registered today as something other than `mime_guess`'s first
+/// guess: JavaScript is `text/javascript` (RFC 9239), fonts are `font/*` (RFC 8081), XML is
+/// `application/xml` (RFC 7303: a `text/` type would get a charset that overrides the one
+/// its XML declaration names), icons have their IANA type, and a source map is JSON.
+const REGISTERED_TYPES: &[(&str, &str)] = &[
+    ("mjs", "text/javascript"),
+    ("woff", "font/woff"),
+    ("otf", "font/otf"),
+    ("xml", "application/xml"),
+    ("ico", "image/vnd.microsoft.icon"),
+    ("map", "application/json"),
+];
+
+/// The Content-Type for a file, by its extension (case-insensitive), from `mime_guess`'s
+/// table; text types say they are UTF-8; unknown extensions are `application/octet-stream`.
+pub fn content_type(file: &Path) -> Cow<'static, str> {
+    let Some(ext) = file.extension().and_then(|ext| ext.to_str()) else {
+        return Cow::Borrowed(UNKNOWN_TYPE);
+    };
+    let essence = REGISTERED_TYPES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(ext))
+        .map(|(_, essence)| *essence)
+        .or_else(|| mime_guess::from_ext(ext).first_raw())
+        .unwrap_or(UNKNOWN_TYPE);
+    if essence.starts_with("text/") {
+        Cow::Owned(format!("{essence}; charset=utf-8"))
+    } else {
+        Cow::Borrowed(essence)
     }
 }
 
@@ -655,5 +655,15 @@ mod tests {
         assert_eq!(of("v1.2/README"), "application/octet-stream");
         assert_eq!(of(".bashrc"), "application/octet-stream");
         assert_eq!(of("x.exe"), "application/octet-stream");
+        assert_eq!(of("x.unknown-extension"), "application/octet-stream");
+        // The registered types where the table's first guess is an older name.
+        assert_eq!(of("feed.xml"), "application/xml");
+        assert_eq!(of("favicon.ico"), "image/vnd.microsoft.icon");
+        assert_eq!(of("font.WOFF"), "font/woff");
+        assert_eq!(of("font.otf"), "font/otf");
+        // Beyond the types named above, the table knows the rest.
+        assert_eq!(of("doc.odt"), "application/vnd.oasis.opendocument.text");
+        assert_eq!(of("image.bmp"), "image/bmp");
+        assert_eq!(of("invite.ics"), "text/calendar; charset=utf-8");
     }
 }
