@@ -96,29 +96,14 @@ fn segment(raw: &str) -> Segment<'_> {
 }
 
 /// Percent-decoding that refuses what is not well formed: a `%` not followed by two hex
-/// digits, or a result that is not UTF-8.
+/// digits (`percent-encoding` would keep it as it is), or a result that is not UTF-8.
 fn strict_decode(raw: &str) -> Option<Cow<'_, str>> {
-    if !raw.contains('%') {
-        return Some(Cow::Borrowed(raw));
+    let escapes_well_formed =
+        raw.match_indices('%').all(|(at, _)| raw.as_bytes().get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if !escapes_well_formed {
+        return None;
     }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok().map(Cow::Owned)
+    percent_encoding::percent_decode_str(raw).decode_utf8().ok()
 }
 
 /// Map `path` (as sent: percent-encoded, without the query) under the URL `prefix`.
