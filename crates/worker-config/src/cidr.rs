@@ -13,14 +13,24 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Cidr(IpNet);
 
 impl Cidr {
-    /// Whether `addr` lies in the block. An IPv4 peer seen as an IPv4-mapped IPv6 address
-    /// (a dual-stack listener) matches IPv4 blocks.
+    /// Whether `addr` lies in the block. An IPv4 address and its IPv4-mapped IPv6 form
+    /// (`::ffff:10.1.2.3`, how a dual-stack listener sees an IPv4 peer) are one address:
+    /// either form matches an IPv4 block and a block inside `::ffff:0:0/96` alike. A wider
+    /// IPv6 block (`::/0`, or `::ffff:1.2.3.4/8`) covers IPv6 peers only.
     pub fn contains(&self, addr: IpAddr) -> bool {
         let addr = match addr {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
             v4 => v4,
         };
-        self.0.contains(&addr)
+        self.as_ipv4().unwrap_or(self.0).contains(&addr)
+    }
+
+    /// A block inside `::ffff:0:0/96` as the IPv4 block it stands for.
+    fn as_ipv4(&self) -> Option<IpNet> {
+        let IpNet::V6(block) = self.0 else { return None };
+        let v4 = block.addr().to_ipv4_mapped()?;
+        let prefix = block.prefix_len().checked_sub(96)?;
+        IpNet::new(IpAddr::V4(v4), prefix).ok()
     }
 }
 
@@ -84,6 +94,19 @@ mod tests {
     #[test]
     fn mapped_ipv4_peers_match_ipv4_blocks() {
         assert!(cidr("127.0.0.0/8").contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!cidr("127.0.0.0/8").contains("::ffff:128.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn blocks_written_in_the_mapped_form_match_both_forms() {
+        let block = cidr("::ffff:10.0.0.0/104");
+        assert!(block.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(block.contains("10.1.2.3".parse().unwrap()));
+        assert!(!block.contains("11.1.2.3".parse().unwrap()));
+        assert!(cidr("::ffff:127.0.0.1").contains("::ffff:127.0.0.1".parse().unwrap()));
+        // A wider IPv6 block is not an IPv4 one, as before: IPv4 peers are not in ::/0.
+        assert!(!cidr("::/0").contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(cidr("::/0").contains("fd00::1".parse().unwrap()));
     }
 
     #[test]
