@@ -81,6 +81,7 @@ pub fn cached_http_date() -> [u8; 29] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::seed_corpus;
 
     const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
@@ -160,6 +161,17 @@ mod tests {
             "Sün, 06 Nov 1994 08:49:37 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fuzz_seed_corpus_is_read_as_named() {
+        let seeds = seed_corpus("parse_http_date");
+        assert!(seeds.len() >= 15);
+        for (name, bytes) in seeds {
+            let text = String::from_utf8(bytes).expect("parse_http_date seeds are UTF-8");
+            let date = parse_http_date(&text);
+            assert_eq!(date.is_some(), name.starts_with("valid_"), "{name}: {text:?} gave {date:?}");
         }
     }
 }

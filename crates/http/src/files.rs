@@ -396,7 +396,7 @@ mod tests {
     use std::path::Component;
 
     use super::*;
-    use crate::testing::Rng;
+    use crate::testing::{seed_corpus, Rng};
 
     fn file(rel: &str, trailing_slash: bool) -> Target {
         Target::File { rel: rel.into(), trailing_slash }
@@ -494,6 +494,31 @@ mod tests {
         }
     }
 
+    /// A seed of the `resolve` fuzz target: the prefix, a newline, the path.
+    fn prefix_and_path(seed: &[u8]) -> (String, String) {
+        let text = String::from_utf8(seed.to_vec()).expect("resolve seeds are UTF-8");
+        let (prefix, path) = text.split_once('\n').expect("a resolve seed has a prefix line");
+        (prefix.to_owned(), path.to_owned())
+    }
+
+    #[test]
+    fn fuzz_seed_corpus_of_resolve_is_answered_as_named() {
+        let seeds = seed_corpus("resolve");
+        assert!(seeds.len() >= 20);
+        for (name, bytes) in seeds {
+            let (prefix, path) = prefix_and_path(&bytes);
+            let target = resolve(&prefix, &path);
+            let as_named = match name.split('_').next() {
+                Some("valid") => matches!(target, Target::File { .. }),
+                Some("refused") => target == Target::Refused,
+                Some("invalid") => target == Target::Invalid,
+                Some("elsewhere") => target == Target::Elsewhere,
+                _ => panic!("{name}: a resolve seed is named valid_, refused_, invalid_ or elsewhere_"),
+            };
+            assert!(as_named, "{name}: {path:?} under {prefix:?} gave {target:?}");
+        }
+    }
+
     #[test]
     fn ranges() {
         let part = |start, end| RangeAnswer::Part(ByteRange { start, end });
@@ -527,6 +552,24 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_range(whole, 100), RangeAnswer::Whole, "{whole:?}");
+        }
+    }
+
+    #[test]
+    fn fuzz_seed_corpus_of_parse_range_is_answered_as_named() {
+        let seeds = seed_corpus("parse_range");
+        assert!(seeds.len() >= 15);
+        for (name, bytes) in seeds {
+            let text = String::from_utf8(bytes).expect("parse_range seeds are UTF-8");
+            let (len, header) = text.split_once('\n').expect("a parse_range seed has a length line");
+            let answer = parse_range(header, len.parse().expect("the length line is a number"));
+            let as_named = match name.split('_').next() {
+                Some("part") => matches!(answer, RangeAnswer::Part(_)),
+                Some("whole") => answer == RangeAnswer::Whole,
+                Some("unsatisfiable") => answer == RangeAnswer::Unsatisfiable,
+                _ => panic!("{name}: a parse_range seed is named part_, whole_ or unsatisfiable_"),
+            };
+            assert!(as_named, "{name}: {header:?} of {len} bytes gave {answer:?}");
         }
     }
 

@@ -134,8 +134,10 @@ pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 pub(crate) mod testing {
     /// The hand-written seeds of a fuzz target (`fuzz/corpus/<target>/`) as
-    /// (name, bytes), named `valid_*` when they must be accepted. Files the fuzzer added
-    /// (named by their SHA-1) are skipped: they carry no expectation.
+    /// (name, bytes), named after what must come of them: `valid_*` when they must be
+    /// accepted, or by the answer they must get where a target has several (each target's
+    /// replay test says which). Files the fuzzer added (named by their SHA-1) are skipped:
+    /// they carry no expectation.
     pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
         let mut seeds = Vec::new();
