@@ -20,15 +20,3 @@ pub trait Reporter: Sync {
     /// A plain informational line.
     fn info(&self, message: &str);
 }
-
-/// Discards every event; for callers that want no output.
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn step(&self, _: &str) {}
-    fn step_done(&self, _: &str, _: Duration) {}
-    fn output(&self, _: &str) {}
-    fn detail(&self, _: &str) {}
-    fn warn(&self, _: &str) {}
-    fn info(&self, _: &str) {}
-}

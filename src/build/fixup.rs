@@ -5,12 +5,13 @@
 //! its target is left alone, so a link cannot carry the change out of the tree.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::unistd::{fchownat, Gid};
+use walkdir::WalkDir;
 
 /// What a fixup changed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -32,16 +33,12 @@ pub fn fixup(root: &Path) -> Result<Report> {
         bail!("{} is not a directory: pass the folder to fix up", root.display());
     }
     let mut report = Report::default();
-    let mut pending: Vec<PathBuf> = vec![root.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        let meta = path.symlink_metadata().with_context(|| format!("cannot read {}", path.display()))?;
+    // Not even a root given as a link is followed: the link is fixed, its target is not.
+    for entry in WalkDir::new(root).follow_links(false).follow_root_links(false) {
+        let entry = entry.with_context(|| format!("cannot fix up {}", root.display()))?;
+        let meta = entry.metadata().with_context(|| format!("cannot read {}", entry.path().display()))?;
         report.entries += 1;
-        fix_entry(&path, &meta, &mut report)?;
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).with_context(|| format!("cannot list {}", path.display()))? {
-                pending.push(entry?.path());
-            }
-        }
+        fix_entry(entry.path(), &meta, &mut report)?;
     }
     Ok(report)
 }

@@ -7,9 +7,7 @@
 //! one the installers reach. When that cannot be done, nothing is said: a warning that may
 //! be wrong is worse than none.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
@@ -111,17 +109,10 @@ pub fn none_apply(python: &Path, requirements: &[String]) -> bool {
 
 /// Each requirement's marker as `python` evaluates it; `None` when that cannot be done.
 fn evaluate(python: &Path, requirements: &[String]) -> Option<Vec<Option<bool>>> {
-    let mut child = Command::new(python)
-        .args(["-I", "-c", EVALUATE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
     let input = serde_json::to_vec(requirements).ok()?;
-    // Written before waiting: the script reads all of stdin before it prints anything.
-    child.stdin.take()?.write_all(&input).ok()?;
-    let out = child.wait_with_output().ok()?;
+    // duct feeds stdin from a thread of its own while it reads the output, so neither side
+    // waits on the other whatever the script does first.
+    let out = duct::cmd(python, ["-I", "-c", EVALUATE]).stdin_bytes(input).stdout_capture().stderr_null().unchecked().run().ok()?;
     if !out.status.success() {
         return None;
     }

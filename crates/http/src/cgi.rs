@@ -15,26 +15,11 @@ pub fn cgi_name(name: &str) -> Option<String> {
     })
 }
 
+/// The path as CGI's `PATH_INFO` has it: percent-decoded, with malformed escapes (`%zz`,
+/// a `%` at the end) kept as they are rather than refused, as Python's `urllib.parse.unquote`
+/// keeps them.
 pub fn percent_decode(path: &[u8]) -> Cow<'_, [u8]> {
-    if !path.contains(&b'%') {
-        return Cow::Borrowed(path);
-    }
-    let mut out = Vec::with_capacity(path.len());
-    let mut i = 0;
-    while i < path.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (path[i], path.get(i + 1).copied().and_then(hex), path.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Cow::Owned(out)
+    percent_encoding::percent_decode(path).into()
 }
 
 /// `example.com:8080` → (`example.com`, `8080`); `[::1]:80` → (`[::1]`, `80`).

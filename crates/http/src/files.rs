@@ -8,8 +8,7 @@
 //!   it ([`Target`]);
 //! - [`evaluate`] turns If-None-Match, If-Modified-Since, Range and If-Range into the answer
 //!   (200, 206, 304 or 416, see [`Answer`]) for a file described by its [`Validators`];
-//! - [`content_type`] names a file's media type from its extension, and
-//!   [`parse_http_date`] reads the three date formats HTTP allows.
+//! - [`content_type`] names a file's media type from its extension.
 //!
 //! What it does NOT do: touch the file system. Whether the file exists, is a folder, or is
 //! a symlink leading out of the folder is for the server to check (it canonicalizes the path
@@ -34,7 +33,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{http_date, list_elements, trim_ows};
+use crate::{http_date, list_elements, parse_http_date, trim_ows};
 
 /// Where a request path leads under a folder's URL prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,29 +96,14 @@ fn segment(raw: &str) -> Segment<'_> {
 }
 
 /// Percent-decoding that refuses what is not well formed: a `%` not followed by two hex
-/// digits, or a result that is not UTF-8.
+/// digits (`percent-encoding` would keep it as it is), or a result that is not UTF-8.
 fn strict_decode(raw: &str) -> Option<Cow<'_, str>> {
-    if !raw.contains('%') {
-        return Some(Cow::Borrowed(raw));
+    let escapes_well_formed =
+        raw.match_indices('%').all(|(at, _)| raw.as_bytes().get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if !escapes_well_formed {
+        return None;
     }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok().map(Cow::Owned)
+    percent_encoding::percent_decode_str(raw).decode_utf8().ok()
 }
 
 /// Map `path` (as sent: percent-encoded, without the query) under the URL `prefix`.
@@ -372,123 +356,38 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-/// An HTTP date in any of the three formats recipients must accept (RFC 9110 section
-/// 5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form
-/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`). `None` for
-/// anything else and for dates before 1970.
-pub fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = text.split_ascii_whitespace().collect();
-    let (day, month, year, time) = match parts.as_slice() {
-        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => (*day, *month, parse_year(year, 4)?, *time),
-        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
-            let mut fields = date.split('-');
-            let (day, month, year) = (fields.next()?, fields.next()?, fields.next()?);
-            if fields.next().is_some() {
-                return None;
-            }
-            (day, month, two_digit_year(parse_year(year, 2)?), *time)
-        }
-        [_, month, day, time, year] => (*day, *month, parse_year(year, 4)?, *time),
-        _ => return None,
+/// The media type of files whose extension is unknown.
+const UNKNOWN_TYPE: &str = "application/octet-stream";
+
+/// Extensions whose type is registered today as something other than `mime_guess`'s first
+/// guess: JavaScript is `text/javascript` (RFC 9239), fonts are `font/*` (RFC 8081), XML is
+/// `application/xml` (RFC 7303: a `text/` type would get a charset that overrides the one
+/// its XML declaration names), icons have their IANA type, and a source map is JSON.
+const REGISTERED_TYPES: &[(&str, &str)] = &[
+    ("mjs", "text/javascript"),
+    ("woff", "font/woff"),
+    ("otf", "font/otf"),
+    ("xml", "application/xml"),
+    ("ico", "image/vnd.microsoft.icon"),
+    ("map", "application/json"),
+];
+
+/// The Content-Type for a file, by its extension (case-insensitive), from `mime_guess`'s
+/// table; text types say they are UTF-8; unknown extensions are `application/octet-stream`.
+pub fn content_type(file: &Path) -> Cow<'static, str> {
+    let Some(ext) = file.extension().and_then(|ext| ext.to_str()) else {
+        return Cow::Borrowed(UNKNOWN_TYPE);
     };
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
-    let day = small_number(day, 1, 2)?;
-    let mut hms = time.split(':');
-    let hour = small_number(hms.next()?, 2, 2)?;
-    let minute = small_number(hms.next()?, 2, 2)?;
-    let second = small_number(hms.next()?, 2, 2)?;
-    if hms.next().is_some() || year < 1970 {
-        return None;
-    }
-    if !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    // 60 is a leap second; it is read as the next second.
-    if second > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + hour * 3600 + minute * 60 + second))
-}
-
-/// A run of `min..=max` ASCII digits.
-fn small_number(text: &str, min: usize, max: usize) -> Option<u64> {
-    if !(min..=max).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-fn parse_year(text: &str, digits: usize) -> Option<u64> {
-    small_number(text, digits, digits)
-}
-
-/// The year of a two-digit RFC 850 year: the one in this century, unless that is more than
-/// 50 years ahead, then the one in the last (RFC 9110 section 5.6.7).
-fn two_digit_year(yy: u64) -> u64 {
-    let today = http_date(SystemTime::now());
-    // IMF-fixdate has the year at a fixed place: "Sun, 06 Nov 1994 08:49:37 GMT".
-    let this_year = std::str::from_utf8(&today[12..16]).ok().and_then(|year| year.parse::<u64>().ok()).unwrap_or(1970);
-    let year = this_year / 100 * 100 + yy;
-    if year > this_year + 50 {
-        year - 100
+    let essence = REGISTERED_TYPES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(ext))
+        .map(|(_, essence)| *essence)
+        .or_else(|| mime_guess::from_ext(ext).first_raw())
+        .unwrap_or(UNKNOWN_TYPE);
+    if essence.starts_with("text/") {
+        Cow::Owned(format!("{essence}; charset=utf-8"))
     } else {
-        year
-    }
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a civil date from 1970 on (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
-    let era = y / 400;
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The Content-Type for a file, by its extension (case-insensitive); text types say
-/// they are UTF-8; unknown extensions are `application/octet-stream`.
-pub fn content_type(file: &Path) -> &'static str {
-    let ext = file.extension().and_then(|ext| ext.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "txt" => "text/plain; charset=utf-8",
-        "md" => "text/markdown; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "json" | "map" => "application/json",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/vnd.microsoft.icon",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        "otf" => "font/otf",
-        "pdf" => "application/pdf",
-        "wasm" => "application/wasm",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        _ => "application/octet-stream",
+        Cow::Borrowed(essence)
     }
 }
 
@@ -497,7 +396,7 @@ mod tests {
     use std::path::Component;
 
     use super::*;
-    use crate::testing::Rng;
+    use crate::testing::{seed_corpus, Rng};
 
     fn file(rel: &str, trailing_slash: bool) -> Target {
         Target::File { rel: rel.into(), trailing_slash }
@@ -595,6 +494,31 @@ mod tests {
         }
     }
 
+    /// A seed of the `resolve` fuzz target: the prefix, a newline, the path.
+    fn prefix_and_path(seed: &[u8]) -> (String, String) {
+        let text = String::from_utf8(seed.to_vec()).expect("resolve seeds are UTF-8");
+        let (prefix, path) = text.split_once('\n').expect("a resolve seed has a prefix line");
+        (prefix.to_owned(), path.to_owned())
+    }
+
+    #[test]
+    fn fuzz_seed_corpus_of_resolve_is_answered_as_named() {
+        let seeds = seed_corpus("resolve");
+        assert!(seeds.len() >= 20);
+        for (name, bytes) in seeds {
+            let (prefix, path) = prefix_and_path(&bytes);
+            let target = resolve(&prefix, &path);
+            let as_named = match name.split('_').next() {
+                Some("valid") => matches!(target, Target::File { .. }),
+                Some("refused") => target == Target::Refused,
+                Some("invalid") => target == Target::Invalid,
+                Some("elsewhere") => target == Target::Elsewhere,
+                _ => panic!("{name}: a resolve seed is named valid_, refused_, invalid_ or elsewhere_"),
+            };
+            assert!(as_named, "{name}: {path:?} under {prefix:?} gave {target:?}");
+        }
+    }
+
     #[test]
     fn ranges() {
         let part = |start, end| RangeAnswer::Part(ByteRange { start, end });
@@ -632,6 +556,24 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_seed_corpus_of_parse_range_is_answered_as_named() {
+        let seeds = seed_corpus("parse_range");
+        assert!(seeds.len() >= 15);
+        for (name, bytes) in seeds {
+            let text = String::from_utf8(bytes).expect("parse_range seeds are UTF-8");
+            let (len, header) = text.split_once('\n').expect("a parse_range seed has a length line");
+            let answer = parse_range(header, len.parse().expect("the length line is a number"));
+            let as_named = match name.split('_').next() {
+                Some("part") => matches!(answer, RangeAnswer::Part(_)),
+                Some("whole") => answer == RangeAnswer::Whole,
+                Some("unsatisfiable") => answer == RangeAnswer::Unsatisfiable,
+                _ => panic!("{name}: a parse_range seed is named part_, whole_ or unsatisfiable_"),
+            };
+            assert!(as_named, "{name}: {header:?} of {len} bytes gave {answer:?}");
+        }
+    }
+
+    #[test]
     fn ranges_stay_inside_the_file() {
         let pieces: &[&[u8]] = &[b"bytes=", b"-", b",", b" ", b"0", b"1", b"9", b"99", b"x"];
         let mut rng = Rng(0x0bad_cafe);
@@ -646,46 +588,9 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_in_all_three_formats() {
-        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        let file = Validators::new(1, t, 1);
+    fn last_modified_is_an_http_date() {
+        let file = Validators::new(1, UNIX_EPOCH + Duration::from_millis(784_111_777_500), 1);
         assert_eq!(file.last_modified(), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(t));
-        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(t));
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
-        assert_eq!(parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT"), Some(UNIX_EPOCH + Duration::from_secs(951_782_400)));
-        let now = whole_seconds(SystemTime::now());
-        let formatted = String::from_utf8_lossy(&http_date(now)).into_owned();
-        assert_eq!(parse_http_date(&formatted), Some(now));
-        for bad in [
-            "",
-            "yesterday",
-            "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 06 Nov 1994 08:49 GMT",
-            "Sun, 06 Nov 1994 8:49:37 GMT",
-            "Sun, 32 Nov 1994 08:49:37 GMT",
-            "Sun, 31 Nov 1994 08:49:37 GMT",
-            "Mon, 29 Feb 1999 08:49:37 GMT",
-            "Sun, 06 nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 24:00:00 GMT",
-            "Sun, 06 Nov 1969 08:49:37 GMT",
-            "Sun, 06 Nov +994 08:49:37 GMT",
-            "Sunday, 06-Nov-1994 08:49:37 GMT",
-            "Sun 06 Nov 1994 08:49:37 GMT",
-        ] {
-            assert_eq!(parse_http_date(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn two_digit_years_are_not_far_in_the_future() {
-        let today = String::from_utf8_lossy(&http_date(SystemTime::now())).into_owned();
-        let this_year: u64 = today[12..16].parse().unwrap();
-        assert_eq!(two_digit_year(this_year % 100), this_year);
-        assert_eq!(two_digit_year(94), 1994);
-        let far = (this_year + 51) % 100;
-        assert_eq!(two_digit_year(far), this_year + 51 - 100);
     }
 
     #[test]
@@ -778,5 +683,15 @@ mod tests {
         assert_eq!(of("v1.2/README"), "application/octet-stream");
         assert_eq!(of(".bashrc"), "application/octet-stream");
         assert_eq!(of("x.exe"), "application/octet-stream");
+        assert_eq!(of("x.unknown-extension"), "application/octet-stream");
+        // The registered types where the table's first guess is an older name.
+        assert_eq!(of("feed.xml"), "application/xml");
+        assert_eq!(of("favicon.ico"), "image/vnd.microsoft.icon");
+        assert_eq!(of("font.WOFF"), "font/woff");
+        assert_eq!(of("font.otf"), "font/otf");
+        // Beyond the types named above, the table knows the rest.
+        assert_eq!(of("doc.odt"), "application/vnd.oasis.opendocument.text");
+        assert_eq!(of("image.bmp"), "image/bmp");
+        assert_eq!(of("invite.ics"), "text/calendar; charset=utf-8");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`ResponseHead`] validates what a WSGI app gave to `start_response` and writes the
 //!   response head, choosing the framing ([`ResponsePlan`]); [`encode_chunk`],
 //!   [`LAST_CHUNK`], [`error_response`] and [`CONTINUE_100`] write the rest;
+//! - [`http_date`], [`cached_http_date`] and [`parse_http_date`] write and read HTTP dates;
 //! - [`files`] holds the protocol side of serving static files: which file a URL names,
 //!   conditional requests, byte ranges and content types.
 //!
@@ -21,15 +22,17 @@
 
 pub mod cgi;
 mod chunked;
+mod date;
 pub mod files;
 mod request;
 mod response;
 
 pub use chunked::{ChunkedDecoder, Decoded};
+pub use date::{cached_http_date, http_date, parse_http_date, DateCache};
 pub use request::{parse_head, parse_head_into, BodyKind, Limits, RequestHead, Version};
 pub use response::{
-    cached_http_date, check_app_header, encode_chunk, encode_chunk_header, error_response, http_date, DateCache, Framing, HeaderProblem,
-    ResponseHead, ResponsePlan, CONTINUE_100, LAST_CHUNK,
+    check_app_header, encode_chunk, encode_chunk_header, error_response, Framing, HeaderProblem, ResponseHead, ResponsePlan, CONTINUE_100,
+    LAST_CHUNK,
 };
 
 /// A request the server refuses: the status line to answer with and why.
@@ -87,11 +90,6 @@ impl HttpError {
     pub const fn service_unavailable(detail: &'static str) -> Self {
         Self { status: 503, reason: "Service Unavailable", detail }
     }
-
-    /// Whether the request was refused for its size rather than its syntax (413, 414, 431).
-    pub const fn is_too_large(&self) -> bool {
-        matches!(self.status, 413 | 414 | 431)
-    }
 }
 
 /// `tchar` from RFC 9110 section 5.6.2: the bytes a field name or method may contain.
@@ -136,8 +134,10 @@ pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 pub(crate) mod testing {
     /// The hand-written seeds of a fuzz target (`fuzz/corpus/<target>/`) as
-    /// (name, bytes), named `valid_*` when they must be accepted. Files the fuzzer added
-    /// (named by their SHA-1) are skipped: they carry no expectation.
+    /// (name, bytes), named after what must come of them: `valid_*` when they must be
+    /// accepted, or by the answer they must get where a target has several (each target's
+    /// replay test says which). Files the fuzzer added (named by their SHA-1) are skipped:
+    /// they carry no expectation.
     pub(crate) fn seed_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
         let mut seeds = Vec::new();

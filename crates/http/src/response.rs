@@ -12,10 +12,7 @@
 //! closing the connection if fewer were sent), chunks for `Framing::Chunked`, nothing for
 //! `Framing::NoBody`, and a close after `Framing::UntilClose`.
 
-use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use super::{is_token, parse_decimal, trim_ows, HttpError, Version};
+use super::{cached_http_date, is_token, parse_decimal, trim_ows, HttpError, Version};
 
 /// The interim response that tells a client waiting on `Expect: 100-continue` to send
 /// its body.
@@ -175,7 +172,7 @@ pub struct ResponseHead<'a, N, V> {
     /// The body's length when the server already has all of it (a one-element list), so
     /// it can be sent with a Content-Length rather than chunked.
     pub body_length: Option<u64>,
-    /// The value of the Date header, from [`cached_http_date`] or [`http_date`].
+    /// The value of the Date header, from [`cached_http_date`] or [`http_date`](crate::http_date).
     pub date: &'a [u8; 29],
 }
 
@@ -333,95 +330,8 @@ pub fn error_response(err: &HttpError, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The last second IMF-fixdate can write (9999-12-31T23:59:59Z): the year has four digits.
-const LAST_FORMATTABLE_SECOND: u64 = 253_402_300_799;
-
-fn unix_seconds(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs()).min(LAST_FORMATTABLE_SECOND)
-}
-
-/// `now` as an HTTP date (IMF-fixdate, RFC 9110 section 5.6.7), such as
-/// `Sun, 06 Nov 1994 08:49:37 GMT`. Times before 1970 give the epoch.
-pub fn http_date(now: SystemTime) -> [u8; 29] {
-    const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
-    const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
-    let secs = unix_seconds(now);
-    let days = secs / 86_400;
-    let of_day = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-
-    let mut date = *b"Thu, 01 Jan 1970 00:00:00 GMT";
-    // 1970-01-01 was a Thursday.
-    date[..3].copy_from_slice(WEEKDAYS[((days + 4) % 7) as usize]);
-    put_digits(&mut date[5..7], day);
-    date[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
-    put_digits(&mut date[12..16], year);
-    put_digits(&mut date[17..19], of_day / 3600);
-    put_digits(&mut date[20..22], of_day / 60 % 60);
-    put_digits(&mut date[23..25], of_day % 60);
-    date
-}
-
-/// Writes `value` as zero-padded decimal filling `into`.
-fn put_digits(into: &mut [u8], mut value: u64) {
-    for digit in into.iter_mut().rev() {
-        *digit = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
-}
-
-/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01, by Howard
-/// Hinnant's `civil_from_days`, in unsigned arithmetic since dates never precede 1970.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153; // March is 0
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The formatted date of the last second asked for, so a busy server formats it once a
-/// second rather than once per response.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DateCache {
-    second: Option<u64>,
-    formatted: [u8; 29],
-}
-
-impl DateCache {
-    /// `now` as an HTTP date, formatted again only when the second changed.
-    pub fn get(&mut self, now: SystemTime) -> &[u8; 29] {
-        let second = unix_seconds(now);
-        if self.second != Some(second) {
-            self.formatted = http_date(now);
-            self.second = Some(second);
-        }
-        &self.formatted
-    }
-}
-
-/// The current time as an HTTP date, from a per-thread [`DateCache`].
-pub fn cached_http_date() -> [u8; 29] {
-    thread_local! {
-        static CACHE: Cell<DateCache> = Cell::new(DateCache::default());
-    }
-    CACHE.with(|cell| {
-        let mut cache = cell.get();
-        let date = *cache.get(SystemTime::now());
-        cell.set(cache);
-        date
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
@@ -697,40 +607,5 @@ mod tests {
     #[test]
     fn continue_is_an_interim_response() {
         assert_eq!(CONTINUE_100, b"HTTP/1.1 100 Continue\r\n\r\n");
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
-
-    #[test]
-    fn http_dates_are_imf_fixdate() {
-        assert_eq!(&http_date(at(0)), b"Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(&http_date(at(784_111_777)), DATE);
-        assert_eq!(&http_date(at(951_782_400)), b"Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(&http_date(at(1_709_251_199)), b"Thu, 29 Feb 2024 23:59:59 GMT");
-        assert_eq!(&http_date(at(4_107_542_400)), b"Mon, 01 Mar 2100 00:00:00 GMT");
-    }
-
-    #[test]
-    fn http_dates_out_of_range_are_clamped() {
-        assert_eq!(&http_date(UNIX_EPOCH - Duration::from_secs(5)), b"Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(&http_date(at(u64::MAX / 2)), b"Fri, 31 Dec 9999 23:59:59 GMT");
-    }
-
-    #[test]
-    fn date_cache_formats_once_per_second() {
-        let mut cache = DateCache::default();
-        assert_eq!(cache.get(at(784_111_777)), DATE);
-        assert_eq!(cache.get(at(784_111_777) + Duration::from_millis(999)), DATE);
-        assert_eq!(cache.get(at(784_111_778)), b"Sun, 06 Nov 1994 08:49:38 GMT");
-    }
-
-    #[test]
-    fn cached_date_is_current() {
-        let before = http_date(SystemTime::now());
-        let cached = cached_http_date();
-        let after = http_date(SystemTime::now());
-        assert!(cached == before || cached == after);
     }
 }

@@ -224,7 +224,7 @@ impl Reply<'_> {
             }
         };
         if status != "304 Not Modified" {
-            headers.push(("Content-Type", files::content_type(name).into()));
+            headers.push(("Content-Type", files::content_type(name)));
             headers.push(("Accept-Ranges", "bytes".into()));
         }
         let Some((code, framing, keep_alive)) = self.write_head(status, &headers, count, b"") else {

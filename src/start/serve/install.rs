@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::env_vars;
@@ -101,21 +103,9 @@ fn record(files: &[(String, Vec<u8>)], record_path: &str) -> String {
     let mut out = String::new();
     for (path, content) in files {
         let digest = Sha256::digest(content);
-        out.push_str(&format!("{path},sha256={},{}\n", urlsafe_b64(&digest), content.len()));
+        out.push_str(&format!("{path},sha256={},{}\n", URL_SAFE_NO_PAD.encode(digest), content.len()));
     }
     out.push_str(&format!("{record_path},,\n"));
-    out
-}
-
-fn urlsafe_b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
     out
 }
 
@@ -174,12 +164,13 @@ fn write_atomically(path: &Path, content: &[u8]) -> Result<()> {
 mod tests {
     #[test]
     fn record_digests_are_urlsafe_base64_without_padding() {
-        // sha256 of b"" in urlsafe base64, as pip writes it.
-        let digest = sha2::Sha256::digest(b"");
-        use sha2::Digest;
-        assert_eq!(super::urlsafe_b64(&digest), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
-        assert_eq!(super::urlsafe_b64(b"a"), "YQ");
-        assert_eq!(super::urlsafe_b64(b"ab"), "YWI");
-        assert_eq!(super::urlsafe_b64(b"abc"), "YWJj");
+        let files = [("warp_server.abi3.so".to_owned(), Vec::new()), ("warp_server/__init__.py".to_owned(), b"abc".to_vec())];
+        // The sha256 digests of b"" and b"abc" as pip writes them: `-` and `_`, no `=`.
+        assert_eq!(
+            super::record(&files, "warp_server-0.1.dist-info/RECORD"),
+            "warp_server.abi3.so,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n\
+             warp_server/__init__.py,sha256=ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0,3\n\
+             warp_server-0.1.dist-info/RECORD,,\n"
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
+use walkdir::{DirEntry, WalkDir};
 
 const INTERVAL: Duration = Duration::from_secs(1);
 /// How long the tree must stay unchanged before the change is reported.
@@ -52,34 +53,34 @@ pub fn spawn(root: PathBuf, changed: impl Fn() + Send + 'static) -> Result<()> {
     Ok(())
 }
 
+/// The watched files under `root`, with their modification times and sizes. Links are
+/// not followed, and what cannot be read is left out: it may be gone by the next look.
 fn snapshot(root: &Path) -> Snapshot {
     let mut files = Snapshot::new();
-    visit(root, true, &mut files);
+    let walk = WalkDir::new(root).follow_links(false).into_iter().filter_entry(|entry| !skipped(entry));
+    for entry in walk.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_file() || !path.parent().is_some_and(|dir| watched(path, dir)) {
+            continue;
+        }
+        if let Ok(meta) = entry.metadata() {
+            files.insert(path.to_path_buf(), (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
+        }
+    }
     files
 }
 
-fn visit(dir: &Path, top: bool, files: &mut Snapshot) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else { continue };
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if kind.is_dir() {
-            let skipped = SKIPPED_DIRS.contains(&name.as_ref())
-                // A virtualenv (the app's own .venv among them) is installed, not edited.
-                || path.join("pyvenv.cfg").exists()
-                // Hidden folders are tools' state, except warp's own configuration.
-                || (name.starts_with('.') && !(top && (name == ".warp" || name == ".warpdrive" || name == ".s2i")));
-            if !skipped {
-                visit(&path, false, files);
-            }
-        } else if kind.is_file() && watched(&path, dir) {
-            if let Ok(meta) = entry.metadata() {
-                files.insert(path, (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
-            }
-        }
+/// Whether a folder below the root is left out of the watch.
+fn skipped(entry: &DirEntry) -> bool {
+    if entry.depth() == 0 || !entry.file_type().is_dir() {
+        return false;
     }
+    let name = entry.file_name().to_string_lossy();
+    SKIPPED_DIRS.contains(&name.as_ref())
+        // A virtualenv (the app's own .venv among them) is installed, not edited.
+        || entry.path().join("pyvenv.cfg").exists()
+        // Hidden folders are tools' state, except warp's own configuration.
+        || (name.starts_with('.') && !(entry.depth() == 1 && (name == ".warp" || name == ".warpdrive" || name == ".s2i")))
 }
 
 /// Source files by extension; everything in the configuration folders.
@@ -112,6 +113,11 @@ mod tests {
         write(".venv/lib/site.py");
         write(".git/HEAD.py");
         write("node_modules/x/index.py");
+        write("pkg/.warp/hidden.py");
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("elsewhere.py"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("linked_dir")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("elsewhere.py"), root.join("linked.py")).unwrap();
         let seen: Vec<String> = snapshot(root).keys().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(seen, [".warp/action_hooks/deploy", ".warp/environment", "app.py", "pkg/views.py", "settings.toml"]);
     }
