@@ -167,9 +167,14 @@ impl Server {
 
     /// Wait until the log contains `text`.
     pub fn wait_for_log(&self, text: &str, within: Duration) {
+        self.wait_for_log_count(text, 1, within);
+    }
+
+    /// Wait until the log contains `text` at least `count` times.
+    pub fn wait_for_log_count(&self, text: &str, count: usize, within: Duration) {
         let deadline = Instant::now() + within;
-        while !self.log().contains(text) {
-            assert!(Instant::now() < deadline, "the log never said {text:?}:\n{}", self.log());
+        while self.log().matches(text).count() < count {
+            assert!(Instant::now() < deadline, "the log never said {text:?} {count} time(s):\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
