@@ -11,6 +11,9 @@ pub const APP_ROOT: &str = "APP_ROOT";
 pub const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
 /// Honoured when choosing the interactive shell for `warp shell` and `warp project`.
 pub const SHELL: &str = "SHELL";
+/// Reproducible builds' time (seconds since 1970): the mtime of every layer entry and the
+/// image's creation time.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// pyenv's root, searched for interpreters named by `.python-version`.
 pub const PYENV_ROOT: &str = "PYENV_ROOT";
 

@@ -10,11 +10,14 @@
 //! - [`build`]: the `warp build` pipeline; [`django`]: its Django step.
 //! - [`project`]: named project venvs; [`fixup`]: group-0 permissions for containers.
 //! - [`serve`]: the server module in the venv, and the master that supervises workers.
+//! - [`image`]: images as values (reproducible layers, config, manifest) and the targets
+//!   that write them (OCI layout, docker-archive).
 //! - [`report`]: progress as events; [`process`]: child processes with quoted failures.
 
 pub mod appenv;
 pub mod build;
 pub mod env_vars;
+pub mod image;
 pub mod layout;
 pub mod pathsearch;
 pub mod process;

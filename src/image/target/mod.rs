@@ -1,0 +1,77 @@
+//! Where an image value goes. Every target takes the same [`Image`] and [`Reference`] and
+//! writes all of it or nothing: an OCI image layout folder ([`layout`]) or a docker-archive
+//! stream ([`docker_archive`]). Loading into an engine and pushing to a registry come later,
+//! as targets beside these.
+
+pub mod docker_archive;
+pub mod layout;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::oci::{Descriptor, MANIFEST_MEDIA_TYPE};
+use super::{Digest, Image, Reference};
+
+/// The `oci-layout` file of a layout.
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+/// The annotation skopeo and umoci look a layout's image up by (the tag).
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The annotation containerd (and so Docker 25+) names a loaded image by (the full name).
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// Where a blob's bytes are.
+enum Content<'a> {
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
+/// One blob of the image.
+struct Blob<'a> {
+    digest: Digest,
+    size: u64,
+    content: Content<'a>,
+}
+
+/// Every blob of `image` once, ordered by digest: a layer used twice is stored once.
+fn blobs(image: &Image) -> Vec<Blob<'_>> {
+    let mut blobs = BTreeMap::new();
+    blobs.insert(
+        image.config_digest(),
+        Blob { digest: image.config_digest(), size: image.config().len() as u64, content: Content::Bytes(image.config()) },
+    );
+    blobs.insert(
+        image.manifest_digest(),
+        Blob { digest: image.manifest_digest(), size: image.manifest().len() as u64, content: Content::Bytes(image.manifest()) },
+    );
+    for layer in image.layers() {
+        blobs.insert(layer.digest, Blob { digest: layer.digest, size: layer.size, content: Content::File(&layer.path) });
+    }
+    blobs.into_values().collect()
+}
+
+/// The layout's `index.json`: one manifest, named by its tag and its full name.
+fn index_json(image: &Image, reference: &Reference) -> Vec<u8> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Index<'a> {
+        schema_version: u32,
+        media_type: &'static str,
+        manifests: [Entry<'a>; 1],
+    }
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(flatten)]
+        descriptor: Descriptor<'a>,
+        annotations: BTreeMap<&'static str, String>,
+    }
+    let annotations = BTreeMap::from([
+        (CONTAINERD_NAME, format!("{}:{}", reference.full_name(), reference.tag())),
+        (REF_NAME, reference.tag().to_string()),
+    ]);
+    let descriptor = Descriptor { media_type: MANIFEST_MEDIA_TYPE, digest: image.manifest_digest(), size: image.manifest().len() as u64 };
+    let index =
+        Index { schema_version: 2, media_type: "application/vnd.oci.image.index.v1+json", manifests: [Entry { descriptor, annotations }] };
+    serde_json::to_vec(&index).expect("structs with string-keyed maps always serialise")
+}
