@@ -12,6 +12,7 @@ mod django;
 mod factories;
 mod hook_examples;
 mod hooks_at_start;
+mod image;
 mod other_servers;
 mod pid1;
 mod ports;
