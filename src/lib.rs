@@ -2,17 +2,18 @@
 //!
 //! The library holds every concern; the `warp` binary is only the command line over it.
 //!
-//! - [`layout`]: where the source, venv, settings and caches are.
-//! - [`python`]: which interpreter an app is built with.
-//! - [`deps`], [`pipfile`]: what an app depends on, and the digest of it.
-//! - [`installer`]: uv or pip, driven into a venv; [`venv`]: replacing a venv safely.
-//! - [`hooks`], [`appenv`], [`locale`]: the app's action hooks and environment.
-//! - [`build`]: the `warp build` pipeline; [`django`]: its Django step.
-//! - [`project`]: named project venvs; [`fixup`]: group-0 permissions for containers.
-//! - [`serve`]: the server module in the venv, and the master that supervises workers.
+//! - [`settings`]: every setting (flag, `WARP_*` variable, `.warp/config.yaml` key,
+//!   default) in one table, and where each resolved value came from.
+//! - [`build`]: `warp build`: the interpreter, the venv, uv or pip, the dependency files and
+//!   their digest, Django's collectstatic; named project venvs; group-0 permissions.
+//! - [`appenv`]: the app's environment: its environment files, action hooks and locale.
+//! - [`start`]: `warp start`: which app, the plan the settings make, the banner, the server
+//!   module and the master that supervises workers, other servers, programs, probes.
 //! - [`image`]: images as values (reproducible layers, config, manifest) and the targets
 //!   that write them (OCI layout, docker-archive).
-//! - [`report`]: progress as events; [`process`]: child processes with quoted failures.
+//! - [`layout`]: where the source, venv, settings and caches are; [`env_vars`]: the
+//!   platform's variables; [`report`]: progress as events; [`process`]: child processes
+//!   with quoted failures; [`pathsearch`]: finding executables.
 
 pub mod appenv;
 pub mod build;
