@@ -14,6 +14,9 @@ pub const SHELL: &str = "SHELL";
 /// Reproducible builds' time (seconds since 1970): the mtime of every layer entry and the
 /// image's creation time.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// Where the container engine listens (`unix:///path` or `tcp://host:port`); Docker's own
+/// socket when unset.
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
 /// pyenv's root, searched for interpreters named by `.python-version`.
 pub const PYENV_ROOT: &str = "PYENV_ROOT";
 

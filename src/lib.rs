@@ -9,8 +9,8 @@
 //! - [`appenv`]: the app's environment: its environment files, action hooks and locale.
 //! - [`start`]: `warp start`: which app, the plan the settings make, the banner, the server
 //!   module and the master that supervises workers, other servers, programs, probes.
-//! - [`image`]: images as values (reproducible layers, config, manifest) and the targets
-//!   that write them (OCI layout, docker-archive).
+//! - [`image`]: images as values (reproducible layers, config, manifest), the targets
+//!   that write them (OCI layout, docker-archive, the engine) and the engine's client.
 //! - [`layout`]: where the source, venv, settings and caches are; [`env_vars`]: the
 //!   platform's variables; [`report`]: progress as events; [`process`]: child processes
 //!   with quoted failures; [`pathsearch`]: finding executables.

@@ -5,14 +5,15 @@
 //! blob whose bytes depend only on the folder's names, contents, modes and links, never on
 //! mtimes, owners, the umask or the machine. [`oci`] assembles blobs into an [`oci::Image`]:
 //! the config and manifest as bytes and digests, nothing written anywhere yet. A
-//! [`target`] then writes that value out: an OCI image layout folder, or a docker-archive
-//! tar that engines load.
+//! [`target`] then writes that value out: an OCI image layout folder, a docker-archive
+//! tar that engines load, or straight into a running engine through [`engine`], the one
+//! part of warp that speaks the Engine API (and the only one that runs async code).
 //!
-//! What this module does not do: talk to an engine or a registry, run a build, or cache
-//! layers. Those are the command's and other modules' work; they hand blobs in and take
-//! images out.
+//! What this module does not do: talk to a registry, run a build, or cache layers. Those are
+//! the command's and other modules' work; they hand blobs in and take images out.
 
 pub mod digest;
+pub mod engine;
 pub mod exclude;
 pub mod layer;
 pub mod oci;

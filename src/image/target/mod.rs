@@ -1,9 +1,10 @@
 //! Where an image value goes. Every target takes the same [`Image`] and [`Reference`] and
-//! writes all of it or nothing: an OCI image layout folder ([`layout`]) or a docker-archive
-//! stream ([`docker_archive`]). Loading into an engine and pushing to a registry come later,
-//! as targets beside these.
+//! writes all of it or nothing: an OCI image layout folder ([`layout`]), a docker-archive
+//! stream ([`docker_archive`]), or a running engine ([`engine`]). Pushing to a registry comes
+//! later, as a target beside these.
 
 pub mod docker_archive;
+pub mod engine;
 pub mod layout;
 
 use std::collections::BTreeMap;
