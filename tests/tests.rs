@@ -4,11 +4,13 @@ mod rawhttp;
 mod running;
 mod util;
 
+mod base_image;
 mod build;
 mod commands;
 mod descriptors;
 mod detection;
 mod django;
+mod engine;
 mod factories;
 mod hook_examples;
 mod hooks_at_start;
