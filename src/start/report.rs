@@ -4,7 +4,7 @@ use std::path::Path;
 
 use warp_worker_config::AccessLogFormat;
 
-use crate::settings::{table, Id, Settings, Value};
+use crate::settings::{table, Id, Origin, Settings, Value};
 use crate::start::detect::{self, App, Detection};
 use crate::start::serve::{external, supervisor};
 
@@ -123,7 +123,14 @@ fn given(settings: &Settings) -> String {
     settings
         .entries()
         .filter(|e| !e.origin.is_default() && !matches!(e.row.id, Id::Src | Id::App))
-        .filter_map(|e| Some(format!("{} {} ({})", e.row.name(), e.value.as_ref()?.render(), e.origin)))
+        .filter_map(|e| {
+            let value = e.value.as_ref()?.render();
+            Some(match &e.origin {
+                // The flag's own name already says where it came from.
+                Origin::Flag(_) => format!("{} {value}", e.row.name()),
+                origin => format!("{} {value} ({origin})", e.row.name()),
+            })
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
