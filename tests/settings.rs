@@ -81,12 +81,13 @@ fn the_server_listens_where_the_app_s_files_say() {
     // A deploy-env hook's output beats the files.
     sandbox.write_exec(".warp/action_hooks/deploy-env", "#!/bin/sh\necho WARP_QUEUE_TIMEOUT=12\n");
     let server = Server::spawn(sandbox.warp(&["start"]), reserved, sandbox.root());
+    // An answer means a worker runs, so the banner (printed before any worker starts) is out.
+    assert_eq!(get(port, "/hello").status, 200);
     let log = server.log();
     assert!(log.contains("capacity:   1 process(es) x 2 thread(s)"), "{log}");
     assert!(log.contains("queue 12s"), "{log}");
     assert!(log.contains(&format!("--port {port} (PORT in .s2i/environment:1)")), "{log}");
     assert!(log.contains("--threads 2 (.warp/config.yaml:2)"), "{log}");
-    assert_eq!(get(port, "/hello").status, 200);
     // The probes read the same settings: this port, and the health path from config.yaml.
     run_ok(&mut sandbox.warp(&["ready"]));
     assert_eq!(std::fs::read_to_string(sandbox.app().join("calls.log")).unwrap(), "/hello\n", "the probe reached the app");
