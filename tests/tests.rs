@@ -6,6 +6,7 @@ mod util;
 
 mod base_image;
 mod build;
+mod builder;
 mod commands;
 mod descriptors;
 mod detection;

@@ -56,8 +56,8 @@ pub fn find_or_fetch(cx: &Job) -> Result<PathBuf, UvError> {
     if let Some(uv) = on_path() {
         return Ok(uv);
     }
+    let uv = cached(cx.cache);
     let home = cx.cache.join("tools").join(format!("uv-{VERSION}"));
-    let uv = home.join("bin").join("uv");
     if pathsearch::is_executable(&uv) {
         return Ok(uv);
     }
@@ -90,6 +90,11 @@ pub fn find_or_fetch(cx: &Job) -> Result<PathBuf, UvError> {
     pip_install(cx, &requirements, &target)?;
     std::fs::rename(&target, &home).map_err(|source| UvError::Cache { what: "move uv into", path: home.clone(), source })?;
     Ok(uv)
+}
+
+/// Where warp's cache `cache` keeps uv [`VERSION`] once fetched.
+pub fn cached(cache: &Path) -> PathBuf {
+    cache.join("tools").join(format!("uv-{VERSION}")).join("bin").join("uv")
 }
 
 /// The requirements file that pins uv [`VERSION`] to the published wheels.

@@ -12,6 +12,7 @@
 //! What this module does not do: talk to a registry, run a build, or cache layers. Those are
 //! the command's and other modules' work; they hand blobs in and take images out.
 
+pub mod builder;
 pub mod digest;
 pub mod engine;
 pub mod exclude;

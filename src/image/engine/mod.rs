@@ -7,19 +7,21 @@
 //! 1.41) and new ones are both spoken to in a version they accept.
 //!
 //! What it does: inspect, load a docker-archive (streamed, never held in memory), import a
-//! root filesystem tar as an image, tag and remove. What it does not do: make the archive
+//! root filesystem tar as an image, build a Dockerfile context (streamed the same way), tag
+//! and remove. What it does not do: make the archive
 //! (that is [`super::target::docker_archive`]), run containers, or talk to registries.
 
 mod body;
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::query_parameters::{CreateImageOptions, ImportImageOptions, RemoveImageOptions, TagImageOptions};
+use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, ImportImageOptions, RemoveImageOptions, TagImageOptions};
 use bollard::Docker;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::Reference;
 use crate::env_vars;
@@ -30,8 +32,12 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// How long the engine has to answer the first request: one that answers nothing in this
 /// time is as good as absent.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a load or an import may take: a large root filesystem takes minutes to unpack.
+/// How long a load, an import or a build may take: a large root filesystem takes minutes to
+/// unpack.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How many of a failed build's last output lines its error keeps: enough to show the failing
+/// step and its command's complaint.
+const FAILED_BUILD_LINES: usize = 20;
 
 /// What can go wrong talking to the engine. The causes are boxed: bollard's error is large,
 /// and every result of this module would carry its size.
@@ -61,7 +67,7 @@ pub enum Error {
     /// A request about one image failed.
     #[error("the engine could not {action} {image}")]
     Request {
-        /// What was asked: `inspect`, `load`, `import`, `tag`, `remove`.
+        /// What was asked: `inspect`, `load`, `import`, `build`, `tag`, `remove`.
         action: &'static str,
         /// The image it was about.
         image: String,
@@ -86,6 +92,16 @@ pub enum Error {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// A Dockerfile build ran and failed: a step's command failed or the Dockerfile is wrong.
+    #[error("the build of {image} failed: {message}\n{}", tail.join("\n"))]
+    Build {
+        /// The image being built.
+        image: String,
+        /// What the engine said went wrong.
+        message: String,
+        /// The build's last output lines, oldest first.
+        tail: Vec<String>,
     },
     /// The engine accepted a load or import but has no image under the name afterwards.
     #[error("the engine took {0} but does not list it afterwards; see the engine's log")]
@@ -234,6 +250,65 @@ impl Engine {
         self.inspect(&image)?.ok_or(Error::Missing(image))
     }
 
+    /// Build the Dockerfile context (a tar) that `write` writes, as `POST /build` streams it,
+    /// with the build arguments `args`, and name the result `reference`. Each line the build
+    /// prints goes to `on_line` as it comes. Intermediate containers are removed also when a
+    /// step fails, so a failed build leaves none behind.
+    pub fn build<F>(&self, reference: &Reference, args: &[(&str, &str)], write: F, on_line: &mut dyn FnMut(&str)) -> Result<ImageInfo>
+    where
+        F: FnOnce(&mut dyn Write) -> super::Result<()> + Send,
+    {
+        let image = reference.to_string();
+        let options = BuildImageOptions {
+            t: Some(image.clone()),
+            buildargs: Some(args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let mut tail = VecDeque::with_capacity(FAILED_BUILD_LINES);
+        let (finished, answer) = self.send_body(
+            |writer| write(writer),
+            |stream| {
+                let tail = &mut tail;
+                async move {
+                    let mut output = self.docker.build_image(options, None, Some(bollard::body_try_stream(stream)));
+                    while let Some(item) = output.next().await {
+                        let info = item.map_err(BuildEnd::Request)?;
+                        if let Some(detail) = info.error_detail {
+                            return Err(BuildEnd::Failed(detail.message.unwrap_or_default()));
+                        }
+                        // The engine sends output in pieces that may hold several lines or
+                        // end mid-line; lines are what the caller shows.
+                        for line in info.stream.iter().chain(info.status.iter()).flat_map(|text| text.lines()) {
+                            let line = line.trim_end();
+                            if line.is_empty() {
+                                continue;
+                            }
+                            on_line(line);
+                            if tail.len() == FAILED_BUILD_LINES {
+                                tail.pop_front();
+                            }
+                            tail.push_back(line.to_string());
+                        }
+                    }
+                    Ok(())
+                }
+            },
+        );
+        if let Finished::Failed(source) = finished {
+            return Err(Error::Archive { image, source: Box::new(source) });
+        }
+        let failed = |message: String, tail: VecDeque<String>| Error::Build { image: image.clone(), message, tail: tail.into() };
+        match answer {
+            Ok(()) => {}
+            Err(BuildEnd::Failed(message)) => return Err(failed(message, tail)),
+            Err(BuildEnd::Request(bollard::errors::Error::DockerStreamError { error })) => return Err(failed(error, tail)),
+            Err(BuildEnd::Request(source)) => return Err(request_error("build", &image, source)),
+        }
+        self.inspect(&image)?.ok_or(Error::Missing(image))
+    }
+
     /// Run `request` with a body that `produce` writes on another thread as it is sent.
     fn send_body<E, T, Fut>(
         &self,
@@ -275,6 +350,14 @@ impl Engine {
             Err(source) => Err(request_error("remove", image, source)),
         }
     }
+}
+
+/// Why a build's output stream ended before the build succeeded.
+enum BuildEnd {
+    /// The request itself failed.
+    Request(bollard::errors::Error),
+    /// The build ran and reported this error.
+    Failed(String),
 }
 
 /// The engine's address: `DOCKER_HOST`'s value when set, else Docker's socket.

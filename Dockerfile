@@ -1,0 +1,31 @@
+# The warp builder image: warp, its server module and (when given) uv on a Python base, with
+# the OpenShift conventions s2i builders follow (user 1001 in group 0, /opt/app-root).
+#
+# The build context is not this repository as it stands: it must carry warp's prebuilt
+# files under dist/, laid out as they go into the image (see builders/README.md). `warp`
+# makes that context itself and builds it through the engine's API, so the build needs no
+# compiler and no network.
+ARG BASE_IMAGE=python:3.12-slim
+FROM ${BASE_IMAGE}
+
+LABEL io.k8s.description="Builds and runs Python web applications with warp: a virtual environment, the dependencies and warp's own WSGI server." \
+      io.k8s.display-name="warp Python builder" \
+      io.openshift.expose-services="8080:http" \
+      io.openshift.tags="builder,python,warp" \
+      io.openshift.s2i.scripts-url="image:///usr/libexec/s2i"
+
+ENV APP_ROOT=/opt/app-root \
+    HOME=/opt/app-root/src \
+    PATH=/opt/app-root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    WARP_SERVER_MODULE=/usr/local/lib/warp/libwarp_server.so
+
+# warp, its server module and uv when present, straight to where they belong: one layer,
+# nothing copied twice.
+COPY dist/ /
+COPY builders/setup.sh /usr/local/lib/warp/setup.sh
+RUN sh /usr/local/lib/warp/setup.sh
+
+USER 1001
+WORKDIR /opt/app-root/src
+EXPOSE 8080
+CMD ["warp", "start"]
