@@ -87,7 +87,7 @@ fn base_env(layout: &Layout) -> Result<AppEnv> {
     if !crate::build::venv::exists(&layout.venv) {
         anyhow::bail!("no virtualenv at {}: run `warp build` first", layout.venv.display());
     }
-    Ok(AppEnv::from_files(&layout.src, &layout.environment_files())?.with_venv(&layout.venv))
+    Ok(AppEnv::from_files(layout)?.with_venv(&layout.venv))
 }
 
 /// What `warp start` runs before the server: `deploy-cfg` the first time for this app root,

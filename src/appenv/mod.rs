@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::env_vars;
+use crate::layout::Layout;
 use crate::settings::Environment;
 
 /// A malformed `KEY=VALUE` line.
@@ -69,11 +70,13 @@ pub struct AppEnv {
 }
 
 impl AppEnv {
-    /// Start from the app's environment files (shown relative to `src`); inherited variables
-    /// keep their values. A missing or ASCII locale becomes a UTF-8 one (see [`locale`]).
-    pub fn from_files(src: &Path, files: &[PathBuf]) -> anyhow::Result<AppEnv> {
+    /// Start from the app's environment files (shown relative to its folder); inherited
+    /// variables keep their values. A missing or ASCII locale becomes a UTF-8 one (see
+    /// [`locale`]).
+    pub fn from_files(layout: &Layout) -> anyhow::Result<AppEnv> {
+        let src = &layout.src;
         let mut env = AppEnv::default();
-        for file in files {
+        for file in &layout.environment_files() {
             let text = match std::fs::read_to_string(file) {
                 Ok(text) => text,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

@@ -62,7 +62,7 @@ impl Outcome {
 /// Build the app described by `layout`, with its build settings from its environment and
 /// `config` (`.warp/config.yaml`).
 pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> Result<Outcome> {
-    let mut env = AppEnv::from_files(&layout.src, &layout.environment_files())?.with_venv(&layout.venv);
+    let mut env = AppEnv::from_files(layout)?.with_venv(&layout.venv);
     let no_flags = Flags::new();
     let resolve = |env: &AppEnv| settings::resolve(&Sources { flags: &no_flags, env, config }, &[Scope::Build]);
     let mut settings = resolve(&env)?;

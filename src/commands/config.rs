@@ -18,7 +18,7 @@ pub fn run(args: ConfigArgs) -> Result<()> {
     let env = if warp::build::venv::exists(&layout.venv) {
         warp::appenv::hooks::runtime_env(&layout, ui::warnings_only().as_ref())?
     } else {
-        AppEnv::from_files(&layout.src, &layout.environment_files())?
+        AppEnv::from_files(&layout)?
     };
     let scopes = [Scope::Start, Scope::Build, Scope::Image, Scope::Tool];
     let resolved = settings::resolve(&Sources { flags: &Flags::new(), env: &env, config: &config }, &scopes)?;

@@ -50,7 +50,7 @@ pub fn run(probe: Probe, args: ProbeArgs) -> Result<()> {
     let env = if has_hook {
         warp::appenv::hooks::runtime_env(&layout, reporter.as_ref()).map_err(|e| fail(one_line(&e)))?
     } else {
-        AppEnv::from_files(&layout.src, &layout.environment_files())?
+        AppEnv::from_files(&layout)?
     };
     let settings = settings::resolve(&Sources { flags: &args.settings.flags, env: &env, config: &config }, &[Scope::Probe])?;
     let bind = plan::bind(&settings);

@@ -25,7 +25,7 @@ pub fn run(args: StartArgs) -> Result<()> {
     let config = ConfigFile::load(&layout.src, layout.legacy_dir())?;
     // Settings are checked before anything is looked at or run: from the environment files,
     // then again once the deploy-env hook has had its say.
-    let files = AppEnv::from_files(&layout.src, &layout.environment_files())?;
+    let files = AppEnv::from_files(&layout)?;
     let early = settings::resolve(&Sources { flags, env: &files, config: &config }, &[Scope::Start])?;
     if args.setup_only && early.path(Id::ServerRoot).is_none() {
         return Err(ExitWith {
