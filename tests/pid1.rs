@@ -137,10 +137,12 @@ fn a_programs_signals_are_forwarded_and_orphans_reaped() {
     sandbox.ok(&["build"]);
     // On /orphan the server leaves a grandchild that exits once its parent is gone: the
     // kernel hands it to PID 1, which must reap it. The grandchild leaves its pid (as the
-    // machine's /proc knows it) in orphans/. SIGTERM ends the server with status 7.
+    // machine's /proc knows it) in orphans/. SIGTERM ends the server with status 7, by
+    // os._exit: a SystemExit raised while wsgiref still finishes a request is swallowed by
+    // its error handler, and the server would go on serving.
     sandbox.write(
         "app.py",
-        "import os, signal, sys\nfrom wsgiref.simple_server import make_server\n\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\nos.makedirs('orphans', exist_ok=True)\n\n\
+        "import os, signal\nfrom wsgiref.simple_server import make_server\n\nsignal.signal(signal.SIGTERM, lambda *_: os._exit(7))\nos.makedirs('orphans', exist_ok=True)\n\n\
          def serve(environ, start_response):\n    if environ['PATH_INFO'] == '/orphan' and os.fork() == 0:\n        if os.fork() == 0:\n            open('orphans/' + os.readlink('/proc/self'), 'w').close()\n            os._exit(0)\n        os._exit(0)\n\
          \x20   start_response('200 OK', [])\n    return [b'ok']\n\nmake_server('127.0.0.1', int(os.environ['PORT']), serve).serve_forever()\n",
     );
