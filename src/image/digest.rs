@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
 
@@ -28,9 +29,41 @@ impl fmt::Display for Digest {
     }
 }
 
+/// A text that is not a digest of the form `sha256:<64 lowercase hex digits>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a sha256 digest (sha256: and 64 lowercase hex digits)")]
+pub struct ParseDigestError(String);
+
+impl FromStr for Digest {
+    type Err = ParseDigestError;
+
+    fn from_str(text: &str) -> Result<Digest, ParseDigestError> {
+        let invalid = || ParseDigestError(text.to_string());
+        let hex = text.strip_prefix("sha256:").filter(|hex| hex.len() == 64).ok_or_else(invalid)?;
+        let mut bytes = [0; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            // Uppercase is refused: the digest is also a file name, which must be one spelling.
+            let digit = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            };
+            *byte = digit(pair[0]).zip(digit(pair[1])).map(|(high, low)| high << 4 | low).ok_or_else(invalid)?;
+        }
+        Ok(Digest(bytes))
+    }
+}
+
 impl serde::Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Digest, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -79,5 +112,18 @@ mod tests {
         writer.write_all(b"abc").unwrap();
         let (bytes, digest, len) = writer.finish();
         assert_eq!((bytes.as_slice(), digest, len), (&b"abc"[..], Digest::of(b"abc"), 3));
+    }
+
+    #[test]
+    fn a_digest_reads_back_from_its_text_and_json() {
+        let digest = Digest::of(b"abc");
+        assert_eq!(digest.to_string().parse::<Digest>(), Ok(digest));
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(serde_json::from_str::<Digest>(&json).unwrap(), digest);
+        let hex = digest.hex();
+        for bad in [hex.clone(), format!("sha512:{hex}"), format!("sha256:{}", &hex[1..]), format!("sha256:{}", hex.to_uppercase())] {
+            assert!(bad.parse::<Digest>().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Digest>(r#""sha256:zz""#).is_err());
     }
 }
