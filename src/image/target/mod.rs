@@ -1,11 +1,12 @@
 //! Where an image value goes. Every target takes the same [`Image`] and [`Reference`] and
 //! writes all of it or nothing: an OCI image layout folder ([`layout`]), a docker-archive
-//! stream ([`docker_archive`]), or a running engine ([`engine`]). Pushing to a registry comes
-//! later, as a target beside these.
+//! stream ([`docker_archive`]), a running engine ([`engine`]), or a registry ([`registry`],
+//! where "nothing" means the tag does not move).
 
 pub mod docker_archive;
 pub mod engine;
 pub mod layout;
+pub mod registry;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
