@@ -1,0 +1,393 @@
+//! Images pushed by the library to a registry of the test's own (Debian's docker-registry,
+//! the CNCF distribution registry, on a free loopback port), then checked through the
+//! registry's API and pulled back by this machine's Docker engine.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use warp::image::exclude::Excludes;
+use warp::image::layer::{self, Layer, Spec};
+use warp::image::target::registry::{self, Credentials, Options, Progress, Refusal};
+use warp::image::{Config, Digest, Epoch, History, Image, Reference};
+
+use crate::rawhttp;
+use crate::util::{require, run_ok};
+
+/// The user and password of the registries that ask for them.
+const USER: &str = "pusher";
+const PASSWORD: &str = "s3cret:with-colon";
+/// How long a registry has to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A docker-registry on a free loopback port, with its storage and config in a temporary
+/// folder; stopped and removed when dropped.
+struct Registry {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// How a test registry is set up.
+#[derive(Default)]
+struct Setup {
+    /// Ask for this user and password (htpasswd, bcrypt).
+    htpasswd: bool,
+    /// Serve HTTPS with this certificate and key.
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Registry {
+    fn start(setup: Setup) -> Registry {
+        let have = Command::new("docker-registry").arg("--version").output().is_ok_and(|o| o.status.success());
+        require(have, "docker-registry (apt-get install docker-registry)");
+        let dir = tempfile::Builder::new().prefix("warp-test-registry-").tempdir().unwrap();
+        // The port is free now; the registry takes it a moment later.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("storage").display()
+        );
+        if let Some((cert, key)) = &setup.tls {
+            config += &format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display());
+        }
+        if setup.htpasswd {
+            let htpasswd = dir.path().join("htpasswd");
+            let have = Command::new("htpasswd").arg("-h").output().is_ok();
+            require(have, "htpasswd (apt-get install apache2-utils)");
+            run_ok(Command::new("htpasswd").args(["-Bbc"]).arg(&htpasswd).args([USER, PASSWORD]));
+            config += &format!("auth:\n  htpasswd:\n    realm: warp-test\n    path: {}\n", htpasswd.display());
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .expect("start docker-registry");
+        let mut registry = Registry { child, port, dir };
+        registry.wait_until_listening();
+        if setup.tls.is_none() {
+            let status = registry.get("/v2/").status;
+            assert!(status == 200 || status == 401, "docker-registry answers /v2/ with {status}:\n{}", registry.log());
+        }
+        registry
+    }
+
+    /// Wait until the port takes connections (the registry answers `/v2/` from then on).
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("docker-registry exited ({status}) before listening:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "docker-registry did not listen on {} within {START_TIMEOUT:?}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// `127.0.0.1:PORT`.
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `GET path` as the test user, over plain HTTP.
+    fn get(&self, path: &str) -> rawhttp::Response {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        // The registry serves an OCI manifest only to a client that says it accepts one.
+        let accept = warp::image::oci::MANIFEST_MEDIA_TYPE;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n",
+            self.host()
+        );
+        rawhttp::exchange(self.port, request.as_bytes()).unwrap_or_else(|| panic!("no answer to GET {path}"))
+    }
+
+    /// The tags of `repository` (none when the registry does not know it).
+    fn tags(&self, repository: &str) -> Vec<String> {
+        let answer = self.get(&format!("/v2/{repository}/tags/list"));
+        if answer.status == 404 {
+            return Vec::new();
+        }
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        json["tags"].as_array().map(|tags| tags.iter().map(|t| t.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    }
+
+    /// The digest of the manifest `repository:tag` names.
+    fn manifest_digest(&self, repository: &str, tag: &str) -> String {
+        let answer = self.get(&format!("/v2/{repository}/manifests/{tag}"));
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        Digest::of(&answer.body).to_string()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A one-layer image whose layer holds `content` (so each test's blobs are its own).
+fn image(dir: &Path, content: &str) -> Image {
+    let (layer, epoch) = app_layer(dir, content);
+    let history = History { created: epoch.rfc3339(), created_by: "warp test".into(), empty_layer: false };
+    Image::new(&Config::for_app(epoch), &[layer], &[history])
+}
+
+/// A layer at /opt/app-root/src holding one file with `content`.
+fn app_layer(dir: &Path, content: &str) -> (Layer, Epoch) {
+    let src = dir.join(format!("src-{}", Digest::of(content.as_bytes()).hex()));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hello.txt"), content).unwrap();
+    let excludes = Excludes::for_source(&src).unwrap();
+    let epoch = Epoch::parse(Some("1700000000")).unwrap();
+    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch };
+    let (layer, _) = layer::write_blob(&spec, &dir.join("blobs")).unwrap();
+    (layer, epoch)
+}
+
+/// Push and return the result with every progress report.
+fn push(image: &Image, reference: &str, options: &Options) -> (registry::Result<Digest>, Vec<Progress>) {
+    let mut reports = Vec::new();
+    let result = registry::push(image, &Reference::parse(reference).unwrap(), options, &mut |p| reports.push(p));
+    (result, reports)
+}
+
+/// How many blobs the reports say were uploaded, found present, mounted.
+fn counts(reports: &[Progress]) -> (usize, usize, usize) {
+    let count = |f: fn(&Progress) -> bool| reports.iter().filter(|p| f(p)).count();
+    (
+        count(|p| matches!(p, Progress::Uploaded { .. })),
+        count(|p| matches!(p, Progress::Present { .. })),
+        count(|p| matches!(p, Progress::Mounted { .. })),
+    )
+}
+
+fn with_password() -> Options {
+    Options { credentials: Credentials::parse(&format!("{USER}:{PASSWORD}")).unwrap(), ..Options::default() }
+}
+
+/// Removes a name from the engine when the test ends, passed or failed.
+struct Pulled(String);
+
+impl Drop for Pulled {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", &self.0]).output();
+    }
+}
+
+#[test]
+fn a_pushed_image_pulls_back_into_the_engine_with_the_image_id_of_the_config() {
+    let registry = Registry::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path(), "pushed and pulled\n");
+    let name = format!("{}/warp-test/app:1", registry.host());
+
+    let (digest, reports) = push(&image, &name, &Options::default());
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (2, 0, 0), "the layer and the config are sent: {reports:?}");
+    let layer = &image.layers()[0];
+    let sending: Vec<u64> = reports
+        .iter()
+        .filter_map(|p| matches!(p, Progress::Sending { digest, .. } if *digest == layer.digest).then_some(p))
+        .map(|p| match p {
+            Progress::Sending { sent, .. } => *sent,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(sending.first(), Some(&0));
+    assert_eq!(sending.last(), Some(&layer.size));
+    assert_eq!(reports.last(), Some(&Progress::Tagged { digest: image.manifest_digest() }));
+    assert_eq!(registry.tags("warp-test/app"), ["1"]);
+    assert_eq!(registry.manifest_digest("warp-test/app", "1"), image.manifest_digest().to_string());
+
+    // Docker speaks plain HTTP to a loopback registry, so the engine pulls it as it is.
+    let _pulled = Pulled(name.clone());
+    run_ok(Command::new("docker").args(["pull", "-q", &name]));
+    let inspect: serde_json::Value = serde_json::from_str(&run_ok(Command::new("docker").args(["image", "inspect", &name]))).unwrap();
+    assert_eq!(inspect[0]["Id"], image.config_digest().to_string());
+    assert_eq!(inspect[0]["RootFS"]["Layers"][0], layer.diff_id.to_string());
+    assert_eq!(inspect[0]["Config"]["User"], "1001");
+}
+
+#[test]
+fn a_second_push_sends_no_blob_and_a_mount_sends_none_either() {
+    let registry = Registry::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path(), "pushed twice\n");
+    let first = format!("{}/one/app:1", registry.host());
+    let (digest, reports) = push(&image, &first, &Options::default());
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
+
+    let (digest, reports) = push(&image, &first, &Options::default());
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (0, 2, 0), "the registry has every blob: {reports:?}");
+    assert!(!reports.iter().any(|p| matches!(p, Progress::Sending { .. })), "{reports:?}");
+
+    // Another repository of the same registry, mounting from the first.
+    let options = Options { mount_from: Some(Reference::parse(&first).unwrap()), ..Options::default() };
+    let (digest, reports) = push(&image, &format!("{}/two/app:2", registry.host()), &options);
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (0, 0, 2), "every blob is mounted: {reports:?}");
+    assert_eq!(registry.tags("two/app"), ["2"]);
+}
+
+#[test]
+fn a_registry_that_wants_a_login_refuses_in_one_line_and_accepts_the_credentials() {
+    let registry = Registry::start(Setup { htpasswd: true, ..Setup::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path(), "behind a login\n");
+    let name = format!("{}/app:1", registry.host());
+
+    let (result, reports) = push(&image, &name, &Options::default());
+    let err = result.unwrap_err();
+    assert!(matches!(&err, registry::Error::Refused { refusal: Refusal::AuthenticationRequired, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the registry {0} refused the push of app:1: authentication required; \
+             log in with docker login {0} or pass --registry-auth USER:PASSWORD",
+            registry.host()
+        )
+    );
+    assert!(reports.is_empty(), "nothing was sent: {reports:?}");
+    assert!(registry.tags("app").is_empty(), "a refused push leaves no tag");
+
+    let wrong = Options { credentials: Credentials::parse(&format!("{USER}:wrong")).unwrap(), ..Options::default() };
+    let err = push(&image, &name, &wrong).0.unwrap_err();
+    assert!(matches!(&err, registry::Error::Refused { refusal: Refusal::CredentialsRejected, .. }), "{err:?}");
+    assert!(!err.to_string().contains('\n') && err.to_string().contains("--registry-auth USER:PASSWORD"), "{err}");
+    assert!(registry.tags("app").is_empty());
+
+    // The text of --registry-auth.
+    let (digest, reports) = push(&image, &name, &with_password());
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
+    assert_eq!(registry.tags("app"), ["1"]);
+
+    // A Docker config folder, as `docker login` leaves it.
+    let docker_config = dir.path().join("docker");
+    std::fs::create_dir(&docker_config).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let config = serde_json::json!({ "auths": { format!("http://{}", registry.host()): { "auth": auth } } });
+    std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
+    let credentials = Credentials::from_docker_config(&docker_config, &registry.host()).unwrap();
+    let (digest, reports) = push(&image, &format!("{}/app:2", registry.host()), &Options { credentials, ..Options::default() });
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (0, 2, 0), "{reports:?}");
+    let mut tags = registry.tags("app");
+    tags.sort();
+    assert_eq!(tags, ["1", "2"]);
+}
+
+#[test]
+fn a_push_that_fails_midway_leaves_the_tag_where_it_was() {
+    let registry = Registry::start(Setup { htpasswd: true, ..Setup::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let first = image(dir.path(), "the first image\n");
+    let name = format!("{}/app:1", registry.host());
+    push(&first, &name, &with_password()).0.unwrap();
+
+    // A second image whose top layer's file changes after the image was made: its first
+    // layer goes up, then the push stops at the second.
+    let (bottom, epoch) = app_layer(dir.path(), "the second image's bottom\n");
+    let (top, _) = app_layer(dir.path(), "the second image's top\n");
+    let history = History { created: epoch.rfc3339(), created_by: "warp test".into(), empty_layer: false };
+    let second = Image::new(&Config::for_app(epoch), &[bottom, top.clone()], &[history.clone(), history]);
+    std::fs::write(&top.path, b"changed").unwrap();
+    let (result, reports) = push(&second, &name, &with_password());
+    let err = result.unwrap_err();
+    assert!(matches!(&err, registry::Error::Blob(warp::image::Error::BlobSize { .. })), "{err:?}");
+    assert_eq!(counts(&reports), (1, 0, 0), "{reports:?}");
+    assert_eq!(registry.tags("app"), ["1"]);
+    assert_eq!(registry.manifest_digest("app", "1"), first.manifest_digest().to_string());
+}
+
+/// A CA and a certificate it signed for `name`, made with openssl: (CA, certificate, key).
+fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let have = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    require(have, "openssl (apt-get install openssl)");
+    let path = |file: &str| dir.join(file);
+    let openssl = |args: &[&str]| run_ok(Command::new("openssl").args(args).current_dir(dir));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=warp test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={name}"), "-keyout", "server.key", "-out", "server.csr"]);
+    std::fs::write(path("san.ext"), format!("subjectAltName=DNS:{name}\n")).unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (path("ca.pem"), path("server.pem"), path("server.key"))
+}
+
+/// A name other than `localhost` that this machine resolves to its loopback (from
+/// /etc/hosts): a registry under it is spoken to over HTTPS, and still on this machine.
+fn loopback_alias() -> Option<String> {
+    let hosts = std::fs::read_to_string("/etc/hosts").ok()?;
+    hosts
+        .lines()
+        .filter_map(|line| line.split('#').next())
+        .filter(|line| line.split_whitespace().next().is_some_and(|ip| ip.starts_with("127.")))
+        .flat_map(|line| line.split_whitespace().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .find(|name| !name.starts_with("localhost") && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+}
+
+#[test]
+fn a_registry_whose_certificate_a_private_ca_signed_is_trusted_through_the_ca_file() {
+    let alias = loopback_alias();
+    require(alias.is_some(), "a name besides localhost for 127.0.0.1 in /etc/hosts");
+    let alias = alias.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path(), &alias);
+    let registry = Registry::start(Setup { tls: Some((cert, key)), ..Setup::default() });
+    let image = image(dir.path(), "over TLS\n");
+    let name = format!("{alias}:{}/app:1", registry.port);
+
+    let err = push(&image, &name, &Options::default()).0.unwrap_err();
+    assert!(matches!(&err, registry::Error::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("SSL_CERT_FILE"), "{err}");
+
+    let options = Options { ca_file: Some(ca), ..Options::default() };
+    let (digest, reports) = push(&image, &name, &options);
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
+}
