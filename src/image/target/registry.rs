@@ -188,7 +188,8 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::AuthenticationRequired => f.write_str("authentication required"),
             Refusal::CredentialsRejected => f.write_str("the credentials were not accepted"),
-            Refusal::Denied(message) => write!(f, "access denied ({message})"),
+            Refusal::Denied(message) if message.is_empty() => f.write_str("the credentials do not allow a push there"),
+            Refusal::Denied(message) => write!(f, "the credentials do not allow a push there (the registry said: {message})"),
             Refusal::NameUnknown(message) => write!(f, "no such repository ({message})"),
             Refusal::Status { status, request, message } if message.is_empty() => write!(f, "HTTP {status} to {request}"),
             Refusal::Status { status, request, message } => write!(f, "HTTP {status} to {request} ({message})"),
@@ -290,7 +291,7 @@ pub fn push(image: &Image, reference: &Reference, options: &Options, on_progress
     let mut session = Session::open(reference, options)?;
     // Asked first, so a refusal of the credentials comes before any blob is read.
     let url = session.url("/v2/");
-    let ping = session.send("GET /v2/", &mut |agent, auth| Ok(authorized(agent.get(&url), auth).call()?))?;
+    let ping = session.send(&url, &mut |agent, auth| Ok(authorized(agent.get(&url), auth).call()?))?;
     if ping.status() != StatusCode::OK {
         return Err(session.refused(ping, "GET /v2/"));
     }
@@ -349,6 +350,19 @@ struct Session<'a> {
     credentials: &'a Credentials,
     /// The `Authorization` value sent with each request, once a challenge asked for one.
     authorization: Option<String>,
+    /// Whether a token server granted a token for the credentials.
+    granted: bool,
+}
+
+/// How far the credentials got when a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// There are none.
+    Anonymous,
+    /// They were sent, and nothing has accepted them yet.
+    Offered,
+    /// A token server accepted them: a refusal now is about what they may do.
+    Accepted,
 }
 
 impl<'a> Session<'a> {
@@ -356,7 +370,7 @@ impl<'a> Session<'a> {
         let registry = reference.registry().to_string();
         let repository = reference.repository();
         let loopback = is_loopback(&registry);
-        let api_host = if registry == "docker.io" { DOCKER_HUB_API } else { registry.as_str() };
+        let api_host = if auth::is_docker_hub(&registry) { DOCKER_HUB_API } else { registry.as_str() };
         let base = format!("{}://{api_host}", if loopback { "http" } else { "https" });
         // A loopback registry needs no CA; its token server might, so the roots are loaded
         // for it too, but their absence only matters for HTTPS.
@@ -388,6 +402,7 @@ impl<'a> Session<'a> {
             mount_from,
             credentials: &options.credentials,
             authorization: None,
+            granted: false,
         })
     }
 
@@ -398,15 +413,20 @@ impl<'a> Session<'a> {
     /// Make a request with `request` (given the agent and the `Authorization` value); when
     /// the registry answers 401 with a challenge warp can answer, authenticate and make it
     /// once more. Any other answer is returned as it is.
-    fn send(&mut self, what: &str, request: &mut Request<'_>) -> Result<Response> {
-        let response = self.attempt(what, request)?;
+    fn send(&mut self, url: &str, request: &mut Request<'_>) -> Result<Response> {
+        let response = self.attempt(url, request)?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
         let challenge = response.headers().get_all("www-authenticate").iter().find_map(|v| auth::parse_challenge(v.to_str().ok()?));
         let authorization = match challenge {
             Some(Challenge::Basic) => self.credentials.basic(),
-            Some(Challenge::Bearer { realm, service, scope }) => Some(format!("Bearer {}", self.token(&realm, service, scope)?)),
+            Some(Challenge::Bearer { realm, service, scope }) => {
+                let token = self.token(&realm, service, scope)?;
+                // A token server grants a token for credentials only when it accepts them.
+                self.granted = !self.credentials.is_anonymous();
+                Some(format!("Bearer {token}"))
+            }
             None => None,
         };
         match authorization {
@@ -415,22 +435,21 @@ impl<'a> Session<'a> {
             Some(value) if self.authorization.as_ref() == Some(&value) => Ok(response),
             Some(value) => {
                 self.authorization = Some(value);
-                self.attempt(what, request)
+                self.attempt(url, request)
             }
         }
     }
 
-    fn attempt(&self, what: &str, request: &mut Request<'_>) -> Result<Response> {
+    /// Make the request; `url` is where it goes, for the error when it cannot.
+    fn attempt(&self, url: &str, request: &mut Request<'_>) -> Result<Response> {
         request(&self.agent, self.authorization.as_deref()).map_err(|failure| match failure {
-            Failure::Http(source) => self.unreachable(what, source),
+            Failure::Http(source) => self.unreachable(url, source),
             Failure::Blob(error) => Error::Blob(error),
         })
     }
 
-    fn unreachable(&self, what: &str, source: ureq::Error) -> Error {
-        let path = what.split_once(' ').map_or(what, |(_, path)| path);
-        let url = if path.starts_with('/') { self.url(path) } else { path.to_string() };
-        Error::Unreachable { registry: self.registry.clone(), url, source: Box::new(source) }
+    fn unreachable(&self, url: &str, source: ureq::Error) -> Error {
+        Error::Unreachable { registry: self.registry.clone(), url: url.to_string(), source: Box::new(source) }
     }
 
     /// A bearer token from the token server at `realm` for this push's access (and what the
@@ -466,13 +485,11 @@ impl<'a> Session<'a> {
                 authorized(request, credentials.basic().as_deref()).call()
             }
         };
-        let mut answer = answer.map_err(|source| Error::Unreachable {
-            registry: self.registry.clone(),
-            url: realm.to_string(),
-            source: Box::new(source),
-        })?;
+        let mut answer = answer.map_err(|source| self.unreachable(realm, source))?;
         if answer.status() != StatusCode::OK {
-            return Err(self.refused(answer, "GET token"));
+            // The token server judges the credentials themselves, whatever it granted before.
+            let login = if self.credentials.is_anonymous() { Login::Anonymous } else { Login::Offered };
+            return Err(self.refused_as(answer, "GET token", login));
         }
         let body = answer.body_mut().with_config().limit(TOKEN_BODY_LIMIT).read_to_vec();
         let token = body.ok().and_then(|body| serde_json::from_slice::<TokenAnswer>(&body).ok()).and_then(TokenAnswer::into_token);
@@ -483,7 +500,7 @@ impl<'a> Session<'a> {
     fn push_blob(&mut self, blob: &Blob, on_progress: &mut dyn FnMut(Progress)) -> Result<()> {
         let (digest, size) = (blob.digest, blob.size);
         let blob_url = self.url(&format!("/v2/{}/blobs/{digest}", self.repository));
-        let head = self.send("HEAD blob", &mut |agent, auth| Ok(authorized(agent.head(&blob_url), auth).call()?))?;
+        let head = self.send(&blob_url, &mut |agent, auth| Ok(authorized(agent.head(&blob_url), auth).call()?))?;
         match head.status() {
             StatusCode::OK => {
                 on_progress(Progress::Present { digest, size });
@@ -512,7 +529,7 @@ impl<'a> Session<'a> {
         };
         let upload_url = with_digest(&resolve(&self.base, location), digest);
 
-        let put = self.send("PUT blob", &mut |agent, auth| {
+        let put = self.send(&upload_url, &mut |agent, auth| {
             on_progress(Progress::Sending { digest, sent: 0, size });
             let mut reader = Reporting { inner: blob.reader()?, digest, size, sent: 0, reported: 0, on_progress: &mut *on_progress };
             let request = authorized(agent.put(&upload_url), auth).header("content-type", "application/octet-stream");
@@ -528,7 +545,7 @@ impl<'a> Session<'a> {
     /// `POST` a blob upload, asking to mount `digest` from the repository `from` when given.
     fn start_upload(&mut self, digest: Digest, from: Option<String>) -> Result<Response> {
         let url = self.url(&format!("/v2/{}/blobs/uploads/", self.repository));
-        self.send("POST blob upload", &mut |agent, auth| {
+        self.send(&url, &mut |agent, auth| {
             let mut request = authorized(agent.post(&url), auth);
             if let Some(from) = &from {
                 request = request.query("mount", digest.to_string()).query("from", from);
@@ -540,7 +557,7 @@ impl<'a> Session<'a> {
     /// `PUT` the manifest under the tag; returns its digest.
     fn put_manifest(&mut self, image: &Image) -> Result<Digest> {
         let url = self.url(&format!("/v2/{}/manifests/{}", self.repository, self.tag));
-        let put = self.send("PUT manifest", &mut |agent, auth| {
+        let put = self.send(&url, &mut |agent, auth| {
             Ok(authorized(agent.put(&url), auth).header("content-type", MANIFEST_MEDIA_TYPE).send(image.manifest())?)
         })?;
         if put.status() != StatusCode::CREATED {
@@ -564,17 +581,26 @@ impl<'a> Session<'a> {
         Error::Refused { registry: self.registry.clone(), repository: self.repository.clone(), image: self.image(), refusal }
     }
 
-    /// The error for an answer that is not the one a push needs.
-    fn refused(&self, mut response: Response, request: &'static str) -> Error {
+    /// The error for an answer to `request` that is not the one a push needs.
+    fn refused(&self, response: Response, request: &'static str) -> Error {
+        let login = match (self.credentials.is_anonymous(), self.granted) {
+            (true, _) => Login::Anonymous,
+            (false, false) => Login::Offered,
+            (false, true) => Login::Accepted,
+        };
+        self.refused_as(response, request, login)
+    }
+
+    fn refused_as(&self, mut response: Response, request: &'static str, login: Login) -> Error {
         let status = response.status().as_u16();
         let body = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_vec().unwrap_or_default();
-        self.refusal(refusal(status, &body, request, self.credentials.is_anonymous()))
+        self.refusal(refusal(status, &body, request, login))
     }
 }
 
 /// What a refusal means, from its status and the registry's error body
 /// (`{"errors":[{"code":..,"message":..}]}`).
-fn refusal(status: u16, body: &[u8], request: &'static str, anonymous: bool) -> Refusal {
+fn refusal(status: u16, body: &[u8], request: &'static str, login: Login) -> Refusal {
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorEntry>,
@@ -589,10 +615,10 @@ fn refusal(status: u16, body: &[u8], request: &'static str, anonymous: bool) -> 
     let errors = serde_json::from_slice::<Errors>(body).map(|e| e.errors).unwrap_or_default();
     let code = errors.first().map(|e| e.code.as_str()).unwrap_or_default();
     let message = errors.iter().map(|e| one_line(&e.message)).filter(|m| !m.is_empty()).collect::<Vec<_>>().join("; ");
-    match (status, anonymous) {
-        (401 | 403, true) => Refusal::AuthenticationRequired,
-        (401, false) => Refusal::CredentialsRejected,
-        (403, false) => Refusal::Denied(message),
+    match (status, login) {
+        (401 | 403, Login::Anonymous) => Refusal::AuthenticationRequired,
+        (401, Login::Offered) => Refusal::CredentialsRejected,
+        (401 | 403, _) => Refusal::Denied(message),
         (404, _) if code == "NAME_UNKNOWN" => Refusal::NameUnknown(message),
         _ => Refusal::Status { status, request, message },
     }
@@ -710,14 +736,20 @@ mod tests {
     #[test]
     fn refusals_say_what_was_wrong_and_what_to_do() {
         let body = br#"{"errors":[{"code":"DENIED","message":"requested access\nto the resource is denied"}]}"#;
-        assert_eq!(refusal(401, b"", "GET /v2/", true), Refusal::AuthenticationRequired);
-        assert_eq!(refusal(403, body, "PUT blob", true), Refusal::AuthenticationRequired);
-        assert_eq!(refusal(401, body, "GET /v2/", false), Refusal::CredentialsRejected);
-        assert_eq!(refusal(403, body, "PUT blob", false), Refusal::Denied("requested access to the resource is denied".into()));
+        let denied = Refusal::Denied("requested access to the resource is denied".into());
+        assert_eq!(refusal(401, b"", "GET /v2/", Login::Anonymous), Refusal::AuthenticationRequired);
+        assert_eq!(refusal(403, body, "PUT blob", Login::Anonymous), Refusal::AuthenticationRequired);
+        assert_eq!(refusal(401, body, "GET /v2/", Login::Offered), Refusal::CredentialsRejected);
+        assert_eq!(refusal(403, body, "PUT blob", Login::Offered), denied);
+        // A token granted for the credentials that does not let them push.
+        assert_eq!(refusal(401, body, "PUT blob", Login::Accepted), denied);
         let unknown = br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#;
-        assert_eq!(refusal(404, unknown, "POST blob upload", false), Refusal::NameUnknown("repository name not known to registry".into()));
         assert_eq!(
-            refusal(500, b"<html>oops</html>", "PUT manifest", false),
+            refusal(404, unknown, "POST blob upload", Login::Offered),
+            Refusal::NameUnknown("repository name not known to registry".into())
+        );
+        assert_eq!(
+            refusal(500, b"<html>oops</html>", "PUT manifest", Login::Anonymous),
             Refusal::Status { status: 500, request: "PUT manifest", message: String::new() }
         );
 

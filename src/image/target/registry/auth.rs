@@ -148,6 +148,11 @@ fn canonical(key: &str) -> String {
     }
 }
 
+/// Whether `registry` is one of Docker Hub's names.
+pub(super) fn is_docker_hub(registry: &str) -> bool {
+    canonical(registry) == DOCKER_HUB_NAMES[0]
+}
+
 /// `auths.<host>.auth`: base64 of `USER:PASSWORD`.
 fn decode_auth(auth: &str) -> Option<Credentials> {
     let bytes = STANDARD.decode(auth.trim()).ok()?;
