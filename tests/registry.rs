@@ -2,11 +2,16 @@
 //! the CNCF distribution registry, on a free loopback port), then checked through the
 //! registry's API and pulled back by this machine's Docker engine.
 
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use warp::image::exclude::Excludes;
 use warp::image::layer::{self, Layer, Spec};
@@ -19,6 +24,9 @@ use crate::util::{require, run_ok};
 /// The user and password of the registries that ask for them.
 const USER: &str = "pusher";
 const PASSWORD: &str = "s3cret:with-colon";
+/// Who the test token server says it is, and the registry it makes tokens for.
+const TOKEN_ISSUER: &str = "warp-test-issuer";
+const TOKEN_SERVICE: &str = "warp-test-registry";
 /// How long a registry has to start answering.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -37,6 +45,8 @@ struct Setup {
     htpasswd: bool,
     /// Serve HTTPS with this certificate and key.
     tls: Option<(PathBuf, PathBuf)>,
+    /// Ask for tokens from this realm, signed by this CA.
+    token: Option<(String, PathBuf)>,
 }
 
 impl Registry {
@@ -60,6 +70,12 @@ impl Registry {
             require(have, "htpasswd (apt-get install apache2-utils)");
             run_ok(Command::new("htpasswd").args(["-Bbc"]).arg(&htpasswd).args([USER, PASSWORD]));
             config += &format!("auth:\n  htpasswd:\n    realm: warp-test\n    path: {}\n", htpasswd.display());
+        }
+        if let Some((realm, ca)) = &setup.token {
+            config += &format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                ca.display()
+            );
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
@@ -103,7 +119,7 @@ impl Registry {
 
     /// `GET path` as the test user, over plain HTTP.
     fn get(&self, path: &str) -> rawhttp::Response {
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        let auth = STANDARD.encode(format!("{USER}:{PASSWORD}"));
         // The registry serves an OCI manifest only to a client that says it accepts one.
         let accept = warp::image::oci::MANIFEST_MEDIA_TYPE;
         let request = format!(
@@ -201,10 +217,9 @@ fn a_pushed_image_pulls_back_into_the_engine_with_the_image_id_of_the_config() {
     let layer = &image.layers()[0];
     let sending: Vec<u64> = reports
         .iter()
-        .filter_map(|p| matches!(p, Progress::Sending { digest, .. } if *digest == layer.digest).then_some(p))
-        .map(|p| match p {
-            Progress::Sending { sent, .. } => *sent,
-            _ => unreachable!(),
+        .filter_map(|p| match p {
+            Progress::Sending { digest, sent, .. } if *digest == layer.digest => Some(*sent),
+            _ => None,
         })
         .collect();
     assert_eq!(sending.first(), Some(&0));
@@ -281,7 +296,7 @@ fn a_registry_that_wants_a_login_refuses_in_one_line_and_accepts_the_credentials
     // A Docker config folder, as `docker login` leaves it.
     let docker_config = dir.path().join("docker");
     std::fs::create_dir(&docker_config).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let auth = STANDARD.encode(format!("{USER}:{PASSWORD}"));
     let config = serde_json::json!({ "auths": { format!("http://{}", registry.host()): { "auth": auth } } });
     std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
     let credentials = Credentials::from_docker_config(&docker_config, &registry.host()).unwrap();
@@ -316,47 +331,26 @@ fn a_push_that_fails_midway_leaves_the_tag_where_it_was() {
     assert_eq!(registry.manifest_digest("app", "1"), first.manifest_digest().to_string());
 }
 
-/// A CA and a certificate it signed for `name`, made with openssl: (CA, certificate, key).
-fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// `openssl ARGS` in `dir` (the arguments split at spaces); returns its output.
+fn openssl(dir: &Path, args: &str) -> String {
+    run_ok(Command::new("openssl").args(args.split(' ')).current_dir(dir))
+}
+
+/// A CA made with openssl in `dir`: its certificate and key (`ca.pem`, `ca.key`).
+fn ca(dir: &Path) -> (PathBuf, PathBuf) {
     let have = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
     require(have, "openssl (apt-get install openssl)");
-    let path = |file: &str| dir.join(file);
-    let openssl = |args: &[&str]| run_ok(Command::new("openssl").args(args).current_dir(dir));
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=warp test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={name}"), "-keyout", "server.key", "-out", "server.csr"]);
-    std::fs::write(path("san.ext"), format!("subjectAltName=DNS:{name}\n")).unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    ]);
-    (path("ca.pem"), path("server.pem"), path("server.key"))
+    openssl(dir, "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=warp-test-CA -keyout ca.key -out ca.pem");
+    (dir.join("ca.pem"), dir.join("ca.key"))
+}
+
+/// A CA and a certificate it signed for `name`: (CA, certificate, key).
+fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca, _) = ca(dir);
+    openssl(dir, &format!("req -newkey rsa:2048 -nodes -subj /CN={name} -keyout server.key -out server.csr"));
+    std::fs::write(dir.join("san.ext"), format!("subjectAltName=DNS:{name}\n")).unwrap();
+    openssl(dir, "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem");
+    (ca, dir.join("server.pem"), dir.join("server.key"))
 }
 
 /// A name other than `localhost` that this machine resolves to its loopback (from
@@ -390,4 +384,164 @@ fn a_registry_whose_certificate_a_private_ca_signed_is_trusted_through_the_ca_fi
     let (digest, reports) = push(&image, &name, &options);
     assert_eq!(digest.unwrap(), image.manifest_digest());
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
+}
+
+/// A token server for a registry's `auth: token`: it grants the test user a JWT that the
+/// CA's key signs (the CA's certificate in its `x5c`), with the access asked for, except push
+/// to repositories under `readonly/`; anyone else gets a 401. Stopped when dropped.
+struct TokenServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// The scopes each grant was asked for.
+    scopes: Arc<Mutex<Vec<String>>>,
+}
+
+impl TokenServer {
+    fn start(dir: &Path, ca_key: &Path) -> TokenServer {
+        openssl(dir, "x509 -in ca.pem -outform DER -out ca.der");
+        let x5c = STANDARD.encode(std::fs::read(dir.join("ca.der")).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let scopes = Arc::new(Mutex::new(Vec::new()));
+        let (key, dir) = (ca_key.to_path_buf(), dir.to_path_buf());
+        let thread = {
+            let (stop, scopes) = (stop.clone(), scopes.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        answer_token_request(stream, &dir, &key, &x5c, &scopes);
+                    }
+                }
+            })
+        };
+        TokenServer { port, stop, thread: Some(thread), scopes }
+    }
+
+    fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        self.scopes.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // The server waits in accept: one more connection lets it see the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Answer one `GET /token?service=..&scope=..` as [`TokenServer`] says.
+fn answer_token_request(stream: TcpStream, dir: &Path, key: &Path, x5c: &str, scopes: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(&stream);
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+            break;
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    let Some(target) = lines.first().and_then(|line| line.split(' ').nth(1)) else { return };
+    let query = target.split_once('?').map_or("", |(_, query)| query);
+    let asked: Vec<String> = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("scope="))
+        .map(|scope| percent_decode(scope.replace('+', " ").as_str()))
+        .collect();
+    let expected = format!("authorization: basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}"))).to_lowercase();
+    let (status, body) = if lines.iter().any(|line| line.to_lowercase() == expected) {
+        scopes.lock().unwrap().extend(asked.iter().cloned());
+        ("200 OK", serde_json::json!({ "token": jwt(dir, key, x5c, &asked) }).to_string())
+    } else {
+        ("401 Unauthorized", r#"{"errors":[{"code":"UNAUTHORIZED","message":"who are you?"}]}"#.to_string())
+    };
+    let answer =
+        format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let _ = (&stream).write_all(answer.as_bytes());
+}
+
+/// A JWT for the test user with the access of `scopes`, as the distribution registry checks
+/// it: RS256, the signing certificate in `x5c`, its issuer and service as audience.
+fn jwt(dir: &Path, key: &Path, x5c: &str, scopes: &[String]) -> String {
+    let access: Vec<serde_json::Value> = scopes
+        .iter()
+        .filter_map(|scope| {
+            let mut parts = scope.split(':');
+            let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+            let actions: Vec<&str> = actions.split(',').filter(|a| !(name.starts_with("readonly/") && *a == "push")).collect();
+            Some(serde_json::json!({ "type": kind, "name": name, "actions": actions }))
+        })
+        .collect();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "x5c": [x5c] });
+    let claims = serde_json::json!({
+        "iss": TOKEN_ISSUER, "sub": USER, "aud": TOKEN_SERVICE, "exp": now + 300, "nbf": now - 10, "iat": now,
+        "jti": format!("{now}-{}", scopes.len()), "access": access,
+    });
+    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let input = dir.join("jwt-input");
+    std::fs::write(&input, &signing_input).unwrap();
+    let signature = Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(key).arg(&input).output().unwrap();
+    assert!(signature.status.success(), "{}", String::from_utf8_lossy(&signature.stderr));
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.stdout))
+}
+
+/// `%XX` escapes undone.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_registry_with_a_token_server_takes_a_token_for_the_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_key) = ca(dir.path());
+    let tokens = TokenServer::start(dir.path(), &ca_key);
+    let registry = Registry::start(Setup { token: Some((tokens.realm(), ca)), ..Setup::default() });
+    let image = image(dir.path(), "pushed with a token\n");
+    let name = format!("{}/team/app:1", registry.host());
+
+    let err = push(&image, &name, &Options::default()).0.unwrap_err();
+    assert!(matches!(&err, registry::Error::Refused { refusal: Refusal::AuthenticationRequired, .. }), "{err:?}");
+    let wrong = Options { credentials: Credentials::parse(&format!("{USER}:wrong")).unwrap(), ..Options::default() };
+    let err = push(&image, &name, &wrong).0.unwrap_err();
+    assert!(matches!(&err, registry::Error::Refused { refusal: Refusal::CredentialsRejected, .. }), "{err:?}");
+    assert!(tokens.scopes().is_empty());
+
+    let (digest, reports) = push(&image, &name, &with_password());
+    assert_eq!(digest.unwrap(), image.manifest_digest());
+    assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
+    assert!(tokens.scopes().contains(&"repository:team/app:pull,push".to_string()), "{:?}", tokens.scopes());
+
+    // A token that lets the user pull but not push: the credentials are fine, the access is not.
+    let err = push(&image, &format!("{}/readonly/app:1", registry.host()), &with_password()).0.unwrap_err();
+    assert!(matches!(&err, registry::Error::Refused { refusal: Refusal::Denied(_), .. }), "{err:?}");
+    assert!(err.to_string().contains("make sure the user may push to readonly/app"), "{err}");
 }
