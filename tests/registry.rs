@@ -18,6 +18,7 @@ use warp::image::layer::{self, Layer, Spec};
 use warp::image::target::registry::{self, Credentials, Options, Progress, Refusal};
 use warp::image::{Config, Digest, Epoch, History, Image, Reference};
 
+use crate::image::Tagged;
 use crate::rawhttp;
 use crate::util::{require, run_ok};
 
@@ -155,6 +156,15 @@ impl Drop for Registry {
     }
 }
 
+/// A registry set up as `setup`, a temporary folder, and in it a one-layer image of
+/// `content`.
+fn start(setup: Setup, content: &str) -> (Registry, tempfile::TempDir, Image) {
+    let registry = Registry::start(setup);
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path(), content);
+    (registry, dir, image)
+}
+
 /// A one-layer image whose layer holds `content` (so each test's blobs are its own).
 fn image(dir: &Path, content: &str) -> Image {
     let (layer, epoch) = app_layer(dir, content);
@@ -181,6 +191,13 @@ fn push(image: &Image, reference: &str, options: &Options) -> (registry::Result<
     (result, reports)
 }
 
+/// Push, which must succeed with the image's manifest digest; returns the progress reports.
+fn pushed(image: &Image, reference: &str, options: &Options) -> Vec<Progress> {
+    let (digest, reports) = push(image, reference, options);
+    assert_eq!(digest.unwrap(), image.manifest_digest(), "{reports:?}");
+    reports
+}
+
 /// How many blobs the reports say were uploaded, found present, mounted.
 fn counts(reports: &[Progress]) -> (usize, usize, usize) {
     let count = |f: fn(&Progress) -> bool| reports.iter().filter(|p| f(p)).count();
@@ -195,24 +212,12 @@ fn with_password() -> Options {
     Options { credentials: Credentials::parse(&format!("{USER}:{PASSWORD}")).unwrap(), ..Options::default() }
 }
 
-/// Removes a name from the engine when the test ends, passed or failed.
-struct Pulled(String);
-
-impl Drop for Pulled {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", &self.0]).output();
-    }
-}
-
 #[test]
 fn a_pushed_image_pulls_back_into_the_engine_with_the_image_id_of_the_config() {
-    let registry = Registry::start(Setup::default());
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path(), "pushed and pulled\n");
+    let (registry, _dir, image) = start(Setup::default(), "pushed and pulled\n");
     let name = format!("{}/warp-test/app:1", registry.host());
 
-    let (digest, reports) = push(&image, &name, &Options::default());
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &name, &Options::default());
     assert_eq!(counts(&reports), (2, 0, 0), "the layer and the config are sent: {reports:?}");
     let layer = &image.layers()[0];
     let sending: Vec<u64> = reports
@@ -229,7 +234,7 @@ fn a_pushed_image_pulls_back_into_the_engine_with_the_image_id_of_the_config() {
     assert_eq!(registry.manifest_digest("warp-test/app", "1"), image.manifest_digest().to_string());
 
     // Docker speaks plain HTTP to a loopback registry, so the engine pulls it as it is.
-    let _pulled = Pulled(name.clone());
+    let _pulled = Tagged(name.clone());
     run_ok(Command::new("docker").args(["pull", "-q", &name]));
     let inspect: serde_json::Value = serde_json::from_str(&run_ok(Command::new("docker").args(["image", "inspect", &name]))).unwrap();
     assert_eq!(inspect[0]["Id"], image.config_digest().to_string());
@@ -239,32 +244,25 @@ fn a_pushed_image_pulls_back_into_the_engine_with_the_image_id_of_the_config() {
 
 #[test]
 fn a_second_push_sends_no_blob_and_a_mount_sends_none_either() {
-    let registry = Registry::start(Setup::default());
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path(), "pushed twice\n");
+    let (registry, _dir, image) = start(Setup::default(), "pushed twice\n");
     let first = format!("{}/one/app:1", registry.host());
-    let (digest, reports) = push(&image, &first, &Options::default());
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &first, &Options::default());
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
 
-    let (digest, reports) = push(&image, &first, &Options::default());
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &first, &Options::default());
     assert_eq!(counts(&reports), (0, 2, 0), "the registry has every blob: {reports:?}");
     assert!(!reports.iter().any(|p| matches!(p, Progress::Sending { .. })), "{reports:?}");
 
     // Another repository of the same registry, mounting from the first.
     let options = Options { mount_from: Some(Reference::parse(&first).unwrap()), ..Options::default() };
-    let (digest, reports) = push(&image, &format!("{}/two/app:2", registry.host()), &options);
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &format!("{}/two/app:2", registry.host()), &options);
     assert_eq!(counts(&reports), (0, 0, 2), "every blob is mounted: {reports:?}");
     assert_eq!(registry.tags("two/app"), ["2"]);
 }
 
 #[test]
 fn a_registry_that_wants_a_login_refuses_in_one_line_and_accepts_the_credentials() {
-    let registry = Registry::start(Setup { htpasswd: true, ..Setup::default() });
-    let dir = tempfile::tempdir().unwrap();
-    let image = image(dir.path(), "behind a login\n");
+    let (registry, dir, image) = start(Setup { htpasswd: true, ..Setup::default() }, "behind a login\n");
     let name = format!("{}/app:1", registry.host());
 
     let (result, reports) = push(&image, &name, &Options::default());
@@ -288,8 +286,7 @@ fn a_registry_that_wants_a_login_refuses_in_one_line_and_accepts_the_credentials
     assert!(registry.tags("app").is_empty());
 
     // The text of --registry-auth.
-    let (digest, reports) = push(&image, &name, &with_password());
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &name, &with_password());
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
     assert_eq!(registry.tags("app"), ["1"]);
 
@@ -300,8 +297,7 @@ fn a_registry_that_wants_a_login_refuses_in_one_line_and_accepts_the_credentials
     let config = serde_json::json!({ "auths": { format!("http://{}", registry.host()): { "auth": auth } } });
     std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
     let credentials = Credentials::from_docker_config(&docker_config, &registry.host()).unwrap();
-    let (digest, reports) = push(&image, &format!("{}/app:2", registry.host()), &Options { credentials, ..Options::default() });
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &format!("{}/app:2", registry.host()), &Options { credentials, ..Options::default() });
     assert_eq!(counts(&reports), (0, 2, 0), "{reports:?}");
     let mut tags = registry.tags("app");
     tags.sort();
@@ -310,9 +306,7 @@ fn a_registry_that_wants_a_login_refuses_in_one_line_and_accepts_the_credentials
 
 #[test]
 fn a_push_that_fails_midway_leaves_the_tag_where_it_was() {
-    let registry = Registry::start(Setup { htpasswd: true, ..Setup::default() });
-    let dir = tempfile::tempdir().unwrap();
-    let first = image(dir.path(), "the first image\n");
+    let (registry, dir, first) = start(Setup { htpasswd: true, ..Setup::default() }, "the first image\n");
     let name = format!("{}/app:1", registry.host());
     push(&first, &name, &with_password()).0.unwrap();
 
@@ -381,8 +375,7 @@ fn a_registry_whose_certificate_a_private_ca_signed_is_trusted_through_the_ca_fi
     assert!(err.to_string().contains("SSL_CERT_FILE"), "{err}");
 
     let options = Options { ca_file: Some(ca), ..Options::default() };
-    let (digest, reports) = push(&image, &name, &options);
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &name, &options);
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
 }
 
@@ -535,8 +528,7 @@ fn a_registry_with_a_token_server_takes_a_token_for_the_credentials() {
     assert!(matches!(&err, registry::Error::Refused { refusal: Refusal::CredentialsRejected, .. }), "{err:?}");
     assert!(tokens.scopes().is_empty());
 
-    let (digest, reports) = push(&image, &name, &with_password());
-    assert_eq!(digest.unwrap(), image.manifest_digest());
+    let reports = pushed(&image, &name, &with_password());
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
     assert!(tokens.scopes().contains(&"repository:team/app:pull,push".to_string()), "{:?}", tokens.scopes());
 
