@@ -440,9 +440,12 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Make the request; `url` is where it goes, for the error when it cannot.
+    /// Make the request to `url`. The `Authorization` value goes only to the registry
+    /// itself, not to storage elsewhere that an upload's `Location` may point at.
     fn attempt(&self, url: &str, request: &mut Request<'_>) -> Result<Response> {
-        request(&self.agent, self.authorization.as_deref()).map_err(|failure| match failure {
+        let to_registry = url.strip_prefix(&self.base).is_some_and(|path| path.starts_with('/'));
+        let authorization = self.authorization.as_deref().filter(|_| to_registry);
+        request(&self.agent, authorization).map_err(|failure| match failure {
             Failure::Http(source) => self.unreachable(url, source),
             Failure::Blob(error) => Error::Blob(error),
         })
@@ -530,8 +533,9 @@ impl<'a> Session<'a> {
         let upload_url = with_digest(&resolve(&self.base, location), digest);
 
         let put = self.send(&upload_url, &mut |agent, auth| {
+            let inner = blob.reader()?;
             on_progress(Progress::Sending { digest, sent: 0, size });
-            let mut reader = Reporting { inner: blob.reader()?, digest, size, sent: 0, reported: 0, on_progress: &mut *on_progress };
+            let mut reader = Reporting { inner, digest, size, sent: 0, reported: 0, on_progress: &mut *on_progress };
             let request = authorized(agent.put(&upload_url), auth).header("content-type", "application/octet-stream");
             Ok(request.header("content-length", size).send(SendBody::from_reader(&mut reader))?)
         })?;
