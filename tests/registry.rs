@@ -28,6 +28,8 @@ const PASSWORD: &str = "s3cret:with-colon";
 /// Who the test token server says it is, and the registry it makes tokens for.
 const TOKEN_ISSUER: &str = "warp-test-issuer";
 const TOKEN_SERVICE: &str = "warp-test-registry";
+/// The identity token (OAuth2 refresh token) the test token server trades for access.
+const REFRESH_TOKEN: &str = "warp-test-refresh";
 /// How long a registry has to start answering.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -379,7 +381,8 @@ fn a_registry_whose_certificate_a_private_ca_signed_is_trusted_through_the_ca_fi
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
 }
 
-/// A token server for a registry's `auth: token`: it grants the test user a JWT that the
+/// A token server for a registry's `auth: token`: it grants the test user (by password or
+/// by identity token) a JWT that the
 /// CA's key signs (the CA's certificate in its `x5c`), with the access asked for, except push
 /// to repositories under `readonly/`; anyone else gets a 401. Stopped when dropped.
 struct TokenServer {
@@ -435,7 +438,8 @@ impl Drop for TokenServer {
     }
 }
 
-/// Answer one `GET /token?service=..&scope=..` as [`TokenServer`] says.
+/// Answer one token request as [`TokenServer`] says: `GET /token?service=..&scope=..` with
+/// the user's password, or an OAuth2 `POST /token` that trades [`REFRESH_TOKEN`].
 fn answer_token_request(stream: TcpStream, dir: &Path, key: &Path, x5c: &str, scopes: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(&stream);
     let mut lines = Vec::new();
@@ -447,16 +451,31 @@ fn answer_token_request(stream: TcpStream, dir: &Path, key: &Path, x5c: &str, sc
         lines.push(line.trim_end().to_string());
     }
     let Some(target) = lines.first().and_then(|line| line.split(' ').nth(1)) else { return };
+    let form = match lines.iter().find_map(|line| line.to_lowercase().strip_prefix("content-length: ")?.parse::<usize>().ok()) {
+        Some(length) => {
+            let mut body = vec![0; length];
+            std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+            String::from_utf8(body).unwrap()
+        }
+        None => String::new(),
+    };
     let query = target.split_once('?').map_or("", |(_, query)| query);
-    let asked: Vec<String> = query
-        .split('&')
-        .filter_map(|pair| pair.strip_prefix("scope="))
-        .map(|scope| percent_decode(scope.replace('+', " ").as_str()))
-        .collect();
-    let expected = format!("authorization: basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}"))).to_lowercase();
-    let (status, body) = if lines.iter().any(|line| line.to_lowercase() == expected) {
+    let field = |name: &str| -> Vec<String> {
+        let prefix = format!("{name}=");
+        query
+            .split('&')
+            .chain(form.split('&'))
+            .filter_map(|pair| pair.strip_prefix(&prefix))
+            .map(|v| percent_decode(&v.replace('+', " ")))
+            .collect()
+    };
+    let password = format!("authorization: basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}"))).to_lowercase();
+    let known = lines.iter().any(|line| line.to_lowercase() == password) || field("refresh_token") == [REFRESH_TOKEN];
+    // A form's scopes are one field separated by spaces; a query's, one field each.
+    let asked: Vec<String> = field("scope").iter().flat_map(|scope| scope.split(' ')).map(str::to_string).collect();
+    let (status, body) = if known {
         scopes.lock().unwrap().extend(asked.iter().cloned());
-        ("200 OK", serde_json::json!({ "token": jwt(dir, key, x5c, &asked) }).to_string())
+        ("200 OK", serde_json::json!({ "access_token": jwt(dir, key, x5c, &asked) }).to_string())
     } else {
         ("401 Unauthorized", r#"{"errors":[{"code":"UNAUTHORIZED","message":"who are you?"}]}"#.to_string())
     };
@@ -531,6 +550,16 @@ fn a_registry_with_a_token_server_takes_a_token_for_the_credentials() {
     let reports = pushed(&image, &name, &with_password());
     assert_eq!(counts(&reports), (2, 0, 0), "{reports:?}");
     assert!(tokens.scopes().contains(&"repository:team/app:pull,push".to_string()), "{:?}", tokens.scopes());
+
+    // The identity token `docker login` stores for such registries, from a Docker config.
+    let docker_config = dir.path().join("docker");
+    std::fs::create_dir(&docker_config).unwrap();
+    let config = serde_json::json!({ "auths": { registry.host(): { "auth": "", "identitytoken": REFRESH_TOKEN } } });
+    std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
+    let credentials = Credentials::from_docker_config(&docker_config, &registry.host()).unwrap();
+    assert_eq!(credentials, Credentials::IdentityToken(REFRESH_TOKEN.into()));
+    let reports = pushed(&image, &format!("{}/team/app:2", registry.host()), &Options { credentials, ..Options::default() });
+    assert_eq!(counts(&reports), (0, 2, 0), "{reports:?}");
 
     // A token that lets the user pull but not push: the credentials are fine, the access is not.
     let err = push(&image, &format!("{}/readonly/app:1", registry.host()), &with_password()).0.unwrap_err();
