@@ -12,7 +12,8 @@
 //! `registry-1.docker.io`. A loopback registry (`localhost`, `127.0.0.0/8`, `::1`) is spoken
 //! to over plain HTTP, as Docker does; any other over HTTPS, trusting the system's CA bundle
 //! and the PEM file [`Options::ca_file`] names (`SSL_CERT_FILE`). Authentication answers the
-//! registry's challenge: HTTP basic, or a bearer token from its token server (see [`auth`]).
+//! registry's challenge: HTTP basic, or a bearer token from its token server, for the
+//! [`Credentials`] given.
 //!
 //! What it does not do: pull, push an index of several platforms, or retry a failed request
 //! (a failed push is pushed again: what the registry already has is skipped).
