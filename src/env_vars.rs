@@ -17,6 +17,12 @@ pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// Where the container engine listens (`unix:///path` or `tcp://host:port`); Docker's own
 /// socket when unset.
 pub const DOCKER_HOST: &str = "DOCKER_HOST";
+/// Where Docker's `config.json` is (its folder); `~/.docker` when unset. A push reads the
+/// registry credentials `docker login` left there.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// A PEM file of CA certificates that a push to a registry over HTTPS trusts besides the
+/// system's, e.g. a company CA.
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 /// pyenv's root, searched for interpreters named by `.python-version`.
 pub const PYENV_ROOT: &str = "PYENV_ROOT";
 

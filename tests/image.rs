@@ -88,7 +88,7 @@ fn oci_layout_validates_with_skopeo_and_unpacks_with_umoci() {
 }
 
 /// Removes a tag from the engine when the test ends, passed or failed.
-struct Tagged(String);
+pub struct Tagged(pub String);
 
 impl Drop for Tagged {
     fn drop(&mut self) {

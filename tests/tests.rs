@@ -22,6 +22,7 @@ mod ports;
 mod probes;
 mod programs;
 mod proxies;
+mod registry;
 mod robustness;
 mod serve;
 mod settings;

@@ -6,11 +6,12 @@
 //! mtimes, owners, the umask or the machine. [`oci`] assembles blobs into an [`oci::Image`]:
 //! the config and manifest as bytes and digests, nothing written anywhere yet. A
 //! [`target`] then writes that value out: an OCI image layout folder, a docker-archive
-//! tar that engines load, or straight into a running engine through [`engine`], the one
-//! part of warp that speaks the Engine API (and the only one that runs async code).
+//! tar that engines load, straight into a running engine through [`engine`], the one
+//! part of warp that speaks the Engine API (and the only one that runs async code), or to a
+//! registry ([`target::registry`], blocking HTTP).
 //!
-//! What this module does not do: talk to a registry, run a build, or cache layers. Those are
-//! the command's and other modules' work; they hand blobs in and take images out.
+//! What this module does not do: pull from a registry, run a build, or cache layers. Those
+//! are the command's and other modules' work; they hand blobs in and take images out.
 
 pub mod builder;
 pub mod digest;

@@ -25,7 +25,7 @@ impl Reference {
         }
         let mut parts = name.split('/').peekable();
         let first = parts.next().ok_or_else(invalid)?;
-        let first_is_host = parts.peek().is_some() && (first.contains(['.', ':']) || first == "localhost");
+        let first_is_host = parts.peek().is_some() && is_host(first);
         let valid = if first_is_host { valid_host(first) } else { valid_path_component(first) };
         if !valid || !parts.all(valid_path_component) {
             return Err(invalid());
@@ -46,14 +46,37 @@ impl Reference {
     /// The name with its registry and namespace spelled out, as containerd names images
     /// (`app` → `docker.io/library/app`).
     pub fn full_name(&self) -> String {
-        let first = self.name.split('/').next().unwrap_or_default();
-        let has_host = self.name.contains('/') && (first.contains(['.', ':']) || first == "localhost");
-        match (has_host, self.name.contains('/')) {
-            (true, _) => self.name.clone(),
-            (false, true) => format!("docker.io/{}", self.name),
-            (false, false) => format!("docker.io/library/{}", self.name),
+        format!("{}/{}", self.registry(), self.repository())
+    }
+
+    /// The registry the name is in: its first component when that is a host (it has a `.`
+    /// or a `:`, or is `localhost`, and more components follow), else `docker.io`.
+    pub fn registry(&self) -> &str {
+        self.split_host().map_or(DOCKER_HUB, |(host, _)| host)
+    }
+
+    /// The repository inside [`Reference::registry`], as its API names it: `app` →
+    /// `library/app`, `me/app` → `me/app`, `quay.io/me/app` → `me/app`.
+    pub fn repository(&self) -> String {
+        match self.split_host() {
+            Some((_, path)) => path.to_string(),
+            None if self.name.contains('/') => self.name.clone(),
+            None => format!("library/{}", self.name),
         }
     }
+
+    /// The host and the path after it, when the name starts with a host.
+    fn split_host(&self) -> Option<(&str, &str)> {
+        self.name.split_once('/').filter(|(first, _)| is_host(first))
+    }
+}
+
+/// The registry of names that start with no host.
+const DOCKER_HUB: &str = "docker.io";
+
+/// Whether a name's first component (when more follow) is a registry host rather than a path.
+fn is_host(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost"
 }
 
 impl fmt::Display for Reference {
@@ -124,8 +147,11 @@ mod tests {
         for (text, name, tag, full) in cases {
             let reference = Reference::parse(text).unwrap();
             assert_eq!((reference.name(), reference.tag(), reference.full_name().as_str()), (name, tag, full), "{text}");
+            assert_eq!(format!("{}/{}", reference.registry(), reference.repository()), full, "{text}");
         }
         assert_eq!(Reference::parse("app").unwrap().to_string(), "app:latest");
+        let local = Reference::parse("127.0.0.1:5000/app:1").unwrap();
+        assert_eq!((local.registry(), local.repository().as_str()), ("127.0.0.1:5000", "app"));
     }
 
     #[test]

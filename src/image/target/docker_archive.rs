@@ -8,13 +8,12 @@
 //! [`Image::config_digest`] gives. The stream itself is reproducible: sorted entries, fixed
 //! times, owners and modes.
 
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use serde::Serialize;
 use tar::{EntryType, Header};
 
-use super::{blobs, index_json, Content, OCI_LAYOUT};
+use super::{blobs, index_json, OCI_LAYOUT};
 use crate::image::{Epoch, Error, Image, Reference, Result};
 
 /// Write `image`, tagged `reference`, as a docker-archive to `out`; returns `out`.
@@ -26,17 +25,7 @@ pub fn write<W: Write>(image: &Image, reference: &Reference, out: W) -> Result<W
     for blob in blobs(image) {
         let name = blob_name(&blob.digest.hex());
         let mut header = header(EntryType::Regular, 0o644, blob.size);
-        let written = match blob.content {
-            Content::Bytes(bytes) => tar.append_data(&mut header, &name, bytes),
-            Content::File(path) => {
-                let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-                let actual = file.metadata().map_err(|source| Error::Read { path: path.to_path_buf(), source })?.len();
-                if actual != blob.size {
-                    return Err(Error::BlobSize { path: path.to_path_buf(), expected: blob.size, actual });
-                }
-                tar.append_data(&mut header, &name, file.take(blob.size))
-            }
-        };
+        let written = tar.append_data(&mut header, &name, blob.reader()?);
         written.map_err(entry_error(&name))?;
     }
     let files = [
@@ -91,6 +80,8 @@ fn manifest_json(image: &Image, reference: &Reference) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
     use crate::image::{Config, Epoch, History};
 
     #[test]
