@@ -18,6 +18,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
+use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 use tar::{EntryType, Header};
 use walkdir::WalkDir;
@@ -91,8 +92,7 @@ pub fn write<W: Write>(spec: &Spec, out: W) -> Result<(W, Written)> {
     let prefix = destination_prefix(spec.destination)?;
     let (entries, skipped) = collect(spec)?;
 
-    let gzip = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(HashingWriter::new(out), Compression::new(GZIP_LEVEL));
-    let mut tar = tar::Builder::new(HashingWriter::new(gzip));
+    let mut tar = tar::Builder::new(Compressing::new(out));
     let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for (rel, meta) in &entries {
         let name = prefix.join(rel);
@@ -101,26 +101,96 @@ pub fn write<W: Write>(spec: &Spec, out: W) -> Result<(W, Written)> {
         }
         append(&mut tar, spec, rel, &name, meta, &mut first_of_inode).map_err(|source| Error::Layer { path: name.clone(), source })?;
     }
-    let finished = tar.into_inner().and_then(|hashing| {
-        let (gzip, diff_id, _) = hashing.finish();
-        let (hashing, digest, size) = gzip.finish()?.finish();
-        Ok((hashing, Written { digest, diff_id, size, skipped }))
-    });
-    finished.map_err(|source| Error::Layer { path: PathBuf::from(spec.destination), source })
+    let finished = tar.into_inner().and_then(Compressing::finish);
+    let (out, Compressed { digest, diff_id, size }) =
+        finished.map_err(|source| Error::Layer { path: PathBuf::from(spec.destination), source })?;
+    Ok((out, Written { digest, diff_id, size, skipped }))
 }
 
 /// Write the layer of `spec` into the folder `blobs`, named by its digest, through a
 /// temporary file there so a failure leaves no partial blob.
 pub fn write_blob(spec: &Spec, blobs: &Path) -> Result<(Layer, Vec<Skipped>)> {
-    let write_error = |source| Error::Write { path: blobs.to_path_buf(), source };
-    std::fs::create_dir_all(blobs).map_err(write_error)?;
-    let temp = tempfile::Builder::new().prefix(".layer-").tempfile_in(blobs).map_err(write_error)?;
-    let (out, written) = write(spec, BufWriter::new(temp))?;
-    let temp = out.into_inner().map_err(|e| write_error(e.into_error()))?;
-    let path = blobs.join(written.digest.hex());
-    temp.persist(&path).map_err(|e| Error::Write { path: path.clone(), source: e.error })?;
+    let (blob, written) = write(spec, CacheFile::create(blobs)?)?;
+    let path = blob.persist(&written.digest.hex())?;
     let layer = Layer { media_type: MEDIA_TYPE.to_string(), digest: written.digest, diff_id: written.diff_id, size: written.size, path };
     Ok((layer, written.skipped))
+}
+
+/// The digests and size of a layer compressed by [`Compressing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Compressed {
+    /// sha256 of the compressed bytes.
+    pub digest: Digest,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Digest,
+    /// Size of the compressed bytes.
+    pub size: u64,
+}
+
+/// Takes a layer's tar and writes it to `W` gzip-compressed with the pinned settings,
+/// hashing both sides on the way. Every layer warp writes or recompresses goes through here,
+/// so the same tar always gives the same blob.
+pub(crate) struct Compressing<W: Write>(HashingWriter<GzEncoder<HashingWriter<W>>>);
+
+impl<W: Write> Compressing<W> {
+    /// Compress into `out`.
+    pub fn new(out: W) -> Self {
+        let gzip = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(HashingWriter::new(out), Compression::new(GZIP_LEVEL));
+        Compressing(HashingWriter::new(gzip))
+    }
+
+    /// End the gzip stream; returns `out` and what went through.
+    pub fn finish(self) -> io::Result<(W, Compressed)> {
+        let (gzip, diff_id, _) = self.0.finish();
+        let (out, digest, size) = gzip.finish()?.finish();
+        Ok((out, Compressed { digest, diff_id, size }))
+    }
+}
+
+impl<W: Write> Write for Compressing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A file being written into a folder of warp's cache (a blob, a record of one): a temporary
+/// file there until it is complete, then renamed, so an interrupted write never leaves a
+/// file under its name, and a reader sees the old file or the new one, never half of one.
+pub(crate) struct CacheFile {
+    file: BufWriter<tempfile::NamedTempFile>,
+    folder: PathBuf,
+}
+
+impl CacheFile {
+    /// Start a file in `folder`, made when missing.
+    pub fn create(folder: &Path) -> Result<CacheFile> {
+        let write_error = |source| Error::Write { path: folder.to_path_buf(), source };
+        std::fs::create_dir_all(folder).map_err(write_error)?;
+        let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(folder).map_err(write_error)?;
+        Ok(CacheFile { file: BufWriter::new(temp), folder: folder.to_path_buf() })
+    }
+
+    /// Name the complete file `name` (a blob: its digest's hex); returns its path.
+    pub fn persist(self, name: &str) -> Result<PathBuf> {
+        let temp = self.file.into_inner().map_err(|e| Error::Write { path: self.folder.clone(), source: e.into_error() })?;
+        let path = self.folder.join(name);
+        temp.persist(&path).map_err(|e| Error::Write { path: path.clone(), source: e.error })?;
+        Ok(path)
+    }
+}
+
+impl Write for CacheFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// The destination as a relative path inside the image (`/opt/app-root` → `opt/app-root`).
