@@ -39,7 +39,7 @@ fn image(src: &Path, blobs: &Path) -> Image {
     let spec = Spec { folder: src, destination: "/opt/app-root/src", excludes: &excludes, epoch };
     let (layer, skipped) = layer::write_blob(&spec, blobs).unwrap();
     assert!(skipped.is_empty(), "{skipped:?}");
-    let history = History { created: epoch.rfc3339(), created_by: "warp image: the app's source".into(), empty_layer: false };
+    let history = History { created: epoch.rfc3339(), created_by: "warp image: the app's source".into(), ..Default::default() };
     Image::new(&Config::for_app(epoch), &[layer], &[history])
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::layer::Layer;
 use super::{Digest, Epoch};
@@ -85,12 +85,25 @@ pub fn go_arch(arch: &str) -> &str {
 }
 
 /// One line of the image's history: what made a layer (or a config change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// The fields are in the order OCI lists them and Docker writes them, and empty ones are left
+/// out, so a base image's lines read from its config are written back as they were (an
+/// imported image's line has only `created` and `comment`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct History {
     /// RFC 3339 time.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub created: String,
+    /// Who made the step, as the image's maker wrote it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub author: String,
     /// The step, e.g. `warp build`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub created_by: String,
+    /// A note on the step, e.g. `Imported from -`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub comment: String,
     /// True when the step made no layer.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub empty_layer: bool,
@@ -239,7 +252,20 @@ mod tests {
     }
 
     fn history(step: &str, empty_layer: bool) -> History {
-        History { created: "1980-01-01T00:00:00Z".into(), created_by: step.into(), empty_layer }
+        History { created: "1980-01-01T00:00:00Z".into(), created_by: step.into(), empty_layer, ..Default::default() }
+    }
+
+    #[test]
+    fn a_base_images_history_line_is_written_back_as_it_was_read() {
+        let lines = [
+            r#"{"created":"2024-01-01T00:00:00Z","comment":"Imported from -"}"#,
+            r#"{"created":"2024-01-01T00:00:00Z","author":"someone","created_by":"/bin/sh -c #(nop)  CMD [\"python3\"]","comment":"buildkit.dockerfile.v0","empty_layer":true}"#,
+            r#"{"created_by":"COPY . /"}"#,
+        ];
+        for line in lines {
+            let history: History = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&history).unwrap(), line);
+        }
     }
 
     #[test]

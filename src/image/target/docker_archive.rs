@@ -105,7 +105,7 @@ mod tests {
             size: 15,
             path: layer_path.clone(),
         };
-        let history = History { created: "1980-01-01T00:00:00Z".into(), created_by: "test".into(), empty_layer: false };
+        let history = History { created: "1980-01-01T00:00:00Z".into(), created_by: "test".into(), ..Default::default() };
         let image = Image::new(&Config::for_app(Epoch::parse(None).unwrap()), std::slice::from_ref(&layer), &[history]);
         let reference = Reference::parse("app").unwrap();
         let first = write(&image, &reference, Vec::new()).unwrap();
