@@ -10,7 +10,7 @@ use warp::image::layer::{self, Spec};
 use warp::image::target::{docker_archive, layout};
 use warp::image::{Config, Epoch, History, Image, Reference};
 
-use crate::util::{require, require_root, run_ok};
+use crate::util::{have, require, require_root, run_ok};
 
 /// A small app folder: a module, a package, an executable, a symlink, a hard link, and
 /// what must stay out (`.git`, `.venv`, a `.dockerignore` pattern).
@@ -41,10 +41,6 @@ fn image(src: &Path, blobs: &Path) -> Image {
     assert!(skipped.is_empty(), "{skipped:?}");
     let history = History { created: epoch.rfc3339(), created_by: "warp image: the app's source".into(), ..Default::default() };
     Image::new(&Config::for_app(epoch), &[layer], &[history])
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 #[test]

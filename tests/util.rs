@@ -152,6 +152,11 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Whether `program --version` runs and succeeds.
+pub fn have(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
 /// A test's prerequisite: missing, the test fails and says what to install (CI installs
 /// it; see .ci/run), rather than passing without having tested anything.
 pub fn require(present: bool, what: &str) {

@@ -110,8 +110,8 @@ pub fn write<W: Write>(spec: &Spec, out: W) -> Result<(W, Written)> {
 /// Write the layer of `spec` into the folder `blobs`, named by its digest, through a
 /// temporary file there so a failure leaves no partial blob.
 pub fn write_blob(spec: &Spec, blobs: &Path) -> Result<(Layer, Vec<Skipped>)> {
-    let (blob, written) = write(spec, BlobFile::create(blobs)?)?;
-    let path = blob.persist(&written.digest)?;
+    let (blob, written) = write(spec, CacheFile::create(blobs)?)?;
+    let path = blob.persist(&written.digest.hex())?;
     let layer = Layer { media_type: MEDIA_TYPE.to_string(), digest: written.digest, diff_id: written.diff_id, size: written.size, path };
     Ok((layer, written.skipped))
 }
@@ -157,32 +157,33 @@ impl<W: Write> Write for Compressing<W> {
     }
 }
 
-/// A blob being written into a blob folder: a temporary file there until it is complete,
-/// then renamed to its digest, so an interrupted write never leaves a blob under that name.
-pub(crate) struct BlobFile {
+/// A file being written into a folder of warp's cache (a blob, a record of one): a temporary
+/// file there until it is complete, then renamed, so an interrupted write never leaves a
+/// file under its name, and a reader sees the old file or the new one, never half of one.
+pub(crate) struct CacheFile {
     file: BufWriter<tempfile::NamedTempFile>,
-    blobs: PathBuf,
+    folder: PathBuf,
 }
 
-impl BlobFile {
-    /// Start a blob in the folder `blobs`, made when missing.
-    pub fn create(blobs: &Path) -> Result<BlobFile> {
-        let write_error = |source| Error::Write { path: blobs.to_path_buf(), source };
-        std::fs::create_dir_all(blobs).map_err(write_error)?;
-        let temp = tempfile::Builder::new().prefix(".layer-").tempfile_in(blobs).map_err(write_error)?;
-        Ok(BlobFile { file: BufWriter::new(temp), blobs: blobs.to_path_buf() })
+impl CacheFile {
+    /// Start a file in `folder`, made when missing.
+    pub fn create(folder: &Path) -> Result<CacheFile> {
+        let write_error = |source| Error::Write { path: folder.to_path_buf(), source };
+        std::fs::create_dir_all(folder).map_err(write_error)?;
+        let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(folder).map_err(write_error)?;
+        Ok(CacheFile { file: BufWriter::new(temp), folder: folder.to_path_buf() })
     }
 
-    /// Name the complete blob by its `digest`; returns its path.
-    pub fn persist(self, digest: &Digest) -> Result<PathBuf> {
-        let temp = self.file.into_inner().map_err(|e| Error::Write { path: self.blobs.clone(), source: e.into_error() })?;
-        let path = self.blobs.join(digest.hex());
+    /// Name the complete file `name` (a blob: its digest's hex); returns its path.
+    pub fn persist(self, name: &str) -> Result<PathBuf> {
+        let temp = self.file.into_inner().map_err(|e| Error::Write { path: self.folder.clone(), source: e.into_error() })?;
+        let path = self.folder.join(name);
         temp.persist(&path).map_err(|e| Error::Write { path: path.clone(), source: e.error })?;
         Ok(path)
     }
 }
 
-impl Write for BlobFile {
+impl Write for CacheFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.file.write(buf)
     }

@@ -3,16 +3,18 @@
 //!
 //! Building and publishing are kept apart. [`layer`] turns a folder into a compressed tar
 //! blob whose bytes depend only on the folder's names, contents, modes and links, never on
-//! mtimes, owners, the umask or the machine. [`oci`] assembles blobs into an [`oci::Image`]:
+//! mtimes, owners, the umask or the machine. [`base`] reads what the image is built on from
+//! the engine: its config, and its layers as blobs when needed, both cached by digest. [`oci`] assembles blobs into an [`oci::Image`]:
 //! the config and manifest as bytes and digests, nothing written anywhere yet. A
 //! [`target`] then writes that value out: an OCI image layout folder, a docker-archive
 //! tar that engines load, straight into a running engine through [`engine`], the one
 //! part of warp that speaks the Engine API (and the only one that runs async code), or to a
 //! registry ([`target::registry`], blocking HTTP).
 //!
-//! What this module does not do: pull from a registry, run a build, or cache layers. Those
-//! are the command's and other modules' work; they hand blobs in and take images out.
+//! What this module does not do: pull from a registry or run a build; [`make`] builds an app
+//! image from these parts.
 
+pub mod base;
 pub mod builder;
 pub mod digest;
 pub mod engine;
@@ -22,7 +24,7 @@ pub mod oci;
 pub mod reference;
 pub mod target;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use digest::Digest;
 pub use oci::{Config, History, Image};
@@ -33,6 +35,13 @@ pub use reference::Reference;
 pub const UID: u64 = 1001;
 /// See [`UID`].
 pub const GID: u64 = 0;
+
+/// The folder of warp's cache `cache` that holds layer blobs, each named by its digest's hex:
+/// warp's own layers ([`layer::write_blob`]) and base images' ([`base::Base::layers`]) alike,
+/// so a layer two images share is stored once.
+pub fn blob_folder(cache: &Path) -> PathBuf {
+    cache.join("image").join("blobs")
+}
 
 /// What can go wrong while making or writing an image.
 #[derive(Debug, thiserror::Error)]

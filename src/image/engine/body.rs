@@ -1,8 +1,12 @@
-//! A request body written by blocking code: a [`Write`] on one thread feeds a stream that the
-//! engine client sends on another, a bounded number of chunks at a time, so an archive of any
-//! size goes to the engine without being held in memory or written to a file first.
+//! Bodies crossing between blocking code and the engine client's async requests, a bounded
+//! number of chunks at a time, so an archive of any size goes to or comes from the engine
+//! without being held in memory or written to a file first.
+//!
+//! A request body: a [`Write`] on one thread feeds a stream that the engine client sends on
+//! another ([`channel`]). A response body: the pieces the engine sends are handed to a [`Read`]
+//! on another thread ([`receiver`]).
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -88,6 +92,36 @@ impl Write for BodyWriter {
     }
 }
 
+/// The end an async task hands a response body's pieces to; an `Err` ends the body there as
+/// broken.
+pub type BodySender = mpsc::Sender<io::Result<Bytes>>;
+
+/// The reading end of a response body; it ends when every [`BodySender`] is gone.
+pub struct BodyReader {
+    receiver: mpsc::Receiver<io::Result<Bytes>>,
+    piece: Bytes,
+}
+
+/// A sender of pieces and a reader of what is sent.
+pub fn receiver() -> (BodySender, BodyReader) {
+    let (sender, receiver) = mpsc::channel(DEPTH);
+    (sender, BodyReader { receiver, piece: Bytes::new() })
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(piece) => self.piece = piece?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece.split_to(n));
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +158,28 @@ mod tests {
         let chunks = collect(stream);
         assert!(matches!(producer.join().unwrap(), Finished::Failed(_)));
         assert!(chunks.last().unwrap().is_err(), "the stream must not end cleanly");
+    }
+
+    #[test]
+    fn pieces_sent_are_read_in_order_and_an_error_breaks_the_body() {
+        let (sender, mut reader) = receiver();
+        let sending = std::thread::spawn(move || {
+            for piece in [&b"first "[..], b"", b"second"] {
+                sender.blocking_send(Ok(Bytes::from_static(piece))).unwrap();
+            }
+        });
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        sending.join().unwrap();
+        assert_eq!(text, "first second");
+
+        let (sender, mut reader) = receiver();
+        sender.blocking_send(Ok(Bytes::from_static(b"part"))).unwrap();
+        sender.blocking_send(Err(io::Error::other("the engine went away"))).unwrap();
+        drop(sender);
+        let mut read = Vec::new();
+        assert!(reader.read_to_end(&mut read).is_err(), "a broken body must not look complete");
+        assert_eq!(read, b"part");
     }
 
     #[test]

@@ -6,16 +6,17 @@
 //! socket, and the API version is agreed with it first, so old engines (Docker 20.10 speaks
 //! 1.41) and new ones are both spoken to in a version they accept.
 //!
-//! What it does: inspect, load a docker-archive (streamed, never held in memory), import a
-//! root filesystem tar as an image, build a Dockerfile context (streamed the same way), tag
-//! and remove. What it does not do: make the archive
-//! (that is [`super::target::docker_archive`]), run containers, or talk to registries.
+//! What it does: inspect, load a docker-archive (streamed, never held in memory), export an
+//! image as `docker save` does (read as it streams in, the same way), import a root
+//! filesystem tar as an image, build a Dockerfile context (streamed too), tag and remove.
+//! What it does not do: make the archive (that is [`super::target::docker_archive`]), make
+//! sense of an export (that is [`super::base`]), run containers, or talk to registries.
 
 mod body;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -67,7 +68,7 @@ pub enum Error {
     /// A request about one image failed.
     #[error("the engine could not {action} {image}")]
     Request {
-        /// What was asked: `inspect`, `load`, `import`, `build`, `tag`, `remove`.
+        /// What was asked: `inspect`, `load`, `export`, `import`, `build`, `tag`, `remove`.
         action: &'static str,
         /// The image it was about.
         image: String,
@@ -83,6 +84,15 @@ pub enum Error {
         /// Why writing it failed.
         #[source]
         source: Box<super::Error>,
+    },
+    /// The engine's export of an image is not a tar that can be read.
+    #[error("the engine's export of {image} cannot be read as a tar; see the engine's log")]
+    Export {
+        /// The image exported.
+        image: String,
+        /// Why reading it failed.
+        #[source]
+        source: std::io::Error,
     },
     /// A root filesystem tar could not be read.
     #[error("cannot read {}", path.display())]
@@ -138,6 +148,18 @@ pub struct ImageInfo {
     pub env: Vec<String>,
     /// The diff IDs of its layers, base first.
     pub layers: Vec<String>,
+}
+
+/// One file of an image's export, as [`Engine::export`] hands it over.
+pub struct ExportEntry<'a> {
+    /// Its path in the archive, e.g. `manifest.json` or `blobs/sha256/<hex>`.
+    pub path: &'a Path,
+    /// For a link, the path in the archive it points at (a symbolic link's relative target
+    /// resolved): `docker save` writes a layer that an image holds twice once, and the second
+    /// as a symbolic link to the first.
+    pub link: Option<&'a Path>,
+    /// Its content, read from the engine's answer as it comes (empty for a link).
+    pub content: &'a mut dyn Read,
 }
 
 /// A connection to one engine, with the runtime its requests run on.
@@ -223,6 +245,55 @@ impl Engine {
         }
         answer.map_err(|source| request_error("load", &image, source))?;
         self.inspect(&image)?.ok_or(Error::Missing(image))
+    }
+
+    /// Export `image` (a name or an ID) as `docker save` does (`GET /images/{name}/get`) and
+    /// hand each file of the archive to `on_entry` in the order the engine sends them;
+    /// folders are left out, as they hold nothing of their own. The archive is read as it
+    /// streams in, never held in memory or written anywhere, so what `on_entry` does not
+    /// read of an entry is passed over.
+    ///
+    /// The first error `on_entry` returns ends the export and is returned as it is. When the
+    /// engine fails, its error is returned instead (made into `E`), as it is the cause of
+    /// whatever the reading ran into.
+    pub fn export<E, F>(&self, image: &str, mut on_entry: F) -> std::result::Result<(), E>
+    where
+        E: From<Error>,
+        F: FnMut(ExportEntry<'_>) -> std::result::Result<(), E>,
+    {
+        let (sender, reader) = body::receiver();
+        let (answer, read) = std::thread::scope(|scope| {
+            // The request runs on a thread of its own, so `on_entry` runs on the caller's and
+            // needs to be neither `Send` nor async.
+            let request = scope.spawn(move || {
+                self.runtime.block_on(async move {
+                    let mut pieces = self.docker.export_image(image);
+                    while let Some(piece) = pieces.next().await {
+                        let piece = match piece {
+                            Ok(piece) => piece,
+                            Err(source) => {
+                                // The reader must see a broken archive, not one that ends.
+                                let _ = sender.send(Err(std::io::Error::other("the engine's answer broke off"))).await;
+                                return Err(source);
+                            }
+                        };
+                        if sender.send(Ok(piece)).await.is_err() {
+                            return Ok(()); // the reader has what it wanted, or has failed
+                        }
+                    }
+                    Ok(())
+                })
+            });
+            // Reading ends by dropping the reader, which ends the request's sending.
+            let read = read_entries(reader, &mut on_entry);
+            (request.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), read)
+        });
+        answer.map_err(|source| request_error("export", image, source))?;
+        match read {
+            Ok(()) => Ok(()),
+            Err(ReadEnd::Entry(err)) => Err(err),
+            Err(ReadEnd::Archive(source)) => Err(Error::Export { image: image.to_string(), source }.into()),
+        }
     }
 
     /// Import the root filesystem tar at `rootfs` as a one-layer image named `reference`
@@ -352,6 +423,53 @@ impl Engine {
     }
 }
 
+/// Why the reading of an export ended before its end.
+pub(crate) enum ReadEnd<E> {
+    /// The caller's handling of an entry failed.
+    Entry(E),
+    /// The archive could not be read.
+    Archive(std::io::Error),
+}
+
+/// Hand each file and link of the tar `reader` reads to `on_entry`.
+pub(crate) fn read_entries<E>(
+    reader: impl Read,
+    on_entry: &mut impl FnMut(ExportEntry<'_>) -> std::result::Result<(), E>,
+) -> std::result::Result<(), ReadEnd<E>> {
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(ReadEnd::Archive)? {
+        let mut entry = entry.map_err(ReadEnd::Archive)?;
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        let path = entry.path().map_err(ReadEnd::Archive)?.into_owned();
+        let target = entry.link_name().map_err(ReadEnd::Archive)?;
+        let link = match (entry.header().entry_type(), target) {
+            (tar::EntryType::Symlink, Some(target)) => Some(in_archive(path.parent().unwrap_or(Path::new("")), &target)),
+            (tar::EntryType::Link, Some(target)) => Some(in_archive(Path::new(""), &target)),
+            _ => None,
+        };
+        on_entry(ExportEntry { path: &path, link: link.as_deref(), content: &mut entry }).map_err(ReadEnd::Entry)?;
+    }
+    Ok(())
+}
+
+/// The path in an archive that `target` names from the folder `from`: `..` goes up, and
+/// nothing goes above the archive's root.
+fn in_archive(from: &Path, target: &Path) -> PathBuf {
+    let mut path = PathBuf::new();
+    for component in from.join(target).components() {
+        match component {
+            std::path::Component::Normal(part) => path.push(part),
+            std::path::Component::ParentDir => {
+                path.pop();
+            }
+            _ => {}
+        }
+    }
+    path
+}
+
 /// Why a build's output stream ended before the build succeeded.
 enum BuildEnd {
     /// The request itself failed.
@@ -415,6 +533,14 @@ mod tests {
     fn docker_host_names_the_engine_else_dockers_socket() {
         assert_eq!(host(Some("unix:///run/user/1000/docker.sock".into())), "unix:///run/user/1000/docker.sock");
         assert_eq!(host(None), "unix:///var/run/docker.sock");
+    }
+
+    #[test]
+    fn a_link_in_an_export_names_a_path_in_the_archive() {
+        let layer = Path::new("aaa/layer.tar");
+        assert_eq!(in_archive(Path::new("bbb"), Path::new("../aaa/layer.tar")), layer);
+        assert_eq!(in_archive(Path::new(""), Path::new("aaa/layer.tar")), layer);
+        assert_eq!(in_archive(Path::new("bbb"), Path::new("/../../aaa/./layer.tar")), layer);
     }
 
     #[test]
