@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use warp::image::exclude::Excludes;
-use warp::image::layer::{self, Layer, Spec};
+use warp::image::layer::{self, Layer, Owner, Spec};
 use warp::image::target::registry::{self, Credentials, Options, Progress, Refusal};
 use warp::image::{Config, Digest, Epoch, History, Image, Reference};
 
@@ -37,6 +37,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// folder; stopped and removed when dropped.
 struct Registry {
     child: Child,
+    ip: String,
     port: u16,
     dir: tempfile::TempDir,
 }
@@ -50,6 +51,8 @@ struct Setup {
     tls: Option<(PathBuf, PathBuf)>,
     /// Ask for tokens from this realm, signed by this CA.
     token: Option<(String, PathBuf)>,
+    /// Listen on this address [default: 127.0.0.1].
+    ip: Option<String>,
 }
 
 impl Registry {
@@ -58,10 +61,11 @@ impl Registry {
         require(have, "docker-registry (apt-get install docker-registry)");
         let dir = tempfile::Builder::new().prefix("warp-test-registry-").tempdir().unwrap();
         // The port is free now; the registry takes it a moment later.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let ip = setup.ip.clone().unwrap_or_else(|| "127.0.0.1".to_string());
+        let port = std::net::TcpListener::bind((ip.as_str(), 0)).unwrap().local_addr().unwrap().port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n",
+             http:\n  addr: {ip}:{port}\n",
             dir.path().join("storage").display()
         );
         if let Some((cert, key)) = &setup.tls {
@@ -90,7 +94,7 @@ impl Registry {
             .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
             .spawn()
             .expect("start docker-registry");
-        let mut registry = Registry { child, port, dir };
+        let mut registry = Registry { child, ip, port, dir };
         registry.wait_until_listening();
         if setup.tls.is_none() {
             let status = registry.get("/v2/").status;
@@ -102,7 +106,7 @@ impl Registry {
     /// Wait until the port takes connections (the registry answers `/v2/` from then on).
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect((self.ip.as_str(), self.port)).is_err() {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("docker-registry exited ({status}) before listening:\n{}", self.log());
             }
@@ -170,7 +174,7 @@ fn start(setup: Setup, content: &str) -> (Registry, tempfile::TempDir, Image) {
 /// A one-layer image whose layer holds `content` (so each test's blobs are its own).
 fn image(dir: &Path, content: &str) -> Image {
     let (layer, epoch) = app_layer(dir, content);
-    let history = History { created: epoch.rfc3339(), created_by: "warp test".into(), empty_layer: false };
+    let history = History { created: epoch.rfc3339(), created_by: "warp test".into(), ..Default::default() };
     Image::new(&Config::for_app(epoch), &[layer], &[history])
 }
 
@@ -181,7 +185,7 @@ fn app_layer(dir: &Path, content: &str) -> (Layer, Epoch) {
     std::fs::write(src.join("hello.txt"), content).unwrap();
     let excludes = Excludes::for_source(&src).unwrap();
     let epoch = Epoch::parse(Some("1700000000")).unwrap();
-    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch };
+    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App };
     let (layer, _) = layer::write_blob(&spec, &dir.join("blobs")).unwrap();
     (layer, epoch)
 }
@@ -316,7 +320,7 @@ fn a_push_that_fails_midway_leaves_the_tag_where_it_was() {
     // layer goes up, then the push stops at the second.
     let (bottom, epoch) = app_layer(dir.path(), "the second image's bottom\n");
     let (top, _) = app_layer(dir.path(), "the second image's top\n");
-    let history = History { created: epoch.rfc3339(), created_by: "warp test".into(), empty_layer: false };
+    let history = History { created: epoch.rfc3339(), created_by: "warp test".into(), ..Default::default() };
     let second = Image::new(&Config::for_app(epoch), &[bottom, top.clone()], &[history.clone(), history]);
     std::fs::write(&top.path, b"changed").unwrap();
     let (result, reports) = push(&second, &name, &with_password());
@@ -340,37 +344,36 @@ fn ca(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("ca.pem"), dir.join("ca.key"))
 }
 
-/// A CA and a certificate it signed for `name`: (CA, certificate, key).
-fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// A CA and a certificate it signed for the address `ip`: (CA, certificate, key).
+fn certificates(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
     let (ca, _) = ca(dir);
-    openssl(dir, &format!("req -newkey rsa:2048 -nodes -subj /CN={name} -keyout server.key -out server.csr"));
-    std::fs::write(dir.join("san.ext"), format!("subjectAltName=DNS:{name}\n")).unwrap();
+    openssl(dir, &format!("req -newkey rsa:2048 -nodes -subj /CN={ip} -keyout server.key -out server.csr"));
+    std::fs::write(dir.join("san.ext"), format!("subjectAltName=IP:{ip}\n")).unwrap();
     openssl(dir, "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem");
     (ca, dir.join("server.pem"), dir.join("server.key"))
 }
 
-/// A name other than `localhost` that this machine resolves to its loopback (from
-/// /etc/hosts): a registry under it is spoken to over HTTPS, and still on this machine.
-fn loopback_alias() -> Option<String> {
-    let hosts = std::fs::read_to_string("/etc/hosts").ok()?;
-    hosts
-        .lines()
-        .filter_map(|line| line.split('#').next())
-        .filter(|line| line.split_whitespace().next().is_some_and(|ip| ip.starts_with("127.")))
-        .flat_map(|line| line.split_whitespace().skip(1).map(str::to_string).collect::<Vec<_>>())
-        .find(|name| !name.starts_with("localhost") && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+/// An IPv4 address of this machine that is not loopback (a machine running Docker has at
+/// least its bridge's): a registry there is spoken to over HTTPS, and still on this machine.
+fn outside_address() -> Option<String> {
+    let out = Command::new("hostname").arg("-I").output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|text| text.parse::<std::net::Ipv4Addr>().ok())
+        .find(|ip| !ip.is_loopback())
+        .map(|ip| ip.to_string())
 }
 
 #[test]
 fn a_registry_whose_certificate_a_private_ca_signed_is_trusted_through_the_ca_file() {
-    let alias = loopback_alias();
-    require(alias.is_some(), "a name besides localhost for 127.0.0.1 in /etc/hosts");
-    let alias = alias.unwrap();
+    let ip = outside_address();
+    require(ip.is_some(), "an IPv4 address besides loopback (`hostname -I`)");
+    let ip = ip.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(dir.path(), &alias);
-    let registry = Registry::start(Setup { tls: Some((cert, key)), ..Setup::default() });
+    let (ca, cert, key) = certificates(dir.path(), &ip);
+    let registry = Registry::start(Setup { tls: Some((cert, key)), ip: Some(ip.clone()), ..Setup::default() });
     let image = image(dir.path(), "over TLS\n");
-    let name = format!("{alias}:{}/app:1", registry.port);
+    let name = format!("{ip}:{}/app:1", registry.port);
 
     let err = push(&image, &name, &Options::default()).0.unwrap_err();
     assert!(matches!(&err, registry::Error::Unreachable { .. }), "{err:?}");
