@@ -8,11 +8,15 @@
 //!
 //! What it does: inspect, load a docker-archive (streamed, never held in memory), export an
 //! image as `docker save` does (read as it streams in, the same way), import a root
-//! filesystem tar as an image, build a Dockerfile context (streamed too), tag and remove.
-//! What it does not do: make the archive (that is [`super::target::docker_archive`]), make
-//! sense of an export (that is [`super::base`]), run containers, or talk to registries.
+//! filesystem tar as an image, build a Dockerfile context (streamed too), tag and remove;
+//! and run a build's containers ([`Container`]). What it does not do: make the archive (that
+//! is [`super::target::docker_archive`]), make sense of an export (that is [`super::base`]),
+//! or talk to registries.
 
 mod body;
+mod container;
+
+pub use container::{Container, Spec};
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -98,6 +102,24 @@ pub enum Error {
     #[error("cannot read {}", path.display())]
     Read {
         /// The tar.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The files for a container could not be written into the request.
+    #[error("cannot send the files for {path} to the container")]
+    Upload {
+        /// Where they were going in the container.
+        path: String,
+        /// Why writing them failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// What the engine sent could not be written to a file.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
         path: PathBuf,
         /// Why.
         #[source]

@@ -1,0 +1,174 @@
+//! Containers that run a command once, for a build: made, given files, run to the end with
+//! their output passed on line by line, read back, and removed.
+//!
+//! A [`Container`] removes itself when dropped, so a build that fails at any step (or whose
+//! caller returns early) leaves no container behind.
+
+use std::io::Write;
+use std::path::Path;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, DownloadFromContainerOptions, LogsOptions, RemoveContainerOptions, UploadToContainerOptions,
+    WaitContainerOptions,
+};
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::body::Finished;
+use super::{request_error, Engine, Error, Result};
+
+/// What a container is made from and runs.
+pub struct Spec<'a> {
+    /// The image.
+    pub image: &'a str,
+    /// The user it runs as, e.g. `1001:0`.
+    pub user: &'a str,
+    /// The command.
+    pub cmd: &'a [String],
+    /// `KEY=VALUE` lines added to the image's environment.
+    pub env: &'a [String],
+    /// The working folder.
+    pub working_dir: &'a str,
+}
+
+/// A container made on an engine, removed (with whatever it wrote) when dropped.
+pub struct Container<'e> {
+    engine: &'e Engine,
+    id: String,
+}
+
+impl Engine {
+    /// Make a container of `spec`, not started yet.
+    pub fn create_container(&self, spec: &Spec) -> Result<Container<'_>> {
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_string()),
+            user: Some(spec.user.to_string()),
+            cmd: Some(spec.cmd.to_vec()),
+            env: Some(spec.env.to_vec()),
+            working_dir: Some(spec.working_dir.to_string()),
+            // Its output is read through the logs, which keep what came before the reader.
+            attach_stdout: Some(false),
+            attach_stderr: Some(false),
+            host_config: Some(HostConfig { auto_remove: Some(false), ..Default::default() }),
+            ..Default::default()
+        };
+        let created = self
+            .runtime
+            .block_on(self.docker.create_container(None::<CreateContainerOptions>, body))
+            .map_err(|source| request_error("create a container of", spec.image, source))?;
+        Ok(Container { engine: self, id: created.id })
+    }
+}
+
+impl Container<'_> {
+    /// The container's ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Unpack the tar that `write` writes into the folder `path` of the container, which
+    /// must exist. Owners, modes and times are the tar's.
+    pub fn upload<F>(&self, path: &str, write: F) -> Result<()>
+    where
+        F: FnOnce(&mut dyn Write) -> std::io::Result<()> + Send,
+    {
+        let engine = self.engine;
+        let options = UploadToContainerOptions { path: path.to_string(), ..Default::default() };
+        let (finished, answer) = engine.send_body(
+            |writer| write(writer),
+            |stream| engine.docker.upload_to_container(&self.id, Some(options), bollard::body_try_stream(stream)),
+        );
+        if let Finished::Failed(source) = finished {
+            return Err(Error::Upload { path: path.to_string(), source });
+        }
+        answer.map_err(|source| request_error("copy files into", &self.id, source))
+    }
+
+    /// Start the command and wait for its end, each line it prints going to `on_line` as it
+    /// comes; returns its exit code.
+    pub fn run(&self, on_line: &mut dyn FnMut(&str)) -> Result<i64> {
+        let docker = &self.engine.docker;
+        self.engine.runtime.block_on(async {
+            docker.start_container(&self.id, None).await.map_err(|source| request_error("start", &self.id, source))?;
+            let options = LogsOptions { follow: true, stdout: true, stderr: true, ..Default::default() };
+            let mut logs = docker.logs(&self.id, Some(options));
+            let mut lines = Lines::default();
+            while let Some(item) = logs.next().await {
+                let output = item.map_err(|source| request_error("read the output of", &self.id, source))?;
+                lines.push(output.as_ref(), on_line);
+            }
+            lines.finish(on_line);
+            let mut wait = docker.wait_container(&self.id, None::<WaitContainerOptions>);
+            match wait.next().await {
+                Some(Ok(answer)) => Ok(answer.status_code),
+                // bollard reports a non-zero exit as an error carrying the code.
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+                Some(Err(source)) => Err(request_error("wait for", &self.id, source)),
+                None => Err(Error::Missing(format!("the exit code of container {}", self.id))),
+            }
+        })
+    }
+
+    /// Write the tar of the folder `path` in the container (named by its last component
+    /// inside the tar) to the file `to`.
+    pub fn download(&self, path: &str, to: &Path) -> Result<()> {
+        let write_error = |source| Error::Write { path: to.to_path_buf(), source };
+        let mut file = std::io::BufWriter::new(std::fs::File::create(to).map_err(write_error)?);
+        let options = DownloadFromContainerOptions { path: path.to_string() };
+        let mut stream = self.engine.docker.download_from_container(&self.id, Some(options));
+        self.engine.runtime.block_on(async {
+            while let Some(chunk) = stream.try_next().await.map_err(|source| request_error("copy files out of", &self.id, source))? {
+                file.write_all(&chunk).map_err(write_error)?;
+            }
+            Ok::<_, Error>(())
+        })?;
+        file.flush().map_err(write_error)
+    }
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+        let _ = self.engine.runtime.block_on(self.engine.docker.remove_container(&self.id, Some(options)));
+    }
+}
+
+/// Output cut into lines: the engine sends it in pieces that may end mid-line.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    fn push(&mut self, bytes: &[u8], on_line: &mut dyn FnMut(&str)) {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            on_line(String::from_utf8_lossy(&line).trim_end());
+        }
+    }
+
+    fn finish(&mut self, on_line: &mut dyn FnMut(&str)) {
+        if !self.partial.is_empty() {
+            on_line(String::from_utf8_lossy(&self.partial).trim_end());
+            self.partial.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_pieces_become_whole_lines() {
+        let mut seen = Vec::new();
+        let mut lines = Lines::default();
+        let mut on_line = |line: &str| seen.push(line.to_string());
+        lines.push(b"one\ntw", &mut on_line);
+        lines.push(b"o\r\n", &mut on_line);
+        lines.push(b"three", &mut on_line);
+        lines.finish(&mut on_line);
+        assert_eq!(seen, ["one", "two", "three"]);
+    }
+}
