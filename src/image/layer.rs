@@ -2,9 +2,10 @@
 //!
 //! The bytes depend only on what a container would see: names, contents, modes, symlink
 //! targets and which files are hard links of each other. Entries are sorted by path,
-//! component by component (so a folder comes right before what it holds), every entry is owned by 1001:0 with no user or group
-//! names, every mtime is the [`Epoch`], group permissions equal the owner's (as `warp fixup`
-//! leaves them, so any UID in group 0 can use the files), and compression is pinned (one
+//! component by component (so a folder comes right before what it holds), every entry is
+//! owned by 1001:0 with no user or group names and group permissions equal to the owner's
+//! (as `warp fixup` leaves them, so any UID in group 0 can use the files) — or by root, for
+//! warp's own files — every mtime is the [`Epoch`], and compression is pinned (one
 //! deflate implementation and level, a gzip header with no time and a fixed OS byte).
 //!
 //! Both digests are computed while the layer streams out; it is never held in memory.
@@ -47,6 +48,18 @@ pub struct Spec<'a> {
     pub excludes: &'a Excludes,
     /// Every entry's mtime.
     pub epoch: Epoch,
+    /// Who owns the entries.
+    pub owner: Owner,
+}
+
+/// Who owns a layer's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The app's files: 1001:0 with group permissions equal to the owner's, so any UID in
+    /// group 0 can use them.
+    App,
+    /// Files the app must not change (warp itself): root's, writable by root alone.
+    Root,
 }
 
 /// An entry left out of a layer, and why.
@@ -282,10 +295,14 @@ fn append<W: Write>(
     first_of_inode: &mut HashMap<(u64, u64), PathBuf>,
 ) -> io::Result<()> {
     let mut header = Header::new_gnu();
-    header.set_uid(UID);
-    header.set_gid(GID);
+    let (uid, gid, mode) = match spec.owner {
+        Owner::App => (UID, GID, normalised_mode(meta.mode())),
+        Owner::Root => (0, 0, meta.mode() & 0o7755),
+    };
+    header.set_uid(uid);
+    header.set_gid(gid);
     header.set_mtime(spec.epoch.seconds());
-    header.set_mode(normalised_mode(meta.mode()));
+    header.set_mode(mode);
     header.set_size(0);
     let kind = meta.file_type();
     if kind.is_dir() {
@@ -364,7 +381,7 @@ mod tests {
     }
 
     fn spec<'a>(folder: &'a Path, excludes: &'a Excludes) -> Spec<'a> {
-        Spec { folder, destination: "/opt/app-root/src", excludes, epoch: Epoch::parse(None).unwrap() }
+        Spec { folder, destination: "/opt/app-root/src", excludes, epoch: Epoch::parse(None).unwrap(), owner: Owner::App }
     }
 
     fn layer_bytes(spec: &Spec) -> (Vec<u8>, Written) {
