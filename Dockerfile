@@ -16,14 +16,14 @@ LABEL io.k8s.description="Builds and runs Python web applications with warp: a v
 
 ENV APP_ROOT=/opt/app-root \
     HOME=/opt/app-root/src \
-    PATH=/opt/app-root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    WARP_SERVER_MODULE=/usr/local/lib/warp/libwarp_server.so
+    PATH=/opt/app-root/bin:/opt/warp/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    WARP_SERVER_MODULE=/opt/warp/lib/libwarp_server.so
 
-# warp, its server module and uv when present, straight to where they belong: one layer,
-# nothing copied twice.
+# warp and its server module in /opt/warp, where app images have them too, and uv (a build
+# tool only) in /usr/local/bin: straight to where they belong, one layer, nothing copied twice.
 COPY dist/ /
-COPY builders/setup.sh /usr/local/lib/warp/setup.sh
-RUN sh /usr/local/lib/warp/setup.sh
+COPY builders/setup.sh /tmp/warp-setup.sh
+RUN sh /tmp/warp-setup.sh && rm /tmp/warp-setup.sh
 
 USER 1001
 WORKDIR /opt/app-root/src

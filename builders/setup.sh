@@ -8,7 +8,7 @@ app_root=/opt/app-root
 home=$app_root/src
 
 # Fail here, not at the first build, when the context lacked warp.
-/usr/local/bin/warp --version
+/opt/warp/bin/warp --version
 
 mkdir -p "$home" "$app_root/bin" /usr/libexec/s2i
 

@@ -86,7 +86,7 @@ fn the_builder_runs_warp_as_any_uid_in_group_0_with_openshifts_conventions() {
     }
     assert!(owners[2].ends_with("/usr/libexec/s2i"), "{owners:?}");
     let module = docker(&["run", "--rm", "-u", "123456:0", tag, "sh", "-c", "test -r \"$WARP_SERVER_MODULE\" && echo $WARP_SERVER_MODULE"]);
-    assert_eq!(module, "/usr/local/lib/warp/libwarp_server.so");
+    assert_eq!(module, "/opt/warp/lib/libwarp_server.so");
 
     let labels = docker(&["inspect", "--format", "{{json .Config.Labels}}", tag]);
     let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();

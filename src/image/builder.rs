@@ -16,8 +16,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::cache::Cache;
 use super::engine::{self, Engine, ImageInfo};
-use super::Reference;
+use super::{Digest, Reference};
 
 /// The Dockerfile, as the build context's root holds it.
 const DOCKERFILE: &str = include_str!("../../Dockerfile");
@@ -30,8 +31,8 @@ pub const DEFAULT_BASE: &str = "python:3.12-slim";
 /// The builder's image name; its tag is warp's version.
 pub const NAME: &str = "warp-builder";
 /// Where the image keeps warp, its server module and uv; the Dockerfile copies `dist/` to `/`.
-const WARP_IN_CONTEXT: &str = "dist/usr/local/bin/warp";
-const MODULE_IN_CONTEXT: &str = "dist/usr/local/lib/warp/libwarp_server.so";
+const WARP_IN_CONTEXT: &str = "dist/opt/warp/bin/warp";
+const MODULE_IN_CONTEXT: &str = "dist/opt/warp/lib/libwarp_server.so";
 const UV_IN_CONTEXT: &str = "dist/usr/local/bin/uv";
 /// The mtime of every context entry: fixed, so the same inputs give the same context and the
 /// engine's build cache holds across rebuilds.
@@ -76,9 +77,18 @@ impl Inputs {
     }
 }
 
-/// The builder's tag for this warp version, e.g. `warp-builder:0.1.0`.
-pub fn default_tag() -> String {
-    format!("{NAME}:{}", env!("CARGO_PKG_VERSION"))
+/// The builder's name for this warp version on `base` from `inputs`, e.g.
+/// `warp-builder:0.1.0-3f2a9c1b7d4e`: the suffix is a digest of everything the build uses,
+/// so a rebuilt warp, another base or another uv gets a builder of its own, and an existing
+/// one is never stale. Large files are hashed through `cache`, once per version of them.
+pub fn default_tag(base: &str, inputs: &Inputs, cache: &Cache) -> super::Result<String> {
+    let mut parts = vec![base.as_bytes().to_vec(), DOCKERFILE.as_bytes().to_vec()];
+    parts.extend(BUILDER_FILES.iter().map(|(path, text)| format!("{path}\0{text}").into_bytes()));
+    for file in [Some(&inputs.warp), Some(&inputs.server_module), inputs.uv.as_ref()].into_iter().flatten() {
+        parts.push(cache.file_digest(file)?.to_string().into_bytes());
+    }
+    let digest = Digest::of(&parts.join(&0u8));
+    Ok(format!("{NAME}:{}-{}", env!("CARGO_PKG_VERSION"), &digest.hex()[..12]))
 }
 
 /// The builder `reference`: the engine's image when it has one under that name, else built
@@ -185,13 +195,7 @@ mod tests {
         let names: Vec<String> = entries(&first).into_iter().map(|(name, _, _)| name).collect();
         assert_eq!(
             names,
-            [
-                "Dockerfile",
-                "builders/setup.sh",
-                "dist/usr/local/bin/uv",
-                "dist/usr/local/bin/warp",
-                "dist/usr/local/lib/warp/libwarp_server.so"
-            ]
+            ["Dockerfile", "builders/setup.sh", "dist/opt/warp/bin/warp", "dist/opt/warp/lib/libwarp_server.so", "dist/usr/local/bin/uv"]
         );
         assert!(entries(&first).iter().all(|(_, _, mtime)| *mtime == MTIME));
         assert_eq!(entries(&first)[0].1, 0o644);
@@ -217,6 +221,25 @@ mod tests {
     #[test]
     fn the_default_base_is_the_dockerfiles() {
         assert!(DOCKERFILE.contains(&format!("ARG BASE_IMAGE={DEFAULT_BASE}\n")));
-        assert_eq!(default_tag(), format!("warp-builder:{}", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn the_default_tag_changes_with_every_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(&dir.path().join("cache"));
+        let file = |name: &str, content: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path
+        };
+        let inputs = Inputs { warp: file("warp", "exe"), server_module: file("so", "so"), uv: None };
+        let tag = default_tag(DEFAULT_BASE, &inputs, &cache).unwrap();
+        assert!(tag.starts_with(&format!("warp-builder:{}-", env!("CARGO_PKG_VERSION"))), "{tag}");
+        assert_eq!(default_tag(DEFAULT_BASE, &inputs, &cache).unwrap(), tag);
+        assert_ne!(default_tag("debian:bookworm", &inputs, &cache).unwrap(), tag);
+        let with_uv = Inputs { uv: Some(file("uv", "uv")), ..inputs.clone() };
+        assert_ne!(default_tag(DEFAULT_BASE, &with_uv, &cache).unwrap(), tag);
+        file("warp", "a new warp");
+        assert_ne!(default_tag(DEFAULT_BASE, &inputs, &cache).unwrap(), tag);
     }
 }

@@ -16,10 +16,12 @@
 
 pub mod base;
 pub mod builder;
+pub mod cache;
 pub mod digest;
 pub mod engine;
 pub mod exclude;
 pub mod layer;
+pub mod make;
 pub mod oci;
 pub mod reference;
 pub mod target;
@@ -29,6 +31,13 @@ use std::path::{Path, PathBuf};
 pub use digest::Digest;
 pub use oci::{Config, History, Image};
 pub use reference::Reference;
+
+/// Where an image keeps the app's venv (`APP_ROOT`); the source is in [`APP_SRC`].
+pub const APP_ROOT: &str = "/opt/app-root";
+/// Where an image keeps the app's source, its working folder and `HOME`.
+pub const APP_SRC: &str = "/opt/app-root/src";
+/// Where an image keeps warp's executable (`bin/warp`) and server module (`lib/`).
+pub const WARP_DIR: &str = "/opt/warp";
 
 /// The owner of every entry warp writes into a layer: the builder's user, in group 0, so
 /// that any UID OpenShift picks (always in group 0) can use the files.

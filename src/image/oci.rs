@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::layer::Layer;
-use super::{Digest, Epoch};
+use super::{Digest, Epoch, APP_ROOT, APP_SRC, WARP_DIR};
 
 /// Media type of the image config.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
@@ -55,18 +55,31 @@ impl Config {
             architecture: go_arch(std::env::consts::ARCH).to_string(),
             os: "linux".to_string(),
             user: "1001".to_string(),
-            working_dir: "/opt/app-root/src".to_string(),
+            working_dir: APP_SRC.to_string(),
             cmd: vec!["warp".to_string(), "start".to_string()],
             exposed_ports: vec!["8080/tcp".to_string()],
             env: vec![
-                "PATH=/opt/app-root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-                "APP_ROOT=/opt/app-root".to_string(),
-                "HOME=/opt/app-root/src".to_string(),
+                format!("PATH={APP_ROOT}/bin:{WARP_DIR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+                format!("APP_ROOT={APP_ROOT}"),
+                format!("HOME={APP_SRC}"),
+                format!("{}={WARP_DIR}/lib/libwarp_server.so", crate::settings::var(crate::settings::Id::ServerModule)),
             ],
             stop_signal: "SIGTERM".to_string(),
             labels,
             epoch,
         }
+    }
+}
+
+impl Config {
+    /// Keep the variables of the base image's `base_env` that this config does not set
+    /// (`LANG`, a `PYTHON_VERSION`), before its own.
+    pub fn inherit_env(&mut self, base_env: &[String]) {
+        let key = |line: &str| line.split('=').next().unwrap_or_default().to_string();
+        let own: Vec<String> = self.env.iter().map(|line| key(line)).collect();
+        let mut env: Vec<String> = base_env.iter().filter(|line| !own.contains(&key(line))).cloned().collect();
+        env.append(&mut self.env);
+        self.env = env;
     }
 }
 
@@ -277,8 +290,9 @@ mod tests {
         let text = String::from_utf8(image.config().to_vec()).unwrap();
         let expected = concat!(
             r#"{"created":"2023-11-14T22:13:20Z","architecture":"amd64","os":"linux","config":{"User":"1001","#,
-            r#""ExposedPorts":{"8080/tcp":{}},"Env":["PATH=/opt/app-root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","#,
-            r#""APP_ROOT=/opt/app-root","HOME=/opt/app-root/src"],"Cmd":["warp","start"],"WorkingDir":"/opt/app-root/src","#,
+            r#""ExposedPorts":{"8080/tcp":{}},"Env":["PATH=/opt/app-root/bin:/opt/warp/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","#,
+            r#""APP_ROOT=/opt/app-root","HOME=/opt/app-root/src","WARP_SERVER_MODULE=/opt/warp/lib/libwarp_server.so"],"#,
+            r#""Cmd":["warp","start"],"WorkingDir":"/opt/app-root/src","#,
             r#""Labels":{"org.opencontainers.image.created":"2023-11-14T22:13:20Z"},"StopSignal":"SIGTERM"},"#,
             r#""rootfs":{"type":"layers","diff_ids":["#
         );
@@ -286,6 +300,15 @@ mod tests {
         assert!(text.contains(&format!(r#""diff_ids":["{}","{}"]"#, Digest::of(&[1, 1]), Digest::of(&[2, 2]))), "{text}");
         assert!(text.ends_with(r#""history":[{"created":"1980-01-01T00:00:00Z","created_by":"step 1"},{"created":"1980-01-01T00:00:00Z","created_by":"step 2"}]}"#), "{text}");
         assert_eq!(image.config_digest(), Digest::of(image.config()));
+    }
+
+    #[test]
+    fn the_base_env_is_kept_where_the_app_does_not_set_it() {
+        let mut config = Config::for_app(Epoch::parse(None).unwrap());
+        config.inherit_env(&["PATH=/usr/bin".into(), "LANG=C.UTF-8".into(), "HOME=/root".into(), "PYTHON_VERSION=3.12.1".into()]);
+        let keys: Vec<&str> = config.env.iter().map(|l| l.split('=').next().unwrap()).collect();
+        assert_eq!(keys, ["LANG", "PYTHON_VERSION", "PATH", "APP_ROOT", "HOME", "WARP_SERVER_MODULE"]);
+        assert!(config.env.contains(&"HOME=/opt/app-root/src".to_string()));
     }
 
     #[test]
