@@ -26,6 +26,13 @@ pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 /// pyenv's root, searched for interpreters named by `.python-version`.
 pub const PYENV_ROOT: &str = "PYENV_ROOT";
 
+/// Package index settings of pip and uv: `warp image` passes those the host has to its
+/// build, never into the image.
+pub const INDEX_SETTINGS: [&str; 6] =
+    ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX"];
+/// Variables that name a CA bundle, in the order `warp image` looks for one to give its build.
+pub const CA_BUNDLES: [&str; 3] = ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"];
+
 /// Read a variable, treating an empty value as unset.
 pub fn get(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -3,7 +3,7 @@
 //! Nothing in the library knows about terminals. The CLI implements [`Reporter`] with
 //! spinners on a terminal and plain lines elsewhere; tests read the plain lines.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Receives the events of a long-running command.
 pub trait Reporter: Sync {
@@ -19,4 +19,13 @@ pub trait Reporter: Sync {
     fn warn(&self, message: &str);
     /// A plain informational line.
     fn info(&self, message: &str);
+}
+
+/// Run `f` as the step `what`, timed: `f` returns its value and what it did.
+pub fn step<T>(reporter: &dyn Reporter, what: &str, f: impl FnOnce() -> anyhow::Result<(T, String)>) -> anyhow::Result<T> {
+    reporter.step(what);
+    let started = Instant::now();
+    let (value, outcome) = f()?;
+    reporter.step_done(&outcome, started.elapsed());
+    Ok(value)
 }

@@ -96,6 +96,11 @@ impl Plan {
         Ok(Plan { source, app, inputs })
     }
 
+    /// Every file whose content decides what gets installed.
+    pub fn inputs(&self) -> &[PathBuf] {
+        &self.inputs
+    }
+
     /// Whether there is anything to install at all.
     pub fn installs_anything(&self) -> bool {
         self.source != Source::Nothing || self.app.is_some()

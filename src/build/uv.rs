@@ -15,7 +15,11 @@ use std::process::Command;
 
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::appenv::AppEnv;
 use crate::build::installer::{self, Job};
+use crate::build::python;
+use crate::layout::Layout;
+use crate::report::Reporter;
 use crate::{pathsearch, process};
 
 /// The uv release warp fetches when none is on PATH.
@@ -53,9 +57,24 @@ pub enum UvError {
 
 /// uv from PATH, else from warp's cache, else fetched into the cache now.
 pub fn find_or_fetch(cx: &Job) -> Result<PathBuf, UvError> {
-    if let Some(uv) = on_path() {
-        return Ok(uv);
+    match on_path() {
+        Some(uv) => Ok(uv),
+        None => fetch(cx),
     }
+}
+
+/// uv [`VERSION`] in the cache of the app of `layout` (fetched with the Python its build
+/// would use, and its index settings), whatever PATH holds: for images, which carry the
+/// pinned release.
+pub fn fetch_for(layout: &Layout, reporter: &dyn Reporter) -> anyhow::Result<PathBuf> {
+    let python = python::find(&layout.src, None)?.interpreter;
+    let env = AppEnv::from_files(layout)?;
+    let job = Job { cache: &layout.cache, python: &python, env: &env, src: &layout.src, reporter };
+    Ok(fetch(&job)?)
+}
+
+/// uv [`VERSION`] from warp's cache, fetched into it now when missing.
+fn fetch(cx: &Job) -> Result<PathBuf, UvError> {
     let uv = cached(cx.cache);
     let home = cx.cache.join("tools").join(format!("uv-{VERSION}"));
     if pathsearch::is_executable(&uv) {
