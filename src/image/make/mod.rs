@@ -1,0 +1,327 @@
+//! `warp image`: an app's source made into an image on a container engine.
+//!
+//! The image is the base image's layers, then three layers warp writes itself:
+//! 1. warp: its executable and server module in [`WARP_DIR`], as the builder has them;
+//! 2. the dependencies: the venv at [`APP_ROOT`] as `warp build` left it in a container of
+//!    the builder image, cached by [`key::dependencies`];
+//! 3. the app: [`APP_SRC`], the source as the build left it (collected static files, say).
+//!
+//! The build runs only when it has something to do. When the dependency layer is cached and
+//! nothing in the build works on the source after the install (no `build` hook, no
+//! collectstatic, the app not installed as a package), the source is the app layer as it is,
+//! and no container runs at all. When the layer is cached but the source needs the build,
+//! the container starts from the cached venv, so `warp build` installs nothing.
+//!
+//! What the build container gets and nothing of it lands in a layer: the CA bundle and the
+//! package index settings (warp cuts the layers from the container's [`APP_ROOT`] itself and
+//! never commits the container), and the installers' caches, kept in the container's /tmp.
+
+mod key;
+mod staging;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::base::Base;
+use super::builder::{self, Inputs};
+use super::cache::{self, Cache};
+use super::engine::{self, Engine, ImageInfo};
+use super::exclude::Excludes;
+use super::layer::{self, Layer, Owner, Spec};
+use super::{Config, Epoch, History, Image, Reference, APP_ROOT, APP_SRC, GID, UID, WARP_DIR};
+use crate::layout::Layout;
+use crate::report::{step, Reporter};
+
+/// Where the build container finds the CA bundle it is given.
+const CA_IN_CONTAINER: &str = "/tmp/warp-build-ca.pem";
+/// Where the build container keeps installer caches: outside [`APP_ROOT`], so out of every
+/// layer.
+const CACHE_IN_CONTAINER: &str = "/tmp/warp-build-cache";
+
+/// What to build.
+pub struct Request<'a> {
+    /// The app.
+    pub layout: &'a Layout,
+    /// The builder image, when one is named; else warp's own for `base`.
+    pub builder: Option<String>,
+    /// The image the app image starts from, and warp's builder is made from.
+    pub base: String,
+    /// `KEY=VALUE` lines for the build only: package index settings and `--env`.
+    pub build_env: Vec<String>,
+    /// A CA bundle for the build only.
+    pub ca_cert: Option<PathBuf>,
+    /// Build the dependency layer again even when it is cached.
+    pub no_cache: bool,
+    /// Labels added to the image's config.
+    pub labels: BTreeMap<String, String>,
+    /// Patterns of source files left out, besides the ignore files.
+    pub excludes: Vec<String>,
+    /// Whether `warp build` runs Django's collectstatic for this app.
+    pub collectstatic: bool,
+    /// Every layer's and the config's time.
+    pub epoch: Epoch,
+}
+
+/// What [`make`] made.
+pub struct Made {
+    /// The image, ready for a target.
+    pub image: Image,
+    /// Whether the dependency layer came from the cache.
+    pub dependencies_cached: bool,
+    /// Whether a build container ran.
+    pub built_in_container: bool,
+    /// Holds the app layer's blob until the image is written out.
+    _scratch: tempfile::TempDir,
+}
+
+/// Make the image of `request` on `engine`, each step reported to `reporter`.
+pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Result<Made> {
+    let layout = request.layout;
+    let cache = Cache::new(&layout.cache);
+    let scratch = cache.scratch()?;
+
+    let builder = step(reporter, "builder image", || {
+        let info = ensure_builder(engine, request, &cache, reporter)?;
+        let name = info.tags.first().cloned().unwrap_or_else(|| info.id.clone());
+        let what = format!("{name} ({})", short(&info.id));
+        Ok((info, what))
+    })?;
+    let base = step(reporter, &format!("base image {}", request.base), || {
+        let base = Base::config(engine, &request.base, &layout.cache)?;
+        let layers = base.layers(engine, &layout.cache)?;
+        let what = format!("{} layers ({})", layers.len(), short(&base.id));
+        Ok(((base, layers), what))
+    })?;
+    let (base, base_layers) = base;
+    let warp_layer = step(reporter, "warp's layer", || {
+        let (layer, cached) = warp_layer(&cache, &scratch, request.epoch)?;
+        Ok((layer.clone(), describe(&layer, cached)))
+    })?;
+
+    let excludes = source_excludes(layout, &request.excludes)?;
+    let source = step(reporter, "source", || {
+        let (layer, skipped) = layer::write_blob(&source_spec(&layout.src, &excludes, request.epoch), scratch.path())?;
+        for skipped in skipped {
+            reporter.warn(&format!("{} is {} and stays out of the image", skipped.path.display(), skipped.reason));
+        }
+        Ok((layer.clone(), format!("{} compressed", bytes(layer.size))))
+    })?;
+
+    let dependency_key = key::dependencies(layout, &builder.id, &request.build_env, request.epoch)?;
+    let cached = if request.no_cache { None } else { cache.layer(cache::Kind::Dependencies, &dependency_key) };
+    let dependencies_cached = cached.is_some();
+    let (dependencies, app, built_in_container) = match cached {
+        Some(dependencies) if !works_on_source(layout, request.collectstatic)? => (dependencies, source, false),
+        cached => {
+            let built = build_in_container(engine, request, &builder, &source, cached.as_ref(), &excludes, &scratch, reporter)?;
+            if cached.is_none() {
+                cache.remember(cache::Kind::Dependencies, &dependency_key, &built.0)?;
+            }
+            (built.0, built.1, true)
+        }
+    };
+
+    let mut config = Config::for_app(request.epoch);
+    config.inherit_env(&base.config.env);
+    let mut labels = base.config.labels.clone();
+    labels.extend(source_labels(&layout.src));
+    labels.extend(request.labels.clone());
+    labels.extend(std::mem::take(&mut config.labels));
+    config.labels = labels;
+    let created = request.epoch.rfc3339();
+    let mut history = base.config.history.clone();
+    for step in ["warp and its server module", "warp build: the dependencies", "the app"] {
+        history.push(History { created: created.clone(), created_by: format!("warp image: {step}"), ..Default::default() });
+    }
+    let mut layers = base_layers;
+    layers.extend([warp_layer, dependencies, app]);
+    let image = Image::new(&config, &layers, &history);
+    Ok(Made { image, dependencies_cached, built_in_container, _scratch: scratch })
+}
+
+/// The builder named, which must exist; else warp's own for the base, built now if the
+/// engine lacks it.
+fn ensure_builder(engine: &Engine, request: &Request, cache: &Cache, reporter: &dyn Reporter) -> Result<ImageInfo> {
+    if let Some(name) = &request.builder {
+        return engine.inspect(name)?.with_context(|| {
+            format!("the builder image {name} is not in the engine: build or pull it first, or leave --builder out to use warp's own")
+        });
+    }
+    let layout = request.layout;
+    let mut inputs = Inputs::of_this_warp(&layout.cache)?;
+    let tag = builder::default_tag(&request.base, &inputs, cache)?;
+    if let Some(info) = engine.inspect(&tag)? {
+        return Ok(info);
+    }
+    // A builder carries uv, so that no build fetches it again: get the pinned one first.
+    if inputs.uv.is_none() {
+        inputs.uv = Some(crate::build::uv::fetch_for(layout, reporter)?);
+    }
+    let tag = builder::default_tag(&request.base, &inputs, cache)?;
+    let reference = Reference::parse(&tag)?;
+    let built = builder::ensure(engine, &reference, &request.base, &inputs, &mut |line| reporter.detail(line));
+    built.map_err(|err| match err {
+        builder::Error::Engine(engine::Error::Request { action: "build", .. }) if !base_exists(engine, &request.base) => anyhow::anyhow!(
+            "the base image {} is not in the engine and cannot be pulled: pull or import it first, or name another with --base",
+            request.base
+        ),
+        other => other.into(),
+    })
+}
+
+fn base_exists(engine: &Engine, base: &str) -> bool {
+    engine.exists(base).unwrap_or(true)
+}
+
+/// warp's own layer: its executable and server module in [`WARP_DIR`], owned by root,
+/// cached by their digests.
+fn warp_layer(cache: &Cache, scratch: &tempfile::TempDir, epoch: Epoch) -> Result<(Layer, bool)> {
+    let inputs = Inputs::of_this_warp(Path::new(""))?;
+    let parts = [cache.file_digest(&inputs.warp)?.to_string(), cache.file_digest(&inputs.server_module)?.to_string(), epoch.rfc3339()];
+    let key = super::Digest::of(parts.join("\0").as_bytes());
+    if let Some(layer) = cache.layer(cache::Kind::Warp, &key) {
+        return Ok((layer, true));
+    }
+    let folder = scratch.path().join("warp");
+    staging::link_or_copy(&inputs.warp, &folder.join("bin").join("warp"))?;
+    staging::link_or_copy(&inputs.server_module, &folder.join("lib").join("libwarp_server.so"))?;
+    let excludes = Excludes::new();
+    let spec = Spec { folder: &folder, destination: WARP_DIR, excludes: &excludes, epoch, owner: Owner::Root };
+    let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
+    cache.remember(cache::Kind::Warp, &key, &layer)?;
+    Ok((layer, false))
+}
+
+/// The source's ignore files and the `image.excludes` patterns.
+fn source_excludes(layout: &Layout, patterns: &[String]) -> Result<Excludes> {
+    let mut excludes = Excludes::for_source(&layout.src)?;
+    if !patterns.is_empty() {
+        excludes.add_patterns(&layout.config_dir.join("config.yaml"), &patterns.join("\n"))?;
+    }
+    Ok(excludes)
+}
+
+fn source_spec<'a>(folder: &'a Path, excludes: &'a Excludes, epoch: Epoch) -> Spec<'a> {
+    Spec { folder, destination: APP_SRC, excludes, epoch, owner: Owner::App }
+}
+
+/// Whether `warp build` changes the source after installing the dependencies: a `build`
+/// hook, Django's collectstatic, or the app installed as a package.
+fn works_on_source(layout: &Layout, collectstatic: bool) -> Result<bool> {
+    let plan = crate::build::deps::Plan::for_app(&layout.src)?;
+    Ok(plan.app.is_some() || layout.hook(crate::appenv::hooks::BUILD).exists() || collectstatic && layout.src.join("manage.py").is_file())
+}
+
+/// Run `warp build` in a container of the builder: on the cached venv `cached` when given,
+/// else from nothing. Returns the dependency layer (the cached one, or the new venv's) and
+/// the app layer.
+#[allow(clippy::too_many_arguments)]
+fn build_in_container(
+    engine: &Engine,
+    request: &Request,
+    builder: &ImageInfo,
+    source: &Layer,
+    cached: Option<&Layer>,
+    excludes: &Excludes,
+    scratch: &tempfile::TempDir,
+    reporter: &dyn Reporter,
+) -> Result<(Layer, Layer)> {
+    let cache = Cache::new(&request.layout.cache);
+    let env = container_env(request);
+    let cmd = ["warp".to_string(), "build".to_string()];
+    let spec = engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC };
+    let what = if cached.is_some() { "build (dependencies cached)" } else { "build" };
+    let (container, code) = step(reporter, what, || {
+        let container = engine.create_container(&spec)?;
+        if let Some(ca) = &request.ca_cert {
+            container.upload("/tmp", |out| staging::write_file_tar(ca, Path::new(CA_IN_CONTAINER).file_name().unwrap_or_default(), out))?;
+        }
+        for layer in cached.into_iter().chain([source]) {
+            // The engine unpacks a compressed tar as it is: a layer goes in as the blob.
+            container.upload("/", |out| std::io::copy(&mut std::fs::File::open(&layer.path)?, out).map(drop))?;
+        }
+        let code = container.run(&mut |line| reporter.output(line))?;
+        let outcome = if code == 0 { "done".to_string() } else { format!("failed with exit code {code}") };
+        Ok(((container, code), outcome))
+    })?;
+    if code != 0 {
+        bail!(
+            "warp build failed in the build container (exit code {code}): its output is above; fix what it names and run warp image again"
+        );
+    }
+    step(reporter, "layers", || {
+        let out = scratch.path().join("out");
+        let (dependencies, tree) = match cached {
+            Some(layer) => (layer.clone(), staging::download(&container, APP_SRC, scratch.path(), &out)?),
+            None => {
+                let root = staging::download(&container, APP_ROOT, scratch.path(), &out)?;
+                let mut venv_excludes = Excludes::new();
+                venv_excludes.add_patterns(Path::new("warp"), "src\n.cache\n")?;
+                let spec = Spec { folder: &root, destination: APP_ROOT, excludes: &venv_excludes, epoch: request.epoch, owner: Owner::App };
+                let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
+                (layer, root.join("src"))
+            }
+        };
+        let (app, _) = layer::write_blob(&source_spec(&tree, excludes, request.epoch), &scratch.path().join("app"))?;
+        let what = format!("dependencies {}, app {}", bytes(dependencies.size), bytes(app.size));
+        Ok(((dependencies, app), what))
+    })
+}
+
+/// The build container's environment: what keeps the build's results reproducible and its
+/// caches out of the layers, the CA bundle's place, then the user's build settings.
+fn container_env(request: &Request) -> Vec<String> {
+    let mut env = vec![
+        // No .pyc is written while building: they would record the build's clock.
+        "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        format!("XDG_CACHE_HOME={CACHE_IN_CONTAINER}"),
+        format!("{}={CACHE_IN_CONTAINER}/warp", crate::settings::var(crate::settings::Id::CacheDir)),
+        // Files are copied out of uv's cache, never hard-linked into it.
+        "UV_LINK_MODE=copy".to_string(),
+    ];
+    if request.ca_cert.is_some() {
+        env.extend(["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"].map(|var| format!("{var}={CA_IN_CONTAINER}")));
+    }
+    env.extend(request.build_env.iter().cloned());
+    env
+}
+
+/// `org.opencontainers.image.source` and `.revision` from git, when the source is a
+/// repository with a commit.
+fn source_labels(src: &Path) -> BTreeMap<String, String> {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(src).args(args).output().ok()?;
+        let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (out.status.success() && !text.is_empty()).then_some(text)
+    };
+    let mut labels = BTreeMap::new();
+    if let Some(revision) = git(&["rev-parse", "--verify", "-q", "HEAD"]) {
+        labels.insert("org.opencontainers.image.revision".to_string(), revision);
+        if let Some(url) = git(&["config", "--get", "remote.origin.url"]) {
+            labels.insert("org.opencontainers.image.source".to_string(), url);
+        }
+    }
+    labels
+}
+
+fn describe(layer: &Layer, cached: bool) -> String {
+    format!("{} {}", bytes(layer.size), if cached { "cached" } else { "written" })
+}
+
+/// An image ID as `docker images` shows it.
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// A size for people: `12.3 MB`.
+pub fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / (1u64 << 10) as f64),
+        n => format!("{n} B"),
+    }
+}
