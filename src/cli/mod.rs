@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod settings_args;
 
-pub use settings_args::{ProbeRows, SettingArgs, StartRows};
+pub use settings_args::{ImageRows, ProbeRows, SettingArgs, StartRows};
 
 /// Take a Python web application from source to a running, production-grade service.
 #[derive(Parser)]
@@ -22,7 +22,8 @@ const EXAMPLES: &str = "Examples:
   warp start                    serve wsgi.py's application on http://127.0.0.1:8000/
   warp migrate                  the app's migrate hook, or Django's migrate
   warp project blog             a shell with the venv of project 'blog' active
-  warp fixup /opt/app-root      let any UID in group 0 use a folder";
+  warp fixup /opt/app-root      let any UID in group 0 use a folder
+  warp image myapp:1.0          build the app into an image in the local Docker engine";
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -34,6 +35,7 @@ pub enum Command {
     Env(EnvArgs),
     Fixup(FixupArgs),
     Config(ConfigArgs),
+    Image(Box<ImageArgs>),
     /// Run the app's `setup` action hook (one-off preparation: create a database, load data).
     #[command(after_help = "Examples:\n  warp setup\n  warp setup examples/django")]
     Setup(HookArgs),
@@ -75,6 +77,68 @@ pub struct ProbeArgs {
     /// How long the answer may take.
     #[arg(long, default_value = "1", value_name = "SECONDS", value_parser = warp::settings::value::seconds)]
     pub timeout: std::time::Duration,
+}
+
+/// Build the app into a container image, through the Docker Engine API.
+///
+/// `warp build` runs in a container of warp's builder image (made from the base image
+/// when the engine lacks it) as user 1001 in group 0. The image is the base's layers, then
+/// warp, the venv and the app's source, each a reproducible layer: the same source gives
+/// the same image ID. The venv's layer is cached by the dependency files, so a change to the
+/// code alone rebuilds in seconds. The image runs `warp start` on port 8080 as any UID in
+/// group 0. It is loaded into the engine, unless --push or --oci says where it goes instead.
+///
+/// The build gets the host's package index settings (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
+/// UV_INDEX_URL, UV_DEFAULT_INDEX, UV_EXTRA_INDEX_URL) and CA bundle; none of them is kept in
+/// the image. .dockerignore and .warpignore leave files out; .git and .venv never go in.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp image myapp                            myapp:latest from the current folder
+  warp image myapp:1.0 examples/flask         build another folder
+  warp image myapp:1.0 --base debian-python:bookworm
+  warp image registry.example.com/team/myapp:1.0 --push
+  warp image myapp:1.0 --oci out/myapp        an OCI image layout for skopeo, podman, crane
+  docker run -p 8080:8080 myapp:1.0")]
+pub struct ImageArgs {
+    /// The image's name and tag: NAME[:TAG], e.g. myapp:1.0 or registry.example.com/team/myapp.
+    pub name: String,
+    /// The app's source folder [default: the current folder].
+    pub src: Option<PathBuf>,
+    /// The builder and base images.
+    #[command(flatten)]
+    pub settings: SettingArgs<ImageRows>,
+    /// Push the image to the registry its name starts with, instead of loading it into the
+    /// engine.
+    #[arg(long)]
+    pub push: bool,
+    /// Write the image as an OCI image layout into DIR (new, empty, or a layout to replace)
+    /// instead of loading it into the engine.
+    #[arg(long, value_name = "DIR")]
+    pub oci: Option<PathBuf>,
+    /// Install the dependencies again even when their layer is cached.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// A variable for the build only (never kept in the image); repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub env: Vec<String>,
+    /// A CA bundle for the build's downloads, never kept in the image [default: the file
+    /// SSL_CERT_FILE, PIP_CERT or REQUESTS_CA_BUNDLE names].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Credentials for --push [default: what `docker login` stored in ~/.docker/config.json].
+    #[arg(long, value_name = "USER:PASSWORD", requires = "push")]
+    pub registry_auth: Option<String>,
+}
+
+/// `KEY=VALUE` with a variable's name for KEY.
+fn key_value(text: &str) -> Result<String, String> {
+    let (key, _) = text.split_once('=').ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    let valid =
+        !key.is_empty() && !key.starts_with(|c: char| c.is_ascii_digit()) && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("{key:?} is not a variable name: use letters, digits and _"));
+    }
+    Ok(text.to_string())
 }
 
 /// Create the app's virtualenv and install its dependencies.

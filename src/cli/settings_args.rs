@@ -26,6 +26,11 @@ impl Rows for ProbeRows {
     const SCOPE: Scope = Scope::Probe;
 }
 
+pub struct ImageRows;
+impl Rows for ImageRows {
+    const SCOPE: Scope = Scope::Image;
+}
+
 /// The settings typed on the command line.
 pub struct SettingArgs<R> {
     pub flags: Flags,

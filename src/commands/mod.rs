@@ -5,6 +5,7 @@ mod config;
 mod env;
 mod exec;
 mod fixup;
+mod image;
 mod on_demand;
 mod probe;
 mod project;
@@ -40,6 +41,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Env(args) => env::run(args),
         Command::Fixup(args) => fixup::run(args),
         Command::Config(args) => config::run(args),
+        Command::Image(args) => image::run(*args),
         Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),

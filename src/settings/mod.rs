@@ -340,6 +340,15 @@ impl Settings {
         }
     }
 
+    /// A mapping's entries (empty when unset).
+    pub fn map(&self, id: Id) -> BTreeMap<String, String> {
+        match self.get(id) {
+            Some(Value::Map(map)) => map.clone(),
+            None => BTreeMap::new(),
+            other => mismatch(id, other),
+        }
+    }
+
     pub fn processes(&self, id: Id) -> Processes {
         match self.get(id) {
             Some(Value::Processes(p)) => *p,

@@ -387,12 +387,12 @@ pub const TABLE: &[Setting] = &[
         heading: H_BUILD,
         scopes: BUILD,
     },
-    image(Id::BuilderImage, Some("WARP_BUILDER_IMAGE"), "image.builder", Kind::Text, Fallback::Unset,
-        "The builder image the app is built in [default: warp's own builder for this version]."),
-    image(Id::BaseImage, Some("WARP_BASE_IMAGE"), "image.base", Kind::Text, Fallback::Fixed("python:3.12-slim"),
-        "The image warp's builder is made from."),
-    image(Id::ImageLabels, None, "image.labels", Kind::Map, Fallback::Unset, "Labels added to the image's config (a mapping)."),
-    image(Id::ImageExcludes, None, "image.excludes", Kind::List(Item::Text), Fallback::Unset,
+    image(Id::BuilderImage, Arg::Long("builder"), Some("WARP_BUILDER_IMAGE"), "image.builder", Kind::Text, Fallback::Unset,
+        "The builder image the app is built in; it must be made from the base image [default: warp's own builder, made from the base when missing]."),
+    image(Id::BaseImage, Arg::Long("base"), Some("WARP_BASE_IMAGE"), "image.base", Kind::Text, Fallback::Fixed("python:3.12-slim"),
+        "The image the app image starts from, and warp's builder is made from."),
+    image(Id::ImageLabels, Arg::None, None, "image.labels", Kind::Map, Fallback::Unset, "Labels added to the image's config (a mapping)."),
+    image(Id::ImageExcludes, Arg::None, None, "image.excludes", Kind::List(Item::Text), Fallback::Unset,
         "Patterns of files left out of the image, besides .dockerignore and .warpignore."),
     tool(Id::Home, WARP_HOME, Kind::Path, "Where warp keeps project venvs and caches [default: ~/.warp]."),
     tool(Id::CacheDir, "WARP_CACHE_DIR", Kind::Path, "Installer caches [default: $APP_ROOT/.cache in a container, else $WARP_HOME/cache]."),
@@ -426,8 +426,16 @@ const fn detection(id: Id, var: &'static str, key: &'static str, kind: Kind, hel
     }
 }
 
-const fn image(id: Id, var: Option<&'static str>, key: &'static str, kind: Kind, default: Fallback, help: &'static str) -> Setting {
-    Setting { id, arg: Arg::None, var, aliases: &[], key: Some(key), default, kind, help, heading: H_IMAGE, scopes: IMAGE }
+const fn image(
+    id: Id,
+    arg: Arg,
+    var: Option<&'static str>,
+    key: &'static str,
+    kind: Kind,
+    default: Fallback,
+    help: &'static str,
+) -> Setting {
+    Setting { id, arg, var, aliases: &[], key: Some(key), default, kind, help, heading: H_IMAGE, scopes: IMAGE }
 }
 
 const fn tool(id: Id, var: &'static str, kind: Kind, help: &'static str) -> Setting {
