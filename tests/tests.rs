@@ -4,6 +4,7 @@ mod rawhttp;
 mod running;
 mod util;
 
+mod app_image;
 mod base;
 mod base_image;
 mod build;

@@ -1,0 +1,294 @@
+//! `warp image` end to end on the real engine: the examples built into images on the offline
+//! base, run as an arbitrary UID in group 0, rebuilt from the cache, written as OCI layouts,
+//! and every kind of bad input refused without leaving anything behind.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::base_image::{base_image, engine, TAG as BASE};
+use crate::rawhttp::{exchange, Response};
+use crate::util::{require, run_ok, Sandbox};
+
+/// A name no other test or run uses; the images under it are removed when the test ends.
+pub struct Name(String);
+
+impl Name {
+    pub fn new(name: &str) -> Name {
+        Name(format!("warp-test-{name}-{}", std::process::id()))
+    }
+
+    pub fn tag(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.0)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let tags = docker_out(&["images", "--format", "{{.Repository}}:{{.Tag}}", &self.0]);
+        for tag in tags.lines() {
+            let _ = Command::new("docker").args(["rmi", tag]).output();
+        }
+    }
+}
+
+/// A running container, removed when dropped.
+struct Running(String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+pub fn docker_out(args: &[&str]) -> String {
+    run_ok(Command::new("docker").args(args)).trim().to_string()
+}
+
+/// `warp image ARGS` on the offline base, in the sandbox.
+pub fn image(sandbox: &Sandbox, args: &[&str]) -> Command {
+    let mut cmd = sandbox.warp(&["image"]);
+    cmd.args(args).args(["--base", BASE]);
+    cmd
+}
+
+/// The engine and its base image, made when missing.
+pub fn prepared() {
+    base_image(&engine());
+}
+
+fn inspect(image: &str, format: &str) -> String {
+    docker_out(&["image", "inspect", "--format", format, image])
+}
+
+fn layers(image: &str) -> Vec<String> {
+    inspect(image, "{{json .RootFS.Layers}}").trim_matches(['[', ']']).split(',').map(|l| l.trim_matches('"').to_string()).collect()
+}
+
+/// The image ID `warp image` reported on its last line.
+fn reported_id(output: &str) -> String {
+    let line = output.lines().rev().find(|l| l.contains("image ID ")).unwrap_or_else(|| panic!("no image ID in:\n{output}"));
+    line.split("image ID ").nth(1).unwrap().split(',').next().unwrap().to_string()
+}
+
+/// Every container on the engine, and every image ID: what a failed build must not change.
+pub fn engine_state() -> (BTreeSet<String>, BTreeSet<String>) {
+    let list = |args: &[&str]| docker_out(args).lines().map(str::to_string).collect();
+    (list(&["ps", "-aq", "--no-trunc"]), list(&["images", "-aq", "--no-trunc"]))
+}
+
+/// Run `image` as UID 123456 in group 0 with port 8080 published on loopback, and wait
+/// until it answers `path`.
+fn serve(image: &str, path: &str) -> (Running, u16) {
+    let id = docker_out(&["run", "-d", "-u", "123456:0", "-p", "127.0.0.1::8080", image]);
+    let running = Running(id.clone());
+    let port: u16 = docker_out(&["port", &id, "8080/tcp"]).lines().next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if try_get(port, path).is_some() {
+            return (running, port);
+        }
+        let state = docker_out(&["inspect", "--format", "{{.State.Status}}", &id]);
+        assert_eq!(state, "running", "the container stopped:\n{}", docker_out(&["logs", &id]));
+        assert!(Instant::now() < deadline, "{image} did not answer {path} within a minute:\n{}", docker_out(&["logs", &id]));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A GET that may find nobody listening yet (Docker's proxy accepts, then closes).
+fn try_get(port: u16, path: &str) -> Option<Response> {
+    TcpStream::connect(("127.0.0.1", port)).ok()?;
+    exchange(port, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+}
+
+fn get(port: u16, path: &str) -> Response {
+    try_get(port, path).unwrap_or_else(|| panic!("no response to GET {path}"))
+}
+
+/// `docker stop` ends the container by SIGTERM within the shutdown timeout (5 s) and its
+/// margin, with a clean exit.
+fn stops_on_sigterm(running: &Running) {
+    let started = Instant::now();
+    docker_out(&["stop", "-t", "30", &running.0]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "docker stop took {took:?}");
+    let code = docker_out(&["inspect", "--format", "{{.State.ExitCode}}", &running.0]);
+    assert_eq!(code, "0", "a graceful stop exits 0:\n{}", docker_out(&["logs", &running.0]));
+}
+
+/// Whether any layer of `image` holds `needle`.
+fn layers_contain(image: &str, needle: &[u8]) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("image.tar");
+    run_ok(Command::new("docker").args(["save", "-o"]).arg(&tar).arg(image));
+    let mut archive = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+    archive.entries().unwrap().any(|entry| {
+        let mut entry = entry.unwrap();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+/// A CA bundle that works (the host's) with a marker line no layer may hold.
+fn marked_ca_bundle(dir: &Path, marker: &str) -> std::path::PathBuf {
+    let host = ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .chain(["/etc/ssl/certs/ca-certificates.crt".to_string()])
+        .find(|path| Path::new(path).is_file())
+        .expect("a CA bundle on the host");
+    let mut text = std::fs::read_to_string(host).unwrap();
+    text.push_str(&format!("\n# {marker}\n"));
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_flask_example_is_an_image_that_runs_as_any_uid_and_rebuilds_from_its_cache() {
+    prepared();
+    let sandbox = Sandbox::example("flask");
+    let name = Name::new("flask");
+    let tag = name.tag("1");
+    let marker = format!("warp-test-ca-marker-{}", std::process::id());
+    let ca = marked_ca_bundle(sandbox.root(), &marker);
+    let ca = ca.to_str().unwrap();
+
+    let first = run_ok(&mut image(&sandbox, &[&tag, "--ca-cert", ca]));
+    let id = reported_id(&first);
+    assert_eq!(inspect(&tag, "{{.Id}}"), id, "{first}");
+    assert_eq!(inspect(&tag, "{{.Config.User}}"), "1001");
+    assert_eq!(inspect(&tag, "{{.Config.WorkingDir}}"), "/opt/app-root/src");
+    assert_eq!(inspect(&tag, "{{json .Config.Cmd}}"), r#"["warp","start"]"#);
+    assert!(inspect(&tag, "{{json .Config.ExposedPorts}}").contains("8080/tcp"));
+    let env = inspect(&tag, "{{json .Config.Env}}");
+    assert!(env.contains("PATH=/opt/app-root/bin:/opt/warp/bin:") && env.contains("LANG=C.UTF-8"), "{env}");
+    assert!(!layers_contain(&tag, marker.as_bytes()), "the CA bundle given to the build is in a layer");
+
+    let (running, port) = serve(&tag, "/");
+    let page = get(port, "/");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("world"), "{}", page.text());
+    assert!(get(port, "/api/status").text().contains("\"ok\""));
+    let user = docker_out(&["exec", &running.0, "id", "-u"]);
+    assert_eq!(user, "123456");
+    stops_on_sigterm(&running);
+
+    // The same source again: the same image, and no container ran.
+    let before = engine_state().0;
+    let again = run_ok(&mut image(&sandbox, &[&tag, "--ca-cert", ca]));
+    assert_eq!(reported_id(&again), id, "{again}");
+    assert!(again.contains("dependencies cached"), "{again}");
+    assert!(!again.contains("build:") && !again.contains("build (dependencies cached)"), "no container runs:\n{again}");
+    assert_eq!(engine_state().0, before);
+
+    // A change to the code only: the dependency layer is reused as it was, no install runs.
+    let code = std::fs::read_to_string(sandbox.app().join("app.py")).unwrap().replace("status=\"ok\"", "status=\"changed\"");
+    sandbox.write("app.py", &code);
+    let changed = name.tag("2");
+    let rebuilt = run_ok(&mut image(&sandbox, &[&changed, "--ca-cert", ca]));
+    assert_ne!(reported_id(&rebuilt), id);
+    let (old, new) = (layers(&tag), layers(&changed));
+    assert_eq!(old.len(), new.len());
+    assert_eq!(old[..old.len() - 1], new[..new.len() - 1], "only the app layer differs");
+    assert!(!rebuilt.contains("Installed") && !rebuilt.contains("installing"), "no install ran:\n{rebuilt}");
+    let (_running, port) = serve(&changed, "/api/status");
+    assert!(get(port, "/api/status").text().contains("\"changed\""));
+}
+
+#[test]
+fn the_same_source_gives_the_same_image_id_with_an_empty_cache() {
+    prepared();
+    let sandbox = Sandbox::example("flask");
+    let name = Name::new("reproducible");
+    let first = run_ok(&mut image(&sandbox, &[&name.tag("1")]));
+    let cache = tempfile::tempdir().unwrap();
+    let second = run_ok(image(&sandbox, &[&name.tag("2")]).env("WARP_CACHE_DIR", cache.path()));
+    assert!(second.contains("dependencies installed"), "the empty cache built everything again:\n{second}");
+    assert_eq!(reported_id(&second), reported_id(&first), "{first}\n{second}");
+}
+
+#[test]
+fn the_django_example_serves_its_static_files_from_the_image() {
+    prepared();
+    let sandbox = Sandbox::example("django");
+    let name = Name::new("django");
+    let tag = name.tag("1");
+    run_ok(&mut image(&sandbox, &[&tag]));
+    let (running, port) = serve(&tag, "/");
+    assert_eq!(get(port, "/").status, 200);
+    let css = get(port, "/static/admin/css/base.css");
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").is_some_and(|t| t.starts_with("text/css")), "{:?}", css.headers);
+    stops_on_sigterm(&running);
+
+    // collectstatic runs again on a code change, on the cached dependencies.
+    sandbox.write("static/css/extra.css", "body { color: red }\n");
+    let rebuilt = run_ok(&mut image(&sandbox, &[&name.tag("2")]));
+    assert!(rebuilt.contains("build (dependencies cached)"), "{rebuilt}");
+    let (_running, port) = serve(&name.tag("2"), "/");
+    assert_eq!(get(port, "/static/css/extra.css").text(), "body { color: red }\n");
+}
+
+#[test]
+fn an_oci_layout_validates_and_skopeo_copies_it_into_the_engine() {
+    prepared();
+    let have = |p: &str| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success());
+    require(have("skopeo"), "skopeo (apt-get install skopeo)");
+    let sandbox = Sandbox::example("flask");
+    let name = Name::new("oci");
+    let dir = sandbox.root().join("layout");
+    let before = engine_state();
+    let out = run_ok(&mut image(&sandbox, &[&name.tag("1"), "--oci", dir.to_str().unwrap()]));
+    assert!(out.contains("OCI image layout"), "{out}");
+    assert_eq!(engine_state().1, before.1, "--oci loads nothing into the engine");
+    let layout = format!("oci:{}:1", dir.display());
+    let inspected = run_ok(Command::new("skopeo").args(["inspect", &layout]));
+    assert!(inspected.contains("\"Architecture\""), "{inspected}");
+    let copied = name.tag("copied");
+    run_ok(Command::new("skopeo").args(["copy", &layout, &format!("docker-daemon:{copied}")]));
+    assert_eq!(inspect(&copied, "{{.Id}}"), reported_id(&out));
+    let (_running, port) = serve(&copied, "/");
+    assert_eq!(get(port, "/").status, 200);
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing_behind() {
+    prepared();
+    let sandbox = Sandbox::example("flask");
+    let name = Name::new("bad");
+    let tag = name.tag("1");
+    let good = run_ok(&mut image(&sandbox, &[&tag]));
+    let good_id = reported_id(&good);
+    let one_line = |err: &str, expected: &str| {
+        assert!(err.contains(expected), "{err}");
+        assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    };
+
+    let before = engine_state();
+    let err = sandbox.fails(&["image", "Not A Name", "--base", BASE], 1);
+    one_line(&err, "is not a valid image name");
+    let err = run_fails_with(image(&sandbox, &[&tag]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
+    one_line(&err, "start Docker");
+    let file = sandbox.write("not-a-layout/keep.txt", "mine");
+    let err = run_fails_with(&mut image(&sandbox, &[&tag, "--oci", file.parent().unwrap().to_str().unwrap()]));
+    one_line(&err, "is not an OCI image layout");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+
+    // A build that fails in its container: its output is shown, the tag stays where it was.
+    sandbox.write("requirements.txt", "warp-test-no-such-package-anywhere==1.0\n");
+    let err = run_fails_with(&mut image(&sandbox, &[&tag]));
+    one_line(&err, "warp build failed in the build container");
+    assert!(err.contains("warp-test-no-such-package-anywhere"), "the build's output is shown:\n{err}");
+    assert_eq!(engine_state(), before, "nothing is left in the engine");
+    assert_eq!(inspect(&tag, "{{.Id}}"), good_id, "the tag did not move");
+}
+
+/// Run and require exit code 1; returns stderr.
+fn run_fails_with(cmd: &mut Command) -> String {
+    crate::util::run_fails(cmd, 1)
+}
