@@ -18,6 +18,12 @@ fn write_error(path: &Path) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Write { path, source }
 }
 
+/// Whether an image layout may be written at `dest`: nothing there, an empty folder, or a
+/// layout to replace. For checking before a long build.
+pub fn check_destination(dest: &Path) -> Result<()> {
+    existing(dest).map(drop)
+}
+
 /// Write `image` as an OCI image layout at `dest`, tagged with `reference`'s tag.
 pub fn write(image: &Image, reference: &Reference, dest: &Path) -> Result<()> {
     let existing = existing(dest)?;
