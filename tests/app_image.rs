@@ -74,10 +74,27 @@ fn reported_id(output: &str) -> String {
     line.split("image ID ").nth(1).unwrap().split(',').next().unwrap().to_string()
 }
 
-/// Every container on the engine, and every image ID: what a failed build must not change.
-pub fn engine_state() -> (BTreeSet<String>, BTreeSet<String>) {
-    let list = |args: &[&str]| docker_out(args).lines().map(str::to_string).collect();
-    (list(&["ps", "-aq", "--no-trunc"]), list(&["images", "-aq", "--no-trunc"]))
+/// Seconds since 1970, as `docker events` takes them.
+fn now() -> String {
+    format!("{:.3}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64())
+}
+
+/// The build containers made for `tag` since `since` (created, whether or not still there).
+fn build_containers_since(tag: &str, since: &str) -> usize {
+    let label = format!("label=dev.warp.image.build={tag}");
+    let until = now();
+    let args = ["events", "--since", since, "--until", &until, "--filter", "type=container", "--filter", "event=create", "--filter", &label];
+    docker_out(&args).lines().count()
+}
+
+/// The build containers for `tag` that exist now.
+fn build_containers_left(tag: &str) -> String {
+    docker_out(&["ps", "-aq", "--filter", &format!("label=dev.warp.image.build={tag}")])
+}
+
+/// The images under `name`, by tag: what a failed build must not change.
+fn images_of(name: &Name) -> BTreeSet<String> {
+    docker_out(&["images", "--no-trunc", "--format", "{{.Tag}} {{.ID}}", &name.0]).lines().map(str::to_string).collect()
 }
 
 /// Run `image` as UID 123456 in group 0 with port 8080 published on loopback, and wait
@@ -172,19 +189,18 @@ fn the_flask_example_is_an_image_that_runs_as_any_uid_and_rebuilds_from_its_cach
     let (running, port) = serve(&tag, "/");
     let page = get(port, "/");
     assert_eq!(page.status, 200, "{}", page.text());
-    assert!(page.text().contains("world"), "{}", page.text());
+    assert!(page.text().contains("Hello, Flask!"), "{}", page.text());
     assert!(get(port, "/api/status").text().contains("\"ok\""));
     let user = docker_out(&["exec", &running.0, "id", "-u"]);
     assert_eq!(user, "123456");
     stops_on_sigterm(&running);
 
     // The same source again: the same image, and no container ran.
-    let before = engine_state().0;
+    let since = now();
     let again = run_ok(&mut image(&sandbox, &[&tag, "--ca-cert", ca]));
     assert_eq!(reported_id(&again), id, "{again}");
     assert!(again.contains("dependencies cached"), "{again}");
-    assert!(!again.contains("build:") && !again.contains("build (dependencies cached)"), "no container runs:\n{again}");
-    assert_eq!(engine_state().0, before);
+    assert_eq!(build_containers_since(&tag, &since), 0, "no container runs:\n{again}");
 
     // A change to the code only: the dependency layer is reused as it was, no install runs.
     let code = std::fs::read_to_string(sandbox.app().join("app.py")).unwrap().replace("status=\"ok\"", "status=\"changed\"");
@@ -219,8 +235,13 @@ fn the_django_example_serves_its_static_files_from_the_image() {
     let name = Name::new("django");
     let tag = name.tag("1");
     run_ok(&mut image(&sandbox, &[&tag]));
-    let (running, port) = serve(&tag, "/");
-    assert_eq!(get(port, "/").status, 200);
+    let (running, port) = serve(&tag, "/admin/login/");
+    // The arbitrary UID writes the app's database into the source folder, as group 0 may.
+    let migrated = docker_out(&["exec", &running.0, "warp", "migrate"]);
+    assert!(migrated.contains("OK"), "{migrated}");
+    let page = get(port, "/");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Hello from the database"), "{}", page.text());
     let css = get(port, "/static/admin/css/base.css");
     assert_eq!(css.status, 200);
     assert!(css.header("content-type").is_some_and(|t| t.starts_with("text/css")), "{:?}", css.headers);
@@ -228,9 +249,12 @@ fn the_django_example_serves_its_static_files_from_the_image() {
 
     // collectstatic runs again on a code change, on the cached dependencies.
     sandbox.write("static/css/extra.css", "body { color: red }\n");
+    let since = now();
     let rebuilt = run_ok(&mut image(&sandbox, &[&name.tag("2")]));
     assert!(rebuilt.contains("build (dependencies cached)"), "{rebuilt}");
-    let (_running, port) = serve(&name.tag("2"), "/");
+    assert_eq!(build_containers_since(&name.tag("2"), &since), 1, "one container ran collectstatic:\n{rebuilt}");
+    assert_eq!(build_containers_left(&name.tag("2")), "", "and was removed");
+    let (_running, port) = serve(&name.tag("2"), "/static/css/extra.css");
     assert_eq!(get(port, "/static/css/extra.css").text(), "body { color: red }\n");
 }
 
@@ -242,10 +266,9 @@ fn an_oci_layout_validates_and_skopeo_copies_it_into_the_engine() {
     let sandbox = Sandbox::example("flask");
     let name = Name::new("oci");
     let dir = sandbox.root().join("layout");
-    let before = engine_state();
     let out = run_ok(&mut image(&sandbox, &[&name.tag("1"), "--oci", dir.to_str().unwrap()]));
     assert!(out.contains("OCI image layout"), "{out}");
-    assert_eq!(engine_state().1, before.1, "--oci loads nothing into the engine");
+    assert_eq!(docker_out(&["images", "-q", &name.0]), "", "--oci loads nothing into the engine");
     let layout = format!("oci:{}:1", dir.display());
     let inspected = run_ok(Command::new("skopeo").args(["inspect", &layout]));
     assert!(inspected.contains("\"Architecture\""), "{inspected}");
@@ -269,8 +292,8 @@ fn bad_input_is_one_line_and_leaves_nothing_behind() {
         assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
     };
 
-    let before = engine_state();
-    let err = sandbox.fails(&["image", "Not A Name", "--base", BASE], 1);
+    let before = images_of(&name);
+    let err = sandbox.fails(&["image", "Not A Name", "--base", BASE], 2);
     one_line(&err, "is not a valid image name");
     let err = run_fails_with(image(&sandbox, &[&tag]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
     one_line(&err, "start Docker");
@@ -281,10 +304,13 @@ fn bad_input_is_one_line_and_leaves_nothing_behind() {
 
     // A build that fails in its container: its output is shown, the tag stays where it was.
     sandbox.write("requirements.txt", "warp-test-no-such-package-anywhere==1.0\n");
+    let since = now();
     let err = run_fails_with(&mut image(&sandbox, &[&tag]));
     one_line(&err, "warp build failed in the build container");
     assert!(err.contains("warp-test-no-such-package-anywhere"), "the build's output is shown:\n{err}");
-    assert_eq!(engine_state(), before, "nothing is left in the engine");
+    assert_eq!(build_containers_since(&tag, &since), 1, "the build ran in a container");
+    assert_eq!(build_containers_left(&tag), "", "the build container is removed");
+    assert_eq!(images_of(&name), before, "no image is added or moved");
     assert_eq!(inspect(&tag, "{{.Id}}"), good_id, "the tag did not move");
 }
 

@@ -101,7 +101,8 @@ pub struct ProbeArgs {
   docker run -p 8080:8080 myapp:1.0")]
 pub struct ImageArgs {
     /// The image's name and tag: NAME[:TAG], e.g. myapp:1.0 or registry.example.com/team/myapp.
-    pub name: String,
+    #[arg(value_parser = reference)]
+    pub name: warp::image::Reference,
     /// The app's source folder [default: the current folder].
     pub src: Option<PathBuf>,
     /// The builder and base images.
@@ -128,6 +129,11 @@ pub struct ImageArgs {
     /// Credentials for --push [default: what `docker login` stored in ~/.docker/config.json].
     #[arg(long, value_name = "USER:PASSWORD", requires = "push")]
     pub registry_auth: Option<String>,
+}
+
+/// An image's `NAME[:TAG]`.
+fn reference(text: &str) -> Result<warp::image::Reference, String> {
+    warp::image::Reference::parse(text).map_err(|err| err.to_string())
 }
 
 /// `KEY=VALUE` with a variable's name for KEY.

@@ -8,7 +8,7 @@ use warp::image::engine::Engine;
 use warp::image::make::{self, Request};
 use warp::image::target::registry::{self, Progress};
 use warp::image::target::{engine as engine_target, layout as oci_layout};
-use warp::image::{Epoch, Reference};
+use warp::image::Epoch;
 use warp::layout::Layout;
 use warp::report::step;
 use warp::settings::{self, ConfigFile, Id, Scope, Sources};
@@ -19,7 +19,7 @@ use crate::ui;
 pub fn run(args: ImageArgs) -> Result<()> {
     let started = Instant::now();
     // Everything the user typed is checked before anything is built.
-    let reference = Reference::parse(&args.name)?;
+    let reference = args.name;
     let epoch = Epoch::from_env()?;
     let layout = Layout::discover(args.src.as_deref())?;
     let config = ConfigFile::load(&layout.src, layout.legacy_dir())?;
@@ -38,6 +38,7 @@ pub fn run(args: ImageArgs) -> Result<()> {
     build_env.extend(args.env);
     let request = Request {
         layout: &layout,
+        name: reference.to_string(),
         builder: settings.text(Id::BuilderImage).map(str::to_owned),
         base: settings.text(Id::BaseImage).unwrap_or(warp::image::builder::DEFAULT_BASE).to_owned(),
         build_env,

@@ -29,6 +29,8 @@ pub struct Spec<'a> {
     pub env: &'a [String],
     /// The working folder.
     pub working_dir: &'a str,
+    /// Labels that say what the container is for (`docker ps --filter label=...`).
+    pub labels: &'a [(&'a str, &'a str)],
 }
 
 /// A container made on an engine, removed (with whatever it wrote) when dropped.
@@ -46,6 +48,7 @@ impl Engine {
             cmd: Some(spec.cmd.to_vec()),
             env: Some(spec.env.to_vec()),
             working_dir: Some(spec.working_dir.to_string()),
+            labels: Some(spec.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
             // Its output is read through the logs, which keep what came before the reader.
             attach_stdout: Some(false),
             attach_stderr: Some(false),

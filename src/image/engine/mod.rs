@@ -49,7 +49,7 @@ const FAILED_BUILD_LINES: usize = 20;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No engine answers where `DOCKER_HOST` (or the default) points.
-    #[error("no container engine answers at {host}: start Docker (e.g. `systemctl start docker`) or point DOCKER_HOST at a running one, or write the image with --oci DIR instead")]
+    #[error("no container engine answers at {host}: start Docker (e.g. `systemctl start docker`) or point DOCKER_HOST at a running one (the build runs in a container, also for --oci)")]
     Unreachable {
         /// The address tried.
         host: String,

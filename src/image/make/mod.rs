@@ -34,6 +34,8 @@ use super::{Config, Epoch, History, Image, Reference, APP_ROOT, APP_SRC, GID, UI
 use crate::layout::Layout;
 use crate::report::{step, Reporter};
 
+/// The label of a build container, whose value is the name of the image it builds.
+pub const BUILD_LABEL: &str = "dev.warp.image.build";
 /// Where the build container finds the CA bundle it is given.
 const CA_IN_CONTAINER: &str = "/tmp/warp-build-ca.pem";
 /// Where the build container keeps installer caches: outside [`APP_ROOT`], so out of every
@@ -44,6 +46,8 @@ const CACHE_IN_CONTAINER: &str = "/tmp/warp-build-cache";
 pub struct Request<'a> {
     /// The app.
     pub layout: &'a Layout,
+    /// The name the image is for: its build container's [`BUILD_LABEL`].
+    pub name: String,
     /// The builder image, when one is named; else warp's own for `base`.
     pub builder: Option<String>,
     /// The image the app image starts from, and warp's builder is made from.
@@ -231,7 +235,8 @@ fn build_in_container(
     let cache = Cache::new(&request.layout.cache);
     let env = container_env(request);
     let cmd = ["warp".to_string(), "build".to_string()];
-    let spec = engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC };
+    let labels = [(BUILD_LABEL, request.name.as_str())];
+    let spec = engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC, labels: &labels };
     let what = if cached.is_some() { "build (dependencies cached)" } else { "build" };
     let (container, code) = step(reporter, what, || {
         let container = engine.create_container(&spec)?;
