@@ -96,7 +96,7 @@ fn an_app_image_over_the_base_loads_through_the_api_and_runs() {
     std::fs::write(src.join("hello.txt"), "hello from the app layer\n").unwrap();
     let excludes = warp::image::exclude::Excludes::for_source(&src).unwrap();
     let epoch = Epoch::parse(Some("1700000000")).unwrap();
-    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App };
+    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App, parents: &[] };
     let (app_layer, _) = layer::write_blob(&spec, &dir.path().join("blobs")).unwrap();
     let history = |by: &str| History { created: epoch.rfc3339(), created_by: by.into(), ..Default::default() };
     let image = Image::new(&Config::for_app(epoch), &[base_layer, app_layer], &[history("the base"), history("the app")]);

@@ -36,7 +36,7 @@ fn app(root: &Path) {
 fn image(src: &Path, blobs: &Path) -> Image {
     let excludes = Excludes::for_source(src).unwrap();
     let epoch = Epoch::parse(Some("1700000000")).unwrap();
-    let spec = Spec { folder: src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App };
+    let spec = Spec { folder: src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App, parents: &[] };
     let (layer, skipped) = layer::write_blob(&spec, blobs).unwrap();
     assert!(skipped.is_empty(), "{skipped:?}");
     let history = History { created: epoch.rfc3339(), created_by: "warp image: the app's source".into(), ..Default::default() };

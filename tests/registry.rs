@@ -185,7 +185,7 @@ fn app_layer(dir: &Path, content: &str) -> (Layer, Epoch) {
     std::fs::write(src.join("hello.txt"), content).unwrap();
     let excludes = Excludes::for_source(&src).unwrap();
     let epoch = Epoch::parse(Some("1700000000")).unwrap();
-    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App };
+    let spec = Spec { folder: &src, destination: "/opt/app-root/src", excludes: &excludes, epoch, owner: Owner::App, parents: &[] };
     let (layer, _) = layer::write_blob(&spec, &dir.join("blobs")).unwrap();
     (layer, epoch)
 }

@@ -50,6 +50,10 @@ pub struct Spec<'a> {
     pub epoch: Epoch,
     /// Who owns the entries.
     pub owner: Owner,
+    /// The folders above the destination, top first, with their owners: written before it,
+    /// because an engine unpacking a layer makes a folder the layer lacks anew (root's, mode
+    /// 0755), and that folder then hides the lower layer's owner and mode.
+    pub parents: &'a [(&'a str, Owner)],
 }
 
 /// Who owns a layer's entries.
@@ -106,6 +110,10 @@ pub fn write<W: Write>(spec: &Spec, out: W) -> Result<(W, Written)> {
     let (entries, skipped) = collect(spec)?;
 
     let mut tar = tar::Builder::new(Compressing::new(out));
+    for (parent, owner) in spec.parents {
+        let name = destination_prefix(parent)?;
+        append_parent(&mut tar, &name, *owner, spec.epoch).map_err(|source| Error::Layer { path: name.clone(), source })?;
+    }
     let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for (rel, meta) in &entries {
         let name = prefix.join(rel);
@@ -285,6 +293,24 @@ fn collect(spec: &Spec) -> Result<(BTreeMap<PathBuf, Metadata>, Vec<Skipped>)> {
     Ok((entries, skipped))
 }
 
+/// A folder above the destination, as `owner` has its folders.
+fn append_parent<W: Write>(tar: &mut tar::Builder<W>, name: &Path, owner: Owner, epoch: Epoch) -> io::Result<()> {
+    let mut header = Header::new_gnu();
+    let (uid, gid, mode) = match owner {
+        Owner::App => (UID, GID, 0o775),
+        Owner::Root => (0, 0, 0o755),
+    };
+    header.set_entry_type(EntryType::Directory);
+    header.set_uid(uid);
+    header.set_gid(gid);
+    header.set_mode(mode);
+    header.set_mtime(epoch.seconds());
+    header.set_size(0);
+    let mut dir_name = name.as_os_str().to_os_string();
+    dir_name.push("/");
+    tar.append_data(&mut header, Path::new(&dir_name), io::empty())
+}
+
 /// Add one entry; `name` is its path in the image.
 fn append<W: Write>(
     tar: &mut tar::Builder<W>,
@@ -381,7 +407,7 @@ mod tests {
     }
 
     fn spec<'a>(folder: &'a Path, excludes: &'a Excludes) -> Spec<'a> {
-        Spec { folder, destination: "/opt/app-root/src", excludes, epoch: Epoch::parse(None).unwrap(), owner: Owner::App }
+        Spec { folder, destination: "/opt/app-root/src", excludes, epoch: Epoch::parse(None).unwrap(), owner: Owner::App, parents: &[] }
     }
 
     fn layer_bytes(spec: &Spec) -> (Vec<u8>, Written) {
@@ -647,5 +673,26 @@ mod tests {
         let missing = dir.path().join("missing");
         let err = write(&spec(&missing, &excludes), Vec::new()).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn parents_come_first_with_their_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.py"), "x").unwrap();
+        let excludes = Excludes::new();
+        let parents = [("/opt", Owner::Root), ("/opt/app-root", Owner::App)];
+        let (gzipped, _) = layer_bytes(&Spec { parents: &parents, ..spec(dir.path(), &excludes) });
+        let mut tar = tar::Archive::new(GzDecoder::new(gzipped.as_slice()));
+        let heads: Vec<(String, u64, u32)> = tar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path().unwrap().to_string_lossy().into_owned(), e.header().uid().unwrap(), e.header().mode().unwrap())
+            })
+            .collect();
+        assert_eq!(heads[0], ("opt/".to_string(), 0, 0o755));
+        assert_eq!(heads[1], ("opt/app-root/".to_string(), UID, 0o775));
+        assert_eq!(heads[2].0, "opt/app-root/src/");
     }
 }

@@ -36,6 +36,10 @@ use crate::report::{step, Reporter};
 
 /// The label of a build container, whose value is the name of the image it builds.
 pub const BUILD_LABEL: &str = "dev.warp.image.build";
+/// The label of a build container whose value is the pid of the warp that made it.
+pub const OWNER_LABEL: &str = "dev.warp.image.build.pid";
+/// The folder above [`APP_ROOT`] and [`WARP_DIR`], as bases have it.
+const OPT: &[(&str, Owner)] = &[("/opt", Owner::Root)];
 /// Where the build container finds the CA bundle it is given.
 const CA_IN_CONTAINER: &str = "/tmp/warp-build-ca.pem";
 /// Where the build container keeps installer caches: outside [`APP_ROOT`], so out of every
@@ -183,7 +187,13 @@ fn base_exists(engine: &Engine, base: &str) -> bool {
 /// cached by their digests.
 fn warp_layer(cache: &Cache, scratch: &tempfile::TempDir, epoch: Epoch) -> Result<(Layer, bool)> {
     let inputs = Inputs::of_this_warp(Path::new(""))?;
-    let parts = [cache.file_digest(&inputs.warp)?.to_string(), cache.file_digest(&inputs.server_module)?.to_string(), epoch.rfc3339()];
+    // Bumped, like the dependency key's, when the layer is cut differently.
+    let parts = [
+        "warp-image-warp/2".to_string(),
+        cache.file_digest(&inputs.warp)?.to_string(),
+        cache.file_digest(&inputs.server_module)?.to_string(),
+        epoch.rfc3339(),
+    ];
     let key = super::Digest::of(parts.join("\0").as_bytes());
     if let Some(layer) = cache.layer(cache::Kind::Warp, &key) {
         return Ok((layer, true));
@@ -192,7 +202,7 @@ fn warp_layer(cache: &Cache, scratch: &tempfile::TempDir, epoch: Epoch) -> Resul
     staging::link_or_copy(&inputs.warp, &folder.join("bin").join("warp"))?;
     staging::link_or_copy(&inputs.server_module, &folder.join("lib").join("libwarp_server.so"))?;
     let excludes = Excludes::new();
-    let spec = Spec { folder: &folder, destination: WARP_DIR, excludes: &excludes, epoch, owner: Owner::Root };
+    let spec = Spec { folder: &folder, destination: WARP_DIR, excludes: &excludes, epoch, owner: Owner::Root, parents: OPT };
     let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
     cache.remember(cache::Kind::Warp, &key, &layer)?;
     Ok((layer, false))
@@ -208,7 +218,7 @@ fn source_excludes(layout: &Layout, patterns: &[String]) -> Result<Excludes> {
 }
 
 fn source_spec<'a>(folder: &'a Path, excludes: &'a Excludes, epoch: Epoch) -> Spec<'a> {
-    Spec { folder, destination: APP_SRC, excludes, epoch, owner: Owner::App }
+    Spec { folder, destination: APP_SRC, excludes, epoch, owner: Owner::App, parents: &[("/opt", Owner::Root), (APP_ROOT, Owner::App)] }
 }
 
 /// Whether `warp build` changes the source after installing the dependencies: a `build`
@@ -235,8 +245,10 @@ fn build_in_container(
     let cache = Cache::new(&request.layout.cache);
     let env = container_env(request);
     let cmd = ["warp".to_string(), "build".to_string()];
-    let labels = [(BUILD_LABEL, request.name.as_str())];
-    let spec = engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC, labels: &labels };
+    let pid = std::process::id().to_string();
+    let labels = [(BUILD_LABEL, request.name.as_str()), (OWNER_LABEL, pid.as_str())];
+    let spec =
+        engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC, labels: &labels };
     let what = if cached.is_some() { "build (dependencies cached)" } else { "build" };
     let (container, code) = step(reporter, what, || {
         let container = engine.create_container(&spec)?;
@@ -264,7 +276,14 @@ fn build_in_container(
                 let root = staging::download(&container, APP_ROOT, scratch.path(), &out)?;
                 let mut venv_excludes = Excludes::new();
                 venv_excludes.add_patterns(Path::new("warp"), "src\n.cache\n")?;
-                let spec = Spec { folder: &root, destination: APP_ROOT, excludes: &venv_excludes, epoch: request.epoch, owner: Owner::App };
+                let spec = Spec {
+                    folder: &root,
+                    destination: APP_ROOT,
+                    excludes: &venv_excludes,
+                    epoch: request.epoch,
+                    owner: Owner::App,
+                    parents: OPT,
+                };
                 let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
                 (layer, root.join("src"))
             }
