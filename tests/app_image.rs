@@ -6,8 +6,11 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use crate::base_image::{base_image, engine, TAG as BASE};
 use crate::rawhttp::{exchange, Response};
@@ -83,7 +86,8 @@ fn now() -> String {
 fn build_containers_since(tag: &str, since: &str) -> usize {
     let label = format!("label=dev.warp.image.build={tag}");
     let until = now();
-    let args = ["events", "--since", since, "--until", &until, "--filter", "type=container", "--filter", "event=create", "--filter", &label];
+    let args =
+        ["events", "--since", since, "--until", &until, "--filter", "type=container", "--filter", "event=create", "--filter", &label];
     docker_out(&args).lines().count()
 }
 
@@ -193,6 +197,16 @@ fn the_flask_example_is_an_image_that_runs_as_any_uid_and_rebuilds_from_its_cach
     assert!(get(port, "/api/status").text().contains("\"ok\""));
     let user = docker_out(&["exec", &running.0, "id", "-u"]);
     assert_eq!(user, "123456");
+    // Every layer carries the folders above its own, so none hides another's owner.
+    let owners =
+        docker_out(&["exec", &running.0, "stat", "-c", "%u:%g %A %n", "/opt", "/opt/app-root", "/opt/app-root/src", "/opt/warp/bin/warp"]);
+    let expected = [
+        "0:0 drwxr-xr-x /opt",
+        "1001:0 drwxrwxr-x /opt/app-root",
+        "1001:0 drwxrwxr-x /opt/app-root/src",
+        "0:0 -rwxr-xr-x /opt/warp/bin/warp",
+    ];
+    assert_eq!(owners.lines().collect::<Vec<_>>(), expected);
     stops_on_sigterm(&running);
 
     // The same source again: the same image, and no container ran.
@@ -317,4 +331,38 @@ fn bad_input_is_one_line_and_leaves_nothing_behind() {
 /// Run and require exit code 1; returns stderr.
 fn run_fails_with(cmd: &mut Command) -> String {
     crate::util::run_fails(cmd, 1)
+}
+
+#[test]
+fn an_interrupted_build_leaves_no_container_or_scratch_behind() {
+    prepared();
+    let sandbox = Sandbox::example("flask");
+    // A build that waits in its pre-build hook until it is interrupted.
+    let hook = sandbox.write_exec(".warp/action_hooks/pre-build", "#!/bin/sh\nsleep 120\n");
+    let name = Name::new("interrupted");
+    let tag = name.tag("1");
+    let mut child = image(&sandbox, &[&tag]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while build_containers_left(&tag).is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "warp image ended before its build started");
+        assert!(Instant::now() < deadline, "no build container appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id();
+    kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("the build container was removed"), "{err}");
+    assert_eq!(build_containers_left(&tag), "", "no build container is left");
+
+    // The next build removes the scratch folder the interrupted one could not.
+    let scratch = |pid: u32| {
+        let cache = crate::util::shared_cache().join("image");
+        std::fs::read_dir(cache).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(&format!(".build-{pid}-")))
+    };
+    assert!(scratch(pid), "the killed build's scratch folder is there");
+    std::fs::remove_file(hook).unwrap();
+    run_ok(&mut image(&sandbox, &[&tag]));
+    assert!(!scratch(pid), "and is removed by the next build");
 }

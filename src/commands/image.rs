@@ -2,6 +2,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use warp::appenv::AppEnv;
 use warp::env_vars;
 use warp::image::engine::Engine;
@@ -51,6 +53,7 @@ pub fn run(args: ImageArgs) -> Result<()> {
     };
 
     let engine = Engine::connect()?;
+    remove_build_containers_on_signal()?;
     let reporter = ui::reporter();
     let made = make::make(&engine, &request, reporter.as_ref())?;
     let image = &made.image;
@@ -90,6 +93,25 @@ pub fn run(args: ImageArgs) -> Result<()> {
         image.layers().len(),
         make::bytes(size)
     ));
+    Ok(())
+}
+
+/// On SIGINT or SIGTERM, remove this process's build containers, then end as the signal
+/// ends a process: the engine runs them, not warp, so they would outlive it.
+fn remove_build_containers_on_signal() -> Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let removed =
+                Engine::connect().and_then(|engine| engine.remove_containers_labelled(make::OWNER_LABEL, &std::process::id().to_string()));
+            match removed {
+                Ok(0) => eprintln!("warp: interrupted"),
+                Ok(_) => eprintln!("warp: interrupted: the build container was removed"),
+                Err(err) => eprintln!("warp: interrupted, and the build container could not be removed: {err}"),
+            }
+            std::process::exit(128 + signal);
+        }
+    });
     Ok(())
 }
 

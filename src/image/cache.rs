@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::layer::Layer;
 use super::{Digest, Error, Result};
 
+/// The start of a scratch folder's name; the pid of the process that made it follows.
+const SCRATCH: &str = ".build-";
+
 /// The image cache inside warp's cache folder.
 pub struct Cache {
     root: PathBuf,
@@ -60,10 +63,27 @@ impl Cache {
 
     /// A folder for one build's temporary files, removed when dropped. It is inside the
     /// cache so that what is moved from it into the cache is a rename on one file system.
+    /// Its name holds this process's pid, so that the folders of builds that were killed
+    /// (and so never dropped theirs) are found and removed here.
     pub fn scratch(&self) -> Result<tempfile::TempDir> {
         let write_error = |source| Error::Write { path: self.root.clone(), source };
         std::fs::create_dir_all(&self.root).map_err(write_error)?;
-        tempfile::Builder::new().prefix(".build-").tempdir_in(&self.root).map_err(write_error)
+        self.remove_abandoned_scratch();
+        tempfile::Builder::new().prefix(&format!("{SCRATCH}{}-", std::process::id())).tempdir_in(&self.root).map_err(write_error)
+    }
+
+    /// Remove the scratch folders of processes that are gone.
+    fn remove_abandoned_scratch(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix(SCRATCH).and_then(|rest| rest.split('-').next()).and_then(|pid| pid.parse::<i32>().ok());
+            let gone =
+                pid.is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH));
+            if gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     /// The layer recorded for `key`, when its blob is still there.

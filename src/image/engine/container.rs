@@ -2,15 +2,17 @@
 //! their output passed on line by line, read back, and removed.
 //!
 //! A [`Container`] removes itself when dropped, so a build that fails at any step (or whose
-//! caller returns early) leaves no container behind.
+//! caller returns early) leaves no container behind; one whose process is ended by a signal
+//! finds its containers by their labels ([`Engine::remove_containers_labelled`]).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, LogsOptions, RemoveContainerOptions, UploadToContainerOptions,
-    WaitContainerOptions,
+    CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
+    UploadToContainerOptions, WaitContainerOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -61,6 +63,30 @@ impl Engine {
             .map_err(|source| request_error("create a container of", spec.image, source))?;
         Ok(Container { engine: self, id: created.id })
     }
+}
+
+impl Engine {
+    /// Remove every container (running or not) whose label `key` is `value`; returns how
+    /// many there were. For cleaning up after a build that was interrupted.
+    pub fn remove_containers_labelled(&self, key: &str, value: &str) -> Result<usize> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        let found = self
+            .runtime
+            .block_on(self.docker.list_containers(Some(options)))
+            .map_err(|source| request_error("list the containers labelled", value, source))?;
+        let ids: Vec<String> = found.into_iter().filter_map(|c| c.id).collect();
+        for id in &ids {
+            remove(self, id);
+        }
+        Ok(ids.len())
+    }
+}
+
+/// Remove a container whatever its state, with its anonymous volumes.
+fn remove(engine: &Engine, id: &str) {
+    let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+    let _ = engine.runtime.block_on(engine.docker.remove_container(id, Some(options)));
 }
 
 impl Container<'_> {
@@ -131,8 +157,7 @@ impl Container<'_> {
 
 impl Drop for Container<'_> {
     fn drop(&mut self) {
-        let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
-        let _ = self.engine.runtime.block_on(self.engine.docker.remove_container(&self.id, Some(options)));
+        remove(self.engine, &self.id);
     }
 }
 
