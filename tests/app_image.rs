@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 
 use crate::base_image::{base_image, engine, TAG as BASE};
 use crate::rawhttp::{exchange, Response};
+use crate::registry::{Registry, Setup, PASSWORD, USER};
 use crate::util::{require, run_ok, Sandbox};
 
 /// A name no other test or run uses; the images under it are removed when the test ends.
@@ -365,4 +366,36 @@ fn an_interrupted_build_leaves_no_container_or_scratch_behind() {
     std::fs::remove_file(hook).unwrap();
     run_ok(&mut image(&sandbox, &[&tag]));
     assert!(!scratch(pid), "and is removed by the next build");
+}
+
+#[test]
+fn push_sends_the_image_to_its_registry_and_it_pulls_back() {
+    prepared();
+    let sandbox = Sandbox::example("flask");
+    let open = Registry::start(Setup::default());
+    let name = format!("{}/warp-test-pushed-{}", open.host(), std::process::id());
+    let tag = format!("{name}:1");
+    let pulled = Name(name.clone());
+    let out = run_ok(&mut image(&sandbox, &[&tag, "--push"]));
+    assert!(out.contains(&format!("push to {}", open.host())), "{out}");
+    assert_eq!(docker_out(&["images", "-q", &name]), "", "--push loads nothing into the engine");
+    docker_out(&["pull", &tag]);
+    assert_eq!(inspect(&tag, "{{.Id}}"), reported_id(&out));
+    let (_running, port) = serve(&tag, "/");
+    assert_eq!(get(port, "/").status, 200);
+    let again = run_ok(&mut image(&sandbox, &[&tag, "--push"]));
+    assert!(again.contains("0 blobs sent"), "{again}");
+    drop(pulled);
+
+    // A registry that wants a login: refused in one line without one, the tag not made;
+    // accepted with --registry-auth.
+    let guarded = Registry::start(Setup { htpasswd: true, ..Setup::default() });
+    let tag = format!("{}/app:1", guarded.host());
+    let err = run_fails_with(&mut image(&sandbox, &[&tag, "--push"]));
+    assert!(err.contains("authentication required") && err.contains("--registry-auth"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert!(guarded.tags("app").is_empty());
+    let auth = format!("{USER}:{PASSWORD}");
+    run_ok(&mut image(&sandbox, &[&tag, "--push", "--registry-auth", &auth]));
+    assert_eq!(guarded.tags("app"), ["1"]);
 }

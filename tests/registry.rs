@@ -23,8 +23,8 @@ use crate::rawhttp;
 use crate::util::{require, run_ok};
 
 /// The user and password of the registries that ask for them.
-const USER: &str = "pusher";
-const PASSWORD: &str = "s3cret:with-colon";
+pub const USER: &str = "pusher";
+pub const PASSWORD: &str = "s3cret:with-colon";
 /// Who the test token server says it is, and the registry it makes tokens for.
 const TOKEN_ISSUER: &str = "warp-test-issuer";
 const TOKEN_SERVICE: &str = "warp-test-registry";
@@ -35,7 +35,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A docker-registry on a free loopback port, with its storage and config in a temporary
 /// folder; stopped and removed when dropped.
-struct Registry {
+pub struct Registry {
     child: Child,
     ip: String,
     port: u16,
@@ -44,19 +44,19 @@ struct Registry {
 
 /// How a test registry is set up.
 #[derive(Default)]
-struct Setup {
+pub struct Setup {
     /// Ask for this user and password (htpasswd, bcrypt).
-    htpasswd: bool,
+    pub htpasswd: bool,
     /// Serve HTTPS with this certificate and key.
-    tls: Option<(PathBuf, PathBuf)>,
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Ask for tokens from this realm, signed by this CA.
-    token: Option<(String, PathBuf)>,
+    pub token: Option<(String, PathBuf)>,
     /// Listen on this address [default: 127.0.0.1].
-    ip: Option<String>,
+    pub ip: Option<String>,
 }
 
 impl Registry {
-    fn start(setup: Setup) -> Registry {
+    pub fn start(setup: Setup) -> Registry {
         let have = Command::new("docker-registry").arg("--version").output().is_ok_and(|o| o.status.success());
         require(have, "docker-registry (apt-get install docker-registry)");
         let dir = tempfile::Builder::new().prefix("warp-test-registry-").tempdir().unwrap();
@@ -120,7 +120,7 @@ impl Registry {
     }
 
     /// `127.0.0.1:PORT`.
-    fn host(&self) -> String {
+    pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -137,7 +137,7 @@ impl Registry {
     }
 
     /// The tags of `repository` (none when the registry does not know it).
-    fn tags(&self, repository: &str) -> Vec<String> {
+    pub fn tags(&self, repository: &str) -> Vec<String> {
         let answer = self.get(&format!("/v2/{repository}/tags/list"));
         if answer.status == 404 {
             return Vec::new();
