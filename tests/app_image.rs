@@ -312,6 +312,8 @@ fn bad_input_is_one_line_and_leaves_nothing_behind() {
     one_line(&err, "is not a valid image name");
     let err = run_fails_with(image(&sandbox, &[&tag]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
     one_line(&err, "start Docker");
+    let mut missing_base = sandbox.warp(&["image", &tag, "--base", "warp-test-no-such-base:1"]);
+    one_line(&run_fails_with(&mut missing_base), "the base image warp-test-no-such-base:1 is not in the engine and cannot be pulled");
     let file = sandbox.write("not-a-layout/keep.txt", "mine");
     let err = run_fails_with(&mut image(&sandbox, &[&tag, "--oci", file.parent().unwrap().to_str().unwrap()]));
     one_line(&err, "is not an OCI image layout");

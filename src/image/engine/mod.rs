@@ -318,6 +318,23 @@ impl Engine {
         }
     }
 
+    /// Pull `image` (`name:tag`) from its registry as `docker pull` does, each line of
+    /// progress going to `on_line`.
+    pub fn pull(&self, image: &str, on_line: &mut dyn FnMut(&str)) -> Result<ImageInfo> {
+        let options = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
+        self.runtime.block_on(async {
+            let mut progress = self.docker.create_image(Some(options), None, None);
+            while let Some(item) = progress.next().await {
+                let info = item.map_err(|source| request_error("pull", image, source))?;
+                if let Some(line) = info.status.as_deref().filter(|line| !line.is_empty()) {
+                    on_line(&format!("{}{line}", info.id.map(|id| format!("{id}: ")).unwrap_or_default()));
+                }
+            }
+            Ok(())
+        })?;
+        self.inspect(image)?.ok_or_else(|| Error::Missing(image.to_string()))
+    }
+
     /// Import the root filesystem tar at `rootfs` as a one-layer image named `reference`
     /// (`POST /images/create?fromSrc=-`), with Dockerfile-style `changes` to its config such
     /// as `ENV PATH=...` or `CMD ["python3"]`.

@@ -97,6 +97,7 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
         Ok((info, what))
     })?;
     let base = step(reporter, &format!("base image {}", request.base), || {
+        pull_if_missing(engine, &request.base, reporter)?;
         let base = Base::config(engine, &request.base, &layout.cache)?;
         let layers = base.layers(engine, &layout.cache)?;
         let what = format!("{} layers ({})", layers.len(), short(&base.id));
@@ -167,20 +168,22 @@ fn ensure_builder(engine: &Engine, request: &Request, cache: &Cache, reporter: &
     if inputs.uv.is_none() {
         inputs.uv = Some(crate::build::uv::fetch_for(layout, reporter)?);
     }
+    pull_if_missing(engine, &request.base, reporter)?;
     let tag = builder::default_tag(&request.base, &inputs, cache)?;
     let reference = Reference::parse(&tag)?;
-    let built = builder::ensure(engine, &reference, &request.base, &inputs, &mut |line| reporter.detail(line));
-    built.map_err(|err| match err {
-        builder::Error::Engine(engine::Error::Request { action: "build", .. }) if !base_exists(engine, &request.base) => anyhow::anyhow!(
-            "the base image {} is not in the engine and cannot be pulled: pull or import it first, or name another with --base",
-            request.base
-        ),
-        other => other.into(),
-    })
+    Ok(builder::ensure(engine, &reference, &request.base, &inputs, &mut |line| reporter.detail(line))?)
 }
 
-fn base_exists(engine: &Engine, base: &str) -> bool {
-    engine.exists(base).unwrap_or(true)
+/// The base image from the engine, pulled first when the engine lacks it.
+fn pull_if_missing(engine: &Engine, base: &str, reporter: &dyn Reporter) -> Result<()> {
+    if engine.exists(base)? {
+        return Ok(());
+    }
+    engine.pull(base, &mut |line| reporter.detail(line)).map_err(|err| {
+        let cause = std::error::Error::source(&err).map(|cause| cause.to_string()).unwrap_or_else(|| err.to_string());
+        anyhow::anyhow!("the base image {base} is not in the engine and cannot be pulled ({cause}): pull or import it, or name another with --base")
+    })?;
+    Ok(())
 }
 
 /// warp's own layer: its executable and server module in [`WARP_DIR`], owned by root,
