@@ -89,8 +89,8 @@ pub struct ProbeArgs {
 /// group 0. It is loaded into the engine, unless --push or --oci says where it goes instead.
 ///
 /// The build gets the host's package index settings (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
-/// UV_INDEX_URL, UV_DEFAULT_INDEX, UV_EXTRA_INDEX_URL) and CA bundle; none of them is kept in
-/// the image. .dockerignore and .warpignore leave files out; .git and .venv never go in.
+/// PIP_TRUSTED_HOST, UV_INDEX_URL, UV_DEFAULT_INDEX, UV_EXTRA_INDEX_URL) and CA bundle; none
+/// of them is kept in the image. .dockerignore and .warpignore leave files out; .git and .venv never go in.
 #[derive(Args)]
 #[command(after_help = "Examples:
   warp image myapp                            myapp:latest from the current folder
@@ -98,7 +98,9 @@ pub struct ProbeArgs {
   warp image myapp:1.0 --base debian-python:bookworm
   warp image registry.example.com/team/myapp:1.0 --push
   warp image myapp:1.0 --oci out/myapp        an OCI image layout for skopeo, podman, crane
-  docker run -p 8080:8080 myapp:1.0")]
+  warp image myapp:1.0 --no-cache             install the dependencies again
+
+Then run it: docker run -p 8080:8080 myapp:1.0")]
 pub struct ImageArgs {
     /// The image's name and tag: NAME[:TAG], e.g. myapp:1.0 or registry.example.com/team/myapp.
     #[arg(value_parser = reference)]

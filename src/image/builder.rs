@@ -70,11 +70,17 @@ impl Inputs {
     /// This warp: its own executable, the server module it uses, and the pinned uv when
     /// warp's cache `cache` holds it.
     pub fn of_this_warp(cache: &Path) -> Result<Inputs> {
-        let warp = std::env::current_exe().map_err(Error::Executable)?;
-        let server_module = crate::start::serve::install::module_path().map_err(|err| Error::Module(format!("{err:#}")))?;
+        let (warp, server_module) = this_warp()?;
         let uv = Some(crate::build::uv::cached(cache)).filter(|uv| crate::pathsearch::is_executable(uv));
         Ok(Inputs { warp, server_module, uv })
     }
+}
+
+/// This warp's executable and the server module it uses: what app images carry too.
+pub fn this_warp() -> Result<(PathBuf, PathBuf)> {
+    let warp = std::env::current_exe().map_err(Error::Executable)?;
+    let server_module = crate::start::serve::install::module_path().map_err(|err| Error::Module(format!("{err:#}")))?;
+    Ok((warp, server_module))
 }
 
 /// The builder's name for this warp version on `base` from `inputs`, e.g.

@@ -40,8 +40,8 @@ pub const BUILD_LABEL: &str = "dev.warp.image.build";
 pub const OWNER_LABEL: &str = "dev.warp.image.build.pid";
 /// The folder above [`APP_ROOT`] and [`WARP_DIR`], as bases have it.
 const OPT: &[(&str, Owner)] = &[("/opt", Owner::Root)];
-/// Where the build container finds the CA bundle it is given.
-const CA_IN_CONTAINER: &str = "/tmp/warp-build-ca.pem";
+/// Where the build container finds the CA bundle it is given: this file in /tmp.
+const CA_FILE: &str = "warp-build-ca.pem";
 /// Where the build container keeps installer caches: outside [`APP_ROOT`], so out of every
 /// layer.
 const CACHE_IN_CONTAINER: &str = "/tmp/warp-build-cache";
@@ -84,14 +84,28 @@ pub struct Made {
     _scratch: tempfile::TempDir,
 }
 
+/// What the steps of making one image share.
+struct Build<'a> {
+    engine: &'a Engine,
+    request: &'a Request<'a>,
+    cache: Cache,
+    /// This build's temporary files.
+    scratch: tempfile::TempDir,
+    /// What of the source stays out.
+    excludes: Excludes,
+    reporter: &'a dyn Reporter,
+}
+
 /// Make the image of `request` on `engine`, each step reported to `reporter`.
 pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Result<Made> {
     let layout = request.layout;
     let cache = Cache::new(&layout.cache);
-    let scratch = cache.scratch()?;
+    let excludes = source_excludes(layout, &request.excludes)?;
+    let build = Build { engine, request, scratch: cache.scratch()?, cache, excludes, reporter };
+    let (cache, scratch, excludes) = (&build.cache, &build.scratch, &build.excludes);
 
     let builder = step(reporter, "builder image", || {
-        let info = ensure_builder(engine, request, &cache, reporter)?;
+        let info = ensure_builder(engine, request, cache, reporter)?;
         let name = info.tags.first().cloned().unwrap_or_else(|| info.id.clone());
         let what = format!("{name} ({})", short(&info.id));
         Ok((info, what))
@@ -105,13 +119,12 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
     })?;
     let (base, base_layers) = base;
     let warp_layer = step(reporter, "warp's layer", || {
-        let (layer, cached) = warp_layer(&cache, &scratch, request.epoch)?;
+        let (layer, cached) = warp_layer(cache, scratch, request.epoch)?;
         Ok((layer.clone(), describe(&layer, cached)))
     })?;
 
-    let excludes = source_excludes(layout, &request.excludes)?;
     let source = step(reporter, "source", || {
-        let (layer, skipped) = layer::write_blob(&source_spec(&layout.src, &excludes, request.epoch), scratch.path())?;
+        let (layer, skipped) = layer::write_blob(&source_spec(&layout.src, excludes, request.epoch), scratch.path())?;
         for skipped in skipped {
             reporter.warn(&format!("{} is {} and stays out of the image", skipped.path.display(), skipped.reason));
         }
@@ -124,7 +137,7 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
     let (dependencies, app, built_in_container) = match cached {
         Some(dependencies) if !works_on_source(layout, request.collectstatic)? => (dependencies, source, false),
         cached => {
-            let built = build_in_container(engine, request, &builder, &source, cached.as_ref(), &excludes, &scratch, reporter)?;
+            let built = build.in_container(&builder, &source, cached.as_ref())?;
             if cached.is_none() {
                 cache.remember(cache::Kind::Dependencies, &dependency_key, &built.0)?;
             }
@@ -147,7 +160,7 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
     let mut layers = base_layers;
     layers.extend([warp_layer, dependencies, app]);
     let image = Image::new(&config, &layers, &history);
-    Ok(Made { image, dependencies_cached, built_in_container, _scratch: scratch })
+    Ok(Made { image, dependencies_cached, built_in_container, _scratch: build.scratch })
 }
 
 /// The builder named, which must exist; else warp's own for the base, built now if the
@@ -181,7 +194,9 @@ fn pull_if_missing(engine: &Engine, base: &str, reporter: &dyn Reporter) -> Resu
     }
     engine.pull(base, &mut |line| reporter.detail(line)).map_err(|err| {
         let cause = std::error::Error::source(&err).map(|cause| cause.to_string()).unwrap_or_else(|| err.to_string());
-        anyhow::anyhow!("the base image {base} is not in the engine and cannot be pulled ({cause}): pull or import it, or name another with --base")
+        anyhow::anyhow!(
+            "the base image {base} is not in the engine and cannot be pulled ({cause}): pull or import it, or name another with --base"
+        )
     })?;
     Ok(())
 }
@@ -189,21 +204,17 @@ fn pull_if_missing(engine: &Engine, base: &str, reporter: &dyn Reporter) -> Resu
 /// warp's own layer: its executable and server module in [`WARP_DIR`], owned by root,
 /// cached by their digests.
 fn warp_layer(cache: &Cache, scratch: &tempfile::TempDir, epoch: Epoch) -> Result<(Layer, bool)> {
-    let inputs = Inputs::of_this_warp(Path::new(""))?;
+    let (warp, module) = builder::this_warp()?;
     // Bumped, like the dependency key's, when the layer is cut differently.
-    let parts = [
-        "warp-image-warp/2".to_string(),
-        cache.file_digest(&inputs.warp)?.to_string(),
-        cache.file_digest(&inputs.server_module)?.to_string(),
-        epoch.rfc3339(),
-    ];
+    let parts =
+        ["warp-image-warp/2".to_string(), cache.file_digest(&warp)?.to_string(), cache.file_digest(&module)?.to_string(), epoch.rfc3339()];
     let key = super::Digest::of(parts.join("\0").as_bytes());
     if let Some(layer) = cache.layer(cache::Kind::Warp, &key) {
         return Ok((layer, true));
     }
     let folder = scratch.path().join("warp");
-    staging::link_or_copy(&inputs.warp, &folder.join("bin").join("warp"))?;
-    staging::link_or_copy(&inputs.server_module, &folder.join("lib").join("libwarp_server.so"))?;
+    staging::link_or_copy(&warp, &folder.join("bin").join("warp"))?;
+    staging::link_or_copy(&module, &folder.join("lib").join("libwarp_server.so"))?;
     let excludes = Excludes::new();
     let spec = Spec { folder: &folder, destination: WARP_DIR, excludes: &excludes, epoch, owner: Owner::Root, parents: OPT };
     let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
@@ -231,70 +242,61 @@ fn works_on_source(layout: &Layout, collectstatic: bool) -> Result<bool> {
     Ok(plan.app.is_some() || layout.hook(crate::appenv::hooks::BUILD).exists() || collectstatic && layout.src.join("manage.py").is_file())
 }
 
-/// Run `warp build` in a container of the builder: on the cached venv `cached` when given,
-/// else from nothing. Returns the dependency layer (the cached one, or the new venv's) and
-/// the app layer.
-#[allow(clippy::too_many_arguments)]
-fn build_in_container(
-    engine: &Engine,
-    request: &Request,
-    builder: &ImageInfo,
-    source: &Layer,
-    cached: Option<&Layer>,
-    excludes: &Excludes,
-    scratch: &tempfile::TempDir,
-    reporter: &dyn Reporter,
-) -> Result<(Layer, Layer)> {
-    let cache = Cache::new(&request.layout.cache);
-    let env = container_env(request);
-    let cmd = ["warp".to_string(), "build".to_string()];
-    let pid = std::process::id().to_string();
-    let labels = [(BUILD_LABEL, request.name.as_str()), (OWNER_LABEL, pid.as_str())];
-    let spec =
-        engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC, labels: &labels };
-    let what = if cached.is_some() { "build (dependencies cached)" } else { "build" };
-    let (container, code) = step(reporter, what, || {
-        let container = engine.create_container(&spec)?;
-        if let Some(ca) = &request.ca_cert {
-            container.upload("/tmp", |out| staging::write_file_tar(ca, Path::new(CA_IN_CONTAINER).file_name().unwrap_or_default(), out))?;
-        }
-        for layer in cached.into_iter().chain([source]) {
-            // The engine unpacks a compressed tar as it is: a layer goes in as the blob.
-            container.upload("/", |out| std::io::copy(&mut std::fs::File::open(&layer.path)?, out).map(drop))?;
-        }
-        let code = container.run(&mut |line| reporter.output(line))?;
-        let outcome = if code == 0 { "done".to_string() } else { format!("failed with exit code {code}") };
-        Ok(((container, code), outcome))
-    })?;
-    if code != 0 {
-        bail!(
-            "warp build failed in the build container (exit code {code}): its output is above; fix what it names and run warp image again"
-        );
-    }
-    step(reporter, "layers", || {
-        let out = scratch.path().join("out");
-        let (dependencies, tree) = match cached {
-            Some(layer) => (layer.clone(), staging::download(&container, APP_SRC, scratch.path(), &out)?),
-            None => {
-                let root = staging::download(&container, APP_ROOT, scratch.path(), &out)?;
-                let mut venv_excludes = Excludes::new();
-                venv_excludes.add_patterns(Path::new("warp"), "src\n.cache\n")?;
-                let spec = Spec {
-                    folder: &root,
-                    destination: APP_ROOT,
-                    excludes: &venv_excludes,
-                    epoch: request.epoch,
-                    owner: Owner::App,
-                    parents: OPT,
-                };
-                let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
-                (layer, root.join("src"))
+impl Build<'_> {
+    /// Run `warp build` in a container of the builder on the source layer `source`: on the
+    /// cached venv `cached` when given, else from nothing. Returns the dependency layer (the
+    /// cached one, or the new venv's) and the app layer.
+    fn in_container(&self, builder: &ImageInfo, source: &Layer, cached: Option<&Layer>) -> Result<(Layer, Layer)> {
+        let Build { engine, request, cache, scratch, excludes, .. } = self;
+        let reporter = self.reporter;
+        let env = container_env(request);
+        let cmd = ["warp".to_string(), "build".to_string()];
+        let pid = std::process::id().to_string();
+        let labels = [(BUILD_LABEL, request.name.as_str()), (OWNER_LABEL, pid.as_str())];
+        let spec =
+            engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC, labels: &labels };
+        let what = if cached.is_some() { "build (dependencies cached)" } else { "build" };
+        let (container, code) = step(reporter, what, || {
+            let container = engine.create_container(&spec)?;
+            if let Some(ca) = &request.ca_cert {
+                container.upload("/tmp", |out| staging::write_file_tar(ca, CA_FILE, out))?;
             }
-        };
-        let (app, _) = layer::write_blob(&source_spec(&tree, excludes, request.epoch), &scratch.path().join("app"))?;
-        let what = format!("dependencies {}, app {}", bytes(dependencies.size), bytes(app.size));
-        Ok(((dependencies, app), what))
-    })
+            for layer in cached.into_iter().chain([source]) {
+                // The engine unpacks a compressed tar as it is: a layer goes in as the blob.
+                container.upload("/", |out| std::io::copy(&mut std::fs::File::open(&layer.path)?, out).map(drop))?;
+            }
+            let code = container.run(&mut |line| reporter.output(line))?;
+            let outcome = if code == 0 { "done".to_string() } else { format!("failed with exit code {code}") };
+            Ok(((container, code), outcome))
+        })?;
+        if code != 0 {
+            bail!("warp build failed in the build container (exit code {code}): its output is above; fix what it names and build again");
+        }
+        step(reporter, "layers", || {
+            let out = scratch.path().join("out");
+            let (dependencies, tree) = match cached {
+                Some(layer) => (layer.clone(), staging::download(&container, APP_SRC, scratch.path(), &out)?),
+                None => {
+                    let root = staging::download(&container, APP_ROOT, scratch.path(), &out)?;
+                    let mut venv_excludes = Excludes::new();
+                    venv_excludes.add_patterns(Path::new("warp"), "src\n.cache\n")?;
+                    let spec = Spec {
+                        folder: &root,
+                        destination: APP_ROOT,
+                        excludes: &venv_excludes,
+                        epoch: request.epoch,
+                        owner: Owner::App,
+                        parents: OPT,
+                    };
+                    let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
+                    (layer, root.join("src"))
+                }
+            };
+            let (app, _) = layer::write_blob(&source_spec(&tree, excludes, request.epoch), &scratch.path().join("app"))?;
+            let what = format!("dependencies {}, app {}", bytes(dependencies.size), bytes(app.size));
+            Ok(((dependencies, app), what))
+        })
+    }
 }
 
 /// The build container's environment: what keeps the build's results reproducible and its
@@ -309,7 +311,7 @@ fn container_env(request: &Request) -> Vec<String> {
         "UV_LINK_MODE=copy".to_string(),
     ];
     if request.ca_cert.is_some() {
-        env.extend(["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"].map(|var| format!("{var}={CA_IN_CONTAINER}")));
+        env.extend(crate::env_vars::CA_BUNDLES.map(|var| format!("{var}=/tmp/{CA_FILE}")));
     }
     env.extend(request.build_env.iter().cloned());
     env

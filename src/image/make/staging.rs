@@ -21,7 +21,7 @@ pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// A tar holding the file `path` as `name`, readable by the build's user.
-pub fn write_file_tar(path: &Path, name: &std::ffi::OsStr, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn write_file_tar(path: &Path, name: &str, out: &mut dyn Write) -> std::io::Result<()> {
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     let mut header = tar::Header::new_gnu();
