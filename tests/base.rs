@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use flate2::read::GzDecoder;
-use warp::image::base::{Base, Error};
+use warp::image::base::{Base, Compression, Error, TAR_MEDIA_TYPE};
 use warp::image::digest::HashingWriter;
 use warp::image::engine::{self, Engine};
 use warp::image::target::layout;
@@ -188,7 +188,7 @@ fn layers_are_gzip_blobs_of_their_diff_ids_then_come_from_the_cache_and_make_a_v
     let base = Base::config(&through, TAG, cache.path()).unwrap();
 
     let started = std::time::Instant::now();
-    let layers = base.layers(&through, cache.path()).unwrap();
+    let layers = base.layers(&through, cache.path(), Compression::Gzip).unwrap();
     eprintln!("the base's layers taken in {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(proxy.exports(), 2, "one export for the config, one for the layers");
     assert_eq!(layers.iter().map(|l| l.diff_id).collect::<Vec<_>>(), base.config.diff_ids);
@@ -207,10 +207,19 @@ fn layers_are_gzip_blobs_of_their_diff_ids_then_come_from_the_cache_and_make_a_v
         .collect();
     assert!(leftovers.is_empty(), "temporary files left among the blobs: {leftovers:?}");
 
+    // Kept as plain tars instead (for the engine and layouts): named by their diff IDs.
+    let plain = base.layers(&through, cache.path(), Compression::None).unwrap();
+    assert_eq!(proxy.exports(), 3);
+    for layer in &plain {
+        assert_eq!((layer.digest, layer.media_type.as_str()), (layer.diff_id, TAR_MEDIA_TYPE));
+        assert_eq!(sha256(std::fs::File::open(&layer.path).unwrap()), layer.diff_id);
+    }
+
     // Asked again while the engine refuses exports: the same layers, from the cache.
     proxy.refuse_exports();
-    assert_eq!(base.layers(&through, cache.path()).unwrap(), layers);
-    assert_eq!(proxy.exports(), 2);
+    assert_eq!(base.layers(&through, cache.path(), Compression::Gzip).unwrap(), layers);
+    assert_eq!(base.layers(&through, cache.path(), Compression::None).unwrap(), plain);
+    assert_eq!(proxy.exports(), 3);
 
     // An image of the base's layers and history, written as an OCI layout, is one skopeo
     // reads and copies (which checks every blob against its digest).

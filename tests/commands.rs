@@ -38,7 +38,10 @@ fn help_lists_every_command_with_examples() {
         .collect();
     assert_eq!(
         commands,
-        ["build", "start", "project", "exec", "shell", "env", "fixup", "config", "image", "setup", "migrate", "verify", "alive", "ready", "help"],
+        [
+            "build", "start", "project", "exec", "shell", "env", "fixup", "config", "image", "setup", "migrate", "verify", "alive",
+            "ready", "help"
+        ],
         "{help}"
     );
     for command in &commands[..commands.len() - 1] {

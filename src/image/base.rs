@@ -184,16 +184,20 @@ impl Base {
     }
 
     /// The base's layers as blobs in the blob folder of warp's cache `cache`, bottom first:
-    /// from the cache when every one is there, else from one export of the image.
-    pub fn layers(&self, engine: &Engine, cache: &Path) -> Result<Vec<Layer>> {
-        let records = cache.join("image").join("layers");
+    /// from the cache when every one is there, else from one export of the image. A layer
+    /// the engine gives as a plain tar is kept as `compression` says.
+    pub fn layers(&self, engine: &Engine, cache: &Path, compression: Compression) -> Result<Vec<Layer>> {
+        let records = cache.join("image").join(match compression {
+            Compression::Gzip => "layers",
+            Compression::None => "layers-tar",
+        });
         let blobs = super::blob_folder(cache);
         let cached =
             self.config.diff_ids.iter().map(|diff_id| cached_layer(&records, &blobs, diff_id)).collect::<Result<Option<Vec<_>>>>()?;
         if let Some(layers) = cached {
             return Ok(layers);
         }
-        let exported = export(engine, &self.id, Some(&blobs), Some(&self.config.diff_ids))?;
+        let exported = export(engine, &self.id, Some((&blobs, compression)), Some(&self.config.diff_ids))?;
         for layer in &exported.layers {
             let record = LayerRecord { media_type: layer.media_type.clone(), digest: layer.digest, size: layer.size };
             let json = serde_json::to_vec(&record).expect("a struct of strings and numbers always serialises");
@@ -296,6 +300,19 @@ fn store(folder: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The media type of a layer kept as a plain tar.
+pub const TAR_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// How a base layer that the engine gives as a plain tar (the classic image store does) is
+/// kept. The image's ID is the same either way: its config names layers by their tar's digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// As it is: no time spent compressing, for the engine and for layouts on this machine.
+    None,
+    /// gzip with warp's pinned settings: for registries, where it is sent over the network.
+    Gzip,
+}
+
 /// What one export gave.
 struct Exported {
     /// The config as the engine stored it.
@@ -308,7 +325,7 @@ struct Exported {
 
 /// Export `image` from the engine and read it: its config, and its layers into the folder
 /// `blobs` when one is given, each checked against `diff_ids` (else the export's config's).
-fn export(engine: &Engine, image: &str, blobs: Option<&Path>, diff_ids: Option<&[Digest]>) -> Result<Exported> {
+fn export(engine: &Engine, image: &str, blobs: Option<(&Path, Compression)>, diff_ids: Option<&[Digest]>) -> Result<Exported> {
     let mut reading = Reading::new(image, blobs);
     engine.export(image, |entry| reading.entry(entry))?;
     reading.finish(diff_ids)
@@ -347,8 +364,8 @@ impl Kind {
 /// layers are wanted) and small files are kept until then.
 struct Reading<'a> {
     image: &'a str,
-    /// Where layers go; `None`: they are passed over.
-    blobs: Option<&'a Path>,
+    /// Where layers go and how a plain tar is kept; `None`: they are passed over.
+    blobs: Option<(&'a Path, Compression)>,
     /// Small files that are not layers, by path.
     kept: HashMap<PathBuf, Vec<u8>>,
     /// The layers taken, by path.
@@ -358,7 +375,7 @@ struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
-    fn new(image: &'a str, blobs: Option<&'a Path>) -> Self {
+    fn new(image: &'a str, blobs: Option<(&'a Path, Compression)>) -> Self {
         Reading { image, blobs, kept: HashMap::new(), layers: HashMap::new(), links: HashMap::new() }
     }
 
@@ -382,17 +399,18 @@ impl<'a> Reading<'a> {
                 }
             }
             (Kind::Zstd, Some(_)) => return Err(Error::Zstd { image: self.image.to_string(), entry: entry.path.to_path_buf() }),
-            (Kind::Gzip | Kind::Tar, Some(blobs)) => {
+            (Kind::Gzip | Kind::Tar, Some((blobs, compression))) => {
                 let blob = CacheFile::create(blobs)?;
                 let mut content = head.as_slice().chain(entry.content);
-                let taken = match kind {
-                    Kind::Gzip => keep_gzip(&mut content, blob),
-                    _ => compress_tar(&mut content, blob),
+                let (taken, media_type) = match (kind, compression) {
+                    (Kind::Gzip, _) => (keep_gzip(&mut content, blob), MEDIA_TYPE),
+                    (_, Compression::Gzip) => (compress_tar(&mut content, blob), MEDIA_TYPE),
+                    (_, Compression::None) => (keep_tar(&mut content, blob), TAR_MEDIA_TYPE),
                 };
                 let (blob, compressed) = taken.map_err(layer_error)?;
                 let path = blob.persist(&compressed.digest.hex())?;
                 let layer = Layer {
-                    media_type: MEDIA_TYPE.to_string(),
+                    media_type: media_type.to_string(),
                     digest: compressed.digest,
                     diff_id: compressed.diff_id,
                     size: compressed.size,
@@ -460,6 +478,14 @@ fn keep_gzip(content: &mut dyn Read, blob: CacheFile) -> io::Result<(CacheFile, 
     let (_, diff_id, _) = tar.finish();
     let (blob, digest, size) = tee.writer.finish();
     Ok((blob, Compressed { digest, diff_id, size }))
+}
+
+/// Copy a plain tar as it is: its digest is its diff ID.
+fn keep_tar(content: &mut dyn Read, blob: CacheFile) -> io::Result<(CacheFile, Compressed)> {
+    let mut hashing = HashingWriter::new(blob);
+    io::copy(content, &mut hashing)?;
+    let (blob, digest, size) = hashing.finish();
+    Ok((blob, Compressed { digest, diff_id: digest, size }))
 }
 
 /// Compress a plain tar with warp's pinned settings.
@@ -548,7 +574,7 @@ mod tests {
 
     /// Read `export` as [`Base`] reads the engine's.
     fn read(export: &[u8], blobs: Option<&Path>, diff_ids: Option<&[Digest]>) -> Result<Exported> {
-        let mut reading = Reading::new("base:1", blobs);
+        let mut reading = Reading::new("base:1", blobs.map(|dir| (dir, Compression::Gzip)));
         match read_entries(export, &mut |entry| reading.entry(entry)) {
             Ok(()) => {}
             Err(ReadEnd::Entry(err)) => return Err(err),
@@ -765,5 +791,23 @@ mod tests {
         std::fs::write(records.join(format!("{}.json", diff_id.hex())), "{").unwrap();
         let err = cached_layer(&records, &blobs, &diff_id).unwrap_err();
         assert!(matches!(err, Error::Cached { .. }) && err.to_string().contains("remove it"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_tar_kept_as_it_is_is_named_by_its_diff_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = layer_tar(&[("hello.txt", "hello\n")]);
+        let export = export_tar(&[
+            Item::File("layer.tar", layer.clone()),
+            Item::File("config.json", config_json(&[Digest::of(&layer)])),
+            Item::File("manifest.json", manifest("config.json", &["layer.tar"])),
+        ]);
+        let mut reading = Reading::new("base:1", Some((dir.path(), Compression::None)));
+        assert!(read_entries(export.as_slice(), &mut |entry| reading.entry(entry)).is_ok());
+        let exported = reading.finish(None).unwrap();
+        let kept = &exported.layers[0];
+        assert_eq!((kept.digest, kept.diff_id, kept.size), (Digest::of(&layer), Digest::of(&layer), layer.len() as u64));
+        assert_eq!(kept.media_type, TAR_MEDIA_TYPE);
+        assert_eq!(std::fs::read(&kept.path).unwrap(), layer);
     }
 }

@@ -181,4 +181,18 @@ mod tests {
         std::fs::write(&file, b"three").unwrap();
         assert_eq!(cache.file_digest(&file).unwrap(), Digest::of(b"three"));
     }
+
+    #[test]
+    fn scratch_folders_of_processes_that_are_gone_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let abandoned = dir.path().join("image").join(format!("{SCRATCH}{}-x", gone.id()));
+        std::fs::create_dir_all(abandoned.join("out")).unwrap();
+        let mine = cache.scratch().unwrap();
+        assert!(!abandoned.exists(), "a gone process's scratch folder is removed");
+        let again = cache.scratch().unwrap();
+        assert!(mine.path().is_dir() && again.path().is_dir(), "a live process's are kept");
+    }
 }

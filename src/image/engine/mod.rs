@@ -233,6 +233,21 @@ impl Engine {
         format!("{}.{}", version.major_version, version.minor_version)
     }
 
+    /// Whether the engine keeps images in the classic image store (every engine before
+    /// Docker 25, and later ones unless the containerd store is turned on), which loads the
+    /// `manifest.json` form of a docker-archive and skips the layers it holds already.
+    pub fn has_classic_image_store(&self) -> Result<bool> {
+        let version = self.docker.client_version();
+        // API 1.44 is Docker 25, the first with the containerd image store.
+        if (version.major_version, version.minor_version) < (1, 44) {
+            return Ok(true);
+        }
+        let info = self.runtime.block_on(self.docker.info()).map_err(|source| request_error("describe", "itself", source))?;
+        let containerd =
+            info.driver_status.unwrap_or_default().iter().flatten().any(|value| value.starts_with("io.containerd.snapshotter"));
+        Ok(!containerd)
+    }
+
     /// What the engine knows of `image` (a `name:tag` or an ID), `None` when it has none.
     pub fn inspect(&self, image: &str) -> Result<Option<ImageInfo>> {
         match self.runtime.block_on(self.docker.inspect_image(image)) {

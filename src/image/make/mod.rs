@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::base::Base;
+use super::base::{Base, Compression};
 use super::builder::{self, Inputs};
 use super::cache::{self, Cache};
 use super::engine::{self, Engine, ImageInfo};
@@ -70,6 +70,8 @@ pub struct Request<'a> {
     pub collectstatic: bool,
     /// Every layer's and the config's time.
     pub epoch: Epoch,
+    /// How the base image's layers are kept: compressed only when they go over a network.
+    pub base_compression: Compression,
 }
 
 /// What [`make`] made.
@@ -80,6 +82,8 @@ pub struct Made {
     pub dependencies_cached: bool,
     /// Whether a build container ran.
     pub built_in_container: bool,
+    /// The ID of the base image in the engine.
+    pub base_id: String,
     /// Holds the app layer's blob until the image is written out.
     _scratch: tempfile::TempDir,
 }
@@ -113,7 +117,7 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
     let base = step(reporter, &format!("base image {}", request.base), || {
         pull_if_missing(engine, &request.base, reporter)?;
         let base = Base::config(engine, &request.base, &layout.cache)?;
-        let layers = base.layers(engine, &layout.cache)?;
+        let layers = base.layers(engine, &layout.cache, request.base_compression)?;
         let what = format!("{} layers ({})", layers.len(), short(&base.id));
         Ok(((base, layers), what))
     })?;
@@ -160,7 +164,7 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
     let mut layers = base_layers;
     layers.extend([warp_layer, dependencies, app]);
     let image = Image::new(&config, &layers, &history);
-    Ok(Made { image, dependencies_cached, built_in_container, _scratch: build.scratch })
+    Ok(Made { image, dependencies_cached, built_in_container, base_id: base.id, _scratch: build.scratch })
 }
 
 /// The builder named, which must exist; else warp's own for the base, built now if the

@@ -13,8 +13,10 @@ use std::io::{self, Write};
 use serde::Serialize;
 use tar::{EntryType, Header};
 
-use super::{blobs, index_json, OCI_LAYOUT};
-use crate::image::{Epoch, Error, Image, Reference, Result};
+use std::collections::BTreeSet;
+
+use super::{blobs, index_json, manifest_blobs, OCI_LAYOUT};
+use crate::image::{Digest, Epoch, Error, Image, Reference, Result};
 
 /// Write `image`, tagged `reference`, as a docker-archive to `out`; returns `out`.
 pub fn write<W: Write>(image: &Image, reference: &Reference, out: W) -> Result<W> {
@@ -36,6 +38,30 @@ pub fn write<W: Write>(image: &Image, reference: &Reference, out: W) -> Result<W
     for (name, bytes) in files {
         tar.append_data(&mut header(EntryType::Regular, 0o644, bytes.len() as u64), name, bytes.as_slice()).map_err(entry_error(name))?;
     }
+    tar.into_inner().map_err(entry_error("the end of the archive"))
+}
+
+/// Write `image`, tagged `reference`, as a docker-archive for an engine with the classic
+/// image store that holds the first `present` layers already (as the layers of an image it
+/// has): only `manifest.json`, the config and the other layers' blobs go in. Such an engine
+/// reads the manifest, finds those layers by their chain of diff IDs and opens no file for
+/// them, so a build on a large base sends only what is new. The archive is of no use to any
+/// other reader.
+pub fn write_over_present<W: Write>(image: &Image, reference: &Reference, present: usize, out: W) -> Result<W> {
+    let mut tar = tar::Builder::new(out);
+    for dir in ["blobs/", "blobs/sha256/"] {
+        tar.append_data(&mut header(EntryType::Directory, 0o755, 0), dir, io::empty()).map_err(entry_error(dir))?;
+    }
+    let held: BTreeSet<Digest> = image.layers()[..present.min(image.layers().len())].iter().map(|layer| layer.digest).collect();
+    for blob in manifest_blobs(image).into_iter().filter(|blob| !held.contains(&blob.digest)) {
+        let name = blob_name(&blob.digest.hex());
+        let mut header = header(EntryType::Regular, 0o644, blob.size);
+        let written = tar.append_data(&mut header, &name, blob.reader()?);
+        written.map_err(entry_error(&name))?;
+    }
+    let manifest = manifest_json(image, reference);
+    tar.append_data(&mut header(EntryType::Regular, 0o644, manifest.len() as u64), "manifest.json", manifest.as_slice())
+        .map_err(entry_error("manifest.json"))?;
     tar.into_inner().map_err(entry_error("the end of the archive"))
 }
 
@@ -131,5 +157,33 @@ mod tests {
         std::fs::write(&layer_path, b"short").unwrap();
         let err = write(&image, &reference, Vec::new()).unwrap_err();
         assert!(matches!(err, Error::BlobSize { expected: 15, actual: 5, .. }), "{err}");
+    }
+
+    #[test]
+    fn over_present_layers_only_the_new_blobs_and_manifest_json_go_in() {
+        let blobs = tempfile::tempdir().unwrap();
+        let layer = |content: &[u8]| {
+            let path = blobs.path().join(crate::image::Digest::of(content).hex());
+            std::fs::write(&path, content).unwrap();
+            crate::image::layer::Layer {
+                media_type: crate::image::layer::MEDIA_TYPE.into(),
+                digest: crate::image::Digest::of(content),
+                diff_id: crate::image::Digest::of(&[content, b"tar"].concat()),
+                size: content.len() as u64,
+                path,
+            }
+        };
+        let (base, app) = (layer(b"base"), layer(b"app"));
+        let image = Image::new(&Config::for_app(Epoch::parse(None).unwrap()), &[base.clone(), app.clone()], &[]);
+        let out = write_over_present(&image, &Reference::parse("app").unwrap(), 1, Vec::new()).unwrap();
+        let names: Vec<String> = tar::Archive::new(out.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let blob = |digest: crate::image::Digest| format!("blobs/sha256/{}", digest.hex());
+        assert_eq!(names, ["blobs/", "blobs/sha256/", &blob(app.digest), &blob(image.config_digest()), "manifest.json"]);
+        let manifest = manifest_json(&image, &Reference::parse("app").unwrap());
+        assert!(String::from_utf8(manifest).unwrap().contains(&blob(base.digest)), "the manifest still names every layer");
     }
 }
