@@ -33,6 +33,16 @@ pub const INDEX_SETTINGS: [&str; 6] =
 /// Variables that name a CA bundle, in the order `warp image` looks for one to give its build.
 pub const CA_BUNDLES: [&str; 3] = ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"];
 
+/// The host's package index settings, as `KEY=VALUE` lines for a build in a container.
+pub fn index_settings() -> Vec<String> {
+    INDEX_SETTINGS.iter().filter_map(|var| get(var).map(|value| format!("{var}={value}"))).collect()
+}
+
+/// The CA bundle the host's variables name: the first of [`CA_BUNDLES`] that names a file.
+pub fn ca_bundle() -> Option<std::path::PathBuf> {
+    CA_BUNDLES.iter().filter_map(|var| get(var)).map(std::path::PathBuf::from).find(|path| path.is_file())
+}
+
 /// Read a variable, treating an empty value as unset.
 pub fn get(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -23,5 +23,6 @@ pub mod layout;
 pub mod pathsearch;
 pub mod process;
 pub mod report;
+pub mod s2i;
 pub mod settings;
 pub mod start;

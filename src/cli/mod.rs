@@ -36,6 +36,7 @@ pub enum Command {
     Fixup(FixupArgs),
     Config(ConfigArgs),
     Image(Box<ImageArgs>),
+    S2i(S2iArgs),
     /// Run the app's `setup` action hook (one-off preparation: create a database, load data).
     #[command(after_help = "Examples:\n  warp setup\n  warp setup examples/django")]
     Setup(HookArgs),
@@ -131,6 +132,66 @@ pub struct ImageArgs {
     /// Credentials for --push [default: what `docker login` stored in ~/.docker/config.json].
     #[arg(long, value_name = "USER:PASSWORD", requires = "push")]
     pub registry_auth: Option<String>,
+}
+
+/// Source-to-image builds with an s2i builder image, through the Docker Engine API.
+///
+/// The s2i protocol as the s2i tool speaks it, without the tool: the source (and the
+/// previous image's artifacts, for an incremental build) go into a container of the builder
+/// on its standard input, its assemble script runs, and the container is committed with the
+/// run script as its command. Works with warp's builder and with the OpenShift Python
+/// builder alike.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp s2i build examples/flask warp-builder:0.1.0-3f2a9c1b7d4e flask-app:1
+  warp s2i build . my-builder myapp:2 --incremental --env DISABLE_MIGRATE=1
+  warp s2i usage warp-builder:0.1.0-3f2a9c1b7d4e")]
+pub struct S2iArgs {
+    #[command(subcommand)]
+    pub command: S2iCommand,
+}
+
+#[derive(Subcommand)]
+pub enum S2iCommand {
+    /// Build SRC with BUILDER into the image TAG.
+    ///
+    /// The build gets the host's package index settings (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
+    /// PIP_TRUSTED_HOST, UV_INDEX_URL, UV_DEFAULT_INDEX, UV_EXTRA_INDEX_URL) and CA bundle for
+    /// its assemble script only; --env variables are in the build and in the image.
+    #[command(after_help = "Examples:
+  warp s2i build examples/flask warp-builder:0.1.0-3f2a9c1b7d4e flask-app:1
+  warp s2i build . my-builder myapp:2 --incremental")]
+    Build(S2iBuildArgs),
+    /// Print what the builder's usage script says.
+    #[command(after_help = "Examples:\n  warp s2i usage warp-builder:0.1.0-3f2a9c1b7d4e")]
+    Usage(S2iUsageArgs),
+}
+
+#[derive(Args)]
+pub struct S2iBuildArgs {
+    /// The app's source folder.
+    pub src: PathBuf,
+    /// The s2i builder image (its scripts-url label says where its scripts are).
+    pub builder: String,
+    /// The image to make: NAME[:TAG].
+    #[arg(value_parser = reference)]
+    pub tag: warp::image::Reference,
+    /// Restore the artifacts that the image TAG's save-artifacts gives before assembling.
+    #[arg(long)]
+    pub incremental: bool,
+    /// A variable for the build and the image; repeatable.
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = key_value)]
+    pub env: Vec<String>,
+    /// A CA bundle for the build's downloads, never kept in the image [default: the file
+    /// SSL_CERT_FILE, PIP_CERT or REQUESTS_CA_BUNDLE names].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct S2iUsageArgs {
+    /// The s2i builder image.
+    pub builder: String,
 }
 
 /// An image's `NAME[:TAG]`.

@@ -1,10 +1,7 @@
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use anyhow::Result;
 use warp::appenv::AppEnv;
 use warp::env_vars;
 use warp::image::base::Compression;
@@ -17,6 +14,7 @@ use warp::layout::Layout;
 use warp::report::step;
 use warp::settings::{self, ConfigFile, Id, Scope, Sources};
 
+use super::interrupt::Interrupt;
 use crate::cli::ImageArgs;
 use crate::ui;
 
@@ -36,9 +34,8 @@ pub fn run(args: ImageArgs) -> Result<()> {
         true => Some(registry::Options::from_env(args.registry_auth.as_deref(), &reference)?),
         false => None,
     };
-    let ca_cert = ca_cert(args.ca_cert)?;
-    let mut build_env: Vec<String> =
-        env_vars::INDEX_SETTINGS.iter().filter_map(|var| env_vars::get(var).map(|value| format!("{var}={value}"))).collect();
+    let ca_cert = super::build_ca_cert(args.ca_cert)?;
+    let mut build_env = env_vars::index_settings();
     build_env.extend(args.env);
     let request = Request {
         layout: &layout,
@@ -56,7 +53,7 @@ pub fn run(args: ImageArgs) -> Result<()> {
     };
 
     let engine = Engine::connect()?;
-    let interrupt = Interrupt::install()?;
+    let interrupt = Interrupt::install(make::OWNER_LABEL)?;
     let built = build_and_write(&engine, &request, &reference, args.oci.as_deref(), push.as_ref(), started);
     interrupt.settle(built)
 }
@@ -109,52 +106,4 @@ fn build_and_write(
         make::bytes(size)
     ));
     Ok(())
-}
-
-/// SIGINT and SIGTERM while an image is built: the engine runs the build's containers, not
-/// warp, so they would outlive it. A thread removes them, then ends warp as the signal ends
-/// a process; meanwhile the build itself may fail (its container gone), and that failure is
-/// not reported: [`Interrupt::settle`] waits for the thread instead.
-struct Interrupt {
-    /// Held by the thread from the signal to the end of the process.
-    handling: Arc<Mutex<()>>,
-}
-
-impl Interrupt {
-    fn install() -> Result<Interrupt> {
-        let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
-        let handling = Arc::new(Mutex::new(()));
-        let shared = handling.clone();
-        std::thread::spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let _handling = shared.lock().unwrap_or_else(|e| e.into_inner());
-                let pid = std::process::id().to_string();
-                let removed = Engine::connect().and_then(|engine| engine.remove_containers_labelled(make::OWNER_LABEL, &pid));
-                match removed {
-                    Ok(0) => eprintln!("warp: interrupted"),
-                    Ok(_) => eprintln!("warp: interrupted: the build container was removed"),
-                    Err(err) => eprintln!("warp: interrupted, and the build container could not be removed: {err}"),
-                }
-                std::process::exit(128 + signal);
-            }
-        });
-        Ok(Interrupt { handling })
-    }
-
-    /// The build's result, unless a signal came: then the thread holds the lock until it
-    /// ends the process, and this never returns.
-    fn settle(self, result: Result<()>) -> Result<()> {
-        let _handling = self.handling.lock().unwrap_or_else(|e| e.into_inner());
-        result
-    }
-}
-
-/// The CA bundle for the build: the one given, else the first file a CA variable names.
-fn ca_cert(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
-    if let Some(path) = given {
-        std::fs::File::open(&path)
-            .with_context(|| format!("cannot read the CA bundle {}: pass a readable PEM file to --ca-cert", path.display()))?;
-        return Ok(Some(path));
-    }
-    Ok(env_vars::CA_BUNDLES.iter().filter_map(|var| env_vars::get(var)).map(PathBuf::from).find(|path| path.is_file()))
 }

@@ -6,9 +6,11 @@ mod env;
 mod exec;
 mod fixup;
 mod image;
+mod interrupt;
 mod on_demand;
 mod probe;
 mod project;
+mod s2i;
 mod shell;
 mod start;
 
@@ -42,6 +44,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Fixup(args) => fixup::run(args),
         Command::Config(args) => config::run(args),
         Command::Image(args) => image::run(*args),
+        Command::S2i(args) => s2i::run(args),
         Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),
@@ -84,6 +87,18 @@ fn shell_quote(value: &str) -> String {
 /// The user's shell: `$SHELL`, else `/bin/sh`.
 fn user_shell() -> std::ffi::OsString {
     warp::env_vars::get(warp::env_vars::SHELL).unwrap_or_else(|| "/bin/sh".to_owned()).into()
+}
+
+/// The CA bundle a build in a container gets: the one given (which must be readable), else
+/// the first file a CA variable of the host names.
+fn build_ca_cert(given: Option<std::path::PathBuf>) -> Result<Option<std::path::PathBuf>> {
+    use anyhow::Context;
+    if let Some(path) = given {
+        std::fs::File::open(&path)
+            .with_context(|| format!("cannot read the CA bundle {}: pass a readable PEM file to --ca-cert", path.display()))?;
+        return Ok(Some(path));
+    }
+    Ok(warp::env_vars::ca_bundle())
 }
 
 #[cfg(test)]

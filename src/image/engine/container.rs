@@ -9,15 +9,18 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
+use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    UploadToContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CommitContainerOptions, CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::AsyncWriteExt;
 
 use super::body::Finished;
-use super::{request_error, Engine, Error, Result};
+use super::{request_error, Engine, Error, ImageInfo, Result};
+use crate::image::Reference;
 
 /// What a container is made from and runs.
 pub struct Spec<'a> {
@@ -33,6 +36,8 @@ pub struct Spec<'a> {
     pub working_dir: &'a str,
     /// Labels that say what the container is for (`docker ps --filter label=...`).
     pub labels: &'a [(&'a str, &'a str)],
+    /// Whether the command reads a standard input that [`Container::run_with_input`] gives.
+    pub stdin: bool,
 }
 
 /// A container made on an engine, removed (with whatever it wrote) when dropped.
@@ -46,14 +51,19 @@ impl Engine {
     pub fn create_container(&self, spec: &Spec) -> Result<Container<'_>> {
         let body = ContainerCreateBody {
             image: Some(spec.image.to_string()),
-            user: Some(spec.user.to_string()),
+            user: Some(spec.user.to_string()).filter(|user| !user.is_empty()),
             cmd: Some(spec.cmd.to_vec()),
             env: Some(spec.env.to_vec()),
-            working_dir: Some(spec.working_dir.to_string()),
+            working_dir: Some(spec.working_dir.to_string()).filter(|dir| !dir.is_empty()),
             labels: Some(spec.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
-            // Its output is read through the logs, which keep what came before the reader.
+            // Its output is read through the logs, which keep what came before the reader, or
+            // through an attach made before the start.
             attach_stdout: Some(false),
             attach_stderr: Some(false),
+            attach_stdin: Some(spec.stdin),
+            open_stdin: Some(spec.stdin),
+            // The input ends when the writer closes it, and the command sees its end.
+            stdin_once: Some(spec.stdin),
             host_config: Some(HostConfig { auto_remove: Some(false), ..Default::default() }),
             ..Default::default()
         };
@@ -127,15 +137,112 @@ impl Container<'_> {
                 lines.push(output.as_ref(), on_line);
             }
             lines.finish(on_line);
-            let mut wait = docker.wait_container(&self.id, None::<WaitContainerOptions>);
-            match wait.next().await {
-                Some(Ok(answer)) => Ok(answer.status_code),
-                // bollard reports a non-zero exit as an error carrying the code.
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-                Some(Err(source)) => Err(request_error("wait for", &self.id, source)),
-                None => Err(Error::Missing(format!("the exit code of container {}", self.id))),
-            }
+            self.exit_code().await
         })
+    }
+
+    /// Start the command with what `write` writes as its standard input (closed when `write`
+    /// returns), each line it prints going to `on_line`; returns its exit code. The
+    /// container must have been made with [`Spec::stdin`].
+    pub fn run_with_input<F>(&self, write: F, on_line: &mut dyn FnMut(&str)) -> Result<i64>
+    where
+        F: FnOnce(&mut dyn Write) -> std::io::Result<()> + Send,
+    {
+        let docker = &self.engine.docker;
+        let options = AttachContainerOptions { stream: true, stdin: true, stdout: true, stderr: true, ..Default::default() };
+        let (finished, ran) = self.engine.send_body(
+            |writer| write(writer),
+            |mut input_stream| async move {
+                // Attached before the start, so no output and no read of the input is missed.
+                let attached = docker
+                    .attach_container(&self.id, Some(options))
+                    .await
+                    .map_err(|source| request_error("attach to", &self.id, source))?;
+                docker.start_container(&self.id, None).await.map_err(|source| request_error("start", &self.id, source))?;
+                let mut input = attached.input;
+                let feed = async move {
+                    while let Some(chunk) = input_stream.next().await {
+                        let chunk = chunk?;
+                        input.write_all(&chunk).await?;
+                    }
+                    input.shutdown().await
+                };
+                let mut lines = Lines::default();
+                let mut output = attached.output;
+                let read = async {
+                    while let Some(item) = output.next().await {
+                        let output = item.map_err(|source| request_error("read the output of", &self.id, source))?;
+                        lines.push(output.as_ref(), on_line);
+                    }
+                    Ok::<_, Error>(())
+                };
+                let (fed, read) = futures_util::future::join(feed, read).await;
+                read?;
+                lines.finish(on_line);
+                fed.map_err(|source| Error::Upload { path: "standard input".to_string(), source })?;
+                self.exit_code().await
+            },
+        );
+        if let Finished::Failed(source) = finished {
+            return Err(Error::Upload { path: "standard input".to_string(), source });
+        }
+        ran
+    }
+
+    /// Start the command and write its standard output, as it comes, to `stdout`; each
+    /// line of its standard error goes to `on_line`. Returns its exit code.
+    pub fn run_capturing(&self, stdout: &mut dyn Write, on_line: &mut dyn FnMut(&str)) -> Result<i64> {
+        let docker = &self.engine.docker;
+        let options = AttachContainerOptions { stream: true, stdout: true, stderr: true, ..Default::default() };
+        self.engine.runtime.block_on(async {
+            let attached =
+                docker.attach_container(&self.id, Some(options)).await.map_err(|source| request_error("attach to", &self.id, source))?;
+            docker.start_container(&self.id, None).await.map_err(|source| request_error("start", &self.id, source))?;
+            let mut output = attached.output;
+            let mut lines = Lines::default();
+            while let Some(item) = output.next().await {
+                match item.map_err(|source| request_error("read the output of", &self.id, source))? {
+                    LogOutput::StdOut { message } => {
+                        stdout.write_all(&message).map_err(|source| Error::Upload { path: "standard output".to_string(), source })?
+                    }
+                    other => lines.push(other.as_ref(), on_line),
+                }
+            }
+            lines.finish(on_line);
+            self.exit_code().await
+        })
+    }
+
+    /// The exit code of the command, once it has ended.
+    async fn exit_code(&self) -> Result<i64> {
+        let mut wait = self.engine.docker.wait_container(&self.id, None::<WaitContainerOptions>);
+        match wait.next().await {
+            Some(Ok(answer)) => Ok(answer.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(source)) => Err(request_error("wait for", &self.id, source)),
+            None => Err(Error::Missing(format!("the exit code of container {}", self.id))),
+        }
+    }
+
+    /// Make an image of the container as it is now, named `reference`, with `changes` to
+    /// its config in the Dockerfile's words (`CMD ["/usr/libexec/s2i/run"]`, `LABEL k=v`).
+    pub fn commit(&self, reference: &Reference, changes: &[String]) -> Result<ImageInfo> {
+        let image = reference.to_string();
+        let options = CommitContainerOptions {
+            container: Some(self.id.clone()),
+            repo: Some(reference.name().to_string()),
+            tag: Some(reference.tag().to_string()),
+            changes: Some(changes.join("\n")),
+            pause: false,
+            ..Default::default()
+        };
+        let config = bollard::models::ContainerConfig::default();
+        self.engine
+            .runtime
+            .block_on(self.engine.docker.commit_container(options, config))
+            .map_err(|source| request_error("commit", &image, source))?;
+        self.engine.inspect(&image)?.ok_or(Error::Missing(image))
     }
 
     /// Write the tar of the folder `path` in the container (named by its last component

@@ -170,6 +170,8 @@ pub struct ImageInfo {
     pub env: Vec<String>,
     /// The diff IDs of its layers, base first.
     pub layers: Vec<String>,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// One file of an image's export, as [`Engine::export`] hands it over.
@@ -576,6 +578,7 @@ fn image_info(inspect: bollard::models::ImageInspect) -> ImageInfo {
         cmd: config.cmd.unwrap_or_default(),
         env: config.env.unwrap_or_default(),
         layers: inspect.root_fs.and_then(|root| root.layers).unwrap_or_default(),
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
     }
 }
 

@@ -257,8 +257,15 @@ impl Build<'_> {
         let cmd = ["warp".to_string(), "build".to_string()];
         let pid = std::process::id().to_string();
         let labels = [(BUILD_LABEL, request.name.as_str()), (OWNER_LABEL, pid.as_str())];
-        let spec =
-            engine::Spec { image: &builder.id, user: &format!("{UID}:{GID}"), cmd: &cmd, env: &env, working_dir: APP_SRC, labels: &labels };
+        let spec = engine::Spec {
+            image: &builder.id,
+            user: &format!("{UID}:{GID}"),
+            cmd: &cmd,
+            env: &env,
+            working_dir: APP_SRC,
+            labels: &labels,
+            stdin: false,
+        };
         let what = if cached.is_some() { "build (dependencies cached)" } else { "build" };
         let (container, code) = step(reporter, what, || {
             let container = engine.create_container(&spec)?;

@@ -1,0 +1,44 @@
+use anyhow::Result;
+use warp::image::engine::Engine;
+
+use super::interrupt::Interrupt;
+use crate::cli::{S2iArgs, S2iCommand};
+use crate::ui;
+
+pub fn run(args: S2iArgs) -> Result<()> {
+    match args.command {
+        S2iCommand::Build(args) => {
+            let started = std::time::Instant::now();
+            if !args.src.is_dir() {
+                anyhow::bail!("source directory {} does not exist: pass the app's folder", args.src.display());
+            }
+            let src = args.src.canonicalize()?;
+            let request = warp::s2i::Request {
+                src: &src,
+                builder: args.builder,
+                tag: args.tag,
+                incremental: args.incremental,
+                env: args.env,
+                build_env: warp::env_vars::index_settings(),
+                ca_cert: super::build_ca_cert(args.ca_cert)?,
+            };
+            let engine = Engine::connect()?;
+            let interrupt = Interrupt::install(warp::s2i::OWNER_LABEL)?;
+            let reporter = ui::reporter();
+            let built = interrupt.settle(warp::s2i::build(&engine, &request, reporter.as_ref()))?;
+            let how = if built.incremental { "incremental" } else { "clean" };
+            reporter.info(&format!(
+                "built {} in {} ({how} build): image ID {}",
+                request.tag,
+                ui::seconds(started.elapsed()),
+                built.image.id
+            ));
+            Ok(())
+        }
+        S2iCommand::Usage(args) => {
+            let engine = Engine::connect()?;
+            print!("{}", warp::s2i::usage(&engine, &args.builder)?);
+            Ok(())
+        }
+    }
+}

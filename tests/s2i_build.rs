@@ -1,0 +1,144 @@
+//! `warp s2i build` against a small s2i builder of the test's own, so that the protocol is
+//! checked apart from warp's builder and its scripts: the input on standard input, the
+//! artifacts of an incremental build, the app's own scripts, the commit and its labels, and
+//! the build's CA bundle kept out of the image.
+
+use std::process::Command;
+
+use warp::image::Reference;
+
+use crate::app_image::{docker_out, Name};
+use crate::base_image::{base_image, engine, TAG as BASE};
+use crate::util::{run_fails, run_ok, Sandbox};
+
+const DOCKERFILE: &str = "FROM warp-test-base:bookworm
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i
+COPY s2i/ /usr/libexec/s2i/
+RUN mkdir -p /opt/app && chown 1001:0 /opt/app && chmod 775 /opt/app
+USER 1001
+";
+
+/// assemble: restores the artifacts, copies the source, counts the builds, and says whether
+/// the CA bundle it was given is readable.
+const SCRIPTS: [(&str, &str); 4] = [
+    (
+        "assemble",
+        "#!/bin/sh\nset -e\nif [ -d /tmp/artifacts ]; then cp -a /tmp/artifacts/. /opt/app/; echo restored artifacts; fi\n\
+         cp -a /tmp/src/. /opt/app/\n[ -f /opt/app/count ] || echo 0 > /opt/app/count\n\
+         echo $(( $(cat /opt/app/count) + 1 )) > /opt/app/count\n\
+         if [ -r \"${SSL_CERT_FILE:-}\" ]; then echo CA bundle readable; fi\n\
+         if [ -n \"${FAIL:-}\" ]; then echo failing as asked >&2; exit 3; fi\n",
+    ),
+    ("run", "#!/bin/sh\nexec python3 -m http.server 8080 -d /opt/app\n"),
+    ("save-artifacts", "#!/bin/sh\ncd /opt/app && tar -cf - count\n"),
+    ("usage", "#!/bin/sh\necho 'usage: the test builder'\n"),
+];
+
+/// The test builder, built once per run under a name of its own, removed at the end.
+fn builder(name: &Name) -> String {
+    let engine = engine();
+    base_image(&engine);
+    let tag = name.tag("builder");
+    let reference = Reference::parse(&tag).unwrap();
+    engine
+        .build(
+            &reference,
+            &[],
+            |out| {
+                let mut tar = tar::Builder::new(out);
+                let mut add = |path: &str, text: &str, mode: u32| {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(text.len() as u64);
+                    header.set_mode(mode);
+                    tar.append_data(&mut header, path, text.as_bytes())
+                };
+                let mut files = vec![("Dockerfile".to_string(), DOCKERFILE, 0o644)];
+                files.extend(SCRIPTS.iter().map(|(script, text)| (format!("s2i/{script}"), *text, 0o755)));
+                for (path, text, mode) in files {
+                    add(&path, text, mode).map_err(|source| warp::image::Error::Archive { entry: path.clone(), source })?;
+                }
+                tar.into_inner().map(drop).map_err(|source| warp::image::Error::Archive { entry: "end".into(), source })
+            },
+            &mut |_| {},
+        )
+        .expect("build the test's s2i builder");
+    tag
+}
+
+fn s2i(sandbox: &Sandbox, args: &[&str]) -> Command {
+    let mut cmd = sandbox.warp(&["s2i"]);
+    cmd.args(args);
+    cmd
+}
+
+fn run_in(image: &str, script: &str) -> String {
+    docker_out(&["run", "--rm", "--entrypoint", "/bin/sh", image, "-c", script])
+}
+
+#[test]
+fn s2i_build_speaks_the_protocol_incrementally_and_keeps_the_bundle_out() {
+    let name = Name::new("s2i-protocol");
+    let builder = builder(&name);
+    let sandbox = Sandbox::new();
+    sandbox.write("hello.txt", "hello from the source\n");
+    let ca = sandbox.write("../ca.pem", "-----BEGIN CERTIFICATE-----\nwarp-test-s2i-marker\n-----END CERTIFICATE-----\n");
+    let tag = name.tag("1");
+
+    let out = run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag, "--ca-cert", ca.to_str().unwrap(), "--env", "GREETING=hi"]));
+    assert!(out.contains("CA bundle readable"), "assemble got the bundle:\n{out}");
+    assert!(out.contains("clean build"), "{out}");
+    assert_eq!(run_in(&tag, "cat /opt/app/hello.txt /opt/app/count"), "hello from the source\n1");
+    // This builder's assemble copies the source, so it stays; the bundle does not.
+    assert_eq!(run_in(&tag, "ls -A /tmp"), "src", "the bundle is gone from /tmp");
+    let config = docker_out(&["image", "inspect", "--format", "{{json .Config}}", &tag]);
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["Cmd"], serde_json::json!(["/usr/libexec/s2i/run"]));
+    assert_eq!(config["Labels"]["io.openshift.s2i.build.image"], builder.as_str());
+    assert!(config["Labels"]["io.openshift.s2i.build.source-location"].as_str().is_some());
+    let env = config["Env"].to_string();
+    assert!(env.contains("GREETING=hi"), "--env reaches the image: {env}");
+    assert!(!env.contains("SSL_CERT_FILE") && !env.contains("PIP_CERT"), "the build's variables stay out of the image: {env}");
+
+    // Incremental: the count the previous image saved is restored, then counted on.
+    let again = run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag, "--incremental"]));
+    assert!(again.contains("restored artifacts") && again.contains("incremental build"), "{again}");
+    assert_eq!(run_in(&tag, "cat /opt/app/count"), "2");
+
+    // The app's own assemble wins, and may call the builder's.
+    sandbox.write_exec(".s2i/bin/assemble", "#!/bin/sh\necho app assemble > /opt/app/marker\nexec /usr/libexec/s2i/assemble\n");
+    run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag]));
+    assert_eq!(run_in(&tag, "cat /opt/app/marker /opt/app/count"), "app assemble\n1");
+
+    let usage = run_ok(&mut s2i(&sandbox, &["usage", &builder]));
+    assert_eq!(usage.trim(), "usage: the test builder");
+}
+
+#[test]
+fn a_failed_assemble_is_one_line_and_moves_no_tag() {
+    let name = Name::new("s2i-fails");
+    let builder = builder(&name);
+    let sandbox = Sandbox::new();
+    sandbox.write("hello.txt", "hello\n");
+    let tag = name.tag("1");
+    run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag]));
+    let id = docker_out(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+
+    let err = run_fails(&mut s2i(&sandbox, &["build", ".", &builder, &tag, "--env", "FAIL=1"]), 1);
+    assert!(err.contains("failing as asked"), "the assemble output is shown:\n{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert!(err.contains("assemble failed in the build container (exit code 3)"), "{err}");
+    assert_eq!(docker_out(&["image", "inspect", "--format", "{{.Id}}", &tag]), id, "the tag did not move");
+    let pid_label = format!("label={}", warp::s2i::OWNER_LABEL);
+    let left = docker_out(&["ps", "-aq", "--filter", &pid_label]);
+    // Other runs' builds may be under way; none of this test's warp processes is alive.
+    for id in left.lines() {
+        let pid = docker_out(&["inspect", "--format", &format!("{{{{index .Config.Labels \"{}\"}}}}", warp::s2i::OWNER_LABEL), id]);
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        assert!(alive, "container {id} of a finished build (pid {pid}) is left");
+    }
+
+    let err = run_fails(&mut s2i(&sandbox, &["build", ".", "warp-test-no-such-builder:1", &tag]), 1);
+    assert!(err.contains("the builder image warp-test-no-such-builder:1 is not in the engine"), "{err}");
+    let err = run_fails(&mut s2i(&sandbox, &["build", ".", BASE, &tag]), 1);
+    assert!(err.contains("is not an s2i builder"), "{err}");
+}
