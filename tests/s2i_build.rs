@@ -14,7 +14,7 @@ use crate::util::{run_fails, run_ok, Sandbox};
 const DOCKERFILE: &str = "FROM warp-test-base:bookworm
 LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i
 COPY s2i/ /usr/libexec/s2i/
-RUN mkdir -p /opt/app && chown 1001:0 /opt/app && chmod 775 /opt/app
+RUN mkdir -p /opt/app-root/src && chown -R 1001:0 /opt/app-root && chmod -R 775 /opt/app-root
 USER 1001
 ";
 
@@ -23,14 +23,14 @@ USER 1001
 const SCRIPTS: [(&str, &str); 4] = [
     (
         "assemble",
-        "#!/bin/sh\nset -e\nif [ -d /tmp/artifacts ]; then cp -a /tmp/artifacts/. /opt/app/; echo restored artifacts; fi\n\
-         cp -a /tmp/src/. /opt/app/\n[ -f /opt/app/count ] || echo 0 > /opt/app/count\n\
-         echo $(( $(cat /opt/app/count) + 1 )) > /opt/app/count\n\
+        "#!/bin/sh\nset -e\nif [ -d /tmp/artifacts ]; then cp -a /tmp/artifacts/. /opt/app-root/src/; echo restored artifacts; fi\n\
+         cp -a /tmp/src/. /opt/app-root/src/\n[ -f /opt/app-root/src/count ] || echo 0 > /opt/app-root/src/count\n\
+         echo $(( $(cat /opt/app-root/src/count) + 1 )) > /opt/app-root/src/count\n\
          if [ -r \"${SSL_CERT_FILE:-}\" ]; then echo CA bundle readable; fi\n\
          if [ -n \"${FAIL:-}\" ]; then echo failing as asked >&2; exit 3; fi\n",
     ),
-    ("run", "#!/bin/sh\nexec python3 -m http.server 8080 -d /opt/app\n"),
-    ("save-artifacts", "#!/bin/sh\ncd /opt/app && tar -cf - count\n"),
+    ("run", "#!/bin/sh\nexec python3 -m http.server 8080 -d /opt/app-root/src\n"),
+    ("save-artifacts", "#!/bin/sh\ncd /opt/app-root/src && tar -cf - count\n"),
     ("usage", "#!/bin/sh\necho 'usage: the test builder'\n"),
 ];
 
@@ -87,7 +87,7 @@ fn s2i_build_speaks_the_protocol_incrementally_and_keeps_the_bundle_out() {
     let out = run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag, "--ca-cert", ca.to_str().unwrap(), "--env", "GREETING=hi"]));
     assert!(out.contains("CA bundle readable"), "assemble got the bundle:\n{out}");
     assert!(out.contains("clean build"), "{out}");
-    assert_eq!(run_in(&tag, "cat /opt/app/hello.txt /opt/app/count"), "hello from the source\n1");
+    assert_eq!(run_in(&tag, "cat /opt/app-root/src/hello.txt /opt/app-root/src/count"), "hello from the source\n1");
     // This builder's assemble copies the source, so it stays; the bundle does not.
     assert_eq!(run_in(&tag, "ls -A /tmp"), "src", "the bundle is gone from /tmp");
     let config = docker_out(&["image", "inspect", "--format", "{{json .Config}}", &tag]);
@@ -102,15 +102,28 @@ fn s2i_build_speaks_the_protocol_incrementally_and_keeps_the_bundle_out() {
     // Incremental: the count the previous image saved is restored, then counted on.
     let again = run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag, "--incremental"]));
     assert!(again.contains("restored artifacts") && again.contains("incremental build"), "{again}");
-    assert_eq!(run_in(&tag, "cat /opt/app/count"), "2");
+    assert_eq!(run_in(&tag, "cat /opt/app-root/src/count"), "2");
 
     // The app's own assemble wins, and may call the builder's.
-    sandbox.write_exec(".s2i/bin/assemble", "#!/bin/sh\necho app assemble > /opt/app/marker\nexec /usr/libexec/s2i/assemble\n");
+    sandbox.write_exec(".s2i/bin/assemble", "#!/bin/sh\necho app assemble > /opt/app-root/src/marker\nexec /usr/libexec/s2i/assemble\n");
     run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag]));
-    assert_eq!(run_in(&tag, "cat /opt/app/marker /opt/app/count"), "app assemble\n1");
+    assert_eq!(run_in(&tag, "cat /opt/app-root/src/marker /opt/app-root/src/count"), "app assemble\n1");
 
     let usage = run_ok(&mut s2i(&sandbox, &["usage", &builder]));
     assert_eq!(usage.trim(), "usage: the test builder");
+
+    // On a runtime image: the built app and warp on it, without the builder's scripts.
+    let runtime = name.tag("runtime");
+    run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &runtime, "--runtime-image", BASE]));
+    assert_eq!(
+        run_in(&runtime, "cat /opt/app-root/src/hello.txt; test -e /usr/libexec/s2i || echo no scripts"),
+        "hello from the source\nno scripts"
+    );
+    assert_eq!(run_in(&runtime, "warp --version").split_whitespace().next(), Some("warp"));
+    let config = docker_out(&["image", "inspect", "--format", "{{json .Config}}", &runtime]);
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!((config["User"].as_str(), config["Cmd"].clone()), (Some("1001"), serde_json::json!(["warp", "start"])));
+    assert_eq!(config["Labels"]["io.openshift.s2i.build.image"], builder.as_str());
 }
 
 #[test]
@@ -128,14 +141,8 @@ fn a_failed_assemble_is_one_line_and_moves_no_tag() {
     assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
     assert!(err.contains("assemble failed in the build container (exit code 3)"), "{err}");
     assert_eq!(docker_out(&["image", "inspect", "--format", "{{.Id}}", &tag]), id, "the tag did not move");
-    let pid_label = format!("label={}", warp::s2i::OWNER_LABEL);
-    let left = docker_out(&["ps", "-aq", "--filter", &pid_label]);
-    // Other runs' builds may be under way; none of this test's warp processes is alive.
-    for id in left.lines() {
-        let pid = docker_out(&["inspect", "--format", &format!("{{{{index .Config.Labels \"{}\"}}}}", warp::s2i::OWNER_LABEL), id]);
-        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        assert!(alive, "container {id} of a finished build (pid {pid}) is left");
-    }
+    let label = format!("label={}={tag}", warp::s2i::BUILD_LABEL);
+    assert_eq!(docker_out(&["ps", "-aq", "--filter", &label]), "", "the failed build's container is removed");
 
     let err = run_fails(&mut s2i(&sandbox, &["build", ".", "warp-test-no-such-builder:1", &tag]), 1);
     assert!(err.contains("the builder image warp-test-no-such-builder:1 is not in the engine"), "{err}");

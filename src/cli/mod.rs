@@ -186,6 +186,11 @@ pub struct S2iBuildArgs {
     /// SSL_CERT_FILE, PIP_CERT or REQUESTS_CA_BUNDLE names].
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Put the built app (/opt/app-root: the venv and the source) with warp on this image
+    /// instead of committing the builder's container: a smaller image without the build's
+    /// tools. It needs the builder's Python at the same path (the builder's base image has).
+    #[arg(long, value_name = "IMAGE")]
+    pub runtime_image: Option<String>,
 }
 
 #[derive(Args)]

@@ -21,6 +21,8 @@ pub fn run(args: S2iArgs) -> Result<()> {
                 env: args.env,
                 build_env: warp::env_vars::index_settings(),
                 ca_cert: super::build_ca_cert(args.ca_cert)?,
+                runtime_image: args.runtime_image,
+                cache: warp::layout::Layout::discover(Some(&src))?.cache,
             };
             let engine = Engine::connect()?;
             let interrupt = Interrupt::install(warp::s2i::OWNER_LABEL)?;

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::image::engine::{self, Engine, ImageInfo};
-use crate::image::Reference;
+use crate::image::{make, target, Reference};
 use crate::report::{step, Reporter};
 
 /// The label that says where a builder's scripts are.
@@ -41,6 +41,8 @@ const DEFAULT_DESTINATION: &str = "/tmp";
 const CA_FILE: &str = "warp-build-ca.pem";
 /// The label of a build's containers whose value is the pid of the warp that made them.
 pub const OWNER_LABEL: &str = "dev.warp.s2i.build.pid";
+/// The label of a build's containers whose value is the image being built.
+pub const BUILD_LABEL: &str = "dev.warp.s2i.build";
 
 /// What to build.
 pub struct Request<'a> {
@@ -58,6 +60,12 @@ pub struct Request<'a> {
     pub build_env: Vec<String>,
     /// A CA bundle for assemble only.
     pub ca_cert: Option<PathBuf>,
+    /// An image to put the app into instead of committing the builder's container: the
+    /// built `/opt/app-root` (the venv and the source) goes on top of it, with warp. It must
+    /// have the builder's Python at the same path, as the base the builder was made from does.
+    pub runtime_image: Option<String>,
+    /// warp's cache folder, for the runtime image's layers.
+    pub cache: PathBuf,
 }
 
 /// What a build made.
@@ -134,10 +142,18 @@ pub fn build(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Res
         Ok((container, "done".to_string()))
     })?;
 
+    if let Some(runtime) = &request.runtime_image {
+        let made = make::on_runtime(engine, &container, runtime, &request.cache, build_labels(request), reporter)?;
+        let image = step(reporter, &format!("load into the engine as {}", request.tag), || {
+            let info = target::engine::load(engine, &made.image, &request.tag, &[made.base_id.as_str()])?;
+            Ok((info, "loaded".to_string()))
+        })?;
+        return Ok(Built { image, incremental: artifacts.is_some() });
+    }
     let image = step(reporter, &format!("commit as {}", request.tag), || {
         let run = builder.script("run", &app_scripts);
         let mut changes = vec![format!("CMD {}", serde_json::to_string(&[run]).expect("a list of strings serialises"))];
-        for (key, value) in build_labels(request, &builder) {
+        for (key, value) in build_labels(request) {
             changes.push(format!("LABEL {key}={}", serde_json::to_string(&value).expect("a string serialises")));
         }
         let image = container.commit(&request.tag, &changes)?;
@@ -166,7 +182,7 @@ fn save_artifacts(
         let script = format!("{}/save-artifacts", builder.scripts);
         let cmd = [script.clone()];
         let pid = std::process::id().to_string();
-        let labels = [(OWNER_LABEL, pid.as_str())];
+        let labels = [(OWNER_LABEL, pid.as_str()), (BUILD_LABEL, previous.as_str())];
         let spec = engine::Spec { image: &info.id, user: "", cmd: &cmd, env: &[], working_dir: "", labels: &labels, stdin: false };
         let container = engine.create_container(&spec)?;
         let path = scratch.join("artifacts.tar");
@@ -202,10 +218,9 @@ fn assemble_command(destination: &str, assemble: &str, build_env: &[String], ca:
 
 /// The `io.openshift.s2i.build.*` labels the s2i tool writes: the builder, the source, and
 /// its commit when it is a git repository.
-fn build_labels(request: &Request, builder: &Builder) -> BTreeMap<String, String> {
+fn build_labels(request: &Request) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
-    let name = builder.info.tags.first().cloned().unwrap_or_else(|| builder.info.id.clone());
-    labels.insert("io.openshift.s2i.build.image".to_string(), name);
+    labels.insert("io.openshift.s2i.build.image".to_string(), request.builder.clone());
     labels.insert("io.openshift.s2i.build.source-location".to_string(), request.src.display().to_string());
     let git = |args: &[&str]| {
         let out = std::process::Command::new("git").arg("-C").arg(request.src).args(args).output().ok()?;

@@ -205,6 +205,53 @@ fn pull_if_missing(engine: &Engine, base: &str, reporter: &dyn Reporter) -> Resu
     Ok(())
 }
 
+/// An image of the app a finished build `container` holds in [`APP_ROOT`] (its venv and
+/// source), on the engine's image `runtime`: the runtime's layers, warp's layer, then
+/// [`APP_ROOT`] as one layer (without its caches), with an app image's config and `labels`.
+/// For builds whose builder is not the image to run (s2i's runtime images).
+pub fn on_runtime(
+    engine: &Engine,
+    container: &engine::Container,
+    runtime: &str,
+    cache_dir: &Path,
+    labels: BTreeMap<String, String>,
+    reporter: &dyn Reporter,
+) -> Result<Made> {
+    let cache = Cache::new(cache_dir);
+    let scratch = cache.scratch()?;
+    let epoch = Epoch::from_env()?;
+    let (base, mut layers) = step(reporter, &format!("runtime image {runtime}"), || {
+        pull_if_missing(engine, runtime, reporter)?;
+        let base = Base::config(engine, runtime, cache_dir)?;
+        let layers = base.layers(engine, cache_dir, Compression::None)?;
+        let what = format!("{} layers ({})", layers.len(), short(&base.id));
+        Ok(((base, layers), what))
+    })?;
+    let app = step(reporter, "layers", || {
+        let (warp, cached) = warp_layer(&cache, &scratch, epoch)?;
+        let root = staging::download(container, APP_ROOT, scratch.path(), &scratch.path().join("out"))?;
+        let mut excludes = Excludes::new();
+        excludes.add_patterns(Path::new("warp"), ".cache\n")?;
+        let spec = Spec { folder: &root, destination: APP_ROOT, excludes: &excludes, epoch, owner: Owner::App, parents: OPT };
+        let (app, _) = layer::write_blob(&spec, &scratch.path().join("app"))?;
+        let what = format!("warp {}, app {}", describe(&warp, cached), bytes(app.size));
+        Ok(([warp, app], what))
+    })?;
+    layers.extend(app);
+    let mut config = Config::for_app(epoch);
+    config.inherit_env(&base.config.env);
+    let mut all_labels = base.config.labels.clone();
+    all_labels.extend(labels);
+    all_labels.extend(std::mem::take(&mut config.labels));
+    config.labels = all_labels;
+    let mut history = base.config.history.clone();
+    for step in ["warp and its server module", "the app and its venv"] {
+        history.push(History { created: epoch.rfc3339(), created_by: format!("warp s2i build: {step}"), ..Default::default() });
+    }
+    let image = Image::new(&config, &layers, &history);
+    Ok(Made { image, dependencies_cached: false, built_in_container: true, base_id: base.id, _scratch: scratch })
+}
+
 /// warp's own layer: its executable and server module in [`WARP_DIR`], owned by root,
 /// cached by their digests.
 fn warp_layer(cache: &Cache, scratch: &tempfile::TempDir, epoch: Epoch) -> Result<(Layer, bool)> {
