@@ -6,6 +6,7 @@ mod env;
 mod exec;
 mod fixup;
 mod image;
+mod manifest;
 mod on_demand;
 mod probe;
 mod project;
@@ -42,6 +43,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Fixup(args) => fixup::run(args),
         Command::Config(args) => config::run(args),
         Command::Image(args) => image::run(*args),
+        Command::Manifest(args) => manifest::run(*args),
         Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),
