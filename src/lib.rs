@@ -11,12 +11,15 @@
 //!   module and the master that supervises workers, other servers, programs, probes.
 //! - [`image`]: images as values (reproducible layers, config, manifest), the targets
 //!   that write them (OCI layout, docker-archive, the engine) and the engine's client.
+//! - [`deploy`]: `warp manifest`: the Kubernetes and OpenShift objects that run an app's
+//!   image, following its settings as the image's `warp start` will resolve them.
 //! - [`layout`]: where the source, venv, settings and caches are; [`env_vars`]: the
 //!   platform's variables; [`report`]: progress as events; [`process`]: child processes
 //!   with quoted failures; [`pathsearch`]: finding executables.
 
 pub mod appenv;
 pub mod build;
+pub mod deploy;
 pub mod env_vars;
 pub mod image;
 pub mod layout;

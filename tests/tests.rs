@@ -18,6 +18,7 @@ mod factories;
 mod hook_examples;
 mod hooks_at_start;
 mod image;
+mod manifest;
 mod other_servers;
 mod pid1;
 mod ports;

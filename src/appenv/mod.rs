@@ -49,6 +49,24 @@ fn is_identifier(key: &str) -> bool {
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic()) && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// What the app's environment files assign, each with its file (relative to the app's
+/// folder) and line, lowest precedence first: a later assignment of a name wins.
+pub fn file_vars(layout: &Layout) -> anyhow::Result<Vec<(String, String, VarSource)>> {
+    let mut vars = Vec::new();
+    for file in &layout.environment_files() {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", file.display()))),
+        };
+        let shown = file.strip_prefix(&layout.src).unwrap_or(file).display().to_string();
+        for (line, key, value) in parse_assignments(&text, &shown)? {
+            vars.push((key, value, VarSource::File { path: shown.clone(), line }));
+        }
+    }
+    Ok(vars)
+}
+
 /// Where a variable of the app's environment got its value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VarSource {
@@ -74,19 +92,10 @@ impl AppEnv {
     /// variables keep their values. A missing or ASCII locale becomes a UTF-8 one (see
     /// [`locale`]).
     pub fn from_files(layout: &Layout) -> anyhow::Result<AppEnv> {
-        let src = &layout.src;
         let mut env = AppEnv::default();
-        for file in &layout.environment_files() {
-            let text = match std::fs::read_to_string(file) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", file.display()))),
-            };
-            let shown = file.strip_prefix(src).unwrap_or(file).display().to_string();
-            for (line, key, value) in parse_assignments(&text, &shown)? {
-                if std::env::var_os(&key).is_none() {
-                    env.vars.insert(key, (value, VarSource::File { path: shown.clone(), line }));
-                }
+        for (key, value, source) in file_vars(layout)? {
+            if std::env::var_os(&key).is_none() {
+                env.vars.insert(key, (value, source));
             }
         }
         if let Some(locale) = locale::utf8_default(|key| env.get(key)) {

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod manifest;
 mod settings_args;
 
+pub use manifest::ManifestArgs;
 pub use settings_args::{ImageRows, ProbeRows, SettingArgs, StartRows};
 
 /// Take a Python web application from source to a running, production-grade service.
@@ -37,6 +39,7 @@ pub enum Command {
     Config(ConfigArgs),
     Image(Box<ImageArgs>),
     S2i(S2iArgs),
+    Manifest(Box<ManifestArgs>),
     /// Run the app's `setup` action hook (one-off preparation: create a database, load data).
     #[command(after_help = "Examples:\n  warp setup\n  warp setup examples/django")]
     Setup(HookArgs),

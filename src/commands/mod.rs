@@ -7,6 +7,7 @@ mod exec;
 mod fixup;
 mod image;
 mod interrupt;
+mod manifest;
 mod on_demand;
 mod probe;
 mod project;
@@ -45,6 +46,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Config(args) => config::run(args),
         Command::Image(args) => image::run(*args),
         Command::S2i(args) => s2i::run(args),
+        Command::Manifest(args) => manifest::run(*args),
         Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),
