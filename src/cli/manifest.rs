@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use warp::deploy::{self, names, Amounts};
 
-/// Print Kubernetes objects that run the app's image: a Deployment, a Service, and with
-/// --openshift a Route.
+/// Print the Kubernetes objects that run the app's image: Deployment, Service, Route.
+///
+/// The Route comes with --openshift.
 ///
 /// The objects follow the app's settings as the image's `warp start` will read them (its
 /// .warp/config.yaml, its environment files and the variables given with --env, never this
