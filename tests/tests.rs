@@ -26,6 +26,7 @@ mod programs;
 mod proxies;
 mod registry;
 mod robustness;
+mod s2i_protocol;
 mod serve;
 mod settings;
 mod setup_and_privileges;
