@@ -12,18 +12,23 @@ LABEL io.k8s.description="Builds and runs Python web applications with warp: a v
       io.k8s.display-name="warp Python builder" \
       io.openshift.expose-services="8080:http" \
       io.openshift.tags="builder,python,warp" \
-      io.openshift.s2i.scripts-url="image:///usr/libexec/s2i"
+      io.openshift.s2i.scripts-url="image:///usr/libexec/s2i" \
+      io.openshift.s2i.destination="/tmp"
 
 ENV APP_ROOT=/opt/app-root \
     HOME=/opt/app-root/src \
     PATH=/opt/app-root/bin:/opt/warp/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    WARP_SERVER_MODULE=/opt/warp/lib/libwarp_server.so
+    WARP_SERVER_MODULE=/opt/warp/lib/libwarp_server.so \
+    STI_SCRIPTS_PATH=/usr/libexec/s2i
 
 # warp and its server module in /opt/warp, where app images have them too, and uv (a build
 # tool only) in /usr/local/bin: straight to where they belong, one layer, nothing copied twice.
 COPY dist/ /
 COPY builders/setup.sh /tmp/warp-setup.sh
 RUN sh /tmp/warp-setup.sh && rm /tmp/warp-setup.sh
+# The s2i scripts (assemble, run, save-artifacts, usage) and the file they share, last: a
+# change to them rebuilds this small layer only.
+COPY s2i/bin/ /usr/libexec/s2i/
 
 USER 1001
 WORKDIR /opt/app-root/src

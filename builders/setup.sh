@@ -23,3 +23,11 @@ fi
 
 chown -R 1001:0 "$app_root"
 chmod -R g=u "$app_root"
+
+# A UID OpenShift picks has no passwd entry; the s2i scripts add one (see s2i/bin/env.sh),
+# so group 0 may write /etc/passwd. Set after useradd, which replaces the file.
+chgrp 0 /etc/passwd
+chmod g=u /etc/passwd
+# That write must not lead to root: an entry with UID 0 and no password would let `su`
+# (setuid root) in. No program in this image keeps a setuid bit.
+find / -xdev -type f -perm -4000 -exec chmod u-s {} +

@@ -40,7 +40,7 @@ impl Drop for Name {
 }
 
 /// A running container, removed when dropped.
-struct Running(String);
+pub struct Running(pub String);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -142,7 +142,7 @@ fn stops_on_sigterm(running: &Running) {
 }
 
 /// Whether any layer of `image` holds `needle`.
-fn layers_contain(image: &str, needle: &[u8]) -> bool {
+pub fn layers_contain(image: &str, needle: &[u8]) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let tar = dir.path().join("image.tar");
     run_ok(Command::new("docker").args(["save", "-o"]).arg(&tar).arg(image));
@@ -156,7 +156,7 @@ fn layers_contain(image: &str, needle: &[u8]) -> bool {
 }
 
 /// A CA bundle that works (the host's) with a marker line no layer may hold.
-fn marked_ca_bundle(dir: &Path, marker: &str) -> std::path::PathBuf {
+pub fn marked_ca_bundle(dir: &Path, marker: &str) -> std::path::PathBuf {
     let host = ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"]
         .iter()
         .filter_map(|var| std::env::var(var).ok())
@@ -243,6 +243,17 @@ fn the_same_source_gives_the_same_image_id_with_an_empty_cache() {
     assert_eq!(reported_id(&second), reported_id(&first), "{first}\n{second}");
 }
 
+/// examples/django, migrated and served on `port`: its page reads the database, and
+/// Django's static files are served.
+pub fn serves_the_django_example(port: u16) {
+    let page = get(port, "/");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Hello from the database"), "{}", page.text());
+    let css = get(port, "/static/admin/css/base.css");
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").is_some_and(|t| t.starts_with("text/css")), "{:?}", css.headers);
+}
+
 #[test]
 fn the_django_example_serves_its_static_files_from_the_image() {
     prepared();
@@ -254,12 +265,7 @@ fn the_django_example_serves_its_static_files_from_the_image() {
     // The arbitrary UID writes the app's database into the source folder, as group 0 may.
     let migrated = docker_out(&["exec", &running.0, "warp", "migrate"]);
     assert!(migrated.contains("OK"), "{migrated}");
-    let page = get(port, "/");
-    assert_eq!(page.status, 200, "{}", page.text());
-    assert!(page.text().contains("Hello from the database"), "{}", page.text());
-    let css = get(port, "/static/admin/css/base.css");
-    assert_eq!(css.status, 200);
-    assert!(css.header("content-type").is_some_and(|t| t.starts_with("text/css")), "{:?}", css.headers);
+    serves_the_django_example(port);
     stops_on_sigterm(&running);
 
     // collectstatic runs again on a code change, on the cached dependencies.

@@ -15,7 +15,7 @@ use crate::util::{run_ok, shared_cache};
 
 /// This build's warp, the server module beside it, and the pinned uv when the suite's cache
 /// has it.
-fn inputs() -> Inputs {
+pub fn inputs() -> Inputs {
     let warp = PathBuf::from(env!("CARGO_BIN_EXE_warp"));
     let server_module = warp.parent().unwrap().join("libwarp_server.so");
     assert!(server_module.is_file(), "build the whole workspace first: {} is missing", server_module.display());

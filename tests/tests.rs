@@ -28,6 +28,7 @@ mod proxies;
 mod registry;
 mod robustness;
 mod s2i_build;
+mod s2i_protocol;
 mod serve;
 mod settings;
 mod setup_and_privileges;

@@ -1,5 +1,6 @@
 //! The builder image: the image every app image is built in, made from the top-level
-//! `Dockerfile` and `builders/` on a Python base.
+//! `Dockerfile` and `builders/` on a Python base. It is an s2i builder too: the scripts of
+//! `s2i/bin/` are at `/usr/libexec/s2i`, where its labels point the s2i tool.
 //!
 //! warp builds it itself through the engine's API when the engine lacks it, from a context
 //! that carries this warp's own prebuilt executable and server module (and the pinned uv
@@ -22,8 +23,19 @@ use super::{Digest, Reference};
 
 /// The Dockerfile, as the build context's root holds it.
 const DOCKERFILE: &str = include_str!("../../Dockerfile");
-/// The files of `builders/` the Dockerfile uses, by their path in the context.
-const BUILDER_FILES: [(&str, &str); 1] = [("builders/setup.sh", include_str!("../../builders/setup.sh"))];
+/// The files of `builders/` and `s2i/` the Dockerfile uses: their path in the context, their
+/// text and their mode (the s2i scripts run as they are; `env.sh` is only sourced).
+const BUILDER_FILES: [(&str, &str, u32); 6] = [
+    ("builders/setup.sh", include_str!("../../builders/setup.sh"), EXECUTABLE),
+    ("s2i/bin/assemble", include_str!("../../s2i/bin/assemble"), EXECUTABLE),
+    ("s2i/bin/env.sh", include_str!("../../s2i/bin/env.sh"), READABLE),
+    ("s2i/bin/run", include_str!("../../s2i/bin/run"), EXECUTABLE),
+    ("s2i/bin/save-artifacts", include_str!("../../s2i/bin/save-artifacts"), EXECUTABLE),
+    ("s2i/bin/usage", include_str!("../../s2i/bin/usage"), EXECUTABLE),
+];
+/// The modes of the context's files.
+const EXECUTABLE: u32 = 0o755;
+const READABLE: u32 = 0o644;
 
 /// The base the builder is built on when none is named: an official Python image, which the
 /// engine pulls as usual. Keep it equal to the Dockerfile's `BASE_IMAGE` default.
@@ -89,7 +101,7 @@ pub fn this_warp() -> Result<(PathBuf, PathBuf)> {
 /// one is never stale. Large files are hashed through `cache`, once per version of them.
 pub fn default_tag(base: &str, inputs: &Inputs, cache: &Cache) -> super::Result<String> {
     let mut parts = vec![base.as_bytes().to_vec(), DOCKERFILE.as_bytes().to_vec()];
-    parts.extend(BUILDER_FILES.iter().map(|(path, text)| format!("{path}\0{text}").into_bytes()));
+    parts.extend(BUILDER_FILES.iter().map(|(path, text, mode)| format!("{path}\0{mode:o}\0{text}").into_bytes()));
     for file in [Some(&inputs.warp), Some(&inputs.server_module), inputs.uv.as_ref()].into_iter().flatten() {
         parts.push(cache.file_digest(file)?.to_string().into_bytes());
     }
@@ -113,12 +125,12 @@ pub fn build(engine: &Engine, reference: &Reference, base: &str, inputs: &Inputs
     Ok(info)
 }
 
-/// Write the build context as a tar to `out`: the Dockerfile, `builders/` and the host's
-/// files under `dist/`, in sorted order, owned by root, with a fixed mtime.
+/// Write the build context as a tar to `out`: the Dockerfile, `builders/`, `s2i/bin/` and the
+/// host's files under `dist/`, in sorted order, owned by root, with a fixed mtime.
 pub fn write_context(inputs: &Inputs, out: &mut dyn Write) -> super::Result<()> {
     let mut tar = tar::Builder::new(out);
-    let mut entries: Vec<(&str, Content)> = vec![("Dockerfile", Content::Text(DOCKERFILE))];
-    entries.extend(BUILDER_FILES.iter().map(|(path, text)| (*path, Content::Script(text))));
+    let mut entries: Vec<(&str, Content)> = vec![("Dockerfile", Content::Embedded(DOCKERFILE, READABLE))];
+    entries.extend(BUILDER_FILES.iter().map(|(path, text, mode)| (*path, Content::Embedded(text, *mode))));
     entries.push((WARP_IN_CONTEXT, Content::File(&inputs.warp)));
     entries.push((MODULE_IN_CONTEXT, Content::File(&inputs.server_module)));
     if let Some(uv) = &inputs.uv {
@@ -128,15 +140,14 @@ pub fn write_context(inputs: &Inputs, out: &mut dyn Write) -> super::Result<()> 
     for (path, content) in entries {
         let archive_error = |source| super::Error::Archive { entry: path.to_string(), source };
         match content {
-            Content::Text(text) => append(&mut tar, path, 0o644, text.len() as u64, text.as_bytes()).map_err(archive_error)?,
-            Content::Script(text) => append(&mut tar, path, 0o755, text.len() as u64, text.as_bytes()).map_err(archive_error)?,
+            Content::Embedded(text, mode) => append(&mut tar, path, mode, text.len() as u64, text.as_bytes()).map_err(archive_error)?,
             Content::File(file) => {
                 let read_error = |source| super::Error::Read { path: file.to_path_buf(), source };
                 let opened = std::fs::File::open(file).map_err(read_error)?;
                 let size = opened.metadata().map_err(read_error)?.len();
                 // Executables and the module alike: the module is loaded, and 0755 is what an
                 // install gives both.
-                append(&mut tar, path, 0o755, size, opened).map_err(archive_error)?;
+                append(&mut tar, path, EXECUTABLE, size, opened).map_err(archive_error)?;
             }
         }
     }
@@ -146,10 +157,8 @@ pub fn write_context(inputs: &Inputs, out: &mut dyn Write) -> super::Result<()> 
 
 /// One entry's content.
 enum Content<'a> {
-    /// A text file, mode 0644.
-    Text(&'static str),
-    /// A script, mode 0755.
-    Script(&'static str),
+    /// A file compiled into warp, with its mode.
+    Embedded(&'static str, u32),
     /// A file of the host, read as it is written.
     File(&'a Path),
 }
@@ -201,10 +210,24 @@ mod tests {
         let names: Vec<String> = entries(&first).into_iter().map(|(name, _, _)| name).collect();
         assert_eq!(
             names,
-            ["Dockerfile", "builders/setup.sh", "dist/opt/warp/bin/warp", "dist/opt/warp/lib/libwarp_server.so", "dist/usr/local/bin/uv"]
+            [
+                "Dockerfile",
+                "builders/setup.sh",
+                "dist/opt/warp/bin/warp",
+                "dist/opt/warp/lib/libwarp_server.so",
+                "dist/usr/local/bin/uv",
+                "s2i/bin/assemble",
+                "s2i/bin/env.sh",
+                "s2i/bin/run",
+                "s2i/bin/save-artifacts",
+                "s2i/bin/usage",
+            ]
         );
         assert!(entries(&first).iter().all(|(_, _, mtime)| *mtime == MTIME));
-        assert_eq!(entries(&first)[0].1, 0o644);
+        let mode = |name: &str| entries(&first).into_iter().find(|(n, _, _)| n == name).unwrap().1;
+        assert_eq!(mode("Dockerfile"), 0o644);
+        assert_eq!(mode("s2i/bin/assemble"), 0o755, "the s2i scripts run as they are");
+        assert_eq!(mode("s2i/bin/env.sh"), 0o644, "env.sh is only sourced");
     }
 
     #[test]
