@@ -28,8 +28,8 @@ pub const PYENV_ROOT: &str = "PYENV_ROOT";
 
 /// Package index settings of pip and uv: `warp image` passes those the host has to its
 /// build, never into the image.
-pub const INDEX_SETTINGS: [&str; 6] =
-    ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX"];
+pub const INDEX_SETTINGS: [&str; 7] =
+    ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX"];
 /// Variables that name a CA bundle, in the order `warp image` looks for one to give its build.
 pub const CA_BUNDLES: [&str; 3] = ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"];
 

@@ -142,7 +142,15 @@ impl Plan {
             let content = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
             field(&input.to_string_lossy(), &content);
         }
-        for (key, value) in env.iter().filter(|(k, _)| k.starts_with("PIP_") || k.starts_with("UV_")) {
+        // Where packages come from (an index, a mirror, its certificate) is not what is
+        // installed: a build that moves to another mirror, or runs with the index out of reach
+        // on a venv restored from a cache, keeps its venv.
+        let installer_settings = env.iter().filter(|(k, _)| {
+            (k.starts_with("PIP_") || k.starts_with("UV_"))
+                && !crate::env_vars::INDEX_SETTINGS.contains(&k.as_str())
+                && !k.ends_with("_CERT")
+        });
+        for (key, value) in installer_settings {
             field(key, value.as_bytes());
         }
         Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
@@ -230,5 +238,31 @@ mod tests {
         assert_eq!(included_file("--constraint c.txt"), Some(("c.txt", Include::Constraints)));
         assert_eq!(included_file("requests==2.0"), None);
         assert_eq!(included_file("--requirementx"), None);
+    }
+
+    #[test]
+    fn where_packages_come_from_is_not_in_the_digest_but_how_they_install_is() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "six==1.16.0\n").unwrap();
+        let plan = Plan::for_app(dir.path()).unwrap();
+        let python = Interpreter {
+            executable: "/usr/bin/python3".into(),
+            version: (3, 11, 2),
+            implementation: "CPython".into(),
+            origin: "test".into(),
+            substitute_for: None,
+        };
+        let digest = |vars: &[(&str, &str)]| {
+            let env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            plan.digest(&python, &env).unwrap()
+        };
+        let plain = digest(&[]);
+        let elsewhere = [
+            ("PIP_INDEX_URL", "http://127.0.0.1:9/simple"),
+            ("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple"),
+            ("PIP_CERT", "/tmp/ca.pem"),
+        ];
+        assert_eq!(digest(&elsewhere), plain, "another index or its certificate keeps the venv");
+        assert_ne!(digest(&[("PIP_NO_BINARY", ":all:")]), plain, "how packages install is an input");
     }
 }

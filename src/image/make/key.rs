@@ -22,7 +22,8 @@ const FORMAT: &str = "warp-image-dependencies/2";
 /// (requirements and the files they include, locks, pyproject.toml, setup.py), the files
 /// and hooks that set the build's environment before the install (`.s2i/environment`,
 /// `.warp/environment`, `.warp/config.yaml`, the `pre-build` and `build-env` hooks), and
-/// the build variables given to the container.
+/// the build variables given to the container but those that only say where packages come
+/// from.
 pub fn dependencies(layout: &Layout, builder_id: &str, build_env: &[String], epoch: Epoch) -> Result<Digest> {
     let mut fields: Vec<(String, Vec<u8>)> = vec![
         ("format".into(), FORMAT.into()),
@@ -38,7 +39,12 @@ pub fn dependencies(layout: &Layout, builder_id: &str, build_env: &[String], epo
         let name = file.strip_prefix(&layout.src).unwrap_or(&file).to_string_lossy().into_owned();
         fields.push((format!("file {name}"), content(&file)?));
     }
-    let mut env = build_env.to_vec();
+    // As in `warp build`'s own digest, where packages come from is not what is installed.
+    let mut env: Vec<String> = build_env
+        .iter()
+        .filter(|line| !crate::env_vars::INDEX_SETTINGS.iter().any(|var| line.split('=').next() == Some(var)))
+        .cloned()
+        .collect();
     env.sort();
     fields.extend(env.into_iter().map(|line| ("env".to_string(), line.into_bytes())));
     let mut bytes = Vec::new();
@@ -84,7 +90,7 @@ mod tests {
         write("app.py", "app = 1\n");
         let layout = layout(src);
         let epoch = Epoch::parse(None).unwrap();
-        let key = || dependencies(&layout, "sha256:b", &["PIP_INDEX_URL=x".into()], epoch).unwrap();
+        let key = || dependencies(&layout, "sha256:b", &["PIP_NO_BINARY=x".into()], epoch).unwrap();
         let first = key();
         write("app.py", "app = 2\n");
         write("static/site.css", "body {}\n");
@@ -105,8 +111,10 @@ mod tests {
             seen.push(now);
         }
         let last = *seen.last().unwrap();
-        assert_ne!(dependencies(&layout, "sha256:c", &["PIP_INDEX_URL=x".into()], epoch).unwrap(), last, "the builder is an input");
+        assert_ne!(dependencies(&layout, "sha256:c", &["PIP_NO_BINARY=x".into()], epoch).unwrap(), last, "the builder is an input");
         assert_ne!(dependencies(&layout, "sha256:b", &[], epoch).unwrap(), last, "the build variables are inputs");
-        assert_ne!(dependencies(&layout, "sha256:b", &["PIP_INDEX_URL=x".into()], Epoch::parse(Some("1")).unwrap()).unwrap(), last);
+        let mirror = ["PIP_NO_BINARY=x".to_string(), "PIP_INDEX_URL=http://mirror/simple".to_string()];
+        assert_eq!(dependencies(&layout, "sha256:b", &mirror, epoch).unwrap(), last, "where packages come from is not");
+        assert_ne!(dependencies(&layout, "sha256:b", &["PIP_NO_BINARY=x".into()], Epoch::parse(Some("1")).unwrap()).unwrap(), last);
     }
 }
