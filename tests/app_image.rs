@@ -104,7 +104,7 @@ fn images_of(name: &Name) -> BTreeSet<String> {
 
 /// Run `image` as UID 123456 in group 0 with port 8080 published on loopback, and wait
 /// until it answers `path`.
-fn serve(image: &str, path: &str) -> (Running, u16) {
+pub fn serve(image: &str, path: &str) -> (Running, u16) {
     let id = docker_out(&["run", "-d", "-u", "123456:0", "-p", "127.0.0.1::8080", image]);
     let running = Running(id.clone());
     let port: u16 = docker_out(&["port", &id, "8080/tcp"]).lines().next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
@@ -126,7 +126,7 @@ fn try_get(port: u16, path: &str) -> Option<Response> {
     exchange(port, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
-fn get(port: u16, path: &str) -> Response {
+pub fn get(port: u16, path: &str) -> Response {
     try_get(port, path).unwrap_or_else(|| panic!("no response to GET {path}"))
 }
 

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use warp::image::Reference;
 
-use crate::app_image::{docker_out, Name};
+use crate::app_image::{docker_out, get, serve, Name};
 use crate::base_image::{base_image, engine, TAG as BASE};
 use crate::util::{run_fails, run_ok, Sandbox};
 
@@ -148,4 +148,27 @@ fn a_failed_assemble_is_one_line_and_moves_no_tag() {
     assert!(err.contains("the builder image warp-test-no-such-builder:1 is not in the engine"), "{err}");
     let err = run_fails(&mut s2i(&sandbox, &["build", ".", BASE, &tag]), 1);
     assert!(err.contains("is not an s2i builder"), "{err}");
+}
+
+#[test]
+fn warps_builder_serves_flask_and_rebuilds_incrementally_with_the_index_out_of_reach() {
+    let builder = crate::s2i_protocol::builder_image();
+    let sandbox = Sandbox::example("flask");
+    sandbox.write(".s2i/environment", "APP_MODULE=app:app\n");
+    let name = Name::new("s2i-flask");
+    let tag = name.tag("1");
+    let first = run_ok(&mut s2i(&sandbox, &["build", ".", builder, &tag]));
+    assert!(first.contains("clean build"), "{first}");
+    let (_running, port) = serve(&tag, "/");
+    assert!(get(port, "/").text().contains("Hello, Flask!"));
+
+    // Every index the build could ask is a closed port: the restored venv is all it has.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let index = format!("http://127.0.0.1:{closed}/simple");
+    let mut rebuild = s2i(&sandbox, &["build", ".", builder, &tag, "--incremental"]);
+    rebuild.env("PIP_INDEX_URL", &index).env("UV_DEFAULT_INDEX", &index).env("UV_INDEX_URL", &index);
+    let again = run_ok(&mut rebuild);
+    assert!(again.contains("incremental build") && again.contains("nothing reinstalled"), "{again}");
+    let (_running, port) = serve(&tag, "/api/status");
+    assert!(get(port, "/api/status").text().contains("\"ok\""));
 }

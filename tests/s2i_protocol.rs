@@ -38,7 +38,7 @@ const RUN_CMD: &str = r#"CMD ["/usr/libexec/s2i/run"]"#;
 
 /// The builder for this warp on the offline base, made once per test binary (the engine
 /// keeps it under warp's default tag).
-fn builder_image() -> &'static str {
+pub fn builder_image() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
     TAG.get_or_init(|| {
         let engine = engine();
