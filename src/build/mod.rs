@@ -91,7 +91,7 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
     env.extend(VarSource::Hook(hooks::BUILD_ENV.to_owned()), extra);
     settings = resolve(&env)?;
 
-    let plan = Plan::for_app(&layout.src)?;
+    let plan = Plan::for_app(&layout.src, settings.flag(Id::InstallApp))?;
     let digest = plan.digest(&python, &effective_installer_env(&env))?;
     let dependencies = if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
         reporter.info(&format!("dependencies unchanged ({}): nothing reinstalled", plan.source.describe()));
@@ -169,7 +169,10 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         if layout.src.join("Pipfile").is_file() {
             job.reporter.warn("a Pipfile but no Pipfile.lock: warp installs from the lock; run `pipenv lock` and build again");
         }
-        job.reporter.info(deps::NO_DEPENDENCY_FILE);
+        job.reporter.info(&match plan.app_left_out {
+            Some(_) => format!("installing {}", plan.describe()),
+            None => deps::NO_DEPENDENCY_FILE.to_owned(),
+        });
         return Ok(Dependencies::NoneDeclared);
     }
     let started = Instant::now();
@@ -198,14 +201,26 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         }
         Source::Nothing => None,
     };
+    let mut app_listed = None;
     if let Some(file) = requirements {
         warn_when_markers_exclude_all(&file, &source, layout, job)?;
+        let files = match &plan.source {
+            Source::Requirements(_) => deps::requirement_files(&file)?,
+            _ => vec![file.clone()],
+        };
+        app_listed = deps::app_line(&files, &layout.src)?;
         let args = [OsString::from("-r"), file.into_os_string()];
         installer.install(&layout.venv, &args, job, &format!("installing from {source}"))?;
     }
-    if let Some(app) = &plan.app {
-        let args = [OsString::from("-e"), OsString::from(".")];
-        installer.install(&layout.venv, &args, job, &format!("installing the app itself from {} (pip install -e .)", app.file))?;
+    match (&plan.app, app_listed) {
+        (Some(app), Some(line)) => job
+            .reporter
+            .info(&format!("the app itself is installed from {source} (`{line}`), so it is not installed again from {}", app.file)),
+        (Some(app), None) => {
+            let args = [OsString::from("-e"), OsString::from(".")];
+            installer.install(&layout.venv, &args, job, &format!("installing the app itself from {} (pip install -e .)", app.file))?;
+        }
+        (None, _) => {}
     }
     let added: Vec<String> = venv::distributions(&layout.venv).difference(&before).cloned().collect();
     job.reporter.step_done(&format!("installed {}", deps::count(added.len(), "package", "packages")), started.elapsed());
