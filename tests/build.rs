@@ -214,6 +214,62 @@ fn a_lock_that_lists_the_app_installs_it_once() {
     assert!(names.contains("'myapp'") && names.contains("'idna'") && names.contains("'six'"), "{names}");
 }
 
+/// WARP_PIPENV_VERSION (sclorg's PIN_PIPENV_VERSION): that pipenv, in the venv and on the
+/// app's PATH; a change of version reinstalls, the same one does not.
+#[test]
+fn pipenv_version_puts_that_pipenv_on_the_apps_path() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", SIX);
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=2026.0.3\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("installing pipenv 2026.0.3, then dependencies from requirements.txt with uv"), "{out}");
+    let version = sandbox.ok(&["exec", "sh", "-c", "command -v pipenv && pipenv --version"]);
+    let venv = sandbox.venv().canonicalize().unwrap();
+    assert_eq!(version.lines().collect::<Vec<_>>(), [&format!("{}/bin/pipenv", venv.display()), "pipenv, version 2026.0.3"]);
+    assert!(sandbox.imports(&sandbox.venv(), "six"));
+    assert!(sandbox.ok(&["build"]).contains("nothing reinstalled"));
+
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=2026.0.2\n");
+    sandbox.ok(&["build"]);
+    assert_eq!(sandbox.ok(&["exec", "pipenv", "--version"]).trim(), "pipenv, version 2026.0.2");
+
+    // A version that is not one is refused before anything is touched.
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=latest\n");
+    let err = sandbox.fails(&["build"], 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("WARP_PIPENV_VERSION in .warp/environment:1: \"latest\" is not a version number"), "{err}");
+    // A release PyPI does not have fails the install and keeps the venv as it was.
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=1.99.99\n");
+    let err = sandbox.fails(&["build"], 1);
+    assert!(err.contains("installing pipenv 1.99.99 failed") && err.contains("the previous venv is unchanged"), "{err}");
+    assert_eq!(sandbox.ok(&["exec", "pipenv", "--version"]).trim(), "pipenv, version 2026.0.2");
+}
+
+/// WARP_UPGRADE_PIP (sclorg's UPGRADE_PIP_TO_LATEST): pip, setuptools and wheel at their
+/// latest releases. On Python 3.12 the venv is seeded with pip alone, so setuptools and wheel
+/// are there only because of the setting.
+#[test]
+fn upgrade_pip_brings_pip_setuptools_and_wheel_to_their_latest() {
+    crate::util::require(newest_python(|minor| minor == 12).is_some(), &format!("Python 3.12 ({INSTALL_PYTHON})"));
+    let sandbox = Sandbox::new();
+    sandbox.write(".python-version", "3.12\n");
+    sandbox.ok(&["build"]);
+    let names = installed(&sandbox);
+    assert!(!names.contains("setuptools") && !names.contains("wheel"), "{names}");
+
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_UPGRADE_PIP", "true"));
+    assert!(out.contains("installing the latest pip, setuptools, wheel with uv"), "{out}");
+    let names = installed(&sandbox);
+    assert!(names.contains("'setuptools'") && names.contains("'wheel'"), "{names}");
+    // pip itself asks the index what is newer.
+    let outdated = sandbox.ok(&["exec", "python", "-m", "pip", "list", "--outdated", "--format=json"]);
+    for tool in ["pip", "setuptools", "wheel"] {
+        assert!(!outdated.contains(&format!("\"name\": \"{tool}\"")), "{tool} is outdated: {outdated}");
+    }
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_UPGRADE_PIP", "true"));
+    assert!(out.contains("nothing reinstalled"), "{out}");
+}
+
 #[test]
 fn a_lone_wsgi_py_still_gets_a_venv() {
     let sandbox = Sandbox::example("hello");

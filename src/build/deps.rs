@@ -54,11 +54,40 @@ pub struct App {
     pub dependencies: Option<Vec<String>>,
 }
 
+/// Tools the build settings ask for in the venv besides what the app declares: installed
+/// first, so that where they share a dependency with the app, the app's own pin wins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tools {
+    /// pip, setuptools and wheel upgraded to their latest releases (`WARP_UPGRADE_PIP`).
+    pub upgrade_pip: bool,
+    /// This release of pipenv (`WARP_PIPENV_VERSION`).
+    pub pipenv: Option<String>,
+}
+
+/// The packages that [`Tools::upgrade_pip`] upgrades, as the OpenShift Python builder does.
+pub const PIP_TOOLS: [&str; 3] = ["pip", "setuptools", "wheel"];
+
+impl Tools {
+    /// How the build's progress line names them, when there are any.
+    fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.upgrade_pip {
+            parts.push(format!("the latest {}", PIP_TOOLS.join(", ")));
+        }
+        if let Some(version) = &self.pipenv {
+            parts.push(format!("pipenv {version}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(" and "))
+    }
+}
+
 /// What `warp build` will install for an app.
 #[derive(Debug)]
 pub struct Plan {
     pub source: Source,
     pub app: Option<App>,
+    /// Tools installed before the app's dependencies.
+    pub tools: Tools,
     /// The file that makes the app a package, when the settings leave the app itself out.
     pub app_left_out: Option<&'static str>,
     /// Every file whose content decides what gets installed.
@@ -102,7 +131,7 @@ impl Plan {
         }
         inputs.sort();
         inputs.dedup();
-        Ok(Plan { source, app, app_left_out, inputs })
+        Ok(Plan { source, app, tools: Tools::default(), app_left_out, inputs })
     }
 
     /// Every file whose content decides what gets installed.
@@ -110,9 +139,14 @@ impl Plan {
         &self.inputs
     }
 
+    /// The same plan with `tools` installed first.
+    pub fn with_tools(self, tools: Tools) -> Plan {
+        Plan { tools, ..self }
+    }
+
     /// Whether there is anything to install at all.
     pub fn installs_anything(&self) -> bool {
-        self.source != Source::Nothing || self.app.is_some()
+        self.source != Source::Nothing || self.app.is_some() || self.tools != Tools::default()
     }
 
     /// What will be installed and from where, as the build's progress line says it.
@@ -125,21 +159,20 @@ impl Plan {
             };
             format!("the app itself from {} (editable) with {dependencies}", app.file)
         });
-        let described = match (&self.source, app) {
-            (Source::Nothing, None) => NO_DEPENDENCY_FILE.to_owned(),
-            (Source::Nothing, Some(app)) => app,
-            (source, None) => format!("dependencies from {}", source.describe()),
-            (source, Some(app)) => format!("dependencies from {}, then {app}", source.describe()),
-        };
-        match (self.app_left_out, &self.source) {
-            (Some(file), Source::Nothing) => format!("nothing: the app itself ({file}) is left out, as {} says", var(Id::InstallApp)),
-            (Some(file), _) => format!("{described} (the app itself, {file}, is left out, as {} says)", var(Id::InstallApp)),
-            (None, _) => described,
+        let dependencies = (self.source != Source::Nothing).then(|| format!("dependencies from {}", self.source.describe()));
+        let parts: Vec<String> = [self.tools.describe(), dependencies, app].into_iter().flatten().collect();
+        let installs = parts.join(", then ");
+        match (self.app_left_out, parts.is_empty()) {
+            (None, true) => NO_DEPENDENCY_FILE.to_owned(),
+            (None, false) => installs,
+            (Some(file), true) => format!("nothing: the app itself ({file}) is left out, as {} says", var(Id::InstallApp)),
+            (Some(file), false) => format!("{installs} (the app itself, {file}, is left out, as {} says)", var(Id::InstallApp)),
         }
     }
 
     /// A digest of everything that decides the venv's contents: the dependency files, the
-    /// interpreter, the installer settings in the environment, and warp's own version.
+    /// interpreter, the installer settings in the environment, the tools asked for, and
+    /// warp's own version.
     pub fn digest(&self, python: &Interpreter, env: &BTreeMap<String, String>) -> Result<String> {
         let mut hash = Sha256::new();
         let mut field = |name: &str, value: &[u8]| {
@@ -152,6 +185,13 @@ impl Plan {
         field("python", python.executable.as_os_str().as_encoded_bytes());
         field("python-version", python.version_text().as_bytes());
         field("install-app", &[u8::from(self.app.is_some())]);
+        // Only when asked for, so that venvs built before these settings existed stay valid.
+        if self.tools.upgrade_pip {
+            field("upgrade-pip", &[1]);
+        }
+        if let Some(version) = &self.tools.pipenv {
+            field("pipenv", version.as_bytes());
+        }
         for input in &self.inputs {
             let content = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
             field(&input.to_string_lossy(), &content);

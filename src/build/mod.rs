@@ -28,7 +28,7 @@ use crate::layout::Layout;
 use crate::report::Reporter;
 use crate::settings::{self, ConfigFile, Flags, Id, Scope, Settings, Sources};
 use crate::start::serve;
-use deps::{Plan, Source};
+use deps::{Plan, Source, Tools};
 use installer::{Installer, Job};
 
 /// What a build did, for the closing line.
@@ -91,7 +91,8 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
     env.extend(VarSource::Hook(hooks::BUILD_ENV.to_owned()), extra);
     settings = resolve(&env)?;
 
-    let plan = Plan::for_app(&layout.src, settings.flag(Id::InstallApp))?;
+    let tools = Tools { upgrade_pip: settings.flag(Id::UpgradePip), pipenv: settings.text(Id::PipenvVersion).map(str::to_owned) };
+    let plan = Plan::for_app(&layout.src, settings.flag(Id::InstallApp))?.with_tools(tools);
     let digest = plan.digest(&python, &effective_installer_env(&env))?;
     let dependencies = if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
         reporter.info(&format!("dependencies unchanged ({}): nothing reinstalled", plan.source.describe()));
@@ -179,6 +180,15 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
     let source = plan.source.describe();
     job.reporter.step(&format!("installing {} with {}", plan.describe(), installer.name()));
     let before = venv::distributions(&layout.venv);
+    // The tools first: the app's dependencies, installed after them, keep their own pins.
+    if plan.tools.upgrade_pip {
+        let args: Vec<OsString> = std::iter::once("--upgrade").chain(deps::PIP_TOOLS).map(OsString::from).collect();
+        installer.install(&layout.venv, &args, job, &format!("upgrading {}", deps::PIP_TOOLS.join(", ")))?;
+    }
+    if let Some(version) = &plan.tools.pipenv {
+        let args = [OsString::from(format!("pipenv=={version}"))];
+        installer.install(&layout.venv, &args, job, &format!("installing pipenv {version}"))?;
+    }
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     let requirements: Option<PathBuf> = match &plan.source {
         Source::UvLock => {
