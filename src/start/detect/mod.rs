@@ -450,6 +450,17 @@ impl Defines {
     }
 }
 
+/// The names `file` binds at top level, read from its syntax tree without running it: how
+/// warp reads which settings a gunicorn config file sets. A file that does not parse is an
+/// error that names it and the line.
+pub fn top_level_names(ctx: &Input, file: &Path) -> Result<Vec<String>> {
+    let found = defines(ctx, &[file])?.remove(0);
+    match found.error {
+        Some(error) => bail!("{} does not parse ({error}): fix it", file.display()),
+        None => Ok(found.names),
+    }
+}
+
 fn defines(ctx: &Input, files: &[&Path]) -> Result<Vec<Defines>> {
     let mut args = vec!["names".to_owned()];
     args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
