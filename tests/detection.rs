@@ -84,6 +84,40 @@ fn each_rule_in_order_with_its_reason() {
     assert!(err.contains("manage.py found") && err.contains("Django is not installed"), "{err}");
 }
 
+/// A package whose module is its name (sclorg's setup-test-app): found after every other
+/// rule, by `python setup.py --name`, else by reading the name setup.py writes literally.
+#[test]
+fn a_setup_py_package_is_served_by_its_name() {
+    let sandbox = Sandbox::new();
+    sandbox.write("setup.py", "from setuptools import setup\nsetup(name='hello-pkg', version='0.1', py_modules=['hello_pkg'])\n");
+    sandbox.write("hello_pkg.py", APPLICATION);
+    sandbox.ok(&["build"]);
+    let text = explain(&sandbox, &[]);
+    let rule = text.lines().find(|l| l.trim_start().starts_with("setup.py (package name)")).unwrap_or_default();
+    assert!(rule.ends_with("  package hello-pkg: serve hello_pkg:application"), "{text}");
+    assert!(text.contains("found: serve hello_pkg:application"), "{text}");
+    let server = crate::running::Server::start(&sandbox, &["start"]);
+    assert_eq!(get(server.port, "/").text(), "application");
+    assert!(server.stop().success());
+
+    // setup.py cannot run (here it needs a module the venv lacks), but names the package
+    // literally; a module binding neither callable is passed over with the reason.
+    sandbox.write(
+        "setup.py",
+        "import build_helpers_not_installed\nfrom setuptools import setup\nsetup(name='hello-pkg', version='0.1', py_modules=['hello_pkg'])\n",
+    );
+    assert_eq!(found(&sandbox, &[]), "serve hello_pkg:application");
+    sandbox.write("hello_pkg.py", "x = 1\n");
+    let err = sandbox.fails(&["start", "--explain"], 1);
+    assert!(err.contains("the module setup.py's package name names"), "{err}");
+    sandbox.write("setup.py", "from setuptools import setup\nsetup(name='other', version='0.1')\n");
+    let text = crate::util::run_fails(&mut sandbox.warp(&["start", "--explain"]), 1);
+    assert!(text.contains("no app found"), "{text}");
+    let out = sandbox.warp(&["start", "--explain"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("package other: no module other in the app's folder or the venv, so skipped"), "{text}");
+}
+
 #[test]
 fn the_app_argument_is_checked() {
     let sandbox = Sandbox::new();

@@ -121,14 +121,24 @@ pub struct Input<'a> {
 
 /// Nothing was found: each rule with what it saw, for `--explain`.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "no app found in {}: looked for {}, an executable app.sh, {}, {}, wsgi.py, app.py or application.py defining `application` or `app`, \
-     manage.py (Django), {} (a Paste .ini) and a Procfile `web:` line; add one, or pass the app as `warp start SRC module:callable`",
-    src.display(), var(Id::AppScript), var(Id::AppModule), var(Id::AppFile), var(Id::AppConfig)
-)]
+#[error("no app found in {}: looked for {looked_for}; add one, or pass the app as `warp start SRC module:callable`", src.display())]
 pub struct NoAppFound {
     pub src: PathBuf,
     pub steps: Vec<(String, String)>,
+    /// Every place the rules looked, in their order.
+    looked_for: String,
+}
+
+/// What warp's own rules look for, in their order, as an error names it.
+fn warp_rules_look_for() -> String {
+    format!(
+        "{}, an executable app.sh, {}, {}, wsgi.py, app.py or application.py defining `application` or `app`, \
+         manage.py (Django), {} (a Paste .ini), a Procfile `web:` line and the module setup.py's package name names",
+        var(Id::AppScript),
+        var(Id::AppModule),
+        var(Id::AppFile),
+        var(Id::AppConfig)
+    )
 }
 
 /// A setting that names the app: its text, and how to quote it (the variable, and where
@@ -165,13 +175,13 @@ pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
         return Ok(Detection { app, steps, warnings: Vec::new() });
     }
     let mut seen = Seen::default();
-    let rules: [Rule; 6] = [script, module, wsgi_file, django, paste_config, procfile];
+    let rules: [Rule; 7] = [script, module, wsgi_file, django, paste_config, procfile, setup_py];
     for rule in rules {
         if let Some(app) = rule(ctx, &mut seen)? {
             return Ok(Detection { app, steps: seen.steps, warnings: seen.warnings });
         }
     }
-    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps }.into())
+    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps, looked_for: warp_rules_look_for() }.into())
 }
 
 /// One line saying what will run.
@@ -429,6 +439,51 @@ fn procfile(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     };
     steps.push(("Procfile".to_owned(), format!("web: {command}")));
     Ok(Some(App::Program(Program::shell(command))))
+}
+
+/// Last rule: a package's setup.py, whose name (`python setup.py --name`, as the OpenShift
+/// Python builder asks it) names the module to serve, from the app's folder or the venv:
+/// its `application`, else `app`. `-` in the name reads as `_`, as packaging writes modules.
+fn setup_py(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
+    const RULE: &str = "setup.py (package name)";
+    if !ctx.src.join("setup.py").is_file() {
+        steps.push((RULE.to_owned(), "not found".to_owned()));
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Found {
+        name_error: Option<String>,
+        name: Option<String>,
+        module: Option<String>,
+        #[serde(default)]
+        names: Vec<String>,
+        error: Option<String>,
+        #[serde(default)]
+        tried: Vec<String>,
+    }
+    let found: Found = inspect(ctx, &["setup"])?;
+    let name = found.name.unwrap_or_default();
+    let (outcome, app) = match (found.name_error, found.module) {
+        (Some(error), _) => (format!("its package's name cannot be read ({error}), so skipped"), None),
+        (None, None) => {
+            (format!("package {name}: no module {} in the app's folder or the venv, so skipped", found.tried.join(" or ")), None)
+        }
+        (None, Some(module)) => {
+            let defines = Defines { names: found.names, error: found.error };
+            match (&defines.error, defines.callable()) {
+                (Some(error), _) => (
+                    format!("package {name}: module {module} does not parse ({error}); served anyway so its error shows in full"),
+                    Some((module, CALLABLES[0])),
+                ),
+                (None, Some(callable)) => (format!("package {name}: serve {module}:{callable}"), Some((module, callable))),
+                (None, None) => (format!("package {name}: module {module} defines neither `application` nor `app`, so skipped"), None),
+            }
+        }
+    };
+    steps.push((RULE.to_owned(), outcome));
+    Ok(app.map(|(module, callable)| {
+        App::Wsgi(Wsgi { target: Target::Module { module, callable: callable.to_owned(), call: None, file: None }, django: None })
+    }))
 }
 
 /// What one Python file binds at top level.
