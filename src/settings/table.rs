@@ -91,6 +91,7 @@ pub enum Id {
     AppModule,
     AppFile,
     AppConfig,
+    Detection,
     Python,
     Installer,
     DisableCollectstatic,
@@ -161,6 +162,7 @@ const LOG_LEVELS: &[Choice] = &[
     Choice { name: "warning", aliases: &["warn"] },
     Choice { name: "error", aliases: &[] },
 ];
+const DETECTIONS: &[Choice] = &[Choice { name: "warp", aliases: &[] }, Choice { name: "s2i", aliases: &["sclorg", "openshift"] }];
 const INSTALLERS: &[Choice] = &[Choice { name: "uv", aliases: &[] }, Choice { name: "pip", aliases: &[] }];
 
 const START: &[Scope] = &[Scope::Start];
@@ -354,6 +356,18 @@ pub const TABLE: &[Setting] = &[
     detection(Id::AppModule, "WARP_APP_MODULE", "server.app_module", Kind::Text, "The app as module:callable or module:factory(args) (detection rule 2)."),
     detection(Id::AppFile, "WARP_APP_FILE", "server.app_file", Kind::Path, "A Python file defining `application` or `app`, else run as a script (detection rule 3)."),
     detection(Id::AppConfig, "WARP_APP_CONFIG", "server.app_config", Kind::Path, "A Paste Deploy .ini file whose main app is served (detection rule 5)."),
+    Setting {
+        id: Id::Detection,
+        arg: Arg::None,
+        var: Some("WARP_DETECTION"),
+        aliases: &[],
+        key: Some("server.detection"),
+        default: Fallback::Fixed("warp"),
+        kind: Kind::Choice(DETECTIONS),
+        help: "The rules that find the app: warp's, or s2i, the OpenShift Python builder's in its order (gunicorn.conf.py naming wsgi_app, app.sh, app.py run as a script, WARP_APP_MODULE, wsgi.py, setup.py's package, Django); `warp start --explain` shows them.",
+        heading: H_DETECTION,
+        scopes: START,
+    },
     Setting {
         id: Id::Python,
         arg: Arg::None,

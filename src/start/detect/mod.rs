@@ -1,11 +1,14 @@
-//! Which app `warp start` serves, and how: the rules of DESIGN.md section 3, in order.
+//! Which app `warp start` serves, and how: the rules of DESIGN.md section 3, in order, or
+//! with `WARP_DETECTION=s2i` the OpenShift Python builder's rules in its order ([`s2i`]).
 //!
 //! Each rule tried is recorded with its outcome, so `warp start --explain` can show why an
 //! app was chosen, and an app folder where nothing matched gets one error naming every
 //! place looked at. What a Python file defines is read from its syntax tree, not by
-//! importing it; only a Django project's settings module is imported, to read its settings.
+//! importing it; only a Django project's settings module is imported, to read its settings,
+//! and a package's setup.py is run to give its name, as `python setup.py --name`.
 
 mod program;
+mod s2i;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -175,14 +178,22 @@ pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
         return Ok(Detection { app, steps, warnings: Vec::new() });
     }
     let mut seen = Seen::default();
-    let rules: [Rule; 7] = [script, module, wsgi_file, django, paste_config, procfile, setup_py];
+    let (rules, looked_for): (&[Rule], String) = if ctx.settings.text(Id::Detection) == Some(s2i::MODE) {
+        seen.push((ctx.settings.label(Id::Detection), s2i::MODE_OUTCOME.to_owned()));
+        (&s2i::RULES, s2i::looks_for())
+    } else {
+        (&WARP_RULES, warp_rules_look_for())
+    };
     for rule in rules {
         if let Some(app) = rule(ctx, &mut seen)? {
             return Ok(Detection { app, steps: seen.steps, warnings: seen.warnings });
         }
     }
-    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps, looked_for: warp_rules_look_for() }.into())
+    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps, looked_for }.into())
 }
+
+/// warp's own rules, in their order.
+const WARP_RULES: [Rule; 7] = [script, module, wsgi_file, django, paste_config, procfile, setup_py];
 
 /// One line saying what will run.
 pub fn describe(app: &App) -> String {
@@ -281,6 +292,11 @@ fn file_app(path: &Path, callable: &str) -> App {
 
 /// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
 fn script(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
+    script_or_app_sh(ctx, steps, true)
+}
+
+/// WARP_APP_SCRIPT, or, when `app_sh` says to look for it, an executable app.sh.
+fn script_or_app_sh(ctx: &Input, steps: &mut Seen, app_sh: bool) -> Result<Option<App>> {
     if let Some((text, label)) = named_by(ctx, Id::AppScript) {
         let path = existing_file(ctx.src, &text, &label)?;
         if !is_executable(&path) {
@@ -288,6 +304,9 @@ fn script(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
         }
         steps.push((label, format!("{text}: run it")));
         return Ok(Some(App::Program(Program::executable(path))));
+    }
+    if !app_sh {
+        return Ok(None);
     }
     let path = ctx.src.join("app.sh");
     let outcome = if !path.is_file() {
@@ -326,6 +345,13 @@ fn wsgi_file(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
         steps.push((format!("{}, {}", var(Id::AppFile), WSGI_FILES.join(", ")), "not set; none of the files exists".to_owned()));
         return Ok(None);
     }
+    serve_files(ctx, steps, &candidates, chosen)
+}
+
+/// The first of `candidates` that binds `application` or `app`, served; one that binds
+/// neither is run as a script when `chosen` (named by WARP_APP_FILE) or it is app.py, else
+/// passed over.
+fn serve_files(ctx: &Input, steps: &mut Seen, candidates: &[PathBuf], chosen: bool) -> Result<Option<App>> {
     let refs: Vec<&Path> = candidates.iter().map(PathBuf::as_path).collect();
     for (path, found) in candidates.iter().zip(defines(ctx, &refs)?) {
         let shown = path.strip_prefix(ctx.src).unwrap_or(path).display().to_string();
