@@ -285,7 +285,7 @@ pub const TABLE: &[Setting] = &[
     server(Id::ListenBacklog, ("listen-backlog", "WARP_LISTEN_BACKLOG", "server.listen_backlog"), Kind::Count { min: 1, max: i32::MAX as u64 }, Fallback::Fixed("500"), H_LISTEN,
         "Length of the kernel's queue of connections not yet accepted."),
     server(Id::Processes, ("processes", "WARP_PROCESSES", "server.processes"), Kind::Processes, Fallback::Fixed("1"), H_CAPACITY,
-        "Worker processes, or `auto` for the CPUs the container may use."),
+        "Worker processes, or `auto`: the CPUs the container may use, at most one per 64 MiB of its memory limit (after 32 MiB for the master)."),
     server(Id::Threads, ("threads", "WARP_THREADS", "server.threads"), Kind::Count { min: 1, max: u16::MAX as u64 }, Fallback::Fixed("5"), H_CAPACITY,
         "Python threads per worker."),
     server(Id::StartupTimeout, ("startup-timeout", "WARP_STARTUP_TIMEOUT", "server.startup_timeout"), SECONDS, Fallback::Fixed("15"), H_TIMEOUTS,
