@@ -405,3 +405,29 @@ fn push_sends_the_image_to_its_registry_and_it_pulls_back() {
     run_ok(&mut image(&sandbox, &[&tag, "--push", "--registry-auth", &auth]));
     assert_eq!(guarded.tags("app"), ["1"]);
 }
+
+/// `--processes auto` in a container: its CPUs (a `--cpus` quota included), and no more
+/// workers than its memory limit holds at 64 MiB each after 32 MiB for the master.
+#[test]
+fn auto_processes_fit_the_containers_cpus_and_memory_limit() {
+    prepared();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    require(cpus >= 2, "two CPUs or more, so that a memory limit can hold fewer workers than there are CPUs");
+    let sandbox = Sandbox::example("hello");
+    let name = Name::new("auto");
+    let tag = name.tag("1");
+    run_ok(&mut image(&sandbox, &[&tag]));
+    let capacity = |limits: &[&str]| {
+        let mut args = vec!["run", "--rm", "-u", "123456:0"];
+        args.extend_from_slice(limits);
+        args.extend_from_slice(&[&tag, "warp", "start", "--processes", "auto", "--explain"]);
+        let out = docker_out(&args);
+        out.lines().find_map(|l| l.trim_start().strip_prefix("capacity:").map(|c| c.trim().to_owned())).unwrap_or_else(|| panic!("{out}"))
+    };
+    assert_eq!(capacity(&[]), format!("{cpus} process(es) x 5 thread(s) = {} (auto: {cpus} CPUs)", cpus * 5));
+    assert_eq!(
+        capacity(&["--memory", "100m"]),
+        format!("1 process(es) x 5 thread(s) = 5 (auto: {cpus} CPUs, 1 within the 100 MiB memory limit)")
+    );
+    assert_eq!(capacity(&["--cpus", "1"]), "1 process(es) x 5 thread(s) = 5 (auto: 1 CPU)");
+}

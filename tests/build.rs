@@ -138,6 +138,138 @@ fn requirements_and_setup_py_install_both() {
     assert!(sandbox.imports(&sandbox.venv(), "both"));
 }
 
+/// The distribution names installed in the sandbox's venv, lower-case.
+fn installed(sandbox: &Sandbox) -> String {
+    sandbox.python(&sandbox.venv(), "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() for d in m.distributions()))")
+}
+
+const SETUP_PY_WITH_SIX: &str =
+    "from setuptools import setup\nsetup(name='myapp', version='1.0', py_modules=['myapp'], install_requires=['six==1.16.0'])\n";
+
+/// WARP_INSTALL_APP=false (sclorg's DISABLE_SETUP_PY_PROCESSING and
+/// DISABLE_PYPROJECT_TOML_PROCESSING): the dependencies, not the app itself.
+#[test]
+fn install_app_false_leaves_the_package_itself_out() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", "idna==3.7\n");
+    sandbox.write("setup.py", SETUP_PY_WITH_SIX);
+    sandbox.write("myapp.py", "VALUE = 1\n");
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_INSTALL_APP", "false"));
+    assert!(out.contains("dependencies from requirements.txt (the app itself, setup.py, is left out, as WARP_INSTALL_APP says)"), "{out}");
+    let names = installed(&sandbox);
+    assert!(names.contains("'idna'") && !names.contains("myapp") && !names.contains("six"), "{names}");
+    // The setting is an input of the install: back to the default, the app comes in.
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("then the app itself from setup.py"), "{out}");
+    assert!(installed(&sandbox).contains("'myapp'"));
+
+    // A pyproject.toml package: its [project].dependencies are still installed, from
+    // .warp/config.yaml's key too.
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"pkgapp\"\nversion = \"1.0\"\ndependencies = [\"six==1.16.0\"]\n",
+    );
+    sandbox.write(".warp/config.yaml", "build:\n  install_app: false\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("pyproject.toml [project].dependencies (the app itself, pyproject.toml, is left out"), "{out}");
+    let names = installed(&sandbox);
+    assert!(names.contains("'six'") && !names.contains("pkgapp"), "{names}");
+
+    // A package with nothing else to install gets its venv and says why it is empty.
+    let sandbox = Sandbox::new();
+    sandbox.write("setup.py", SETUP_PY_WITH_SIX);
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_INSTALL_APP", "0"));
+    assert!(out.contains("installing nothing: the app itself (setup.py) is left out, as WARP_INSTALL_APP says"), "{out}");
+    assert!(!installed(&sandbox).contains("myapp"));
+    let err = crate::util::run_fails(sandbox.warp(&["build"]).env("WARP_INSTALL_APP", "perhaps"), 2);
+    assert!(err.contains("WARP_INSTALL_APP") && err.contains("true, false"), "{err}");
+}
+
+/// A lock or requirements file that lists the app's own folder installs it: the build does
+/// not install it a second time, and says so.
+#[test]
+fn a_lock_that_lists_the_app_installs_it_once() {
+    let sandbox = Sandbox::new();
+    sandbox.write("setup.py", SETUP_PY_WITH_SIX);
+    sandbox.write("myapp.py", "VALUE = 1\n");
+    // As pipenv writes the app itself into Pipfile.lock (sclorg's pipenv-test-app).
+    sandbox.write(
+        "Pipfile.lock",
+        r#"{"_meta": {"sources": [{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": true}]},
+            "default": {"myapp": {"editable": true, "path": "."}, "six": {"version": "==1.16.0"}}}"#,
+    );
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("the app itself is installed from Pipfile.lock (`-e .`), so it is not installed again from setup.py"), "{out}");
+    let file = sandbox.python(&sandbox.venv(), "import myapp, six; print(myapp.__file__)");
+    assert_eq!(Path::new(&file), sandbox.app().canonicalize().unwrap().join("myapp.py"), "installed editable, from the lock");
+
+    // A requirements.txt that installs it, through an include (sclorg's setup-requirements-test-app).
+    std::fs::remove_file(sandbox.app().join("Pipfile.lock")).unwrap();
+    sandbox.write("requirements.txt", "-r base.txt\n");
+    sandbox.write("base.txt", "-e .\nidna==3.7\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("the app itself is installed from requirements.txt (`-e .`), so it is not installed again"), "{out}");
+    let names = installed(&sandbox);
+    assert!(names.contains("'myapp'") && names.contains("'idna'") && names.contains("'six'"), "{names}");
+}
+
+/// WARP_PIPENV_VERSION (sclorg's PIN_PIPENV_VERSION): that pipenv, in the venv and on the
+/// app's PATH; a change of version reinstalls, the same one does not.
+#[test]
+fn pipenv_version_puts_that_pipenv_on_the_apps_path() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", SIX);
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=2026.0.3\n");
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("installing pipenv 2026.0.3, then dependencies from requirements.txt with uv"), "{out}");
+    let version = sandbox.ok(&["exec", "sh", "-c", "command -v pipenv && pipenv --version"]);
+    let venv = sandbox.venv().canonicalize().unwrap();
+    assert_eq!(version.lines().collect::<Vec<_>>(), [&format!("{}/bin/pipenv", venv.display()), "pipenv, version 2026.0.3"]);
+    assert!(sandbox.imports(&sandbox.venv(), "six"));
+    assert!(sandbox.ok(&["build"]).contains("nothing reinstalled"));
+
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=2026.0.2\n");
+    sandbox.ok(&["build"]);
+    assert_eq!(sandbox.ok(&["exec", "pipenv", "--version"]).trim(), "pipenv, version 2026.0.2");
+
+    // A version that is not one is refused before anything is touched.
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=latest\n");
+    let err = sandbox.fails(&["build"], 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("WARP_PIPENV_VERSION in .warp/environment:1: \"latest\" is not a version number"), "{err}");
+    // A release PyPI does not have fails the install and keeps the venv as it was.
+    sandbox.write(".warp/environment", "WARP_PIPENV_VERSION=1.99.99\n");
+    let err = sandbox.fails(&["build"], 1);
+    assert!(err.contains("installing pipenv 1.99.99 failed") && err.contains("the previous venv is unchanged"), "{err}");
+    assert_eq!(sandbox.ok(&["exec", "pipenv", "--version"]).trim(), "pipenv, version 2026.0.2");
+}
+
+/// WARP_UPGRADE_PIP (sclorg's UPGRADE_PIP_TO_LATEST): pip, setuptools and wheel at their
+/// latest releases. On Python 3.12 the venv is seeded with pip alone, so setuptools and wheel
+/// are there only because of the setting.
+#[test]
+fn upgrade_pip_brings_pip_setuptools_and_wheel_to_their_latest() {
+    crate::util::require(newest_python(|minor| minor == 12).is_some(), &format!("Python 3.12 ({INSTALL_PYTHON})"));
+    let sandbox = Sandbox::new();
+    sandbox.write(".python-version", "3.12\n");
+    sandbox.ok(&["build"]);
+    let names = installed(&sandbox);
+    assert!(!names.contains("setuptools") && !names.contains("wheel"), "{names}");
+
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_UPGRADE_PIP", "true"));
+    assert!(out.contains("installing the latest pip, setuptools, wheel with uv"), "{out}");
+    let names = installed(&sandbox);
+    assert!(names.contains("'setuptools'") && names.contains("'wheel'"), "{names}");
+    // pip itself asks the index what is newer.
+    let outdated = sandbox.ok(&["exec", "python", "-m", "pip", "list", "--outdated", "--format=json"]);
+    for tool in ["pip", "setuptools", "wheel"] {
+        assert!(!outdated.contains(&format!("\"name\": \"{tool}\"")), "{tool} is outdated: {outdated}");
+    }
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_UPGRADE_PIP", "true"));
+    assert!(out.contains("nothing reinstalled"), "{out}");
+}
+
 #[test]
 fn a_lone_wsgi_py_still_gets_a_venv() {
     let sandbox = Sandbox::example("hello");

@@ -278,3 +278,23 @@ fn apps_never_run_with_an_ascii_locale() {
     cmd.env("LANG", "C.UTF-8").env_remove("LC_ALL");
     assert_eq!(crate::util::run_ok(&mut cmd).trim(), "C.UTF-8 None");
 }
+
+/// Python's stdio is UTF-8, as in the OpenShift Python builder's images, unless the user
+/// chose an encoding (inherited or in an environment file).
+#[test]
+fn stdio_is_utf8_unless_the_user_chose_an_encoding() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["build"]);
+    let probe = "import os, sys; print(os.environ.get('PYTHONIOENCODING'), sys.stdout.encoding)";
+    let run = |cmd: &mut std::process::Command| crate::util::run_ok(cmd.env_remove("PYTHONIOENCODING")).trim().to_owned();
+    // Even beside a locale that is not ASCII (which warp keeps), and where it would differ.
+    let mut cmd = sandbox.warp(&["exec", "python", "-c", probe]);
+    assert_eq!(run(cmd.env("LANG", "C.UTF-8").env("LC_ALL", "C.UTF-8")), "UTF-8 utf-8");
+    let mut cmd = sandbox.warp(&["exec", "python", "-c", probe]);
+    assert_eq!(run(cmd.env("LC_ALL", "en_US.ISO-8859-1")), "UTF-8 utf-8");
+    let mut cmd = sandbox.warp(&["exec", "python", "-c", probe]);
+    assert_eq!(crate::util::run_ok(cmd.env("PYTHONIOENCODING", "latin-1")).trim(), "latin-1 iso8859-1");
+    sandbox.write(".s2i/environment", "PYTHONIOENCODING=ascii\n");
+    let mut cmd = sandbox.warp(&["exec", "python", "-c", probe]);
+    assert_eq!(run(&mut cmd), "ascii ascii");
+}

@@ -84,6 +84,40 @@ fn each_rule_in_order_with_its_reason() {
     assert!(err.contains("manage.py found") && err.contains("Django is not installed"), "{err}");
 }
 
+/// A package whose module is its name (sclorg's setup-test-app): found after every other
+/// rule, by `python setup.py --name`, else by reading the name setup.py writes literally.
+#[test]
+fn a_setup_py_package_is_served_by_its_name() {
+    let sandbox = Sandbox::new();
+    sandbox.write("setup.py", "from setuptools import setup\nsetup(name='hello-pkg', version='0.1', py_modules=['hello_pkg'])\n");
+    sandbox.write("hello_pkg.py", APPLICATION);
+    sandbox.ok(&["build"]);
+    let text = explain(&sandbox, &[]);
+    let rule = text.lines().find(|l| l.trim_start().starts_with("setup.py (package name)")).unwrap_or_default();
+    assert!(rule.ends_with("  package hello-pkg: serve hello_pkg:application"), "{text}");
+    assert!(text.contains("found: serve hello_pkg:application"), "{text}");
+    let server = crate::running::Server::start(&sandbox, &["start"]);
+    assert_eq!(get(server.port, "/").text(), "application");
+    assert!(server.stop().success());
+
+    // setup.py cannot run (here it needs a module the venv lacks), but names the package
+    // literally; a module binding neither callable is passed over with the reason.
+    sandbox.write(
+        "setup.py",
+        "import build_helpers_not_installed\nfrom setuptools import setup\nsetup(name='hello-pkg', version='0.1', py_modules=['hello_pkg'])\n",
+    );
+    assert_eq!(found(&sandbox, &[]), "serve hello_pkg:application");
+    sandbox.write("hello_pkg.py", "x = 1\n");
+    let err = sandbox.fails(&["start", "--explain"], 1);
+    assert!(err.contains("the module setup.py's package name names"), "{err}");
+    sandbox.write("setup.py", "from setuptools import setup\nsetup(name='other', version='0.1')\n");
+    let text = crate::util::run_fails(&mut sandbox.warp(&["start", "--explain"]), 1);
+    assert!(text.contains("no app found"), "{text}");
+    let out = sandbox.warp(&["start", "--explain"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("package other: no module other in the app's folder or the venv, so skipped"), "{text}");
+}
+
 #[test]
 fn the_app_argument_is_checked() {
     let sandbox = Sandbox::new();
@@ -180,4 +214,78 @@ fn a_skipped_app_sh_is_a_warning_on_start() {
     let warning = "warning: app.sh is present but not executable, so skipped (`chmod +x app.sh` to run it)";
     assert_eq!(server.log().lines().filter(|l| *l == warning).count(), 1, "{}", server.log());
     server.stop();
+}
+
+/// WARP_DETECTION=s2i: the OpenShift Python builder's rules in its order, where app.py is a
+/// script even when it defines an application, app.sh and app.py are looked for only when no
+/// WARP_APP_* is set, and a gunicorn.conf.py that names wsgi_app comes first.
+#[test]
+fn s2i_detection_follows_the_openshift_builders_order() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", "gunicorn>=20.1\n");
+    sandbox.ok(&["build"]);
+    let s2i = [("WARP_DETECTION", "s2i")];
+    let err = crate::util::run_fails(sandbox.warp(&["start", "--explain"]).envs(s2i), 1);
+    assert!(
+        err.contains("gunicorn.conf.py naming wsgi_app") && err.contains("OpenShift Python builder's order (WARP_DETECTION=s2i)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    sandbox.write("wsgi.py", APPLICATION);
+    assert_eq!(found(&sandbox, &s2i), "serve wsgi:application");
+    sandbox.write("app.py", APPLICATION);
+    assert_eq!(found(&sandbox, &[]), "serve wsgi:application", "warp's rules serve wsgi.py first");
+    assert_eq!(found(&sandbox, &s2i), "run python app.py", "the builder runs app.py, whatever it defines");
+    assert_eq!(found(&sandbox, &[("WARP_DETECTION", "s2i"), ("WARP_APP_MODULE", "app")]), "serve app:application");
+    sandbox.write_exec("app.sh", "#!/bin/sh\nexec python app.py\n");
+    assert!(found(&sandbox, &s2i).ends_with("/app.sh"));
+    let text = explain(&sandbox, &[("WARP_DETECTION", "s2i"), ("WARP_APP_MODULE", "wsgi")]);
+    assert!(text.contains("not set; app.sh not looked for, as WARP_APP_MODULE is set"), "{text}");
+    assert!(text.contains("found: serve wsgi:application"), "{text}");
+    // From .warp/config.yaml too, with the setting's line in --explain.
+    sandbox.write(".warp/config.yaml", "server:\n  detection: s2i\n");
+    let text = explain(&sandbox, &[]);
+    let first = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.contains("server.detection (.warp/config.yaml:2)")
+            && first.ends_with("s2i: the OpenShift Python builder's rules, in its order"),
+        "{text}"
+    );
+    std::fs::remove_file(sandbox.app().join(".warp/config.yaml")).unwrap();
+
+    // A gunicorn.conf.py that names the app comes before everything, and is gunicorn's.
+    sandbox.write("gunicorn.conf.py", "workers = 2\n");
+    let text = explain(&sandbox, &s2i);
+    assert!(text.contains("binds no wsgi_app, so it does not name the app") && text.contains("/app.sh"), "{text}");
+    for file in ["app.sh", "app.py"] {
+        std::fs::remove_file(sandbox.app().join(file)).unwrap();
+    }
+    sandbox.write("gunicorn.conf.py", "workers = 2\nwsgi_app = 'wsgi:application'\n");
+    assert_eq!(found(&sandbox, &s2i), "run gunicorn --config gunicorn.conf.py --bind 127.0.0.1:8000");
+    let mut cmd = sandbox.warp(&["start", "--server", "gunicorn", "--explain"]);
+    assert!(crate::util::run_ok(cmd.envs(s2i)).contains("found: run gunicorn --config gunicorn.conf.py"), "--server gunicorn agrees");
+    let mut cmd = sandbox.warp(&["start", "--server", "warp", "--explain"]);
+    let text = crate::util::run_ok(cmd.envs(s2i));
+    assert!(text.contains("present, but --server asks for warp, so gunicorn does not run it"), "{text}");
+    assert!(text.contains("found: serve wsgi:application"), "{text}");
+    assert_eq!(found(&sandbox, &[]), "serve wsgi:application", "warp's rules do not read gunicorn.conf.py");
+
+    // It serves, on warp's port; with a bind of its own, on that one.
+    let port = reserve_port();
+    let mut cmd = sandbox.warp(&["start", "--port", &port.port.to_string()]);
+    cmd.envs(s2i);
+    let server = Server::spawn(cmd, port, sandbox.root());
+    assert_eq!(get(server.port, "/").text(), "application");
+    assert!(server.log().contains("running gunicorn --config gunicorn.conf.py --bind 127.0.0.1:"), "{}", server.log());
+    assert!(server.stop().success());
+    let port = reserve_port();
+    sandbox.write("gunicorn.conf.py", &format!("bind = '127.0.0.1:{}'\nwsgi_app = 'wsgi:application'\n", port.port));
+    let mut cmd = sandbox.warp(&["start"]);
+    cmd.envs(s2i).env("GUNICORN_CMD_ARGS", "--workers 2");
+    let server = Server::spawn(cmd, port, sandbox.root());
+    assert_eq!(get(server.port, "/").text(), "application");
+    assert!(server.log().contains("running gunicorn --config gunicorn.conf.py in"), "{}", server.log());
+    server.wait_for_log_count("Booting worker with pid", 2, std::time::Duration::from_secs(20));
+    assert!(server.stop().success());
 }

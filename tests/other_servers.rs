@@ -192,3 +192,70 @@ fn manage_py_runwarp_takes_warp_starts_options() {
     let text = crate::util::run_ok(&mut help);
     assert!(text.contains("--reload-on-changes") && text.contains("--server"), "{text}");
 }
+
+/// A tiny app with gunicorn in its venv, built once: it answers with its worker's pid.
+fn gunicorn_app() -> &'static Sandbox {
+    static APP: OnceLock<Sandbox> = OnceLock::new();
+    APP.get_or_init(|| {
+        let sandbox = Sandbox::new();
+        sandbox.write("requirements.txt", "gunicorn\n");
+        sandbox.write(
+            "hello.py",
+            "import os\n\ndef application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'hello from %d' % os.getpid()]\n",
+        );
+        sandbox.ok(&["build"]);
+        sandbox
+    })
+}
+
+/// gunicorn ranks its command line over GUNICORN_CMD_ARGS and its config file, so warp's
+/// mapped flags would override the app's own configuration: with one, warp passes only
+/// `--bind` (unless the configuration binds) and the app.
+#[test]
+fn gunicorn_keeps_the_apps_own_configuration() {
+    let sandbox = gunicorn_app();
+    // GUNICORN_CMD_ARGS: its worker count stands (warp's would be 1), and warp binds its port.
+    let port = reserve_port();
+    let mut cmd = sandbox.warp(&["start", ".", "hello:application", "--server", "gunicorn", "--port", &port.port.to_string()]);
+    cmd.env("GUNICORN_CMD_ARGS", "--workers 2 --log-level info");
+    let server = Server::spawn(cmd, port, sandbox.root());
+    server.wait_for_log_count("Booting worker with pid", 2, std::time::Duration::from_secs(20));
+    assert!(get(server.port, "/").text().starts_with("hello from "), "{}", server.log());
+    let log = server.log();
+    assert!(log.contains(&format!("gunicorn --bind 127.0.0.1:{} hello:application", server.port)), "{log}");
+    assert!(!log.contains("--workers"), "warp passed its own worker count: {log}");
+    assert!(
+        log.contains("gunicorn is configured by GUNICORN_CMD_ARGS, which warp's flags would override: warp passes only --bind"),
+        "{log}"
+    );
+    assert!(server.stop().success());
+
+    // A --config file in the server args that binds: its address, not warp's port.
+    let port = reserve_port();
+    sandbox.write("conf/gunicorn-site.py", &format!("bind = '127.0.0.1:{}'\nworkers = 1\n", port.port));
+    let mut cmd = sandbox.warp(&["start", ".", "hello:application", "--request-timeout", "7"]);
+    cmd.env("WARP_SERVER_TYPE", "gunicorn").env("WARP_SERVER_ARGS", "--config conf/gunicorn-site.py");
+    let server = Server::spawn(cmd, port, sandbox.root());
+    assert_eq!(get(server.port, "/").status, 200, "{}", server.log());
+    let log = server.log();
+    assert!(log.contains("gunicorn hello:application --config conf/gunicorn-site.py"), "{log}");
+    assert!(log.contains("warp passes only the app (its settings bind); warp's --request-timeout not applied"), "{log}");
+    assert!(server.stop().success());
+
+    // gunicorn.conf.py in the app's folder is read by gunicorn itself, so it counts too.
+    sandbox.write("gunicorn.conf.py", "workers = 3\n");
+    let text = sandbox.ok(&["start", ".", "hello:application", "--server", "gunicorn", "--explain"]);
+    assert!(text.contains("gunicorn --bind 127.0.0.1:8000 hello:application\n"), "{text}");
+    assert!(text.contains("note: gunicorn is configured by gunicorn.conf.py (gunicorn reads it by default)"), "{text}");
+    std::fs::remove_file(sandbox.app().join("gunicorn.conf.py")).unwrap();
+    // Without any, warp's settings are gunicorn's flags, as before.
+    let text = sandbox.ok(&["start", ".", "hello:application", "--server", "gunicorn", "--explain"]);
+    assert!(text.contains("--workers 1 --threads 5"), "{text}");
+
+    // A config file that is not there is one line before anything starts.
+    let mut cmd = sandbox.warp(&["start", ".", "hello:application", "--server", "gunicorn"]);
+    cmd.env("GUNICORN_CMD_ARGS", "-c missing.py");
+    let err = crate::util::run_fails(&mut cmd, 1);
+    assert!(err.contains("missing.py does not exist (named by GUNICORN_CMD_ARGS (its --config missing.py))"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -139,7 +139,7 @@ fn config_yaml_round_trips_through_setup_only() {
 #[test]
 fn every_mistake_is_one_line_naming_where_it_is() {
     let sandbox = Sandbox::new();
-    let cases: [(&str, &str); 9] = [
+    let cases: [(&str, &str); 11] = [
         (
             "server:\n  threads: 8\n  thred: 3\n",
             "error: .warp/config.yaml:3: server.thred: is not a setting warp knows: did you mean `server.threads`?",
@@ -157,6 +157,11 @@ fn every_mistake_is_one_line_naming_where_it_is() {
         (
             "server:\n  type: apache\n",
             "error: .warp/config.yaml:2: server.type: \"apache\" is not one of warp, gunicorn, waitress, mod_wsgi, uwsgi",
+        ),
+        ("server:\n  detection: heroku\n", "error: .warp/config.yaml:2: server.detection: \"heroku\" is not one of warp, s2i"),
+        (
+            "build:\n  pipenv_version: '>=2026'\n",
+            "error: .warp/config.yaml:2: build.pipenv_version: \">=2026\" is not a version number: give the release alone, such as 2026.0.3",
         ),
     ];
     for (yaml, expected) in cases {

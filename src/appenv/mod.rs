@@ -76,7 +76,7 @@ pub enum VarSource {
     File { path: String, line: usize },
     /// The output of this action hook.
     Hook(String),
-    /// warp itself: the UTF-8 locale, `WARP_PROJECT`.
+    /// warp itself: the UTF-8 locale and stdio encoding, `WARP_PROJECT`.
     Warp,
 }
 
@@ -89,8 +89,8 @@ pub struct AppEnv {
 
 impl AppEnv {
     /// Start from the app's environment files (shown relative to its folder); inherited
-    /// variables keep their values. A missing or ASCII locale becomes a UTF-8 one (see
-    /// [`locale`]).
+    /// variables keep their values. A missing or ASCII locale becomes a UTF-8 one, and
+    /// Python's stdio is UTF-8 unless the user chose otherwise (see [`locale`]).
     pub fn from_files(layout: &Layout) -> anyhow::Result<AppEnv> {
         let mut env = AppEnv::default();
         for (key, value, source) in file_vars(layout)? {
@@ -98,9 +98,8 @@ impl AppEnv {
                 env.vars.insert(key, (value, source));
             }
         }
-        if let Some(locale) = locale::utf8_default(|key| env.get(key)) {
-            env.extend(VarSource::Warp, ["LANG", "LC_ALL"].map(|key| (key.to_owned(), locale.to_owned())));
-        }
+        let defaults = locale::defaults(|key| env.get(key));
+        env.extend(VarSource::Warp, defaults.into_iter().map(|(key, value)| (key.to_owned(), value.to_owned())));
         Ok(env)
     }
 

@@ -3,7 +3,9 @@
 //! First match wins: `uv.lock` (with `pyproject.toml`), `Pipfile.lock`, `requirements.txt`,
 //! then the `[project].dependencies` of a `pyproject.toml` that is not a package. Afterwards
 //! the app itself is installed, editable, when it is a package (`setup.py`, or a
-//! `pyproject.toml` with a `[build-system]`), as s2i does.
+//! `pyproject.toml` with a `[build-system]`), as s2i does, unless the build settings leave
+//! it out (`WARP_INSTALL_APP`) or the dependencies already install it ([`app_line`]: a lock
+//! or requirements file that lists the app's own folder).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::build::python::Interpreter;
+use crate::settings::{var, Id};
 
 /// Where the dependency list comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,11 +54,42 @@ pub struct App {
     pub dependencies: Option<Vec<String>>,
 }
 
+/// Tools the build settings ask for in the venv besides what the app declares: installed
+/// first, so that where they share a dependency with the app, the app's own pin wins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tools {
+    /// pip, setuptools and wheel upgraded to their latest releases (`WARP_UPGRADE_PIP`).
+    pub upgrade_pip: bool,
+    /// This release of pipenv (`WARP_PIPENV_VERSION`).
+    pub pipenv: Option<String>,
+}
+
+/// The packages that [`Tools::upgrade_pip`] upgrades, as the OpenShift Python builder does.
+pub const PIP_TOOLS: [&str; 3] = ["pip", "setuptools", "wheel"];
+
+impl Tools {
+    /// How the build's progress line names them, when there are any.
+    fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.upgrade_pip {
+            parts.push(format!("the latest {}", PIP_TOOLS.join(", ")));
+        }
+        if let Some(version) = &self.pipenv {
+            parts.push(format!("pipenv {version}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(" and "))
+    }
+}
+
 /// What `warp build` will install for an app.
 #[derive(Debug)]
 pub struct Plan {
     pub source: Source,
     pub app: Option<App>,
+    /// Tools installed before the app's dependencies.
+    pub tools: Tools,
+    /// The file that makes the app a package, when the settings leave the app itself out.
+    pub app_left_out: Option<&'static str>,
     /// Every file whose content decides what gets installed.
     inputs: Vec<PathBuf>,
 }
@@ -65,16 +99,20 @@ pub const NO_DEPENDENCY_FILE: &str =
     "no dependency file (uv.lock, Pipfile.lock, requirements.txt, pyproject.toml, setup.py): nothing to install";
 
 impl Plan {
-    /// Look at the app at `src` and decide what to install.
-    pub fn for_app(src: &Path) -> Result<Plan> {
+    /// Look at the app at `src` and decide what to install; `install_app` false leaves the
+    /// app itself out when it is a package (its `[project].dependencies` are then installed
+    /// as those of an app that is not one).
+    pub fn for_app(src: &Path, install_app: bool) -> Result<Plan> {
         let pyproject = read_pyproject(src)?;
-        let app = if pyproject.as_ref().is_some_and(|t| t.contains_key("build-system")) {
+        let package = if pyproject.as_ref().is_some_and(|t| t.contains_key("build-system")) {
             Some(App { file: "pyproject.toml", dependencies: pyproject.as_ref().and_then(project_dependencies) })
         } else if src.join("setup.py").is_file() {
             Some(App { file: "setup.py", dependencies: None })
         } else {
             None
         };
+        let app_left_out = package.as_ref().filter(|_| !install_app).map(|app| app.file);
+        let app = package.filter(|_| install_app);
         let is_package = app.is_some();
         let (source, mut inputs) = if src.join("uv.lock").is_file() && pyproject.is_some() {
             (Source::UvLock, vec![src.join("uv.lock"), src.join("pyproject.toml")])
@@ -93,7 +131,7 @@ impl Plan {
         }
         inputs.sort();
         inputs.dedup();
-        Ok(Plan { source, app, inputs })
+        Ok(Plan { source, app, tools: Tools::default(), app_left_out, inputs })
     }
 
     /// Every file whose content decides what gets installed.
@@ -101,9 +139,14 @@ impl Plan {
         &self.inputs
     }
 
+    /// The same plan with `tools` installed first.
+    pub fn with_tools(self, tools: Tools) -> Plan {
+        Plan { tools, ..self }
+    }
+
     /// Whether there is anything to install at all.
     pub fn installs_anything(&self) -> bool {
-        self.source != Source::Nothing || self.app.is_some()
+        self.source != Source::Nothing || self.app.is_some() || self.tools != Tools::default()
     }
 
     /// What will be installed and from where, as the build's progress line says it.
@@ -116,16 +159,20 @@ impl Plan {
             };
             format!("the app itself from {} (editable) with {dependencies}", app.file)
         });
-        match (&self.source, app) {
-            (Source::Nothing, None) => NO_DEPENDENCY_FILE.to_owned(),
-            (Source::Nothing, Some(app)) => app,
-            (source, None) => format!("dependencies from {}", source.describe()),
-            (source, Some(app)) => format!("dependencies from {}, then {app}", source.describe()),
+        let dependencies = (self.source != Source::Nothing).then(|| format!("dependencies from {}", self.source.describe()));
+        let parts: Vec<String> = [self.tools.describe(), dependencies, app].into_iter().flatten().collect();
+        let installs = parts.join(", then ");
+        match (self.app_left_out, parts.is_empty()) {
+            (None, true) => NO_DEPENDENCY_FILE.to_owned(),
+            (None, false) => installs,
+            (Some(file), true) => format!("nothing: the app itself ({file}) is left out, as {} says", var(Id::InstallApp)),
+            (Some(file), false) => format!("{installs} (the app itself, {file}, is left out, as {} says)", var(Id::InstallApp)),
         }
     }
 
     /// A digest of everything that decides the venv's contents: the dependency files, the
-    /// interpreter, the installer settings in the environment, and warp's own version.
+    /// interpreter, the installer settings in the environment, the tools asked for, and
+    /// warp's own version.
     pub fn digest(&self, python: &Interpreter, env: &BTreeMap<String, String>) -> Result<String> {
         let mut hash = Sha256::new();
         let mut field = |name: &str, value: &[u8]| {
@@ -138,6 +185,13 @@ impl Plan {
         field("python", python.executable.as_os_str().as_encoded_bytes());
         field("python-version", python.version_text().as_bytes());
         field("install-app", &[u8::from(self.app.is_some())]);
+        // Only when asked for, so that venvs built before these settings existed stay valid.
+        if self.tools.upgrade_pip {
+            field("upgrade-pip", &[1]);
+        }
+        if let Some(version) = &self.tools.pipenv {
+            field("pipenv", version.as_bytes());
+        }
         for input in &self.inputs {
             let content = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
             field(&input.to_string_lossy(), &content);
@@ -173,13 +227,56 @@ fn project_dependencies(pyproject: &toml::Table) -> Option<Vec<String>> {
     Some(deps.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
 }
 
+/// The line of the requirement files `files` that installs the app itself: `-e .`, `.`, or
+/// another path or `file:` URL that names the app's folder `src` (as pip and uv read a
+/// relative path: from the folder they run in, `src`). A Pipfile.lock that lists the app
+/// (`{path = ".", editable = true}`) becomes such a line, and so does a requirements.txt that
+/// installs it; installing it again would only repeat the work.
+pub fn app_line(files: &[PathBuf], src: &Path) -> Result<Option<String>> {
+    let Ok(folder) = src.canonicalize() else { return Ok(None) };
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let found = text
+            .lines()
+            .map(str::trim)
+            .find(|line| requirement_path(line).is_some_and(|path| src.join(path).canonicalize().is_ok_and(|p| p == folder)));
+        if let Some(line) = found {
+            return Ok(Some(line.split(" --hash").next().unwrap_or(line).trim().to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// The local path a requirement line installs from (`-e PATH`, `PATH`, `name @ file://PATH`),
+/// without extras, markers and options; `None` for a line that names no local path.
+fn requirement_path(line: &str) -> Option<&str> {
+    // A comment starts the line or follows whitespace.
+    let line = match line.find(" #") {
+        Some(at) => &line[..at],
+        None if line.starts_with('#') => return None,
+        None => line,
+    };
+    let requirement = match line.strip_prefix("--editable") {
+        Some(rest) if rest.starts_with(['=', ' ', '\t']) => rest.trim_start_matches(['=', ' ', '\t']),
+        Some(_) => return None,
+        None => line.strip_prefix("-e").map(str::trim_start).unwrap_or(line),
+    };
+    // Options after the requirement (`--hash=...`), then environment markers.
+    let requirement = requirement.split(" --").next().unwrap_or(requirement);
+    let requirement = requirement.split(';').next().unwrap_or(requirement).trim();
+    let location = requirement.split_once(" @ ").map_or(requirement, |(_, url)| url.trim());
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    let path = path.split('[').next().unwrap_or(path);
+    (path.starts_with('.') || path.starts_with('/')).then_some(path)
+}
+
 /// "1 package", "3 packages".
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A requirements file and every file it pulls in with `-r`/`-c`, recursively.
-fn requirement_files(root: &Path) -> Result<Vec<PathBuf>> {
+pub fn requirement_files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut seen = vec![root.to_path_buf()];
     let mut index = 0;
     while index < seen.len() {
@@ -228,6 +325,45 @@ pub fn included_file(line: &str) -> Option<(&str, Include)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requirement_lines_name_their_local_path() {
+        for (line, path) in [
+            ("-e .", Some(".")),
+            ("-e.", Some(".")),
+            ("--editable=./", Some("./")),
+            ("--editable .[dev]", Some(".")),
+            (". ; python_version >= '3.9'  # the app", Some(".")),
+            ("./pkg --hash=sha256:aa", Some("./pkg")),
+            ("app @ file:///srv/app", Some("/srv/app")),
+            ("six==1.16.0", None),
+            ("-r base.txt", None),
+            ("--index-url https://pypi.org/simple", None),
+            ("-e git+https://example.invalid/app.git#egg=app", None),
+            ("# -e .", None),
+            ("--editablex .", None),
+        ] {
+            assert_eq!(requirement_path(line), path, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_requirements_file_that_lists_the_app_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("app");
+        std::fs::create_dir_all(src.join("lib")).unwrap();
+        let write = |name: &str, text: &str| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, text).unwrap();
+            file
+        };
+        let lock = write("lock.txt", "six==1.16.0 --hash=sha256:aa\n-e . --hash=sha256:bb\n");
+        assert_eq!(app_line(&[lock], &src).unwrap().as_deref(), Some("-e ."));
+        let other = write("other.txt", "-e ./lib\n../app/lib\n");
+        assert_eq!(app_line(&[other], &src).unwrap(), None, "another folder is not the app");
+        let absolute = write("abs.txt", &format!("myapp @ file://{}\n", src.display()));
+        assert!(app_line(&[absolute], &src).unwrap().is_some());
+    }
 
     #[test]
     fn include_lines_name_their_file() {

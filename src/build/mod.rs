@@ -28,7 +28,7 @@ use crate::layout::Layout;
 use crate::report::Reporter;
 use crate::settings::{self, ConfigFile, Flags, Id, Scope, Settings, Sources};
 use crate::start::serve;
-use deps::{Plan, Source};
+use deps::{Plan, Source, Tools};
 use installer::{Installer, Job};
 
 /// What a build did, for the closing line.
@@ -91,7 +91,8 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
     env.extend(VarSource::Hook(hooks::BUILD_ENV.to_owned()), extra);
     settings = resolve(&env)?;
 
-    let plan = Plan::for_app(&layout.src)?;
+    let tools = Tools { upgrade_pip: settings.flag(Id::UpgradePip), pipenv: settings.text(Id::PipenvVersion).map(str::to_owned) };
+    let plan = Plan::for_app(&layout.src, settings.flag(Id::InstallApp))?.with_tools(tools);
     let digest = plan.digest(&python, &effective_installer_env(&env))?;
     let dependencies = if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
         reporter.info(&format!("dependencies unchanged ({}): nothing reinstalled", plan.source.describe()));
@@ -169,13 +170,25 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         if layout.src.join("Pipfile").is_file() {
             job.reporter.warn("a Pipfile but no Pipfile.lock: warp installs from the lock; run `pipenv lock` and build again");
         }
-        job.reporter.info(deps::NO_DEPENDENCY_FILE);
+        job.reporter.info(&match plan.app_left_out {
+            Some(_) => format!("installing {}", plan.describe()),
+            None => deps::NO_DEPENDENCY_FILE.to_owned(),
+        });
         return Ok(Dependencies::NoneDeclared);
     }
     let started = Instant::now();
     let source = plan.source.describe();
     job.reporter.step(&format!("installing {} with {}", plan.describe(), installer.name()));
     let before = venv::distributions(&layout.venv);
+    // The tools first: the app's dependencies, installed after them, keep their own pins.
+    if plan.tools.upgrade_pip {
+        let args: Vec<OsString> = std::iter::once("--upgrade").chain(deps::PIP_TOOLS).map(OsString::from).collect();
+        installer.install(&layout.venv, &args, job, &format!("upgrading {}", deps::PIP_TOOLS.join(", ")))?;
+    }
+    if let Some(version) = &plan.tools.pipenv {
+        let args = [OsString::from(format!("pipenv=={version}"))];
+        installer.install(&layout.venv, &args, job, &format!("installing pipenv {version}"))?;
+    }
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     let requirements: Option<PathBuf> = match &plan.source {
         Source::UvLock => {
@@ -198,14 +211,26 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         }
         Source::Nothing => None,
     };
+    let mut app_listed = None;
     if let Some(file) = requirements {
         warn_when_markers_exclude_all(&file, &source, layout, job)?;
+        let files = match &plan.source {
+            Source::Requirements(_) => deps::requirement_files(&file)?,
+            _ => vec![file.clone()],
+        };
+        app_listed = deps::app_line(&files, &layout.src)?;
         let args = [OsString::from("-r"), file.into_os_string()];
         installer.install(&layout.venv, &args, job, &format!("installing from {source}"))?;
     }
-    if let Some(app) = &plan.app {
-        let args = [OsString::from("-e"), OsString::from(".")];
-        installer.install(&layout.venv, &args, job, &format!("installing the app itself from {} (pip install -e .)", app.file))?;
+    match (&plan.app, app_listed) {
+        (Some(app), Some(line)) => job
+            .reporter
+            .info(&format!("the app itself is installed from {source} (`{line}`), so it is not installed again from {}", app.file)),
+        (Some(app), None) => {
+            let args = [OsString::from("-e"), OsString::from(".")];
+            installer.install(&layout.venv, &args, job, &format!("installing the app itself from {} (pip install -e .)", app.file))?;
+        }
+        (None, _) => {}
     }
     let added: Vec<String> = venv::distributions(&layout.venv).difference(&before).cloned().collect();
     job.reporter.step_done(&format!("installed {}", deps::count(added.len(), "package", "packages")), started.elapsed());

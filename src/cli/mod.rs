@@ -223,7 +223,8 @@ fn key_value(text: &str) -> Result<String, String> {
 /// The Python comes from WARP_PYTHON, .python-version, runtime.txt, else python3.
 /// Dependencies come from the first of uv.lock, Pipfile.lock, requirements.txt and
 /// pyproject.toml; a package (setup.py, or pyproject.toml with [build-system]) is then
-/// installed itself, editable. Action hooks pre-build, build-env and build run from
+/// installed itself, editable (unless WARP_INSTALL_APP=false, or a lock already installs
+/// it). Action hooks pre-build, build-env and build run from
 /// .warp/action_hooks/; Django apps get collectstatic. Nothing is reinstalled when no
 /// dependency input changed, and a failed install leaves the previous venv as it was.
 #[derive(Args)]

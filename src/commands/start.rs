@@ -58,7 +58,7 @@ pub fn run(args: StartArgs) -> Result<()> {
     };
     let wsgi = match &detection.app {
         App::Wsgi(wsgi) => Some(wsgi),
-        App::Program(program) if checked.server.is_some() => bail!(
+        App::Program(program) if checked.server.is_some_and(|server| program.server != Some(server.name())) => bail!(
             "{program} starts its own server, so --server {} does not apply: leave out --server (and {}), or name a WSGI app as `warp start SRC module:callable`",
             plan::server_name(checked.server),
             settings::var(Id::ServerType)

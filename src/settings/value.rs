@@ -37,6 +37,8 @@ pub enum Kind {
     UrlPath,
     /// One of a fixed set of names.
     Choice(&'static [Choice]),
+    /// A release's version number, as PEP 440 writes it (`2026.0.3`, `1.0rc1`).
+    Version,
     /// A process count, or `auto`.
     Processes,
     /// Items separated by commas (a list in `.warp/config.yaml`).
@@ -127,6 +129,7 @@ impl Kind {
             Kind::Path | Kind::File => Ok(Value::Path(PathBuf::from(text))),
             Kind::UrlPath => url_path(text).map(Value::Text),
             Kind::Choice(choices) => choice(choices, text).map(Value::Choice),
+            Kind::Version => version(text).map(Value::Text),
             Kind::Processes => processes(text).map(Value::Processes),
             Kind::List(item) => list(item, text.split(',').map(str::trim).filter(|s| !s.is_empty())),
             Kind::UrlAliases => text
@@ -176,6 +179,7 @@ impl Kind {
             Kind::Path => "DIR",
             Kind::File => "FILE",
             Kind::UrlPath => "PATH",
+            Kind::Version => "VERSION",
             Kind::List(Item::Cidr) => "CIDR",
             Kind::List(Item::ProxyHeader) => "HEADER",
             Kind::Choice(_) | Kind::Text | Kind::List(Item::Text) | Kind::UrlAliases | Kind::Words | Kind::Map => "VALUE",
@@ -288,6 +292,18 @@ fn choice(choices: &'static [Choice], text: &str) -> Result<&'static str, String
         .ok_or_else(|| format!("{text:?} is not one of {}", choices.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")))
 }
 
+/// A version number: a digit first, then digits, letters and PEP 440's `.`, `+`, `!`, `-`,
+/// `_` (no operator: the setting pins that release).
+fn version(text: &str) -> Result<String, String> {
+    let version = text.trim();
+    let valid = version.starts_with(|c: char| c.is_ascii_digit())
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'));
+    if !valid {
+        return Err(format!("{text:?} is not a version number: give the release alone, such as 2026.0.3"));
+    }
+    Ok(version.to_owned())
+}
+
 fn processes(text: &str) -> Result<Processes, String> {
     match text.trim() {
         "auto" => Ok(Processes::Auto),
@@ -371,6 +387,11 @@ mod tests {
         assert!(Kind::List(Item::ProxyHeader).parse("X-Evil").unwrap_err().contains("X-Forwarded-For"));
         assert!(Kind::UrlAliases.parse("static=static").unwrap_err().contains("must start with '/'"));
         assert!(Kind::Processes.parse("0").unwrap_err().contains("auto"));
+        assert_eq!(Kind::Version.parse(" 2026.0.3 "), Ok(Value::Text("2026.0.3".to_owned())));
+        assert_eq!(Kind::Version.parse("1.0rc1+local"), Ok(Value::Text("1.0rc1+local".to_owned())));
+        for bad in ["==2026.0.3", "latest", "1.0; rm -rf /", ""] {
+            assert!(Kind::Version.parse(bad).unwrap_err().contains("such as 2026.0.3"), "{bad}");
+        }
     }
 
     #[test]

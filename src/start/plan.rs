@@ -105,7 +105,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
     let bind = bind(settings);
     let processes = match settings.processes(Id::Processes) {
         Processes::Count(n) => n,
-        Processes::Auto => allowed_cpus(),
+        Processes::Auto => auto_processes().count,
     };
     let worker = WorkerConfig {
         app,
@@ -195,19 +195,103 @@ pub fn variables(settings: &Settings, plan: &Plan, src: &Path) -> Result<Vec<(&'
     Ok(out)
 }
 
-/// CPUs this process may use: the cgroup v2 quota when one is set, else the affinity mask.
-fn allowed_cpus() -> usize {
-    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let quota = std::fs::read_to_string("/sys/fs/cgroup/cpu.max").ok().and_then(|text| cpu_quota(&text));
-    quota.map_or(available, |q| q.min(available))
+/// What `--processes auto` comes to: the CPUs this process may use, and at most as many
+/// workers as its cgroup's memory limit holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Auto {
+    pub cpus: usize,
+    /// The cgroup's memory limit in bytes, when there is one.
+    pub memory_limit: Option<u64>,
+    /// The workers started: the CPUs, or fewer when the memory limit holds fewer.
+    pub count: usize,
 }
 
-/// The CPUs a cgroup v2 `cpu.max` allows (`max 100000` is no limit).
+/// Memory set aside for the master, which holds no app (about 16 MiB resident).
+const MASTER_MIB: u64 = 32;
+/// Memory counted for each worker: a worker of examples/flask holds 38 MiB once it has
+/// served, one of examples/django 55 MiB; the rest is room for requests in flight.
+const WORKER_MIB: u64 = 64;
+
+impl Auto {
+    fn new(cpus: usize, memory_limit: Option<u64>) -> Auto {
+        let fits = memory_limit.map(|bytes| ((bytes >> 20).saturating_sub(MASTER_MIB) / WORKER_MIB).max(1));
+        let count = fits.map_or(cpus, |fits| cpus.min(usize::try_from(fits).unwrap_or(usize::MAX))).max(1);
+        Auto { cpus, memory_limit, count }
+    }
+}
+
+impl std::fmt::Display for Auto {
+    /// How the banner explains the count: `auto: 8 CPUs, 3 within the 256 MiB memory limit`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cpus = if self.cpus == 1 { "1 CPU".to_owned() } else { format!("{} CPUs", self.cpus) };
+        match self.memory_limit {
+            Some(bytes) if self.count < self.cpus => write!(f, "auto: {cpus}, {} within the {} MiB memory limit", self.count, bytes >> 20),
+            _ => write!(f, "auto: {cpus}"),
+        }
+    }
+}
+
+/// `--processes auto` on this machine, in this cgroup.
+pub fn auto_processes() -> Auto {
+    Auto::new(allowed_cpus(), memory_limit())
+}
+
+/// Where a cgroup's own files are for this process: under the mount, at the path
+/// /proc/self/cgroup gives for `controller` (v1) or for the unified hierarchy (v2, `None`),
+/// or at the mount's top where that path is not there (a container sees its own cgroup there).
+fn cgroup_file(mount: &str, controller: Option<&str>, file: &str) -> Option<String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|text| cgroup_path(&text, controller));
+    let candidates = own.iter().map(|path| format!("{mount}{path}/{file}")).chain([format!("{mount}/{file}")]);
+    candidates.into_iter().find_map(|path| std::fs::read_to_string(path).ok())
+}
+
+/// This process's cgroup path in /proc/self/cgroup's text: for a v1 `controller`, or the v2
+/// hierarchy's (`0::/path`).
+fn cgroup_path(text: &str, controller: Option<&str>) -> Option<String> {
+    text.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let matches = match controller {
+            Some(name) => controllers.split(',').any(|c| c == name),
+            None => controllers.is_empty(),
+        };
+        matches.then(|| path.trim_end_matches('/').to_owned())
+    })
+}
+
+/// CPUs this process may use: the cgroup's quota (v2 `cpu.max`, v1 `cpu.cfs_quota_us`) when
+/// one is set, else the affinity mask.
+fn allowed_cpus() -> usize {
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let v2 = cgroup_file("/sys/fs/cgroup", None, "cpu.max").and_then(|text| cpu_quota(&text));
+    let v1 = || {
+        let quota = cgroup_file("/sys/fs/cgroup/cpu", Some("cpu"), "cpu.cfs_quota_us")?;
+        let period = cgroup_file("/sys/fs/cgroup/cpu", Some("cpu"), "cpu.cfs_period_us")?;
+        cpu_quota(&format!("{} {}", quota.trim(), period.trim()))
+    };
+    v2.or_else(v1).map_or(available, |q| q.min(available))
+}
+
+/// The CPUs a cgroup quota allows, written as v2's `cpu.max` (`max 100000` and v1's `-1`
+/// are no limit).
 fn cpu_quota(text: &str) -> Option<usize> {
     let mut parts = text.split_whitespace();
-    let quota: f64 = parts.next()?.parse().ok()?;
+    let quota: f64 = parts.next()?.parse().ok().filter(|q: &f64| *q > 0.0)?;
     let period: f64 = parts.next()?.parse().ok()?;
     Some((quota / period).ceil().max(1.0) as usize)
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), when there is one.
+fn memory_limit() -> Option<u64> {
+    cgroup_file("/sys/fs/cgroup", None, "memory.max")
+        .or_else(|| cgroup_file("/sys/fs/cgroup/memory", Some("memory"), "memory.limit_in_bytes"))
+        .and_then(|text| memory_bytes(&text))
+}
+
+/// A memory limit's bytes: `max` (v2) and v1's page-rounded 2^63 are no limit.
+fn memory_bytes(text: &str) -> Option<u64> {
+    text.trim().parse::<u64>().ok().filter(|bytes| *bytes < 1 << 62)
 }
 
 /// The venv's interpreter, as the plan names it.
@@ -217,10 +301,37 @@ pub fn python(layout: &Layout) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn cgroup_quotas_round_up_to_whole_cpus() {
-        assert_eq!(super::cpu_quota("150000 100000\n"), Some(2));
-        assert_eq!(super::cpu_quota("50000 100000\n"), Some(1));
-        assert_eq!(super::cpu_quota("max 100000\n"), None);
+        assert_eq!(cpu_quota("150000 100000\n"), Some(2));
+        assert_eq!(cpu_quota("50000 100000\n"), Some(1));
+        assert_eq!(cpu_quota("max 100000\n"), None);
+        assert_eq!(cpu_quota("-1 100000"), None, "v1's no limit");
+    }
+
+    #[test]
+    fn memory_limits_bound_the_automatic_count() {
+        assert_eq!(memory_bytes("268435456\n"), Some(256 << 20));
+        assert_eq!(memory_bytes("max\n"), None);
+        assert_eq!(memory_bytes("9223372036854771712\n"), None, "v1's no limit");
+        let mib = |n: u64| Some(n << 20);
+        assert_eq!(Auto::new(8, None).count, 8);
+        assert_eq!(Auto::new(8, mib(256)).count, 3, "(256 - 32) / 64");
+        assert_eq!(Auto::new(2, mib(1024)).count, 2, "the CPUs bound it");
+        assert_eq!(Auto::new(4, mib(64)).count, 1, "at least one");
+        assert_eq!(Auto::new(8, mib(256)).to_string(), "auto: 8 CPUs, 3 within the 256 MiB memory limit");
+        assert_eq!(Auto::new(1, mib(4096)).to_string(), "auto: 1 CPU");
+    }
+
+    #[test]
+    fn the_cgroup_path_is_read_per_hierarchy() {
+        let v1 = "4:memory:/process_api/c85\n2:cpuacct,cpu:/kube/pod1\n0::/\n";
+        assert_eq!(cgroup_path(v1, Some("memory")).as_deref(), Some("/process_api/c85"));
+        assert_eq!(cgroup_path(v1, Some("cpu")).as_deref(), Some("/kube/pod1"));
+        assert_eq!(cgroup_path(v1, None).as_deref(), Some(""), "the root is the mount's top");
+        assert_eq!(cgroup_path("0::/user.slice/app.scope\n", None).as_deref(), Some("/user.slice/app.scope"));
+        assert_eq!(cgroup_path("", Some("memory")), None);
     }
 }

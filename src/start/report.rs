@@ -4,7 +4,7 @@ use std::path::Path;
 
 use warp_worker_config::AccessLogFormat;
 
-use crate::settings::{table, Id, Origin, Settings, Value};
+use crate::settings::{table, Id, Origin, Processes, Settings, Value};
 use crate::start::detect::{self, App, Detection};
 use crate::start::serve::{external, supervisor};
 
@@ -54,7 +54,13 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
         },
         format!("  python:     {}", plan.python.display()),
         format!("  venv:       {}", venv.display()),
-        format!("  capacity:   {} process(es) x {} thread(s) = {}", plan.processes, w.threads, plan.processes * w.threads),
+        format!(
+            "  capacity:   {} process(es) x {} thread(s) = {}{}",
+            plan.processes,
+            w.threads,
+            plan.processes * w.threads,
+            auto(settings)
+        ),
         format!("  timeouts:   {}", group(settings, table::H_TIMEOUTS)),
         format!("  recycling:  {}", group(settings, table::H_RECYCLING)),
         format!("  body limit: {} bytes", w.limit_request_body),
@@ -93,6 +99,14 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
     };
     lines.push(format!("  logs:       errors to stderr (level {}), access log {access}", w.log_level.as_str()));
     lines.join("\n")
+}
+
+/// How `--processes auto` came to its count, when it was asked for.
+fn auto(settings: &Settings) -> String {
+    match settings.get(Id::Processes) {
+        Some(Value::Processes(Processes::Auto)) => format!(" ({})", crate::start::plan::auto_processes()),
+        _ => String::new(),
+    }
 }
 
 /// The settings under `heading`, as `startup 15s, queue 45s`: each named by its flag

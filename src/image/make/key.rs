@@ -30,7 +30,9 @@ pub fn dependencies(layout: &Layout, builder_id: &str, build_env: &[String], epo
         ("builder".into(), builder_id.into()),
         ("epoch".into(), epoch.seconds().to_string().into_bytes()),
     ];
-    let plan = Plan::for_app(&layout.src)?;
+    // With the app itself in: its package files are inputs then, and WARP_INSTALL_APP,
+    // which may leave it out, is in the environment files or the build variables.
+    let plan = Plan::for_app(&layout.src, true)?;
     let mut files: Vec<_> = plan.inputs().to_vec();
     files.extend(layout.environment_files());
     files.push(layout.config_dir.join("config.yaml"));

@@ -289,7 +289,9 @@ fn source_spec<'a>(folder: &'a Path, excludes: &'a Excludes, epoch: Epoch) -> Sp
 /// Whether `warp build` changes the source after installing the dependencies: a `build`
 /// hook, Django's collectstatic, or the app installed as a package.
 fn works_on_source(layout: &Layout, collectstatic: bool) -> Result<bool> {
-    let plan = crate::build::deps::Plan::for_app(&layout.src)?;
+    // As if the app itself were installed: a package the settings leave out may still come
+    // in editable through a lock that lists it.
+    let plan = crate::build::deps::Plan::for_app(&layout.src, true)?;
     Ok(plan.app.is_some() || layout.hook(crate::appenv::hooks::BUILD).exists() || collectstatic && layout.src.join("manage.py").is_file())
 }
 

@@ -5,12 +5,17 @@ Run by the app venv's python with the app folder as the working directory:
     inspect.py names FILE...   the names each file binds at top level (nothing is imported)
     inspect.py django          manage.py's settings: WSGI application, static files, WhiteNoise
     inspect.py paste INI       whether Paste Deploy can load INI
+    inspect.py setup           setup.py's package name, the module it names, and what that binds
+    inspect.py version DIST    the version of the installed distribution DIST, or null
 """
 
 import ast
+import configparser
+import importlib.metadata
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 
 
@@ -120,8 +125,6 @@ def paste(ini):
         found = False
     if not found:
         return {"error": "Paste Deploy is not installed in the venv: add PasteDeploy to the requirements and run `warp build`"}
-    import configparser
-
     parser = configparser.RawConfigParser(strict=False)
     try:
         parser.read(ini)
@@ -134,12 +137,77 @@ def paste(ini):
     return {"ok": True}
 
 
+def setup_py_name():
+    """The name setup.py gives its package, as `python setup.py --name` prints it (the way the
+    OpenShift Python builder asks); when that cannot run (no setuptools in the venv, say), a
+    literal `setup(name=...)` in setup.py, else setup.cfg's [metadata] name."""
+    try:
+        run = subprocess.run([sys.executable, "setup.py", "--name"], capture_output=True, text=True, timeout=60)
+        lines = [line.strip() for line in run.stdout.splitlines() if line.strip()]
+        if run.returncode == 0 and lines:
+            return lines[-1], None
+        errors = [line.strip() for line in run.stderr.splitlines() if line.strip()]
+        reason = errors[-1] if errors else "exit status %d" % run.returncode
+    except (OSError, subprocess.SubprocessError) as e:
+        reason = str(e)
+    try:
+        with open("setup.py", "rb") as f:
+            tree = ast.parse(f.read(), filename="setup.py")
+    except SyntaxError as e:
+        return None, "setup.py line %s: %s" % (e.lineno, e.msg)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "setup":
+            for keyword in node.keywords:
+                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+                    return keyword.value.value, None
+    parser = configparser.RawConfigParser(strict=False)
+    try:
+        parser.read("setup.cfg")
+        if parser.has_option("metadata", "name"):
+            return parser.get("metadata", "name").strip(), None
+    except configparser.Error:
+        pass
+    return None, "`setup.py --name` failed (%s), and neither setup.py nor setup.cfg names the package literally" % reason
+
+
+def setup():
+    """The module a setup.py package's name names (with - as _, then lower-case), from the app
+    folder or the venv, and the names it binds: found, not imported."""
+    name, error = setup_py_name()
+    if error:
+        return {"name_error": error}
+    sys.path.insert(0, os.getcwd())
+    tried = []
+    for candidate in (name, name.replace("-", "_"), name.replace("-", "_").lower()):
+        if candidate in tried or not all(part.isidentifier() for part in candidate.split(".")):
+            continue
+        tried.append(candidate)
+        try:
+            spec = importlib.util.find_spec(candidate)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            return {"name": name, "module": candidate, "file": spec.origin, **names([spec.origin])[spec.origin]}
+    return {"name": name, "tried": tried}
+
+
+def version(dist):
+    try:
+        return {"version": importlib.metadata.version(dist)}
+    except importlib.metadata.PackageNotFoundError:
+        return {"version": None}
+
+
 def main():
     what, args = sys.argv[1], sys.argv[2:]
     if what == "names":
         result = names(args)
     elif what == "django":
         result = django()
+    elif what == "setup":
+        result = setup()
+    elif what == "version":
+        result = version(args[0])
     else:
         result = paste(args[0])
     json.dump(result, sys.stdout)

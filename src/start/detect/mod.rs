@@ -1,11 +1,14 @@
-//! Which app `warp start` serves, and how: the rules of DESIGN.md section 3, in order.
+//! Which app `warp start` serves, and how: the rules of DESIGN.md section 3, in order, or
+//! with `WARP_DETECTION=s2i` the OpenShift Python builder's rules in its order ([`s2i`]).
 //!
 //! Each rule tried is recorded with its outcome, so `warp start --explain` can show why an
 //! app was chosen, and an app folder where nothing matched gets one error naming every
 //! place looked at. What a Python file defines is read from its syntax tree, not by
-//! importing it; only a Django project's settings module is imported, to read its settings.
+//! importing it; only a Django project's settings module is imported, to read its settings,
+//! and a package's setup.py is run to give its name, as `python setup.py --name`.
 
 mod program;
+mod s2i;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,14 +124,24 @@ pub struct Input<'a> {
 
 /// Nothing was found: each rule with what it saw, for `--explain`.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "no app found in {}: looked for {}, an executable app.sh, {}, {}, wsgi.py, app.py or application.py defining `application` or `app`, \
-     manage.py (Django), {} (a Paste .ini) and a Procfile `web:` line; add one, or pass the app as `warp start SRC module:callable`",
-    src.display(), var(Id::AppScript), var(Id::AppModule), var(Id::AppFile), var(Id::AppConfig)
-)]
+#[error("no app found in {}: looked for {looked_for}; add one, or pass the app as `warp start SRC module:callable`", src.display())]
 pub struct NoAppFound {
     pub src: PathBuf,
     pub steps: Vec<(String, String)>,
+    /// Every place the rules looked, in their order.
+    looked_for: String,
+}
+
+/// What warp's own rules look for, in their order, as an error names it.
+fn warp_rules_look_for() -> String {
+    format!(
+        "{}, an executable app.sh, {}, {}, wsgi.py, app.py or application.py defining `application` or `app`, \
+         manage.py (Django), {} (a Paste .ini), a Procfile `web:` line and the module setup.py's package name names",
+        var(Id::AppScript),
+        var(Id::AppModule),
+        var(Id::AppFile),
+        var(Id::AppConfig)
+    )
 }
 
 /// A setting that names the app: its text, and how to quote it (the variable, and where
@@ -165,14 +178,22 @@ pub fn detect(ctx: &Input, explicit: Option<&str>) -> Result<Detection> {
         return Ok(Detection { app, steps, warnings: Vec::new() });
     }
     let mut seen = Seen::default();
-    let rules: [Rule; 6] = [script, module, wsgi_file, django, paste_config, procfile];
+    let (rules, looked_for): (&[Rule], String) = if ctx.settings.text(Id::Detection) == Some(s2i::MODE) {
+        seen.push((ctx.settings.label(Id::Detection), s2i::MODE_OUTCOME.to_owned()));
+        (&s2i::RULES, s2i::looks_for())
+    } else {
+        (&WARP_RULES, warp_rules_look_for())
+    };
     for rule in rules {
         if let Some(app) = rule(ctx, &mut seen)? {
             return Ok(Detection { app, steps: seen.steps, warnings: seen.warnings });
         }
     }
-    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps }.into())
+    Err(NoAppFound { src: ctx.src.to_path_buf(), steps: seen.steps, looked_for }.into())
 }
+
+/// warp's own rules, in their order.
+const WARP_RULES: [Rule; 7] = [script, module, wsgi_file, django, paste_config, procfile, setup_py];
 
 /// One line saying what will run.
 pub fn describe(app: &App) -> String {
@@ -271,6 +292,11 @@ fn file_app(path: &Path, callable: &str) -> App {
 
 /// Rule 1: WARP_APP_SCRIPT, or an executable app.sh: the script is the server.
 fn script(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
+    script_or_app_sh(ctx, steps, true)
+}
+
+/// WARP_APP_SCRIPT, or, when `app_sh` says to look for it, an executable app.sh.
+fn script_or_app_sh(ctx: &Input, steps: &mut Seen, app_sh: bool) -> Result<Option<App>> {
     if let Some((text, label)) = named_by(ctx, Id::AppScript) {
         let path = existing_file(ctx.src, &text, &label)?;
         if !is_executable(&path) {
@@ -278,6 +304,9 @@ fn script(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
         }
         steps.push((label, format!("{text}: run it")));
         return Ok(Some(App::Program(Program::executable(path))));
+    }
+    if !app_sh {
+        return Ok(None);
     }
     let path = ctx.src.join("app.sh");
     let outcome = if !path.is_file() {
@@ -316,6 +345,13 @@ fn wsgi_file(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
         steps.push((format!("{}, {}", var(Id::AppFile), WSGI_FILES.join(", ")), "not set; none of the files exists".to_owned()));
         return Ok(None);
     }
+    serve_files(ctx, steps, &candidates, chosen)
+}
+
+/// The first of `candidates` that binds `application` or `app`, served; one that binds
+/// neither is run as a script when `chosen` (named by WARP_APP_FILE) or it is app.py, else
+/// passed over.
+fn serve_files(ctx: &Input, steps: &mut Seen, candidates: &[PathBuf], chosen: bool) -> Result<Option<App>> {
     let refs: Vec<&Path> = candidates.iter().map(PathBuf::as_path).collect();
     for (path, found) in candidates.iter().zip(defines(ctx, &refs)?) {
         let shown = path.strip_prefix(ctx.src).unwrap_or(path).display().to_string();
@@ -431,6 +467,51 @@ fn procfile(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
     Ok(Some(App::Program(Program::shell(command))))
 }
 
+/// Last rule: a package's setup.py, whose name (`python setup.py --name`, as the OpenShift
+/// Python builder asks it) names the module to serve, from the app's folder or the venv:
+/// its `application`, else `app`. `-` in the name reads as `_`, as packaging writes modules.
+fn setup_py(ctx: &Input, steps: &mut Seen) -> Result<Option<App>> {
+    const RULE: &str = "setup.py (package name)";
+    if !ctx.src.join("setup.py").is_file() {
+        steps.push((RULE.to_owned(), "not found".to_owned()));
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Found {
+        name_error: Option<String>,
+        name: Option<String>,
+        module: Option<String>,
+        #[serde(default)]
+        names: Vec<String>,
+        error: Option<String>,
+        #[serde(default)]
+        tried: Vec<String>,
+    }
+    let found: Found = inspect(ctx, &["setup"])?;
+    let name = found.name.unwrap_or_default();
+    let (outcome, app) = match (found.name_error, found.module) {
+        (Some(error), _) => (format!("its package's name cannot be read ({error}), so skipped"), None),
+        (None, None) => {
+            (format!("package {name}: no module {} in the app's folder or the venv, so skipped", found.tried.join(" or ")), None)
+        }
+        (None, Some(module)) => {
+            let defines = Defines { names: found.names, error: found.error };
+            match (&defines.error, defines.callable()) {
+                (Some(error), _) => (
+                    format!("package {name}: module {module} does not parse ({error}); served anyway so its error shows in full"),
+                    Some((module, CALLABLES[0])),
+                ),
+                (None, Some(callable)) => (format!("package {name}: serve {module}:{callable}"), Some((module, callable))),
+                (None, None) => (format!("package {name}: module {module} defines neither `application` nor `app`, so skipped"), None),
+            }
+        }
+    };
+    steps.push((RULE.to_owned(), outcome));
+    Ok(app.map(|(module, callable)| {
+        App::Wsgi(Wsgi { target: Target::Module { module, callable: callable.to_owned(), call: None, file: None }, django: None })
+    }))
+}
+
 /// What one Python file binds at top level.
 #[derive(Deserialize)]
 struct Defines {
@@ -447,6 +528,17 @@ impl Defines {
             .into_iter()
             .find(|c| self.names.iter().any(|n| n == c))
             .or_else(|| self.names.iter().any(|n| n == "*").then_some(CALLABLES[0]))
+    }
+}
+
+/// The names `file` binds at top level, read from its syntax tree without running it: how
+/// warp reads which settings a gunicorn config file sets. A file that does not parse is an
+/// error that names it and the line.
+pub fn top_level_names(ctx: &Input, file: &Path) -> Result<Vec<String>> {
+    let found = defines(ctx, &[file])?.remove(0);
+    match found.error {
+        Some(error) => bail!("{} does not parse ({error}): fix it", file.display()),
+        None => Ok(found.names),
     }
 }
 

@@ -6,6 +6,13 @@
 //! Static folders go to the server's own static file support (mod_wsgi's `--url-alias`,
 //! uWSGI's `--static-map`); gunicorn and waitress have none, so the app is wrapped in
 //! WhiteNoise when the venv has it.
+//!
+//! gunicorn gives its command line precedence over `GUNICORN_CMD_ARGS` and its config file,
+//! so warp's mapped flags would override the app's own configuration of it. When the app
+//! has one ([`gunicorn_config::Own`]), warp passes only what it must: the app, `--bind` to
+//! the address it resolved unless the app's settings bind, and `--user`/`--group` when
+//! started as root; every other setting is the app's configuration's, and a note says which
+//! of warp's were given and are not applied.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -15,7 +22,8 @@ use anyhow::{bail, Context, Result};
 use warp_worker_config::{AccessLogFormat, UrlAlias};
 
 use crate::settings::{table, Arg, Id, Processes, Scope, Settings, Value};
-use crate::start::detect::{Target, Wsgi};
+use crate::start::detect::{self, Target, Wsgi};
+use crate::start::serve::gunicorn_config::{self, Own, GUNICORN_CMD_ARGS};
 use crate::start::serve::supervisor::Plan;
 
 /// A server other than the embedded one.
@@ -148,12 +156,21 @@ pub fn launch(server: Server, plan: &Plan, settings: &Settings, wsgi: &Wsgi, pat
     let mut python_path: Vec<&Path> = vec![paths.src];
     python_path.extend(wsgi.target.extra_path(paths.src));
     match server {
-        Server::Gunicorn => gunicorn(&mut launch, plan, wsgi, paths),
+        Server::Gunicorn => {
+            let theirs = Theirs::find(plan, settings, paths)?;
+            gunicorn(&mut launch, plan, wsgi, paths, &theirs);
+            match &theirs.own {
+                Some(own) => configured_by_the_app(&mut launch, own, &theirs, plan, settings),
+                None => unsupported(&mut launch, server, settings),
+            }
+        }
         Server::Waitress => waitress(&mut launch, plan, wsgi, paths),
         Server::ModWsgi => mod_wsgi(&mut launch, plan, wsgi, paths, &python_path),
         Server::Uwsgi => uwsgi(&mut launch, plan, wsgi, paths, &python_path),
     }
-    unsupported(&mut launch, server, settings);
+    if server != Server::Gunicorn {
+        unsupported(&mut launch, server, settings);
+    }
     if plan.worker.health_path.is_some() {
         launch.notes.push(format!("{} has no health path of its own: --health-path requests go to the app", server.name()));
     }
@@ -201,6 +218,23 @@ fn unsupported(launch: &mut Launch, server: Server, settings: &Settings) {
     }
 }
 
+/// The note for gunicorn configured by the app itself: what configures it, what warp still
+/// passes, and which of warp's settings were given but are left to that configuration.
+fn configured_by_the_app(launch: &mut Launch, own: &Own, theirs: &Theirs, plan: &Plan, settings: &Settings) {
+    let passed = if theirs.binds { "the app (its settings bind)".to_owned() } else { format!("--bind {} and the app", host_port(plan)) };
+    let given: Vec<String> = settings
+        .entries()
+        .filter(|e| e.row.in_scope(Scope::Start) && matches!(e.row.arg, Arg::Long(_)) && SERVING.contains(&e.row.heading))
+        .filter(|e| !matches!(e.row.id, Id::Host | Id::Port) || theirs.binds)
+        .filter(|e| settings.is_given(e.row.id))
+        .map(|e| e.row.name())
+        .collect();
+    let not_applied = if given.is_empty() { String::new() } else { format!("; warp's {} not applied", given.join(", ")) };
+    launch
+        .notes
+        .push(format!("gunicorn is configured by {own}, which warp's flags would override: warp passes only {passed}{not_applied}"));
+}
+
 /// The help headings of the settings that say how the app is served.
 const SERVING: [&str; 8] = [
     table::H_LISTEN,
@@ -213,30 +247,62 @@ const SERVING: [&str; 8] = [
     table::H_LOGGING,
 ];
 
-fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths) {
-    let w = &plan.worker;
-    let bind = host_port(plan);
-    let (workers, threads, backlog) = (plan.processes.to_string(), w.threads.to_string(), plan.backlog.to_string());
-    arg(launch, &["--bind", &bind, "--backlog", &backlog, "--workers", &workers, "--threads", &threads]);
-    arg(launch, &["--timeout", &secs(w.request_timeout), "--graceful-timeout", &secs(w.shutdown_timeout)]);
-    arg(launch, &["--chdir", &paths.src.to_string_lossy(), "--error-logfile", "-", "--log-level", w.log_level.as_str()]);
-    if w.maximum_requests > 0 {
-        arg(launch, &["--max-requests", &w.maximum_requests.to_string()]);
-    }
-    if w.access_log != AccessLogFormat::Off {
-        arg(launch, &["--access-logfile", "-"]);
-    }
-    if !w.trust_proxy_headers.is_empty() {
-        let peers = if w.trusted_proxies.is_empty() {
-            "*".to_owned()
-        } else {
-            w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+/// What the app's own settings say to gunicorn: its configuration, if it has one, and
+/// whether they bind (server args included, where a second `--bind` would add an address).
+struct Theirs {
+    own: Option<Own>,
+    binds: bool,
+}
+
+impl Theirs {
+    fn find(plan: &Plan, settings: &Settings, paths: &Paths) -> Result<Theirs> {
+        let server_args = settings.list(Id::ServerArgs);
+        let own = Own::find(server_args, plan.env.get(GUNICORN_CMD_ARGS).as_deref(), paths.src)?;
+        let file_names = match own.as_ref().and_then(|own| Some((own, own.file_in(paths.src)?))) {
+            Some((own, file)) if !file.is_file() => {
+                bail!("gunicorn's config file {} does not exist (named by {own}): create it, or name another", file.display())
+            }
+            Some((_, file)) => {
+                let ctx = detect::Input { src: paths.src, python: &plan.python, env: &plan.env, settings };
+                detect::top_level_names(&ctx, &file).context("gunicorn's config file is read to see whether it binds")?
+            }
+            None => Vec::new(),
         };
-        arg(launch, &["--forwarded-allow-ips", &peers]);
+        let cmd_args = own.as_ref().and_then(|own| own.cmd_args.clone()).unwrap_or_default();
+        let binds = gunicorn_config::binds(&[server_args, &cmd_args], &file_names);
+        Ok(Theirs { own, binds })
     }
-    if plan.watch.is_some() {
-        arg(launch, &["--reload"]);
+}
+
+fn gunicorn(launch: &mut Launch, plan: &Plan, wsgi: &Wsgi, paths: &Paths, theirs: &Theirs) {
+    let w = &plan.worker;
+    if !theirs.binds {
+        arg(launch, &["--bind", &host_port(plan)]);
     }
+    if theirs.own.is_none() {
+        let (workers, threads, backlog) = (plan.processes.to_string(), w.threads.to_string(), plan.backlog.to_string());
+        arg(launch, &["--backlog", &backlog, "--workers", &workers, "--threads", &threads]);
+        arg(launch, &["--timeout", &secs(w.request_timeout), "--graceful-timeout", &secs(w.shutdown_timeout)]);
+        arg(launch, &["--chdir", &paths.src.to_string_lossy(), "--error-logfile", "-", "--log-level", w.log_level.as_str()]);
+        if w.maximum_requests > 0 {
+            arg(launch, &["--max-requests", &w.maximum_requests.to_string()]);
+        }
+        if w.access_log != AccessLogFormat::Off {
+            arg(launch, &["--access-logfile", "-"]);
+        }
+        if !w.trust_proxy_headers.is_empty() {
+            let peers = if w.trusted_proxies.is_empty() {
+                "*".to_owned()
+            } else {
+                w.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+            };
+            arg(launch, &["--forwarded-allow-ips", &peers]);
+        }
+        if plan.watch.is_some() {
+            arg(launch, &["--reload"]);
+        }
+    }
+    // The app must not run as root, whatever its configuration says.
     if let Some(creds) = &plan.credentials {
         arg(launch, &["--user", &creds.uid.to_string(), "--group", &creds.gid.to_string()]);
     }

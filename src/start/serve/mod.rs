@@ -3,6 +3,7 @@
 
 pub mod external;
 pub mod foreground;
+pub mod gunicorn_config;
 pub mod install;
 pub mod pid1;
 pub mod privileges;
