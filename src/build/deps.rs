@@ -380,7 +380,7 @@ mod tests {
     fn where_packages_come_from_is_not_in_the_digest_but_how_they_install_is() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("requirements.txt"), "six==1.16.0\n").unwrap();
-        let plan = Plan::for_app(dir.path()).unwrap();
+        let plan = Plan::for_app(dir.path(), true).unwrap();
         let python = Interpreter {
             executable: "/usr/bin/python3".into(),
             version: (3, 11, 2),
