@@ -7,17 +7,53 @@
   with stop signals held back meanwhile, so a second Ctrl-C cannot cut a stop short.
 - `main(body)` runs the script: SIGINT (Ctrl-C), SIGTERM and SIGHUP end it alike, and however it
   ends (done, failed, interrupted) every server still in the list is killed with its group.
+
+For the benches that build images (bench/image.py, bench/s2i.py):
+
+- `release_warp(build)` builds target/release/warp (`cargo build --release --locked`) and
+  checks that it and libwarp_server.so are there; `warp_env(work)` is the environment warp
+  runs in: no `WARP_*` of the caller's, a home and a cache of the bench's own under `work`.
+- `run(cmd)` runs a command to its end in a process group of its own, killed with the group
+  on any interruption, and gives its wall time and output; the pid of each command it started
+  stays in `started`, for finding what a killed warp left (its s2i build containers carry its
+  pid). `quiet(cmd)` runs a short one and gives its output or None.
+- `ensure_base(docker, work)` makes the offline base image `warp-test-base:bookworm` when the
+  engine lacks it, as tests/base_image.rs does and under its lock; `copy_app(name, target)`
+  copies an example app without what a build left in it.
+- `session(work, keep, body, cleanup)` runs the measurements in a new, empty `work` folder and
+  cleans up however they end; `Failed` is what a step that could not run raises.
 """
 
 import argparse
+import fcntl
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _running = []
+
+ROOT = Path(__file__).resolve().parent.parent
+WARP = ROOT / "target" / "release" / "warp"
+APPS = {"flask": ROOT / "examples" / "flask", "django": ROOT / "examples" / "django"}
+BASE = "warp-test-base:bookworm"
+# As tests/base_image.rs makes it: the packages, and what `docker import` of a bare root lacks.
+BASE_PACKAGES = "python3,python3-venv,ca-certificates"
+BASE_CHANGES = ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV LANG=C.UTF-8", 'CMD ["python3"]']
+# The lock tests/base_image.rs holds while it makes the base, so the two never make it at once.
+BASE_LOCK = Path(tempfile.gettempdir()) / "warp-test-base-bookworm.lock"
+# The label `warp image` puts on its build containers, whose value is the image's name.
+IMAGE_BUILD_LABEL = "dev.warp.image.build"
+
+# The pid of every command `run` started.
+started = []
 
 
 def arguments(doc):
@@ -87,3 +123,142 @@ def main(body):
         print("bench: interrupted; every server it started is stopped", file=sys.stderr, flush=True)
         # Client threads still running would keep the interpreter from exiting.
         os._exit(130)
+
+
+class Failed(Exception):
+    """A step could not run: the bench ends with this message and exit status 1."""
+
+
+def run(cmd, env=None, cwd=None):
+    """Run cmd in a process group of its own and return (wall seconds, output). On any
+    interruption the group is killed: warp with what it started, or the docker client, whose
+    going away cancels its build in the engine."""
+    started_at = time.perf_counter()
+    child = subprocess.Popen(
+        [str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0
+    )
+    started.append(child.pid)
+    try:
+        output, _ = child.communicate()
+    except BaseException:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        raise
+    elapsed = time.perf_counter() - started_at
+    text = output.decode(errors="replace")
+    if child.returncode != 0:
+        tail = text.strip().splitlines()[-20:]
+        raise Failed(f"{' '.join(str(c) for c in cmd)} exited with {child.returncode}:\n  " + "\n  ".join(tail))
+    return elapsed, text
+
+
+def quiet(cmd):
+    """Run a short command and return its stripped output, or None when it fails."""
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def release_warp(build):
+    """Build the release warp (unless `build` is false) and check that it is there."""
+    if build:
+        print("building warp (cargo build --release --locked)", flush=True)
+        run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT)
+    if not (WARP.is_file() and (WARP.parent / "libwarp_server.so").is_file()):
+        raise Failed(f"{WARP.relative_to(ROOT)} and libwarp_server.so beside it are needed: run without --no-build")
+
+
+def warp_env(work):
+    """The environment warp runs in: the caller's without its `WARP_*` settings and venv,
+    with a home and a cache of the bench's own under `work` and no progress bars."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARP_") and k != "VIRTUAL_ENV"}
+    env.update(
+        WARP_HOME=str(work / "warp-home"),
+        WARP_CACHE_DIR=str(work / "warp-cache"),
+        WARP_NO_PROGRESS="1",
+        # The app copies sit inside this repository: without this their HEAD would become a
+        # label, and a commit made meanwhile would change the image.
+        GIT_CEILING_DIRECTORIES=str(work),
+    )
+    return env
+
+
+def ensure_base(docker, work):
+    """Make the base image unless the engine has it; say which it was."""
+    with open(BASE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image_id(docker, BASE):
+            return "present"
+        if not shutil.which("mmdebstrap"):
+            raise Failed(f"{BASE} is not in the engine, and mmdebstrap, which makes it, is missing "
+                         "(apt-get install mmdebstrap)")
+        print(f"making {BASE} with mmdebstrap (once per machine, about 40 s)", flush=True)
+        rootfs = work / "rootfs.tar"
+        seconds, _ = run(["mmdebstrap", "--quiet", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", rootfs])
+        changes = [arg for change in BASE_CHANGES for arg in ("--change", change)]
+        seconds += run([docker, "import", *changes, rootfs, BASE])[0]
+        rootfs.unlink()
+        return f"made in {seconds:.1f}s"
+
+
+def copy_app(name, target):
+    """Copy the example app `name` to `target`, leaving out what a build or a run left in it."""
+    ignore = shutil.ignore_patterns(".venv", "__pycache__", "*.pyc", "staticfiles", "db.sqlite3")
+    shutil.copytree(APPS[name], target, ignore=ignore)
+    return target
+
+
+def image_id(docker, ref):
+    """The ID of the image `ref` (a name or an ID), or None when the engine has none."""
+    return quiet([docker, "image", "inspect", "--format", "{{.Id}}", ref])
+
+
+def remove_containers(docker, label):
+    """Remove every container, running or not, with this label (`KEY=VALUE`)."""
+    found = quiet([docker, "ps", "-aq", "--filter", f"label={label}"])
+    if found:
+        subprocess.run([str(docker), "rm", "-f", *found.split()], capture_output=True)
+
+
+def remove_images(docker, refs):
+    """Remove these images (names, then IDs) and any build container `warp image` left for them."""
+    for ref in refs:
+        remove_containers(docker, f"{IMAGE_BUILD_LABEL}={ref}")
+    present = [ref for ref in refs if image_id(docker, ref)]
+    if present:
+        subprocess.run([str(docker), "rmi", *present], capture_output=True)
+
+
+def warp_steps(output):
+    """warp's step lines: each step with its time, as warp printed them."""
+    return [line.rstrip() for line in output.splitlines() if re.search(r"\d(\.\d+)?\s*m?s\b", line)]
+
+
+def met(ok):
+    return "met" if ok else "not met"
+
+
+def session(work, keep, body, cleanup):
+    """Run `body()` in a new, empty `work` folder. However it ends, `cleanup()` runs and the
+    folder goes (neither with `keep`), with stop signals held back so that a second Ctrl-C
+    cannot leave images behind. A `Failed` ends the script with its message (exit status 1)."""
+    failed = None
+    try:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        body()
+    except Failed as e:
+        failed = e
+    except KeyboardInterrupt:
+        print(flush=True)  # ends a progress line cut short
+        raise
+    finally:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            if not keep:
+                cleanup()
+                shutil.rmtree(work, ignore_errors=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    if failed:
+        raise SystemExit(f"bench: {failed}")

@@ -60,31 +60,17 @@ them for a look). The base image, warp's builder image and BuildKit's build cach
 (`docker builder prune` empties the last).
 """
 
-import fcntl
 import os
 import re
 import shutil
-import signal
 import statistics
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import benchlib
+from benchlib import APPS, BASE, ROOT, WARP, Failed, met, quiet, run
 
-ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench" / "image"
-WARP = ROOT / "target" / "release" / "warp"
-APPS = {"flask": ROOT / "examples" / "flask", "django": ROOT / "examples" / "django"}
-BASE = "warp-test-base:bookworm"
-# As tests/base_image.rs makes it: the packages, and what `docker import` of a bare root lacks.
-BASE_PACKAGES = "python3,python3-venv,ca-certificates"
-BASE_CHANGES = ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV LANG=C.UTF-8", 'CMD ["python3"]']
-# The lock tests/base_image.rs holds while it makes the base, so the two never make it at once.
-BASE_LOCK = Path(tempfile.gettempdir()) / "warp-test-base-bookworm.lock"
-# The label warp puts on its build containers, whose value is the image's name.
-BUILD_LABEL = "dev.warp.image.build"
 SITUATIONS = ("cold", "cold deps", "source", "no change")
 
 DOCKERFILE = """\
@@ -117,38 +103,6 @@ DOCKERFILE_APPS = {
 PROBE = "FROM {base}\nUSER 1001\nRUN --mount=type=secret,id=ca,target=/ca.pem,uid=1001 test -s /ca.pem\n"
 
 
-class Failed(Exception):
-    pass
-
-
-def run(cmd, env=None, cwd=None):
-    """Run cmd in a process group of its own and return (wall seconds, output). On any
-    interruption the group is killed: warp with what it started, or the docker client, whose
-    going away cancels its build in the engine."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0
-    )
-    try:
-        output, _ = child.communicate()
-    except BaseException:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
-        raise
-    elapsed = time.perf_counter() - started
-    text = output.decode(errors="replace")
-    if child.returncode != 0:
-        tail = text.strip().splitlines()[-20:]
-        raise Failed(f"{' '.join(str(c) for c in cmd)} exited with {child.returncode}:\n  " + "\n  ".join(tail))
-    return elapsed, text
-
-
-def quiet(cmd):
-    """Run a short command and return its stripped output, or None when it fails."""
-    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def host_ca():
     for var in ("SSL_CERT_FILE", "PIP_CERT"):
         path = os.environ.get(var)
@@ -175,12 +129,6 @@ def docker_client():
                  "or put a docker CLI older than 23.0 first on PATH")
 
 
-def copy_app(name, target):
-    ignore = shutil.ignore_patterns(".venv", "__pycache__", "*.pyc", "staticfiles", "db.sqlite3")
-    shutil.copytree(APPS[name], target, ignore=ignore)
-    return target
-
-
 class Bench:
     def __init__(self, app_name, runs):
         self.app_name = app_name
@@ -190,38 +138,14 @@ class Bench:
         self.app = WORK / "app"
         self.dockerfile = WORK / "Dockerfile"
         self.tags = []
-        self.cache = WORK / "warp-cache"
-        self.warp_env = {k: v for k, v in os.environ.items() if not k.startswith("WARP_") and k != "VIRTUAL_ENV"}
-        self.warp_env.update(
-            WARP_HOME=str(WORK / "warp-home"),
-            WARP_CACHE_DIR=str(self.cache),
-            WARP_NO_PROGRESS="1",
-            # The app copy sits inside this repository: without this its HEAD would become
-            # a label, and a commit made meanwhile would change warp's image ID.
-            GIT_CEILING_DIRECTORIES=str(WORK),
-        )
+        self.warp_env = benchlib.warp_env(WORK)
+        self.cache = Path(self.warp_env["WARP_CACHE_DIR"])
         self.docker_env = dict(os.environ, DOCKER_BUILDKIT="1")
 
     def tag(self, tool, what):
         tag = f"warp-bench-{tool}-{self.app_name}:{what}"
         self.tags.append(tag)
         return tag
-
-    def ensure_base(self):
-        with open(BASE_LOCK, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if quiet([self.docker, "image", "inspect", "--format", "{{.Id}}", BASE]):
-                return "present"
-            if not shutil.which("mmdebstrap"):
-                raise Failed(f"{BASE} is not in the engine, and mmdebstrap, which makes it, is missing "
-                             "(apt-get install mmdebstrap)")
-            print(f"making {BASE} with mmdebstrap (once per machine, about 40 s)", flush=True)
-            rootfs = WORK / "rootfs.tar"
-            seconds, _ = run(["mmdebstrap", "--quiet", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", rootfs])
-            changes = [arg for change in BASE_CHANGES for arg in ("--change", change)]
-            seconds += run([self.docker, "import", *changes, rootfs, BASE])[0]
-            rootfs.unlink()
-            return f"made in {seconds:.1f}s"
 
     def probe_buildkit(self):
         """One small build with the CA as a secret, so a missing piece fails here, clearly."""
@@ -248,7 +172,7 @@ class Bench:
         return seconds, tag, self.image_id(tag), output
 
     def image_id(self, tag):
-        return quiet([self.docker, "image", "inspect", "--format", "{{.Id}}", tag])
+        return benchlib.image_id(self.docker, tag)
 
     def size(self, tag):
         return int(quiet([self.docker, "image", "inspect", "--format", "{{.Size}}", tag]))
@@ -260,7 +184,7 @@ class Bench:
             f.write(f"# bench change {n}, {time.time_ns()}\n")
 
     def measure(self):
-        copy_app(self.app_name, self.app)
+        benchlib.copy_app(self.app_name, self.app)
         self.entry = "app.py" if (self.app / "app.py").exists() else "manage.py"
         self.original = (self.app / self.entry).read_text()
         after_copy, cmd = DOCKERFILE_APPS[self.app_name]
@@ -318,13 +242,7 @@ class Bench:
 
     def remove(self, tags):
         """Remove these tags (and so their images) and any build container warp left for them."""
-        for tag in tags:
-            containers = quiet([self.docker, "ps", "-aq", "--filter", f"label={BUILD_LABEL}={tag}"])
-            if containers:
-                subprocess.run([str(self.docker), "rm", "-f", *containers.split()], capture_output=True)
-        present = [tag for tag in tags if self.image_id(tag)]
-        if present:
-            subprocess.run([str(self.docker), "rmi", *present], capture_output=True)
+        benchlib.remove_images(self.docker, tags)
         for tag in tags:
             if tag in self.tags:
                 self.tags.remove(tag)
@@ -332,11 +250,6 @@ class Bench:
 
 def mib(size):
     return f"{size / 2**20:.0f} MiB"
-
-
-def warp_steps(output):
-    """warp's step lines: each step with its time, as warp printed them."""
-    return [line.rstrip() for line in output.splitlines() if re.search(r"\d(\.\d+)?\s*m?s\b", line)]
 
 
 def report(bench, figures, sizes, ids, unchanged_ids):
@@ -364,13 +277,13 @@ def report(bench, figures, sizes, ids, unchanged_ids):
           f"{above['warp'] / above['docker']:>12.2f}x")
 
     print("\nwarp's steps, cold with an empty cache (it also fetches uv and exports the base's layers, once per cache):")
-    for line in warp_steps(bench.cold_output):
+    for line in benchlib.warp_steps(bench.cold_output):
         print(f"  {line}")
     print("warp's steps, cold with the dependencies forgotten:")
-    for line in warp_steps(bench.cold_deps_output):
+    for line in benchlib.warp_steps(bench.cold_deps_output):
         print(f"  {line}")
     print("warp's steps, the last source-only change:")
-    for line in warp_steps(bench.source_output):
+    for line in benchlib.warp_steps(bench.source_output):
         print(f"  {line}")
 
     print("\nwarp's image IDs for one source:")
@@ -395,10 +308,6 @@ def report(bench, figures, sizes, ids, unchanged_ids):
     print(f"  reproducible: {met(same and same_first)}")
 
 
-def met(ok):
-    return "met" if ok else "not met"
-
-
 def short(image_id):
     return (image_id or "none").removeprefix("sha256:")[:12]
 
@@ -416,41 +325,24 @@ def main():
 
 
 def bench(args):
-    failed = None
-    made = None
-    try:
-        if not args.no_build:
-            print("building warp (cargo build --release --locked)", flush=True)
-            run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT)
-        if not (WARP.is_file() and (WARP.parent / "libwarp_server.so").is_file()):
-            raise Failed(f"{WARP.relative_to(ROOT)} and libwarp_server.so beside it are needed: run without --no-build")
-        if WORK.exists():
-            shutil.rmtree(WORK)
-        WORK.mkdir(parents=True)
-        made = Bench(args.app, args.runs)
-        print(f"docker: {made.docker} ({quiet([made.docker, '--version'])}), BuildKit; CA bundle: {made.ca}", flush=True)
-        print(f"base image {BASE}: {made.ensure_base()}", flush=True)
-        made.probe_buildkit()
+    made = []
+
+    def body():
+        benchlib.release_warp(not args.no_build)
+        made.append(Bench(args.app, args.runs))
+        bench = made[0]
+        print(f"docker: {bench.docker} ({quiet([bench.docker, '--version'])}), BuildKit; CA bundle: {bench.ca}", flush=True)
+        print(f"base image {BASE}: {benchlib.ensure_base(bench.docker, WORK)}", flush=True)
+        bench.probe_buildkit()
         print("docker build with BuildKit and the CA as a secret: works", flush=True)
-        results = made.measure()
-        report(made, *results)
-    except Failed as e:
-        failed = e
-    except KeyboardInterrupt:
-        print(flush=True)  # ends a progress line cut short
-        raise
-    finally:
-        # Held back, so a second Ctrl-C cannot leave images behind.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, benchlib.STOP_SIGNALS)
-        try:
-            if not args.keep:
-                if made is not None:
-                    made.remove(list(made.tags))
-                shutil.rmtree(WORK, ignore_errors=True)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    if failed:
-        raise SystemExit(f"bench: {failed}")
+        results = bench.measure()
+        report(bench, *results)
+
+    def cleanup():
+        for bench in made:
+            bench.remove(list(bench.tags))
+
+    benchlib.session(WORK, args.keep, body, cleanup)
 
 
 if __name__ == "__main__":
