@@ -10,6 +10,7 @@
 
 For the benches that build images (bench/image.py, bench/s2i.py):
 
+- `image_arguments(doc, work, runs_help)` is their parser: `--runs`, `--no-build`, `--keep`.
 - `release_warp(build)` builds target/release/warp (`cargo build --release --locked`) and
   checks that it and libwarp_server.so are there; `warp_env(work)` is the environment warp
   runs in: no `WARP_*` of the caller's, a home and a cache of the bench's own under `work`.
@@ -59,6 +60,22 @@ started = []
 def arguments(doc):
     """A parser for a script whose docstring is `doc`: `--help` prints it and exits."""
     return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def image_arguments(doc, work, runs_help):
+    """The parser of a bench that builds images: `--runs N` (at least 1, default 3),
+    `--no-build` and `--keep` (leave `work` and the images)."""
+    parser = arguments(doc)
+    parser.add_argument("--runs", type=_runs, default=3, help=runs_help)
+    parser.add_argument("--no-build", action="store_true", help="use target/release/warp as it is")
+    parser.add_argument("--keep", action="store_true", help=f"leave {work.relative_to(ROOT)} and the images for a look")
+    return parser
+
+
+def _runs(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, not {text!r}")
+    return int(text)
 
 
 def start(cmd, **popen):

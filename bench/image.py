@@ -313,14 +313,9 @@ def short(image_id):
 
 
 def main():
-    parser = benchlib.arguments(__doc__)
-    parser.add_argument("--runs", type=int, default=3, help="runs per source and no-change figure (median; default 3)")
+    parser = benchlib.image_arguments(__doc__, WORK, "runs per source and no-change figure (median; default 3)")
     parser.add_argument("--app", choices=sorted(APPS), default="flask", help="the example app (default flask)")
-    parser.add_argument("--no-build", action="store_true", help="use target/release/warp as it is")
-    parser.add_argument("--keep", action="store_true", help=f"leave {WORK.relative_to(ROOT)} and the images for a look")
     args = parser.parse_args()
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
     benchlib.main(lambda: bench(args))
 
 
