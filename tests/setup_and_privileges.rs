@@ -389,6 +389,8 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
         "WARP_LOG_LEVEL=warning".to_owned(),
         "WARP_ALLOW_ROOT=true".to_owned(),
         "WARP_SERVER_TYPE=warp".to_owned(),
+        // A program that is its own server is found again at each start, by these rules.
+        "WARP_DETECTION=warp".to_owned(),
         format!("WARP_URL_ALIAS=/static={}/static", src.display()),
         format!("WARP_DOCUMENT_ROOT='{}/public files'", src.display()),
         "WARP_TRUST_PROXY_HEADER=x-forwarded-for,x-forwarded-proto".to_owned(),
