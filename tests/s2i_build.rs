@@ -7,7 +7,7 @@ use std::process::Command;
 
 use warp::image::Reference;
 
-use crate::app_image::{docker_out, get, serve, Name};
+use crate::app_image::{docker_out, get, serve, serves_the_django_example, Name};
 use crate::base_image::{base_image, engine, TAG as BASE};
 use crate::util::{run_fails, run_ok, Sandbox};
 
@@ -171,4 +171,16 @@ fn warps_builder_serves_flask_and_rebuilds_incrementally_with_the_index_out_of_r
     assert!(again.contains("incremental build") && again.contains("nothing reinstalled"), "{again}");
     let (_running, port) = serve(&tag, "/api/status");
     assert!(get(port, "/api/status").text().contains("\"ok\""));
+}
+
+#[test]
+fn warps_builder_serves_django_which_migrates_at_start() {
+    let builder = crate::s2i_protocol::builder_image();
+    let sandbox = Sandbox::example("django");
+    let name = Name::new("s2i-django");
+    let tag = name.tag("1");
+    run_ok(&mut s2i(&sandbox, &["build", ".", builder, &tag]));
+    // The run script migrates (DISABLE_MIGRATE unset) before serving, as the arbitrary UID.
+    let (_running, port) = serve(&tag, "/");
+    serves_the_django_example(port);
 }

@@ -29,6 +29,7 @@ mod registry;
 mod robustness;
 mod s2i_build;
 mod s2i_protocol;
+mod s2i_variables;
 mod serve;
 mod settings;
 mod setup_and_privileges;

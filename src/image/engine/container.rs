@@ -248,7 +248,7 @@ impl Container<'_> {
     /// Write the tar of the folder `path` in the container (named by its last component
     /// inside the tar) to the file `to`.
     pub fn download(&self, path: &str, to: &Path) -> Result<()> {
-        let write_error = |source| Error::Write { path: to.to_path_buf(), source };
+        let write_error = |source| Error::Local(Box::new(crate::image::Error::Write { path: to.to_path_buf(), source }));
         let mut file = std::io::BufWriter::new(std::fs::File::create(to).map_err(write_error)?);
         let options = DownloadFromContainerOptions { path: path.to_string() };
         let mut stream = self.engine.docker.download_from_container(&self.id, Some(options));

@@ -116,15 +116,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// What the engine sent could not be written to a file.
-    #[error("cannot write {}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// What the engine sent could not be written to a local file.
+    #[error(transparent)]
+    Local(Box<super::Error>),
     /// A Dockerfile build ran and failed: a step's command failed or the Dockerfile is wrong.
     #[error("the build of {image} failed: {message}\n{}", tail.join("\n"))]
     Build {
