@@ -39,8 +39,9 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import benchlib
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench" / "build"
@@ -53,33 +54,13 @@ SITUATIONS = ("cold", "warm", "rebuild")
 TOOLS = ("warp", "pip", "uv", "uv-seed")
 
 
-class Failed(Exception):
-    pass
+Failed = benchlib.Failed
 
 
 def run(cmd, env=None, cwd=None):
     """Run cmd in its own process group and return its wall time in seconds. On any
     interruption the whole group (warp, the installer it started, their pythons) is killed."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [str(c) for c in cmd],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = child.communicate()
-    except BaseException:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
-        raise
-    elapsed = time.perf_counter() - started
-    if child.returncode != 0:
-        text = output.decode(errors="replace").strip().splitlines()[-15:]
-        raise Failed(f"{' '.join(str(c) for c in cmd)} exited with {child.returncode}:\n  " + "\n  ".join(text))
-    return elapsed
+    return benchlib.run(cmd, env=env, cwd=cwd)[0]
 
 
 def clean_env(**extra):
