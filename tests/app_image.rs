@@ -387,11 +387,15 @@ fn push_sends_the_image_to_its_registry_and_it_pulls_back() {
     assert_eq!(docker_out(&["images", "-q", &name]), "", "--push loads nothing into the engine");
     docker_out(&["pull", &tag]);
     assert_eq!(inspect(&tag, "{{.Id}}"), reported_id(&out));
-    let (_running, port) = serve(&tag, "/");
-    assert_eq!(get(port, "/").status, 200);
+    {
+        let (_running, port) = serve(&tag, "/");
+        assert_eq!(get(port, "/").status, 200);
+    }
     let again = run_ok(&mut image(&sandbox, &[&tag, "--push"]));
     assert!(again.contains("0 blobs sent"), "{again}");
+    // The container is gone, so the pulled image can go too.
     drop(pulled);
+    assert_eq!(docker_out(&["images", "-q", &name]), "", "the pulled image is removed");
 
     // A registry that wants a login: refused in one line without one, the tag not made;
     // accepted with --registry-auth.
