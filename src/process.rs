@@ -123,3 +123,11 @@ fn each_line(stream: impl Read, mut f: impl FnMut(&str)) -> io::Result<()> {
         f(line.trim_end_matches(['\n', '\r']));
     }
 }
+
+/// What `git -C dir ARGS` prints, trimmed; `None` when git is missing, fails or prints
+/// nothing (a folder that is no repository, a repository without commits).
+pub fn git_text(dir: &std::path::Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}

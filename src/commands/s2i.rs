@@ -9,10 +9,9 @@ pub fn run(args: S2iArgs) -> Result<()> {
     match args.command {
         S2iCommand::Build(args) => {
             let started = std::time::Instant::now();
-            if !args.src.is_dir() {
-                anyhow::bail!("source directory {} does not exist: pass the app's folder", args.src.display());
-            }
-            let src = args.src.canonicalize()?;
+            // The layout checks and resolves the folder, and names warp's cache.
+            let layout = warp::layout::Layout::discover(Some(&args.src))?;
+            let src = layout.src;
             let request = warp::s2i::Request {
                 src: &src,
                 builder: args.builder,
@@ -22,7 +21,7 @@ pub fn run(args: S2iArgs) -> Result<()> {
                 build_env: warp::env_vars::index_settings(),
                 ca_cert: super::build_ca_cert(args.ca_cert)?,
                 runtime_image: args.runtime_image,
-                cache: warp::layout::Layout::discover(Some(&src))?.cache,
+                cache: layout.cache,
             };
             let engine = Engine::connect()?;
             let interrupt = Interrupt::install(warp::s2i::OWNER_LABEL)?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::layer::Layer;
+use super::layer::{CacheFile, Layer};
 use super::{Digest, Error, Result};
 
 /// The start of a scratch folder's name; the pid of the process that made it follows.
@@ -134,12 +134,11 @@ impl Cache {
 
 /// Write `bytes` to `path` through a temporary file beside it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write_error = |source| Error::Write { path: path.to_path_buf(), source };
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(write_error)?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
-    io::Write::write_all(&mut temp, bytes).map_err(write_error)?;
-    temp.persist(path).map_err(|e| write_error(e.error))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut file = CacheFile::create(dir)?;
+    io::Write::write_all(&mut file, bytes).map_err(|source| Error::Write { path: path.to_path_buf(), source })?;
+    file.persist(&name)?;
     Ok(())
 }
 

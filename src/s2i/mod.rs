@@ -222,11 +222,7 @@ fn build_labels(request: &Request) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     labels.insert("io.openshift.s2i.build.image".to_string(), request.builder.clone());
     labels.insert("io.openshift.s2i.build.source-location".to_string(), request.src.display().to_string());
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git").arg("-C").arg(request.src).args(args).output().ok()?;
-        let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (out.status.success() && !text.is_empty()).then_some(text)
-    };
+    let git = |args: &[&str]| crate::process::git_text(request.src, args);
     let fields = [
         ("commit.id", &["rev-parse", "--verify", "-q", "HEAD"][..]),
         ("commit.ref", &["rev-parse", "--abbrev-ref", "HEAD"][..]),

@@ -149,21 +149,12 @@ pub fn make(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Resu
         }
     };
 
-    let mut config = Config::for_app(request.epoch);
-    config.inherit_env(&base.config.env);
-    let mut labels = base.config.labels.clone();
-    labels.extend(source_labels(&layout.src));
+    let mut labels = source_labels(&layout.src);
     labels.extend(request.labels.clone());
-    labels.extend(std::mem::take(&mut config.labels));
-    config.labels = labels;
-    let created = request.epoch.rfc3339();
-    let mut history = base.config.history.clone();
-    for step in ["warp and its server module", "warp build: the dependencies", "the app"] {
-        history.push(History { created: created.clone(), created_by: format!("warp image: {step}"), ..Default::default() });
-    }
     let mut layers = base_layers;
     layers.extend([warp_layer, dependencies, app]);
-    let image = Image::new(&config, &layers, &history);
+    let steps = ["warp and its server module", "warp build: the dependencies", "the app"].map(|step| format!("warp image: {step}"));
+    let image = app_image(&base, layers, labels, &steps, request.epoch);
     Ok(Made { image, dependencies_cached, built_in_container, base_id: base.id, _scratch: build.scratch })
 }
 
@@ -238,6 +229,14 @@ pub fn on_runtime(
         Ok(([warp, app], what))
     })?;
     layers.extend(app);
+    let steps = ["warp and its server module", "the app and its venv"].map(|step| format!("warp s2i build: {step}"));
+    let image = app_image(&base, layers, labels, &steps, epoch);
+    Ok(Made { image, dependencies_cached: false, built_in_container: true, base_id: base.id, _scratch: scratch })
+}
+
+/// The app image of `layers` on `base`: an app's config with the base's environment and
+/// labels, then `labels`, and the base's history with one line per step warp added.
+fn app_image(base: &Base, layers: Vec<Layer>, labels: BTreeMap<String, String>, steps: &[String], epoch: Epoch) -> Image {
     let mut config = Config::for_app(epoch);
     config.inherit_env(&base.config.env);
     let mut all_labels = base.config.labels.clone();
@@ -245,11 +244,8 @@ pub fn on_runtime(
     all_labels.extend(std::mem::take(&mut config.labels));
     config.labels = all_labels;
     let mut history = base.config.history.clone();
-    for step in ["warp and its server module", "the app and its venv"] {
-        history.push(History { created: epoch.rfc3339(), created_by: format!("warp s2i build: {step}"), ..Default::default() });
-    }
-    let image = Image::new(&config, &layers, &history);
-    Ok(Made { image, dependencies_cached: false, built_in_container: true, base_id: base.id, _scratch: scratch })
+    history.extend(steps.iter().map(|step| History { created: epoch.rfc3339(), created_by: step.clone(), ..Default::default() }));
+    Image::new(&config, &layers, &history)
 }
 
 /// warp's own layer: its executable and server module in [`WARP_DIR`], owned by root,
@@ -380,11 +376,7 @@ fn container_env(request: &Request) -> Vec<String> {
 /// `org.opencontainers.image.source` and `.revision` from git, when the source is a
 /// repository with a commit.
 fn source_labels(src: &Path) -> BTreeMap<String, String> {
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git").arg("-C").arg(src).args(args).output().ok()?;
-        let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (out.status.success() && !text.is_empty()).then_some(text)
-    };
+    let git = |args: &[&str]| crate::process::git_text(src, args);
     let mut labels = BTreeMap::new();
     if let Some(revision) = git(&["rev-parse", "--verify", "-q", "HEAD"]) {
         labels.insert("org.opencontainers.image.revision".to_string(), revision);
