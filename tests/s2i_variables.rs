@@ -75,3 +75,25 @@ fn bad_values_are_one_line_naming_the_variable() {
         assert!(err.starts_with(&format!("error: {var}={value}")) && err.lines().count() == 1, "{err}");
     }
 }
+
+#[test]
+fn quoted_values_in_the_apps_environment_file_are_read_without_their_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("src");
+    std::fs::create_dir_all(app.join(".s2i")).unwrap();
+    std::fs::write(app.join(".s2i/environment"), "APP_MODULE=\"pkg.web:application\"\nWEB_CONCURRENCY='3'\nAPP_FILE=\"a'\n").unwrap();
+    let got = mapped(&app, &[]);
+    for line in ["WARP_APP_MODULE=pkg.web:application", "WARP_PROCESSES=3", "WARP_APP_FILE=\"a'"] {
+        assert!(got.iter().any(|g| g == line), "{line} expected: {got:?}");
+    }
+
+    // An app in a folder of the source (APP_HOME) gets the root's file exported, unquoted.
+    let env_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("s2i/bin/env.sh");
+    let script = format!(
+        ". {}; s2i_root={}; s2i_app=$s2i_root/site; s2i_enter_app; printf '%s\\n' \"$APP_MODULE\"",
+        env_sh.display(),
+        app.display()
+    );
+    let out = run_ok(Command::new("sh").args(["-c", &script]).env_remove("APP_MODULE"));
+    assert_eq!(out.trim_end(), "pkg.web:application");
+}

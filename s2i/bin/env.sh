@@ -31,7 +31,16 @@ s2i_die() {
   exit 1
 }
 
-# The value of KEY in the KEY=VALUE file FILE (its last assignment, taken literally), on
+# VALUE without one pair of matching quotes around the whole of it, on stdout: values in
+# the environment files are read as warp reads them ("app:app" is app:app, nothing expanded).
+s2i_unquote() {
+  case $1 in
+    \"*\" | \'*\') s2i_unquoted=${1#?} && printf '%s\n' "${s2i_unquoted%?}" ;;
+    *) printf '%s\n' "$1" ;;
+  esac
+}
+
+# The value of KEY in the KEY=VALUE file FILE (its last assignment, as warp reads it), on
 # stdout; fails when the file does not assign KEY. Lines are read as warp reads them.
 s2i_file_value() {
   [ -f "$2" ] || return 1
@@ -42,7 +51,7 @@ s2i_file_value() {
       "$1="*) s2i_found=${s2i_line#*=} s2i_assigned=yes ;;
     esac
   done <"$2"
-  [ "$s2i_assigned" = yes ] && printf '%s\n' "$s2i_found"
+  [ "$s2i_assigned" = yes ] && s2i_unquote "$s2i_found"
 }
 
 # The folder of warp's own files in DIR: .warp, or .warpdrive for a project with only that.
@@ -130,9 +139,8 @@ s2i_enter_app() {
       "$s2i_line" | '' | [0-9]* | *[!A-Za-z0-9_]*)
         s2i_die ".s2i/environment: expected KEY=VALUE, found \"$s2i_line\": fix or remove that line" ;;
     esac
-    # The line is KEY=VALUE: export sets KEY to VALUE, literally, as warp would.
-    # shellcheck disable=SC2163
-    eval "[ -n \"\${$s2i_key+set}\" ]" || export "$s2i_line"
+    # The line is KEY=VALUE: KEY is set to VALUE as warp would read it.
+    eval "[ -n \"\${$s2i_key+set}\" ]" || export "$s2i_key=$(s2i_unquote "${s2i_line#*=}")"
   done <"$s2i_root/.s2i/environment"
 }
 

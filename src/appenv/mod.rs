@@ -26,8 +26,9 @@ pub struct AssignmentError {
     pub text: String,
 }
 
-/// Parse `KEY=VALUE` lines; blank lines and `#` comments are skipped, values are taken
-/// literally (no quotes, no expansion: the same rules as `docker run --env-file`).
+/// Parse `KEY=VALUE` lines; blank lines and `#` comments are skipped. A value is taken as
+/// written, with no expansion, except that one pair of matching quotes around the whole of
+/// it is removed (`APP_MODULE="app:app"`), as OpenShift builds read `.s2i/environment`.
 pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(usize, String, String)>, AssignmentError> {
     let mut out = Vec::new();
     for (index, raw) in text.lines().enumerate() {
@@ -37,11 +38,21 @@ pub fn parse_assignments(text: &str, origin: &str) -> Result<Vec<(usize, String,
         }
         let valid = line.split_once('=').filter(|(key, _)| is_identifier(key));
         match valid {
-            Some((key, value)) => out.push((index + 1, key.to_owned(), value.to_owned())),
+            Some((key, value)) => out.push((index + 1, key.to_owned(), unquote(value).to_owned())),
             None => return Err(AssignmentError { origin: origin.to_owned(), line: index + 1, text: raw.to_owned() }),
         }
     }
     Ok(out)
+}
+
+/// `value` without one pair of matching quotes (`"` or `'`) around the whole of it.
+fn unquote(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = value.strip_prefix(quote).and_then(|rest| rest.strip_suffix(quote)) {
+            return inner;
+        }
+    }
+    value
 }
 
 fn is_identifier(key: &str) -> bool {
@@ -177,6 +188,13 @@ mod tests {
     fn assignments_skip_comments_and_keep_values_literally() {
         let parsed = parse_assignments("# c\n\nA=1\n  B= x=y \nC=\n", "f").unwrap();
         assert_eq!(parsed, vec![(3, "A".into(), "1".into()), (4, "B".into(), " x=y ".into()), (5, "C".into(), "".into())]);
+    }
+
+    #[test]
+    fn one_pair_of_matching_quotes_around_a_value_is_removed() {
+        let text = "A=\"app:app\"\nB='x y'\nC=\"\"\nD=\"\nE=\"a'\nF=\"\"x\"\"\nG=a\"b\"\nH=\"$X\"\n";
+        let values: Vec<String> = parse_assignments(text, "f").unwrap().into_iter().map(|(_, _, value)| value).collect();
+        assert_eq!(values, ["app:app", "x y", "", "\"", "\"a'", "\"x\"", "a\"b\"", "$X"]);
     }
 
     #[test]
