@@ -880,3 +880,27 @@ fn a_pyproject_package_says_what_it_installs_and_from_where() {
     assert!(out.contains("(2 packages installed)"), "pkgapp and six: {out}");
     assert!(sandbox.imports(&sandbox.venv(), "pkgapp") && sandbox.imports(&sandbox.venv(), "six"));
 }
+
+#[test]
+fn when_uv_cannot_seed_pip_the_venv_gets_the_pip_python_carries() {
+    // uv as the shared cache has it (a first build fetches it), on PATH, with a cache of this
+    // test's own, so no index page uv saw before can stand in for the closed index.
+    crate::util::run_ok(&mut Sandbox::example("hello").warp(&["build"]));
+    let uv_bin = fetched_uv(&crate::util::shared_cache()).parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(std::iter::once(uv_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap()))).unwrap();
+    let sandbox = Sandbox::example("hello");
+    let (_port, index) = closed_index();
+    let out = crate::util::run_ok(
+        sandbox
+            .warp(&["build"])
+            .env("WARP_CACHE_DIR", sandbox.root().join("own-cache"))
+            .env("PATH", path)
+            .env("UV_DEFAULT_INDEX", &index)
+            .env("PIP_INDEX_URL", &index),
+    );
+    let said: Vec<&str> = out.lines().filter(|l| l.contains("python -m venv instead")).collect();
+    assert_eq!(said.len(), 1, "one line says so: {out}");
+    assert!(said[0].starts_with("warning: uv could not seed pip into the virtualenv (uv exited with code 2: "), "{out}");
+    let pip = std::process::Command::new(sandbox.venv().join("bin/python")).args(["-m", "pip", "--version"]).output().unwrap();
+    assert!(pip.status.success(), "{pip:?}");
+}

@@ -66,22 +66,30 @@ impl Installer {
     }
 
     /// Create a venv at `venv` with `cx.python`, keeping whatever else is in that folder.
+    /// uv seeds pip from the package index; when that fails (an index that lacks pip, or none
+    /// reachable), the venv is made by Python's own `venv`, whose pip comes with Python.
     pub fn create_venv(&self, venv: &Path, cx: &Job) -> Result<()> {
-        let mut cmd = match self {
-            Installer::Uv(uv) => {
-                let mut cmd = Command::new(uv);
-                cmd.args(["venv", "--allow-existing", "--seed", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
-                cmd
+        const WHAT: &str = "creating the virtualenv";
+        if let Installer::Uv(uv) = self {
+            let mut cmd = Command::new(uv);
+            cmd.args(["venv", "--allow-existing", "--seed", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
+            match quiet(without_active_venv(&mut cmd).current_dir(cx.src), cx, WHAT, self.name()) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    // One line: the output was shown as it came; its last line is the reason.
+                    let why = match e.downcast_ref::<process::ChildFailed>() {
+                        Some(failed) => format!("uv {}: {}", failed.status, failed.tail.last().map(|l| l.trim()).unwrap_or("no output")),
+                        None => format!("{e:#}"),
+                    };
+                    cx.reporter.warn(&format!(
+                        "uv could not seed pip into the virtualenv ({why}): making it with python -m venv instead, with the pip Python carries"
+                    ));
+                }
             }
-            Installer::Pip => {
-                let mut cmd = Command::new(&cx.python.executable);
-                cmd.args(["-m", "venv"]).arg(venv);
-                cmd
-            }
-        };
-        // The venv must not inherit itself as the active one while it is being made.
-        cmd.env_remove(env_vars::VIRTUAL_ENV);
-        quiet(cmd.current_dir(cx.src), cx, "creating the virtualenv", self.name())
+        }
+        let mut cmd = Command::new(&cx.python.executable);
+        cmd.args(["-m", "venv"]).arg(venv);
+        quiet(without_active_venv(&mut cmd).current_dir(cx.src), cx, WHAT, "python -m venv")
     }
 
     /// Install `args` (requirement specifiers and installer options) into `venv`.
@@ -103,6 +111,11 @@ impl Installer {
         cx.env.apply(&mut cmd);
         quiet(cmd.current_dir(cx.src), cx, what, self.name())
     }
+}
+
+/// `cmd` without the active venv: a venv must not inherit itself while it is being made.
+fn without_active_venv(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove(env_vars::VIRTUAL_ENV)
 }
 
 /// Write `uv.lock`'s production dependencies (no dev groups, not the app itself) as a
