@@ -72,9 +72,27 @@ pub fn replace(venv: &Path, keep: &[PathBuf]) -> Result<Replacement> {
     std::fs::create_dir(&previous).with_context(|| format!("cannot create {}", previous.display()))?;
     for entry in replacement.entries()? {
         let name = entry.file_name().unwrap_or_default();
-        std::fs::rename(&entry, previous.join(name)).with_context(|| format!("cannot move {} aside", entry.display()))?;
+        move_aside(&entry, &previous.join(name))?;
     }
     Ok(replacement)
+}
+
+/// Rename `from` to `to`. An overlay file system (a container's) refuses to rename a folder
+/// that a lower layer holds, such as the `bin` an image's `/opt/app-root` comes with: such a
+/// folder's entries are moved one by one into a new `to`, and the emptied folder removed.
+fn move_aside(from: &Path, to: &Path) -> Result<()> {
+    let error = || format!("cannot move {} aside", from.display());
+    match std::fs::rename(from, to) {
+        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices && from.is_dir() && !from.is_symlink() => {
+            std::fs::create_dir(to).with_context(error)?;
+            for entry in std::fs::read_dir(from).with_context(error)? {
+                let entry = entry.with_context(error)?;
+                move_aside(&entry.path(), &to.join(entry.file_name()))?;
+            }
+            std::fs::remove_dir(from).with_context(error)
+        }
+        result => result.with_context(error),
+    }
 }
 
 impl Replacement {
