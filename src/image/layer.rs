@@ -368,10 +368,12 @@ fn append<W: Write>(
 }
 
 /// The mode as written: permission and special bits only, group bits equal to the owner's
-/// (`chmod g=u`), others' bits as they were.
+/// (`chmod g=u`), others' bits as they were but for writing: group 0 is how any UID gets to
+/// write, and a file restored by a build's unprivileged tar (which honours the umask) gets
+/// the same mode as the file it was saved from.
 fn normalised_mode(mode: u32) -> u32 {
     let mode = mode & 0o7777;
-    (mode & !0o070) | ((mode & 0o700) >> 3)
+    (mode & !0o072) | ((mode & 0o700) >> 3)
 }
 
 /// Counts what is read through it, to notice a file that shrank while it was read.
@@ -525,6 +527,7 @@ mod tests {
     fn entries_are_sorted_with_folders_first_and_normalised() {
         let dir = app_folder();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(dir.path().join("pkg-data/a.txt"), std::fs::Permissions::from_mode(0o666)).unwrap();
         let excludes = Excludes::new();
         let (gzipped, written) = layer_bytes(&spec(dir.path(), &excludes));
         assert!(written.skipped.is_empty());
@@ -548,8 +551,9 @@ mod tests {
         .collect();
         assert_eq!(paths(&entries), expected);
         let mode = |path: &str| entries.iter().find(|e| e.path == format!("{base}{path}")).unwrap().mode;
-        // g=u; others' bits as they were.
+        // g=u; others' bits as they were, but for writing.
         assert_eq!(mode("/"), 0o770);
+        assert_eq!(mode("/pkg-data/a.txt"), 0o664);
         assert_eq!(mode("/wsgi.py"), 0o664);
         assert_eq!(mode("/pkg/__init__.py"), 0o660);
         assert_eq!(mode("/pkg/z.py"), 0o660);

@@ -13,7 +13,7 @@ use crate::layout::Layout;
 
 /// Bumped when the layer's content changes for the same inputs (what the build container
 /// is given, how the layer is cut).
-const FORMAT: &str = "warp-image-dependencies/2";
+const FORMAT: &str = "warp-image-dependencies/3";
 
 /// The key for the app of `layout` built in the builder `builder_id` with the build
 /// variables `build_env`, its entries dated `epoch`.
