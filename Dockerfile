@@ -8,12 +8,15 @@
 ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE}
 
+# dev.warp.s2i.layers: assemble leaves all of the app in /opt/app-root, so `warp s2i build`
+# may cut the image's layers from that folder instead of committing the build container.
 LABEL io.k8s.description="Builds and runs Python web applications with warp: a virtual environment, the dependencies and warp's own WSGI server." \
       io.k8s.display-name="warp Python builder" \
       io.openshift.expose-services="8080:http" \
       io.openshift.tags="builder,python,warp" \
       io.openshift.s2i.scripts-url="image:///usr/libexec/s2i" \
-      io.openshift.s2i.destination="/tmp"
+      io.openshift.s2i.destination="/tmp" \
+      dev.warp.s2i.layers="/opt/app-root"
 
 ENV APP_ROOT=/opt/app-root \
     HOME=/opt/app-root/src \

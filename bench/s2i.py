@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How long `warp s2i build` takes with warp's own builder image: a first (clean) build, and
-an incremental rebuild after a source change, which should reinstall nothing.
+an incremental rebuild after a source change, which reinstalls nothing.
 
 The app is examples/flask, copied into the work dir with `APP_MODULE=app:app` written into
 its `.s2i/environment`, as an app built by the OpenShift Python builder would say how to
@@ -18,8 +18,10 @@ Each run, timed on the wall clock, under an image name of its own:
     clean        a new comment line appended to app.py, then the same without
                  --incremental: a clean build again, for reference
     incremental  another new line, then `warp s2i build ... --incremental`: the previous
-                 image's `save-artifacts` hands its venv to `assemble`, which finds the
-                 dependencies unchanged and installs nothing
+                 image's dependency layer was built from the same inputs (warp's cache says
+                 so) and assemble would only put the source in place, so the image is that
+                 layer and the new source, and no container runs (when either does not
+                 hold, the previous image's `save-artifacts` hands its venv to assemble)
 
 A change is never the same line twice. Each figure is the median of --runs runs; the ratio
 is first/incremental (goal: at least 4, stated, not asserted). warp's steps in the last

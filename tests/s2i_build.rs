@@ -154,23 +154,47 @@ fn a_failed_assemble_is_one_line_and_moves_no_tag() {
 fn warps_builder_serves_flask_and_rebuilds_incrementally_with_the_index_out_of_reach() {
     let builder = crate::s2i_protocol::builder_image();
     let sandbox = Sandbox::example("flask");
-    sandbox.write(".s2i/environment", "APP_MODULE=app:app\n");
+    // Quoted, as OpenShift users write it: the image's environment has it without quotes.
+    sandbox.write(".s2i/environment", "APP_MODULE=\"app:app\"\n");
     let name = Name::new("s2i-flask");
     let tag = name.tag("1");
     let first = run_ok(&mut s2i(&sandbox, &["build", ".", builder, &tag]));
-    assert!(first.contains("clean build"), "{first}");
+    assert!(first.contains("clean build") && first.contains("layers: dependencies"), "{first}");
+    let env = docker_out(&["image", "inspect", "--format", "{{json .Config.Env}}", &tag]);
+    assert!(env.contains("\"APP_MODULE=app:app\""), "{env}");
     let (_running, port) = serve(&tag, "/");
     assert!(get(port, "/").text().contains("Hello, Flask!"));
 
-    // Every index the build could ask is a closed port: the restored venv is all it has.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let index = format!("http://127.0.0.1:{closed}/simple");
-    let mut rebuild = s2i(&sandbox, &["build", ".", builder, &tag, "--incremental"]);
-    rebuild.env("PIP_INDEX_URL", &index).env("UV_DEFAULT_INDEX", &index).env("UV_INDEX_URL", &index);
-    let again = run_ok(&mut rebuild);
-    assert!(again.contains("incremental build") && again.contains("nothing reinstalled"), "{again}");
+    // A change to the code only: the previous image's dependency layer and the new source,
+    // with no container (and so no index) at all.
+    sandbox.write("app.py", &(std::fs::read_to_string(sandbox.app().join("app.py")).unwrap() + "# a change\n"));
+    let again = run_ok(&mut s2i(&sandbox, &["build", ".", builder, &tag, "--incremental"]));
+    assert!(again.contains("incremental build") && again.contains("assemble has nothing to do"), "{again}");
+    assert!(!again.contains("save-artifacts"), "{again}");
+    let fast = docker_out(&["image", "inspect", "--format", "{{.Id}}", &tag]);
     let (_running, port) = serve(&tag, "/api/status");
     assert!(get(port, "/api/status").text().contains("\"ok\""));
+
+    // Without warp's record of that layer (another cache), the protocol runs: save-artifacts,
+    // and assemble on the restored venv, with every index the build could ask a closed port.
+    // Its image is the one assemble was skipped for, layer for layer.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let index = format!("http://127.0.0.1:{closed}/simple");
+    let own_cache = tempfile::tempdir().unwrap();
+    let mut rebuild = s2i(&sandbox, &["build", ".", builder, &tag, "--incremental"]);
+    rebuild.env("WARP_CACHE_DIR", own_cache.path());
+    rebuild.env("PIP_INDEX_URL", &index).env("UV_DEFAULT_INDEX", &index).env("UV_INDEX_URL", &index);
+    let restored = run_ok(&mut rebuild);
+    assert!(restored.contains("save-artifacts of") && restored.contains("nothing reinstalled"), "{restored}");
+    assert_eq!(docker_out(&["image", "inspect", "--format", "{{.Id}}", &tag]), fast, "{restored}");
+
+    // A dependency input changed: assemble builds the venv anew over the restored one, whose
+    // folders the build container holds in a lower layer of the overlay.
+    sandbox.write("requirements.txt", &(std::fs::read_to_string(sandbox.app().join("requirements.txt")).unwrap() + "# pinned\n"));
+    let changed = run_ok(&mut s2i(&sandbox, &["build", ".", builder, &tag, "--incremental"]));
+    assert!(changed.contains("save-artifacts of") && changed.contains("installed"), "{changed}");
+    let (_running, port) = serve(&tag, "/");
+    assert!(get(port, "/").text().contains("Hello, Flask!"));
 }
 
 #[test]

@@ -11,9 +11,8 @@ pub fn run(args: S2iArgs) -> Result<()> {
             let started = std::time::Instant::now();
             // The layout checks and resolves the folder, and names warp's cache.
             let layout = warp::layout::Layout::discover(Some(&args.src))?;
-            let src = layout.src;
             let request = warp::s2i::Request {
-                src: &src,
+                layout: &layout,
                 builder: args.builder,
                 tag: args.tag,
                 incremental: args.incremental,
@@ -21,7 +20,6 @@ pub fn run(args: S2iArgs) -> Result<()> {
                 build_env: warp::env_vars::index_settings(),
                 ca_cert: super::build_ca_cert(args.ca_cert)?,
                 runtime_image: args.runtime_image,
-                cache: layout.cache,
             };
             let engine = Engine::connect()?;
             let interrupt = Interrupt::install(warp::s2i::OWNER_LABEL)?;

@@ -205,6 +205,19 @@ impl Base {
         }
         Ok(exported.layers)
     }
+    /// The base's layers as records of what the engine holds, with no blob behind them:
+    /// for loading into an engine with the classic image store, which finds layers it has by
+    /// their diff IDs and reads no file for them.
+    pub fn held_layers(&self) -> Vec<Layer> {
+        let record = |diff_id: &Digest| Layer {
+            media_type: TAR_MEDIA_TYPE.to_string(),
+            digest: *diff_id,
+            diff_id: *diff_id,
+            size: 0,
+            path: PathBuf::new(),
+        };
+        self.config.diff_ids.iter().map(record).collect()
+    }
 }
 
 impl BaseConfig {

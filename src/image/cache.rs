@@ -39,6 +39,8 @@ pub enum Kind {
     Dependencies,
     /// warp's own layer, by the digest of its files.
     Warp,
+    /// The dependency layer of `warp s2i build` on warp's builder, by the same digest.
+    S2iDependencies,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
         match self {
             Kind::Dependencies => "dependencies",
             Kind::Warp => "warp",
+            Kind::S2iDependencies => "s2i-dependencies",
         }
     }
 }

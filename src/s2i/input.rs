@@ -85,7 +85,7 @@ pub fn write(parts: &Parts, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// `.git` and `.venv`, and what `.s2iignore` names.
-fn excludes(src: &Path) -> Result<Excludes> {
+pub(super) fn excludes(src: &Path) -> Result<Excludes> {
     let mut excludes = Excludes::new();
     let file = src.join(IGNORE_FILE);
     match std::fs::read_to_string(&file) {

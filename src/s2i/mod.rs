@@ -15,19 +15,27 @@
 //! 4. The container, once assemble succeeds, is committed as the image: its command is the
 //!    `run` script, and `io.openshift.s2i.build.*` labels say what it was built from.
 //!
+//! As the s2i tool does, the app's `.s2i/environment` and then `--env` are set for assemble
+//! and in the image.
+//!
 //! What warp adds: package index settings and a CA bundle reach `assemble` only (set on its
 //! command line, and the bundle removed before the commit), never the image; a failed build
-//! leaves no container and moves no tag.
+//! leaves no container and moves no tag. On a builder that keeps the app in one folder, as
+//! warp's own does, the image's layers are cut from that folder instead of committing the
+//! container, and an incremental build can reuse the previous image's dependency layer as it
+//! is ([`layered`]).
 
 mod input;
+mod layered;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::image::engine::{self, Engine, ImageInfo};
+use crate::image::engine::{self, Container, Engine, ImageInfo};
 use crate::image::{make, target, Reference};
+use crate::layout::Layout;
 use crate::report::{step, Reporter};
 
 /// The label that says where a builder's scripts are.
@@ -46,8 +54,8 @@ pub const BUILD_LABEL: &str = "dev.warp.s2i.build";
 
 /// What to build.
 pub struct Request<'a> {
-    /// The app's source folder.
-    pub src: &'a Path,
+    /// The app: its source folder, and warp's cache for the layers warp writes.
+    pub layout: &'a Layout,
     /// The builder image.
     pub builder: String,
     /// The image to make.
@@ -64,8 +72,6 @@ pub struct Request<'a> {
     /// built `/opt/app-root` (the venv and the source) goes on top of it, with warp. It must
     /// have the builder's Python at the same path, as the base the builder was made from does.
     pub runtime_image: Option<String>,
-    /// warp's cache folder, for the runtime image's layers.
-    pub cache: PathBuf,
 }
 
 /// What a build made.
@@ -114,36 +120,17 @@ impl Builder {
 /// Build `request` on `engine`, each step reported to `reporter`.
 pub fn build(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Result<Built> {
     let builder = Builder::inspect(engine, &request.builder)?;
-    let app_scripts = input::app_scripts(request.src);
+    let app_scripts = input::app_scripts(&request.layout.src);
+    let env = image_env(request)?;
+    if layered::applies(&builder, &app_scripts, request) {
+        return layered::build(engine, request, &builder, &env, reporter);
+    }
     let scratch = tempfile::tempdir().context("cannot make a temporary folder")?;
-
     let artifacts = if request.incremental { save_artifacts(engine, request, &builder, scratch.path(), reporter)? } else { None };
-
-    let assemble = builder.script("assemble", &app_scripts);
-    let command = assemble_command(&builder.destination, &assemble, &request.build_env, request.ca_cert.is_some());
-    let cmd = ["/bin/sh".to_string(), "-c".to_string(), command];
-    let pid = std::process::id().to_string();
-    let labels = [(OWNER_LABEL, pid.as_str())];
-    let spec =
-        engine::Spec { image: &builder.info.id, user: "", cmd: &cmd, env: &request.env, working_dir: "", labels: &labels, stdin: true };
-    let container = step(reporter, "assemble", || {
-        let container = engine.create_container(&spec)?;
-        let parts = input::Parts {
-            src: request.src,
-            artifacts: artifacts.as_deref(),
-            app_scripts: &app_scripts,
-            ca_cert: request.ca_cert.as_deref(),
-            ca_name: CA_FILE,
-        };
-        let code = container.run_with_input(|out| input::write(&parts, out), &mut |line| reporter.output(line))?;
-        if code != 0 {
-            bail!("{assemble} failed in the build container (exit code {code}): its output is above; fix what it names and build again");
-        }
-        Ok((container, "done".to_string()))
-    })?;
+    let container = assemble(engine, request, &builder, &env, &app_scripts, artifacts.as_deref(), reporter)?;
 
     if let Some(runtime) = &request.runtime_image {
-        let made = make::on_runtime(engine, &container, runtime, &request.cache, build_labels(request), reporter)?;
+        let made = make::on_runtime(engine, &container, runtime, &request.layout.cache, build_labels(request), reporter)?;
         let image = step(reporter, &format!("load into the engine as {}", request.tag), || {
             let info = target::engine::load(engine, &made.image, &request.tag, &[made.base_id.as_str()])?;
             Ok((info, "loaded".to_string()))
@@ -161,6 +148,63 @@ pub fn build(engine: &Engine, request: &Request, reporter: &dyn Reporter) -> Res
         Ok((image, id))
     })?;
     Ok(Built { image, incremental: artifacts.is_some() })
+}
+
+/// The variables of the build and the image, as the s2i tool sets them: the app's
+/// `.s2i/environment`, then `--env`, a later assignment of a name replacing an earlier one.
+fn image_env(request: &Request) -> Result<Vec<String>> {
+    let file = request.layout.src.join(".s2i").join("environment");
+    let mut env = match std::fs::read_to_string(&file) {
+        Ok(text) => crate::appenv::parse_assignments(&text, ".s2i/environment")?
+            .into_iter()
+            .map(|(_, key, value)| format!("{key}={value}"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    };
+    env.extend(request.env.iter().cloned());
+    Ok(with_last_assignments(env))
+}
+
+/// `lines` (`KEY=VALUE`) with only the last assignment of each name, in the order of those.
+fn with_last_assignments(lines: Vec<String>) -> Vec<String> {
+    let key = |line: &str| line.split('=').next().unwrap_or_default().to_string();
+    let mut kept: Vec<String> = Vec::new();
+    for line in lines {
+        kept.retain(|old| key(old) != key(&line));
+        kept.push(line);
+    }
+    kept
+}
+
+/// Run assemble (the app's, else the builder's) in a new container of the builder, with the
+/// variables `env`, the input on its standard input and `artifacts` in it; the container,
+/// once assemble succeeded.
+fn assemble<'e>(
+    engine: &'e Engine,
+    request: &Request,
+    builder: &Builder,
+    env: &[String],
+    app_scripts: &[String],
+    artifacts: Option<&Path>,
+    reporter: &dyn Reporter,
+) -> Result<Container<'e>> {
+    let assemble = builder.script("assemble", app_scripts);
+    let command = assemble_command(&builder.destination, &assemble, &request.build_env, request.ca_cert.is_some());
+    let cmd = ["/bin/sh".to_string(), "-c".to_string(), command];
+    let pid = std::process::id().to_string();
+    let labels = [(OWNER_LABEL, pid.as_str())];
+    let spec = engine::Spec { image: &builder.info.id, user: "", cmd: &cmd, env, working_dir: "", labels: &labels, stdin: true };
+    step(reporter, "assemble", || {
+        let container = engine.create_container(&spec)?;
+        let parts =
+            input::Parts { src: &request.layout.src, artifacts, app_scripts, ca_cert: request.ca_cert.as_deref(), ca_name: CA_FILE };
+        let code = container.run_with_input(|out| input::write(&parts, out), &mut |line| reporter.output(line))?;
+        if code != 0 {
+            bail!("{assemble} failed in the build container (exit code {code}): its output is above; fix what it names and build again");
+        }
+        Ok((container, "done".to_string()))
+    })
 }
 
 /// The artifacts of the image `request.tag` names now, from its `save-artifacts`, as a tar
@@ -221,8 +265,9 @@ fn assemble_command(destination: &str, assemble: &str, build_env: &[String], ca:
 fn build_labels(request: &Request) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     labels.insert("io.openshift.s2i.build.image".to_string(), request.builder.clone());
-    labels.insert("io.openshift.s2i.build.source-location".to_string(), request.src.display().to_string());
-    let git = |args: &[&str]| crate::process::git_text(request.src, args);
+    let src = &request.layout.src;
+    labels.insert("io.openshift.s2i.build.source-location".to_string(), src.display().to_string());
+    let git = |args: &[&str]| crate::process::git_text(src, args);
     let fields = [
         ("commit.id", &["rev-parse", "--verify", "-q", "HEAD"][..]),
         ("commit.ref", &["rev-parse", "--abbrev-ref", "HEAD"][..]),
@@ -261,6 +306,12 @@ pub fn usage(engine: &Engine, builder: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_assignment_of_a_name_replaces_the_earlier_one() {
+        let lines = ["A=1", "B=2", "A=3", "C=", "B=x=y"].map(String::from).to_vec();
+        assert_eq!(with_last_assignments(lines), ["A=3", "C=", "B=x=y"]);
+    }
 
     #[test]
     fn the_build_variables_reach_assemble_only_and_the_bundle_is_removed() {

@@ -148,7 +148,7 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// What the engine says about an image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageInfo {
     /// The image ID, `sha256:...`: the config's digest for the classic image store.
     pub id: String,

@@ -16,8 +16,8 @@
 //! package index settings (warp cuts the layers from the container's [`APP_ROOT`] itself and
 //! never commits the container), and the installers' caches, kept in the container's /tmp.
 
-mod key;
-mod staging;
+pub(crate) mod key;
+pub(crate) mod staging;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -234,18 +234,27 @@ pub fn on_runtime(
     Ok(Made { image, dependencies_cached: false, built_in_container: true, base_id: base.id, _scratch: scratch })
 }
 
-/// The app image of `layers` on `base`: an app's config with the base's environment and
-/// labels, then `labels`, and the base's history with one line per step warp added.
+/// The app image of `layers` on `base`: [`app_config`] and [`app_history`].
 fn app_image(base: &Base, layers: Vec<Layer>, labels: BTreeMap<String, String>, steps: &[String], epoch: Epoch) -> Image {
+    Image::new(&app_config(base, labels, epoch), &layers, &app_history(base, steps, epoch))
+}
+
+/// An app's config on `base`: the base's environment and labels, then `labels`.
+pub(crate) fn app_config(base: &Base, labels: BTreeMap<String, String>, epoch: Epoch) -> Config {
     let mut config = Config::for_app(epoch);
     config.inherit_env(&base.config.env);
     let mut all_labels = base.config.labels.clone();
     all_labels.extend(labels);
     all_labels.extend(std::mem::take(&mut config.labels));
     config.labels = all_labels;
+    config
+}
+
+/// The base's history, then one line per step warp added.
+pub(crate) fn app_history(base: &Base, steps: &[String], epoch: Epoch) -> Vec<History> {
     let mut history = base.config.history.clone();
     history.extend(steps.iter().map(|step| History { created: epoch.rfc3339(), created_by: step.clone(), ..Default::default() }));
-    Image::new(&config, &layers, &history)
+    history
 }
 
 /// warp's own layer: its executable and server module in [`WARP_DIR`], owned by root,
@@ -278,13 +287,28 @@ fn source_excludes(layout: &Layout, patterns: &[String]) -> Result<Excludes> {
     Ok(excludes)
 }
 
+/// The dependency layer of a built [`APP_ROOT`] unpacked at `root`: all of it but the
+/// source and the caches, written into the cache's blobs.
+pub(crate) fn venv_layer(root: &Path, cache: &Cache, epoch: Epoch) -> Result<Layer> {
+    let mut excludes = Excludes::new();
+    excludes.add_patterns(Path::new("warp"), "src\n.cache\n")?;
+    let spec = Spec { folder: root, destination: APP_ROOT, excludes: &excludes, epoch, owner: Owner::App, parents: OPT };
+    Ok(layer::write_blob(&spec, &cache.blobs())?.0)
+}
+
+/// The app layer: the source `tree` at [`APP_SRC`] without what `excludes` names, written
+/// into `scratch`.
+pub(crate) fn app_layer(tree: &Path, excludes: &Excludes, epoch: Epoch, scratch: &Path) -> Result<Layer> {
+    Ok(layer::write_blob(&source_spec(tree, excludes, epoch), &scratch.join("app"))?.0)
+}
+
 fn source_spec<'a>(folder: &'a Path, excludes: &'a Excludes, epoch: Epoch) -> Spec<'a> {
     Spec { folder, destination: APP_SRC, excludes, epoch, owner: Owner::App, parents: &[("/opt", Owner::Root), (APP_ROOT, Owner::App)] }
 }
 
 /// Whether `warp build` changes the source after installing the dependencies: a `build`
 /// hook, Django's collectstatic, or the app installed as a package.
-fn works_on_source(layout: &Layout, collectstatic: bool) -> Result<bool> {
+pub(crate) fn works_on_source(layout: &Layout, collectstatic: bool) -> Result<bool> {
     // As if the app itself were installed: a package the settings leave out may still come
     // in editable through a lock that lists it.
     let plan = crate::build::deps::Plan::for_app(&layout.src, true)?;
@@ -334,21 +358,10 @@ impl Build<'_> {
                 Some(layer) => (layer.clone(), staging::download(&container, APP_SRC, scratch.path(), &out)?),
                 None => {
                     let root = staging::download(&container, APP_ROOT, scratch.path(), &out)?;
-                    let mut venv_excludes = Excludes::new();
-                    venv_excludes.add_patterns(Path::new("warp"), "src\n.cache\n")?;
-                    let spec = Spec {
-                        folder: &root,
-                        destination: APP_ROOT,
-                        excludes: &venv_excludes,
-                        epoch: request.epoch,
-                        owner: Owner::App,
-                        parents: OPT,
-                    };
-                    let (layer, _) = layer::write_blob(&spec, &cache.blobs())?;
-                    (layer, root.join("src"))
+                    (venv_layer(&root, cache, request.epoch)?, root.join("src"))
                 }
             };
-            let (app, _) = layer::write_blob(&source_spec(&tree, excludes, request.epoch), &scratch.path().join("app"))?;
+            let app = app_layer(&tree, excludes, request.epoch, scratch.path())?;
             let what = format!("dependencies {}, app {}", bytes(dependencies.size), bytes(app.size));
             Ok(((dependencies, app), what))
         })
