@@ -27,6 +27,7 @@ const SCRIPTS: [(&str, &str); 4] = [
          cp -a /tmp/src/. /opt/app-root/src/\n[ -f /opt/app-root/src/count ] || echo 0 > /opt/app-root/src/count\n\
          echo $(( $(cat /opt/app-root/src/count) + 1 )) > /opt/app-root/src/count\n\
          if [ -r \"${SSL_CERT_FILE:-}\" ]; then echo CA bundle readable; fi\n\
+         echo \"assemble sees FROM_FILE=${FROM_FILE:-}\"\n\
          if [ -n \"${FAIL:-}\" ]; then echo failing as asked >&2; exit 3; fi\n",
     ),
     ("run", "#!/bin/sh\nexec python3 -m http.server 8080 -d /opt/app-root/src\n"),
@@ -81,11 +82,14 @@ fn s2i_build_speaks_the_protocol_incrementally_and_keeps_the_bundle_out() {
     let builder = builder(&name);
     let sandbox = Sandbox::new();
     sandbox.write("hello.txt", "hello from the source\n");
+    // As the s2i tool: the file's variables in the build and the image, --env winning.
+    sandbox.write(".s2i/environment", "GREETING=from-file\nFROM_FILE=\"yes\"\n");
     let ca = sandbox.write("../ca.pem", "-----BEGIN CERTIFICATE-----\nwarp-test-s2i-marker\n-----END CERTIFICATE-----\n");
     let tag = name.tag("1");
 
     let out = run_ok(&mut s2i(&sandbox, &["build", ".", &builder, &tag, "--ca-cert", ca.to_str().unwrap(), "--env", "GREETING=hi"]));
     assert!(out.contains("CA bundle readable"), "assemble got the bundle:\n{out}");
+    assert!(out.contains("assemble sees FROM_FILE=yes"), "{out}");
     assert!(out.contains("clean build"), "{out}");
     assert_eq!(run_in(&tag, "cat /opt/app-root/src/hello.txt /opt/app-root/src/count"), "hello from the source\n1");
     // This builder's assemble copies the source, so it stays; the bundle does not.
@@ -96,7 +100,8 @@ fn s2i_build_speaks_the_protocol_incrementally_and_keeps_the_bundle_out() {
     assert_eq!(config["Labels"]["io.openshift.s2i.build.image"], builder.as_str());
     assert!(config["Labels"]["io.openshift.s2i.build.source-location"].as_str().is_some());
     let env = config["Env"].to_string();
-    assert!(env.contains("GREETING=hi"), "--env reaches the image: {env}");
+    assert!(env.contains("\"GREETING=hi\"") && !env.contains("from-file"), "--env reaches the image: {env}");
+    assert!(env.contains("\"FROM_FILE=yes\""), ".s2i/environment reaches the image: {env}");
     assert!(!env.contains("SSL_CERT_FILE") && !env.contains("PIP_CERT"), "the build's variables stay out of the image: {env}");
 
     // Incremental: the count the previous image saved is restored, then counted on.
