@@ -213,6 +213,13 @@ fn an_s2i_build_with_plain_docker_serves_the_flask_example_as_any_uid() {
     assert!(page.text().contains("Hello, Flask!"), "the app's .warp/environment applies:\n{}", page.text());
     assert!(get(port, "/api/status").text().contains("\"ok\""));
     assert_eq!(docker_out(&["exec", &running.0, "id", "-u"]), "1000770000");
+    drop(running);
+
+    // ENABLE_INIT_WRAPPER asks that builder for an init process: warp is one (PID 1, reaping
+    // orphans and passing signals on), so the image serves as it does without it.
+    let (running, port, _) = serve(&tag, &["ENABLE_INIT_WRAPPER=true"]);
+    assert_eq!(get(port, "/").status, 200);
+    assert_eq!(docker_out(&["exec", &running.0, "cat", "/proc/1/comm"]), "warp");
 }
 
 #[test]
