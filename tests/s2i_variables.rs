@@ -97,3 +97,38 @@ fn quoted_values_in_the_apps_environment_file_are_read_without_their_quotes() {
     let out = run_ok(Command::new("sh").args(["-c", &script]).env_remove("APP_MODULE"));
     assert_eq!(out.trim_end(), "pkg.web:application");
 }
+
+#[test]
+fn the_locale_is_en_us_utf8_as_in_that_builders_images_where_the_base_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("src");
+    std::fs::create_dir_all(app.join(".s2i")).unwrap();
+    // A `locale` that lists what the base has.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let locale = |listed: &str| {
+        let path = bin.join("locale");
+        std::fs::write(&path, format!("#!/bin/sh\nprintf '{listed}'\n")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    };
+    let env_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("s2i/bin/env.sh");
+    let run = |vars: &[(&str, &str)]| {
+        let script =
+            format!(". {}; s2i_root={dir}; s2i_app={dir}; s2i_map_run; echo \"$LC_ALL $LANG\"", env_sh.display(), dir = app.display());
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script]).env_clear().env("PATH", path);
+        for (key, value) in vars {
+            cmd.env(key, value);
+        }
+        run_ok(&mut cmd).trim_end().to_string()
+    };
+    locale("C\nC.utf8\nen_US.utf8\nPOSIX\n");
+    assert_eq!(run(&[("LANG", "C.UTF-8")]), "en_US.UTF-8 en_US.UTF-8");
+    assert_eq!(run(&[("LC_ALL", "fr_FR.UTF-8"), ("LANG", "de_DE.UTF-8")]), "fr_FR.UTF-8 de_DE.UTF-8", "the environment's choice");
+    std::fs::write(app.join(".s2i/environment"), "LC_ALL=fr_FR.UTF-8\n").unwrap();
+    assert_eq!(run(&[]), " en_US.UTF-8", "the app's file chooses LC_ALL, which warp then applies");
+    std::fs::remove_file(app.join(".s2i/environment")).unwrap();
+    locale("C\nC.utf8\nPOSIX\n");
+    assert_eq!(run(&[("LANG", "C.UTF-8")]), " C.UTF-8", "a base without en_US keeps its own");
+}

@@ -144,8 +144,21 @@ s2i_enter_app() {
   done <"$s2i_root/.s2i/environment"
 }
 
+# That builder's images run with LC_ALL and LANG set to en_US.UTF-8 (an app may assert it):
+# so do this one's, where the base has that locale, unless the app or its environment chose
+# another. C.UTF-8, which bases set, is no choice of the app's.
+s2i_default_locale() {
+  locale -a 2>/dev/null | grep -qix 'en_US\.utf-\{0,1\}8' || return 0
+  for s2i_var in LC_ALL LANG; do
+    case $(s2i_get "$s2i_var") in
+      '' | C | POSIX | C.UTF-8 | C.utf8) export "$s2i_var=en_US.UTF-8" ;;
+    esac
+  done
+}
+
 # The build's mapping, for assemble (warp build).
 s2i_map_build() {
+  s2i_default_locale
   [ -z "$(s2i_get DISABLE_COLLECTSTATIC)" ] || s2i_map WARP_DISABLE_COLLECTSTATIC true
   [ -z "$(s2i_get UPGRADE_PIP_TO_LATEST)" ] || s2i_map WARP_UPGRADE_PIP true
   # That builder pins pipenv only when it uses pipenv at all.
@@ -175,6 +188,7 @@ s2i_map_build() {
 
 # The start's mapping, for run (warp start).
 s2i_map_run() {
+  s2i_default_locale
   # That builder's order of entry points (app.sh, app.py, gunicorn.conf.py, wsgi.py, ...).
   s2i_map WARP_DETECTION s2i
   s2i_value=$(s2i_get APP_SCRIPT)
