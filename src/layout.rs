@@ -77,10 +77,12 @@ fn config_dir_of(src: &Path) -> PathBuf {
 
 /// `$WARP_HOME`, else `~/.warp`.
 pub fn warp_home() -> Result<PathBuf> {
-    if let Some(home) = env_vars::get(settings::table::WARP_HOME) {
+    let var = settings::table::WARP_HOME;
+    if let Some(home) = env_vars::get(var) {
         return Ok(PathBuf::from(home));
     }
-    let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty()).context("cannot find the home directory: set WARP_HOME")?;
+    let home =
+        std::env::home_dir().filter(|h| !h.as_os_str().is_empty()).with_context(|| format!("cannot find the home directory: set {var}"))?;
     Ok(home.join(".warp"))
 }
 

@@ -31,7 +31,8 @@ fn each_source_gives_a_setting_and_the_stronger_one_wins() {
     let sandbox = Sandbox::new();
     sandbox.write(
         ".warp/config.yaml",
-        "# the app's settings\nserver:\n  threads: 3\n  processes: 2\n  queue_timeout: 30\n  socket_timeout: 20\nstatic:\n  /assets: assets\nbuild:\n  installer: pip\n",
+        "# the app's settings\nserver:\n  threads: 3\n  processes: 2\n  queue_timeout: 30\n  socket_timeout: 20\nstatic:\n  /assets: assets\nbuild:\n  installer: pip\n\
+         image:\n  base: python:3.13-slim\n  labels:\n    team: web\n  excludes: ['*.log', docs/]\n",
     );
     sandbox.write(".s2i/environment", "PORT=8085\nWARP_QUEUE_TIMEOUT=25\n");
     sandbox.write(".warp/environment", "# ours\nWARP_PROCESSES=4\n");
@@ -42,6 +43,12 @@ fn each_source_gives_a_setting_and_the_stronger_one_wins() {
     assert_eq!(source(&all, "--threads"), &serde_json::json!({"source": "config file", "file": ".warp/config.yaml", "line": 3}));
     assert_eq!(value(&all, "--url-alias"), "/assets=assets");
     assert_eq!(value(&all, "WARP_INSTALLER"), "pip");
+    // The image section: builder and base, labels, excludes.
+    assert_eq!(value(&all, "--base"), "python:3.13-slim");
+    assert_eq!(source(&all, "--base")["line"], 12);
+    assert_eq!(value(&all, "image.labels"), "team=web");
+    assert_eq!(source(&all, "image.labels")["line"], 13);
+    assert_eq!(value(&all, "image.excludes"), "*.log,docs/");
     // An environment file beats config.yaml, and names its line.
     assert_eq!(value(&all, "--processes"), "4");
     assert_eq!(source(&all, "--processes")["file"], ".warp/environment");
@@ -139,7 +146,7 @@ fn config_yaml_round_trips_through_setup_only() {
 #[test]
 fn every_mistake_is_one_line_naming_where_it_is() {
     let sandbox = Sandbox::new();
-    let cases: [(&str, &str); 11] = [
+    let cases: [(&str, &str); 13] = [
         (
             "server:\n  threads: 8\n  thred: 3\n",
             "error: .warp/config.yaml:3: server.thred: is not a setting warp knows: did you mean `server.threads`?",
@@ -159,6 +166,8 @@ fn every_mistake_is_one_line_naming_where_it_is() {
             "error: .warp/config.yaml:2: server.type: \"apache\" is not one of warp, gunicorn, waitress, mod_wsgi, uwsgi",
         ),
         ("server:\n  detection: heroku\n", "error: .warp/config.yaml:2: server.detection: \"heroku\" is not one of warp, s2i"),
+        ("image:\n  labels: [team]\n", "error: .warp/config.yaml:2: image.labels: expected a mapping, such as `team: web`"),
+        ("image:\n  bsae: python:3.13-slim\n", "error: .warp/config.yaml:2: image.bsae: is not a setting warp knows: did you mean `image.base`?"),
         (
             "build:\n  pipenv_version: '>=2026'\n",
             "error: .warp/config.yaml:2: build.pipenv_version: \">=2026\" is not a version number: give the release alone, such as 2026.0.3",

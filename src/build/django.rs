@@ -10,15 +10,17 @@ use crate::appenv::AppEnv;
 use crate::layout::Layout;
 use crate::process;
 use crate::report::Reporter;
+use crate::settings::{self, Id};
 
 /// Run `collectstatic --noinput` for a Django app; a no-op for other apps.
 pub fn collectstatic(layout: &Layout, env: &AppEnv, reporter: &dyn Reporter) -> Result<()> {
+    let skip = settings::var(Id::DisableCollectstatic);
     manage(
         layout,
         env,
         reporter,
         &["collectstatic", "--noinput"],
-        "collectstatic (fix the settings it names, or set WARP_DISABLE_COLLECTSTATIC=1 to skip it)",
+        &format!("collectstatic (fix the settings it names, or set {skip}=1 to skip it)"),
     )
     .map(drop)
 }

@@ -243,10 +243,11 @@ fn warn_when_markers_exclude_all(file: &Path, source: &str, layout: &Layout, job
     let requirements = markers::requirements_in(file)?;
     if markers::none_apply(&layout.venv.join("bin").join("python"), &requirements) {
         job.reporter.warn(&format!(
-            "{source}: every requirement's environment marker excludes Python {} ({}, such as {:?}), so nothing is installed from it; build with a Python they accept (WARP_PYTHON, .python-version)",
+            "{source}: every requirement's environment marker excludes Python {} ({}, such as {:?}), so nothing is installed from it; build with a Python they accept ({}, .python-version)",
             job.python.version_text(),
             deps::count(requirements.len(), "requirement", "requirements"),
             requirements[0],
+            settings::var(Id::Python),
         ));
     }
     Ok(())

@@ -16,6 +16,7 @@ use std::process::Command;
 use serde::Deserialize;
 
 use crate::build::requires_python::{self, Declared};
+use crate::settings::{self, Id};
 use crate::{env_vars, pathsearch};
 
 /// The oldest Python warp builds with.
@@ -63,15 +64,18 @@ pub struct Choice {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PythonError {
-    #[error("no Python found for {request:?} (from {origin}); looked for {}: install it, or set WARP_PYTHON to an interpreter", looked.join(", "))]
+    #[error("no Python found for {request:?} (from {origin}); looked for {}: install it, or set {} to an interpreter", looked.join(", "), settings::var(Id::Python))]
     NotFound { request: String, origin: String, looked: Vec<String> },
-    #[error("{found} (from {origin}) is too old: warp needs Python {}.{} or newer; install one, or set WARP_PYTHON to it", MINIMUM.0, MINIMUM.1)]
+    #[error("{found} (from {origin}) is too old: warp needs Python {}.{} or newer; install one, or set {} to it", MINIMUM.0, MINIMUM.1, settings::var(Id::Python))]
     TooOld { found: String, origin: String },
     #[error("{origin} says {text:?}, which is not a Python version: write a version such as 3.12")]
     BadRequest { text: String, origin: String },
     #[error("{origin} is {text:?}, which is not a Python version specifier: write one such as \">=3.11\"")]
     BadSpecifier { text: String, origin: &'static str },
-    #[error("no installed Python satisfies {declared} (found: {found}): install one that does, or set WARP_PYTHON to choose one")]
+    #[error(
+        "no installed Python satisfies {declared} (found: {found}): install one that does, or set {} to choose one",
+        settings::var(Id::Python)
+    )]
     NoneSatisfies { declared: String, found: String },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },

@@ -192,7 +192,8 @@ fn node_value(kind: Kind, node: &MarkedYaml) -> Result<Value, String> {
         (YamlData::Mapping(map), Kind::Map) => {
             map.iter().map(|(k, v)| Ok((scalar_text(k)?, scalar_text(v)?))).collect::<Result<BTreeMap<_, _>, String>>().map(Value::Map)
         }
-        (_, Kind::UrlAliases | Kind::Map) => Err("expected a mapping, such as `/static: static`".to_owned()),
+        (_, Kind::UrlAliases) => Err("expected a mapping, such as `/static: static`".to_owned()),
+        (_, Kind::Map) => Err("expected a mapping, such as `team: web`".to_owned()),
         (YamlData::Sequence(items), kind) if kind.is_repeatable() => {
             kind.parse_items(&items.iter().map(scalar_text).collect::<Result<Vec<_>, _>>()?)
         }

@@ -40,10 +40,11 @@ pub enum Installed {
 
 /// The compiled server module this warp uses.
 pub fn module_path() -> Result<PathBuf> {
-    if let Some(path) = env_vars::get(settings::var(Id::ServerModule)) {
+    let var = settings::var(Id::ServerModule);
+    if let Some(path) = env_vars::get(var) {
         let path = PathBuf::from(path);
         if !path.is_file() {
-            bail!("WARP_SERVER_MODULE is {}, which does not exist: point it at libwarp_server.so or unset it", path.display());
+            bail!("{var} is {}, which does not exist: point it at libwarp_server.so or unset it", path.display());
         }
         return Ok(path);
     }
@@ -55,10 +56,7 @@ pub fn module_path() -> Result<PathBuf> {
             return Ok(candidate);
         }
     }
-    bail!(
-        "warp's server module ({BUILT_NAME}) is not beside {}: build the whole workspace (`cargo build`), or set WARP_SERVER_MODULE",
-        exe.display()
-    )
+    bail!("warp's server module ({BUILT_NAME}) is not beside {}: build the whole workspace (`cargo build`), or set {var}", exe.display())
 }
 
 /// Install (or update) the server module into the venv whose interpreter is `python`.
