@@ -65,6 +65,25 @@ fn pipfile_lock_installs_the_default_section_with_hashes() {
 }
 
 #[test]
+fn a_pipfile_lock_installs_from_the_index_it_names_whatever_index_the_environment_names() {
+    // As pipenv and micropipenv install a lock: the OpenShift Python builder's
+    // micropipenv-test-app sets PIP_INDEX_URL to a site with no packages at all.
+    let sandbox = Sandbox::new();
+    let (_port, index) = closed_index();
+    sandbox.write(
+        "Pipfile.lock",
+        &format!(
+            r#"{{"_meta": {{"sources": [{{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": true}}]}},
+               "default": {{"six": {{"version": "==1.16.0", "hashes": ["{SIX_WHEEL_SHA256}"]}}}}}}"#
+        ),
+    );
+    sandbox.write(".s2i/environment", &format!("PIP_INDEX_URL={index}\nUV_DEFAULT_INDEX={index}\n"));
+    let out = sandbox.ok(&["build"]);
+    assert!(out.contains("from Pipfile.lock"), "{out}");
+    assert!(sandbox.imports(&sandbox.venv(), "six"));
+}
+
+#[test]
 fn pipfile_lock_with_a_wrong_hash_is_refused() {
     let sandbox = Sandbox::new();
     let wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000";

@@ -66,14 +66,29 @@ impl Installer {
     }
 
     /// Create a venv at `venv` with `cx.python`, keeping whatever else is in that folder.
-    /// uv seeds pip from the package index; when that fails (an index that lacks pip, or none
-    /// reachable), the venv is made by Python's own `venv`, whose pip comes with Python.
+    /// uv seeds pip from its cache when it has pip there, else from the package index; when
+    /// that fails too (an index that lacks pip, or none reachable), the venv is made by
+    /// Python's own `venv`, whose pip comes with Python.
     pub fn create_venv(&self, venv: &Path, cx: &Job) -> Result<()> {
         const WHAT: &str = "creating the virtualenv";
         if let Installer::Uv(uv) = self {
-            let mut cmd = Command::new(uv);
-            cmd.args(["venv", "--allow-existing", "--seed", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
-            match quiet(without_active_venv(&mut cmd).current_dir(cx.src), cx, WHAT, self.name()) {
+            let seeding = |offline: bool| {
+                let mut cmd = Command::new(uv);
+                cmd.args(["venv", "--allow-existing", "--seed", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
+                if offline {
+                    cmd.arg("--offline");
+                }
+                without_active_venv(&mut cmd).current_dir(cx.src);
+                cmd
+            };
+            // Asking the index for the newest pip is a round trip on every new venv, longer
+            // than the rest of making it: the pip in uv's cache is taken when there is one.
+            let mut offline = seeding(true);
+            use_cache(&mut offline, cx.cache);
+            if process::run(&mut offline, false, &|_| {}).is_ok_and(|finished| finished.status.success()) {
+                return Ok(());
+            }
+            match quiet(&mut seeding(false), cx, WHAT, self.name()) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     // One line: the output was shown as it came; its last line is the reason.
@@ -94,6 +109,17 @@ impl Installer {
 
     /// Install `args` (requirement specifiers and installer options) into `venv`.
     pub fn install(&self, venv: &Path, args: &[OsString], cx: &Job, what: &str) -> Result<()> {
+        self.run_install(venv, args, cx, what, true)
+    }
+
+    /// [`Installer::install`] from a requirements file that names its own indexes: the
+    /// package index settings of the environment (`PIP_INDEX_URL`, `UV_DEFAULT_INDEX`, ...),
+    /// which would win over the file's, are left out.
+    pub fn install_from_file_indexes(&self, venv: &Path, args: &[OsString], cx: &Job, what: &str) -> Result<()> {
+        self.run_install(venv, args, cx, what, false)
+    }
+
+    fn run_install(&self, venv: &Path, args: &[OsString], cx: &Job, what: &str, index_settings: bool) -> Result<()> {
         let python = venv.join("bin").join("python");
         let mut cmd = match self {
             Installer::Uv(uv) => {
@@ -109,6 +135,11 @@ impl Installer {
         };
         cmd.args(args);
         cx.env.apply(&mut cmd);
+        if !index_settings {
+            for var in env_vars::INDEX_SETTINGS {
+                cmd.env_remove(var);
+            }
+        }
         quiet(cmd.current_dir(cx.src), cx, what, self.name())
     }
 }

@@ -190,6 +190,8 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         installer.install(&layout.venv, &args, job, &format!("installing pipenv {version}"))?;
     }
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
+    // Whether the installer takes its indexes from the requirements file alone.
+    let mut own_indexes = false;
     let requirements: Option<PathBuf> = match &plan.source {
         Source::UvLock => {
             let file = scratch.path().join("uv-lock-requirements.txt");
@@ -199,7 +201,9 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         Source::PipfileLock => {
             let lock = std::fs::read_to_string(layout.src.join("Pipfile.lock")).context("cannot read Pipfile.lock")?;
             let file = scratch.path().join("pipfile-requirements.txt");
-            std::fs::write(&file, pipfile::to_requirements(&lock)?).context("cannot write the converted Pipfile.lock")?;
+            let converted = pipfile::to_requirements(&lock)?;
+            own_indexes = converted.own_indexes;
+            std::fs::write(&file, converted.requirements).context("cannot write the converted Pipfile.lock")?;
             Some(file)
         }
         Source::Requirements(file) => Some(file.clone()),
@@ -220,7 +224,12 @@ fn install(installer: &Installer, plan: &Plan, layout: &Layout, job: &Job) -> Re
         };
         app_listed = deps::app_line(&files, &layout.src)?;
         let args = [OsString::from("-r"), file.into_os_string()];
-        installer.install(&layout.venv, &args, job, &format!("installing from {source}"))?;
+        let what = format!("installing from {source}");
+        if own_indexes {
+            installer.install_from_file_indexes(&layout.venv, &args, job, &what)?;
+        } else {
+            installer.install(&layout.venv, &args, job, &what)?;
+        }
     }
     match (&plan.app, app_listed) {
         (Some(app), Some(line)) => job

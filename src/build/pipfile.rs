@@ -50,8 +50,18 @@ struct Entry {
     editable: bool,
 }
 
-/// Turn the text of a `Pipfile.lock` into the text of a requirements file.
-pub fn to_requirements(lock_json: &str) -> Result<String, PipfileError> {
+/// A `Pipfile.lock` as a requirements file.
+pub struct Converted {
+    /// The requirements file's text.
+    pub requirements: String,
+    /// Whether the lock names the indexes its packages come from (`_meta.sources`): they
+    /// are then the ones to install from, as pipenv and micropipenv install it, whatever
+    /// index the environment names.
+    pub own_indexes: bool,
+}
+
+/// Turn the text of a `Pipfile.lock` into a requirements file.
+pub fn to_requirements(lock_json: &str) -> Result<Converted, PipfileError> {
     let lock: Lock = serde_json::from_str(lock_json)?;
     let hashed = lock.default.values().all(|e| !e.hashes.is_empty());
     let mut out = String::new();
@@ -83,7 +93,7 @@ pub fn to_requirements(lock_json: &str) -> Result<String, PipfileError> {
         out.push_str(&line);
         out.push('\n');
     }
-    Ok(out)
+    Ok(Converted { requirements: out, own_indexes: !lock.meta.sources.is_empty() })
 }
 
 #[cfg(test)]
@@ -97,7 +107,7 @@ mod tests {
                                 "markers": "python_version >= '3.9'"}},
             "develop": {"pytest": {"version": "==8.0.0", "hashes": ["sha256:cc"]}}}"#;
         assert_eq!(
-            to_requirements(lock).unwrap(),
+            to_requirements(lock).unwrap().requirements,
             "--index-url https://pypi.org/simple\n\
              six==1.16.0; python_version >= '3.9' --hash=sha256:aa --hash=sha256:bb\n"
         );
@@ -107,7 +117,7 @@ mod tests {
     fn hashes_are_dropped_when_any_entry_has_none() {
         let lock = r#"{"default": {"a": {"version": "==1", "hashes": ["sha256:aa"]},
             "b": {"git": "https://example.invalid/b.git", "ref": "abc"}}}"#;
-        assert_eq!(to_requirements(lock).unwrap(), "a==1\nb @ git+https://example.invalid/b.git@abc\n");
+        assert_eq!(to_requirements(lock).unwrap().requirements, "a==1\nb @ git+https://example.invalid/b.git@abc\n");
     }
 
     #[test]
