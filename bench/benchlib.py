@@ -8,6 +8,18 @@
 - `main(body)` runs the script: SIGINT (Ctrl-C), SIGTERM and SIGHUP end it alike, and however it
   ends (done, failed, interrupted) every server still in the list is killed with its group.
 
+For the benches that serve an app (bench/servers.py, bench/faults.py, bench/slowclients.py):
+
+- `ensure_peers(interpreter)` installs the peers from PyPI into their venv, `PEER_VENV`
+  (granian, gunicorn, waitress, flask, and mod_wsgi-express when Apache's development files
+  can be installed); `warp_build(warp, app, interpreter)` runs `warp build` on an app.
+- `server_commands(warp, peer_python, app, spec, port)` is each server's command line with
+  the settings every bench gives it (one process, five threads where threads are a setting);
+  `start_server(cmd, cwd, log)` starts one with its output in `log`, and
+  `wait_until_up(port, proc)` waits for its first answer.
+- `default_interpreter()` is the python every server runs on, `free_port()` a port to
+  listen on, `request(port, path)` one GET on a fresh connection.
+
 For the benches that build images (bench/image.py, bench/s2i.py):
 
 - `image_arguments(doc, work, runs_help)` is their parser: `--runs`, `--no-build`, `--keep`.
@@ -31,10 +43,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -43,6 +57,10 @@ _running = []
 
 ROOT = Path(__file__).resolve().parent.parent
 WARP = ROOT / "target" / "release" / "warp"
+# Where the benches that serve an app keep their apps, logs and the peers' venv.
+BENCH = ROOT / "target" / "bench"
+PEER_VENV = BENCH / "peers"
+PEERS = ["granian", "gunicorn", "waitress", "flask"]
 APPS = {"flask": ROOT / "examples" / "flask", "django": ROOT / "examples" / "django"}
 BASE = "warp-test-base:bookworm"
 # As tests/base_image.rs makes it: the packages, and what `docker import` of a bare root lacks.
@@ -140,6 +158,108 @@ def main(body):
         print("bench: interrupted; every server it started is stopped", file=sys.stderr, flush=True)
         # Client threads still running would keep the interpreter from exiting.
         os._exit(130)
+
+
+def sh(*cmd, **kw):
+    """Run a command, echoed first, and fail when it fails."""
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def default_interpreter():
+    """The system's python3, else this one: the python every server runs on."""
+    system = Path("/usr/bin/python3")
+    return str(system) if system.exists() else sys.executable
+
+
+def ensure_peers(interpreter):
+    """The python of PEER_VENV, made on `interpreter` when missing, with the peers installed
+    (mod_wsgi too when apxs is there, or, as root, when Apache's development files install)."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        sh(interpreter, "-m", "venv", PEER_VENV)
+    sh(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEERS)
+    have_mod_wsgi = subprocess.run([python, "-c", "import mod_wsgi"], capture_output=True).returncode == 0
+    if not have_mod_wsgi:
+        if not shutil.which("apxs") and os.geteuid() == 0:
+            subprocess.run(["apt-get", "install", "-y", "-q", "apache2", "apache2-dev"], check=False)
+        if shutil.which("apxs"):
+            subprocess.run([python, "-m", "pip", "install", "-q", "mod_wsgi"], check=False)
+    return python
+
+
+def warp_build(warp, app, interpreter, **kw):
+    """`warp build` of `app` on `interpreter`, with no venv or progress bars of the caller's."""
+    env = dict(os.environ, WARP_NO_PROGRESS="1", WARP_PYTHON=str(interpreter))
+    env.pop("VIRTUAL_ENV", None)
+    return sh(warp, "build", app, env=env, **kw)
+
+
+def server_commands(warp, peer_python, app, spec, port):
+    """Each server's command line serving `spec` (`module:callable`) from `app` on
+    127.0.0.1:`port`, one process each, five threads where threads are a setting."""
+    bin_dir = peer_python.parent
+    module_file = spec.split(":")[0] + ".py"
+    found = {
+        "warp": [warp, "start", app, spec, "--port", port, "--processes", "1", "--threads", "5", "--access-log", "false",
+                 "--allow-root"],
+        "granian": [bin_dir / "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", port, "--workers", "1", spec],
+        "granian-bt1": [bin_dir / "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", port, "--workers", "1", "--blocking-threads", "1", spec],
+        "gunicorn": [bin_dir / "gunicorn", "--workers", "1", "--threads", "5", "--bind", "127.0.0.1:%s" % port, spec],
+        "waitress": [bin_dir / "waitress-serve", "--listen=127.0.0.1:%s" % port, "--threads=5", spec],
+    }
+    if (bin_dir / "mod_wsgi-express").exists():
+        found["mod_wsgi"] = [bin_dir / "mod_wsgi-express", "start-server", module_file, "--port", port,
+                             "--processes", "1", "--threads", "5", "--callable-object", spec.split(":")[1],
+                             "--server-root", BENCH / ("mod_wsgi-%s" % port)]
+        if os.geteuid() == 0:
+            # mod_wsgi-express refuses to run its daemons as root.
+            found["mod_wsgi"] += ["--user", "www-data", "--group", "www-data"]
+    return {name: [str(c) for c in cmd] for name, cmd in found.items()}
+
+
+def start_server(cmd, cwd, log):
+    """Start a server (see `start`) in `cwd` with its output in the file `log`, in the
+    caller's environment without its venv or `WARP_*` settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARP_") and k != "VIRTUAL_ENV"}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return start(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(port, proc, timeout=30):
+    """Whether `GET /` on `port` got an answer within `timeout` seconds, `proc` still running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=1).read()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def request(port, path, timeout=15.0):
+    """One GET on a fresh connection: (status, body); raises OSError when lost."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n" % path.encode())
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    if not data.startswith(b"HTTP/1.1 "):
+        raise ConnectionError("no response")
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode(errors="replace")
 
 
 class Failed(Exception):

@@ -57,27 +57,12 @@ import threading
 import time
 
 import benchlib
-from servers import ROOT, WORK, build_warp, default_interpreter, free_port
+from benchlib import ROOT, default_interpreter, free_port, request
+from servers import WORK, build_warp
 
 FIXTURE = ROOT / "tests" / "fixtures" / "robust" / "wsgi.py"
 LOGS = WORK / "faults-logs"
 CLIENT_TIMEOUT = 15.0
-
-
-def request(port, path, timeout=CLIENT_TIMEOUT):
-    """One GET on a fresh connection: (status, body); raises OSError when lost."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n" % path.encode())
-        data = b""
-        while True:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    if not data.startswith(b"HTTP/1.1 "):
-        raise ConnectionError("no response")
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode(errors="replace")
 
 
 def pid_of(body):
@@ -472,9 +457,7 @@ def prepare(warp):
         shutil.rmtree(app)
     app.mkdir(parents=True)
     shutil.copy(FIXTURE, app / "wsgi.py")
-    env = dict(os.environ, WARP_NO_PROGRESS="1", WARP_PYTHON=default_interpreter())
-    env.pop("VIRTUAL_ENV", None)
-    subprocess.run([str(warp), "build", str(app)], env=env, check=True, stdout=subprocess.DEVNULL)
+    benchlib.warp_build(warp, app, default_interpreter(), stdout=subprocess.DEVNULL)
     LOGS.mkdir(parents=True, exist_ok=True)
     return app
 

@@ -16,25 +16,15 @@ starts is stopped when it ends, also on Ctrl-C or SIGTERM.
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import benchlib
+from benchlib import ROOT, default_interpreter, free_port, sh, wait_until_up
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "target" / "bench"
-PEER_VENV = WORK / "peers"
-PEERS = ["granian", "gunicorn", "waitress", "flask"]
-
-
-def sh(*cmd, **kw):
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+WORK = benchlib.BENCH
 
 
 def ensure_tools():
@@ -44,20 +34,6 @@ def ensure_tools():
         sh("apt-get", "install", "-y", "-q", *missing)
     if not shutil.which("wrk"):
         sys.exit("bench: wrk is needed (apt-get install wrk)")
-
-
-def ensure_peers(interpreter):
-    python = PEER_VENV / "bin" / "python"
-    if not python.exists():
-        sh(interpreter, "-m", "venv", PEER_VENV)
-    sh(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEERS)
-    have_mod_wsgi = subprocess.run([python, "-c", "import mod_wsgi"], capture_output=True).returncode == 0
-    if not have_mod_wsgi:
-        if not shutil.which("apxs") and os.geteuid() == 0:
-            subprocess.run(["apt-get", "install", "-y", "-q", "apache2", "apache2-dev"], check=False)
-        if shutil.which("apxs"):
-            subprocess.run([python, "-m", "pip", "install", "-q", "mod_wsgi"], check=False)
-    return python
 
 
 def build_warp():
@@ -74,56 +50,9 @@ def prepare_apps(warp, interpreter):
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(ROOT / "examples" / example, target, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
-        env = dict(os.environ, WARP_NO_PROGRESS="1", WARP_PYTHON=str(interpreter))
-        env.pop("VIRTUAL_ENV", None)
-        sh(warp, "build", target, env=env)
+        benchlib.warp_build(warp, target, interpreter)
         apps[name] = (target, spec)
     return apps
-
-
-def default_interpreter():
-    system = Path("/usr/bin/python3")
-    return str(system) if system.exists() else sys.executable
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def servers(warp, peer_python, app_dir, spec, port):
-    bin_dir = peer_python.parent
-    module_file = spec.split(":")[0] + ".py"
-    found = {
-        "warp": [warp, "start", app_dir, spec, "--port", port, "--processes", "1", "--threads", "5", "--access-log", "false",
-                 "--allow-root"],
-        "granian": [bin_dir / "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", port, "--workers", "1", spec],
-        "granian-bt1": [bin_dir / "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", port, "--workers", "1", "--blocking-threads", "1", spec],
-        "gunicorn": [bin_dir / "gunicorn", "--workers", "1", "--threads", "5", "--bind", "127.0.0.1:%s" % port, spec],
-        "waitress": [bin_dir / "waitress-serve", "--listen=127.0.0.1:%s" % port, "--threads=5", spec],
-    }
-    if (bin_dir / "mod_wsgi-express").exists():
-        found["mod_wsgi"] = [bin_dir / "mod_wsgi-express", "start-server", module_file, "--port", port,
-                             "--processes", "1", "--threads", "5", "--callable-object", spec.split(":")[1],
-                             "--server-root", WORK / ("mod_wsgi-%s" % port)]
-        if os.geteuid() == 0:
-            # mod_wsgi-express refuses to run its daemons as root.
-            found["mod_wsgi"] += ["--user", "www-data", "--group", "www-data"]
-    return {name: [str(c) for c in cmd] for name, cmd in found.items()}
-
-
-def wait_until_up(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=1).read()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def descendants(pid):
@@ -170,11 +99,9 @@ def parse_wrk(text):
 
 
 def measure(name, cmd, cwd, port, args):
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("VIRTUAL_ENV", None)
     with tempfile.TemporaryFile() as log:
         # A process group of its own, stopped with its workers (see benchlib.start).
-        proc = benchlib.start(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = benchlib.start_server(cmd, cwd, log)
         try:
             if not wait_until_up(port, proc):
                 log.seek(0)
@@ -206,7 +133,7 @@ def main():
 def run(args):
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_tools()
-    peer_python = ensure_peers(args.python)
+    peer_python = benchlib.ensure_peers(args.python)
     warp = build_warp()
     apps = prepare_apps(warp, args.python)
     results = {}
@@ -214,7 +141,7 @@ def run(args):
         if args.only and app_name != args.only:
             continue
         port = free_port()
-        for name, cmd in servers(warp, peer_python, app_dir, spec, port).items():
+        for name, cmd in benchlib.server_commands(warp, peer_python, app_dir, spec, port).items():
             print("== %s / %s" % (app_name, name), flush=True)
             results[(app_name, name)] = measure(name, cmd, app_dir, port, args)
 
