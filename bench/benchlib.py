@@ -18,7 +18,8 @@ For the benches that serve an app (bench/servers.py, bench/faults.py, bench/slow
   `start_server(cmd, cwd, log)` starts one with its output in `log`, and
   `wait_until_up(port, proc)` waits for its first answer.
 - `default_interpreter()` is the python every server runs on, `free_port()` a port to
-  listen on, `request(port, path)` one GET on a fresh connection.
+  listen on, `request(port, path)` one GET on a fresh connection, `peak_rss_kib(pid)` the
+  peak memory of the processes under a server that serve requests.
 
 For the benches that build images (bench/image.py, bench/s2i.py):
 
@@ -84,13 +85,14 @@ def image_arguments(doc, work, runs_help):
     """The parser of a bench that builds images: `--runs N` (at least 1, default 3),
     `--no-build` and `--keep` (leave `work` and the images)."""
     parser = arguments(doc)
-    parser.add_argument("--runs", type=_runs, default=3, help=runs_help)
+    parser.add_argument("--runs", type=positive_int, default=3, help=runs_help)
     parser.add_argument("--no-build", action="store_true", help="use target/release/warp as it is")
     parser.add_argument("--keep", action="store_true", help=f"leave {work.relative_to(ROOT)} and the images for a look")
     return parser
 
 
-def _runs(text):
+def positive_int(text):
+    """An argparse type: a whole number, at least 1."""
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, not {text!r}")
     return int(text)
@@ -172,15 +174,16 @@ def default_interpreter():
     return str(system) if system.exists() else sys.executable
 
 
-def ensure_peers(interpreter):
-    """The python of PEER_VENV, made on `interpreter` when missing, with the peers installed
-    (mod_wsgi too when apxs is there, or, as root, when Apache's development files install)."""
+def ensure_peers(interpreter, mod_wsgi=True):
+    """The python of PEER_VENV, made on `interpreter` when missing, with the peers installed;
+    with `mod_wsgi`, mod_wsgi too when apxs is there or, as root, Apache's development files
+    install."""
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
         sh(interpreter, "-m", "venv", PEER_VENV)
     sh(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEERS)
     have_mod_wsgi = subprocess.run([python, "-c", "import mod_wsgi"], capture_output=True).returncode == 0
-    if not have_mod_wsgi:
+    if mod_wsgi and not have_mod_wsgi:
         if not shutil.which("apxs") and os.geteuid() == 0:
             subprocess.run(["apt-get", "install", "-y", "-q", "apache2", "apache2-dev"], check=False)
         if shutil.which("apxs"):
@@ -246,12 +249,47 @@ def wait_until_up(port, proc, timeout=30):
     return False
 
 
+def descendants(pid):
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children + [grandchild for child in children for grandchild in descendants(child)]
+
+
+def peak_rss_kib(pid):
+    """The largest VmHWM among the processes that serve requests (leaves of the tree)."""
+    tree = [pid] + descendants(pid)
+    leaves = [p for p in tree if not descendants(p)] or tree
+    peak = 0
+    for p in leaves:
+        try:
+            for line in Path("/proc/%d/status" % p).read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return peak
+
+
 def request(port, path, timeout=15.0):
-    """One GET on a fresh connection: (status, body); raises OSError when lost."""
+    """One GET on a fresh connection: (status, body); raises OSError when lost (reset,
+    refused, or no whole answer within `timeout` seconds in all)."""
+    deadline = time.monotonic() + timeout
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
         conn.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n" % path.encode())
         data = b""
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no whole answer within %.0f s" % timeout)
+            conn.settimeout(left)
             chunk = conn.recv(65536)
             if not chunk:
                 break

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import benchlib
 from benchlib import ROOT, default_interpreter, free_port, sh, wait_until_up
@@ -55,35 +54,6 @@ def prepare_apps(warp, interpreter):
     return apps
 
 
-def descendants(pid):
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(entry.name))
-    return children + [grandchild for child in children for grandchild in descendants(child)]
-
-
-def peak_rss_kib(pid):
-    """The largest VmHWM among the processes that serve requests (leaves of the tree)."""
-    tree = [pid] + descendants(pid)
-    leaves = [p for p in tree if not descendants(p)] or tree
-    peak = 0
-    for p in leaves:
-        try:
-            for line in Path("/proc/%d/status" % p).read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
-    return peak
-
-
 def parse_wrk(text):
     def duration_ms(value):
         number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
@@ -112,7 +82,7 @@ def measure(name, cmd, cwd, port, args):
             out = subprocess.run(["wrk", "-t1", "-c%d" % args.connections, "-d%ds" % args.duration, "--latency", url],
                                  capture_output=True, text=True, check=True).stdout
             result = parse_wrk(out)
-            result["rss"] = peak_rss_kib(proc.pid) / 1024
+            result["rss"] = benchlib.peak_rss_kib(proc.pid) / 1024
             return result
         finally:
             benchlib.stop(proc)
