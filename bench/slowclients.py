@@ -6,9 +6,10 @@ Writes a small WSGI app of its own (target/bench/slowclients/app/wsgi.py: `GET /
 object, as a framework's response holds it), builds it with warp and serves it with each
 server as bench/servers.py starts it: one process, five threads (granian with its own
 defaults), every timeout left at the server's default. Per attack and server, a fresh
-server gets slowhttptest with --connections connections for 1 + --duration seconds (the
-first second opens them) and, beside it, a separate client that sends one normal `GET /`
-every second of --duration, each on a new connection and given up after 15 s:
+server gets slowhttptest with --connections connections and, from 1 s later (the first
+second opens them), a separate client that sends one normal `GET /` every second for
+--duration seconds, each on a new connection and given up after 15 s. The attack goes on
+until the last normal request is answered or given up, so that every one waits under it:
 
     slowloris   slowhttptest -H: request heads trickled, a header line every 5 s
     slow body   slowhttptest -B: `POST /upload` with Content-Length 8192, the body
@@ -22,21 +23,23 @@ One row per attack and server:
     answered    ... that got an HTTP response (any status; the others were reset,
                 refused or given up)
     <= 1 s      ... answered 200 within 1 s
-    worst s     the longest wait for an answer (+: a request given up, or lost, then)
+    worst s     the longest wait for an answer (+: that request got none: given up at
+                15 s, reset or refused)
     replaced    workers started during the attack beyond the first, read from the
                 server's log (warp "worker N (pid P) ready", granian "Spawning worker",
                 gunicorn "Booting worker"), with the reasons the log gives (warp's
                 "asks to be replaced (...)", gunicorn's "WORKER TIMEOUT", granian's
                 "Unexpected exit")
-    slow open   the attack's connections still open at its end (slowhttptest's
-                statistics); the server closed the others
+    slow open   the attack's connections still open when it was stopped (slowhttptest's
+                statistics); the server closed the others, or never accepted them
     RSS MiB     the peak memory of the serving process (VmHWM)
 
 Then warp's ratio to each peer per attack (answered within 1 s: higher is better; worst
 wait: lower is better), and the goal for warp beside its figures: under every attack each
 normal request answered within 1 s, and no worker replaced. warp's request timeout (60 s)
-is longer than the default --duration, so a replacement it causes shows only in longer
-runs. Nothing here asserts a speed: the exit status is 0 unless something failed to run.
+is longer than an attack lasts at the default --duration (at most 46 s), so a replacement
+it causes shows only with a --duration of 60 or more. Nothing here asserts a speed: the
+exit status is 0 unless something failed to run.
 
     python3 bench/slowclients.py [--duration 30] [--connections 200]
                                  [--only warp,granian,gunicorn] [--no-build]
@@ -169,7 +172,7 @@ def replacements(name, log_text):
 
 
 def slow_open(stats):
-    """The attack's connections open at its end, from slowhttptest's CSV statistics."""
+    """The attack's connections open when it was stopped, from its CSV statistics."""
     try:
         with open(stats) as f:
             rows = list(csv.DictReader(f))
@@ -184,7 +187,9 @@ def attack(name, peer_python, attack_name, path, flags, args):
     port = benchlib.free_port()
     cmd = benchlib.server_commands(benchlib.WARP, peer_python, APP, SPEC, port)[name]
     log_path, stats = LOGS / (tag + ".log"), LOGS / tag
-    slow = ["slowhttptest", *flags, "-c", args.connections, "-r", args.connections, "-l", args.duration + 1,
+    # Longer than it will run: it is stopped once the last normal request has its answer.
+    length = 1 + args.duration + int(PROBE_TIMEOUT) + 10
+    slow = ["slowhttptest", *flags, "-c", args.connections, "-r", args.connections, "-l", length,
             "-u", "http://127.0.0.1:%d%s" % (port, path), "-p", "3", "-g", "-o", stats]
     probe = Probe(port)
     with open(log_path, "wb") as log:
@@ -198,11 +203,8 @@ def attack(name, peer_python, attack_name, path, flags, args):
                     # The first second opens the slow connections.
                     time.sleep(1)
                     probe.run(args.duration)
-                    # It ends by itself at its time limit, writing its statistics.
-                    attacker.wait(timeout=PROBE_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    pass
                 finally:
+                    # On SIGTERM it still writes its statistics.
                     benchlib.stop(attacker)
             rss = benchlib.peak_rss_kib(server.pid) / 1024
         finally:
@@ -223,8 +225,9 @@ def replaced_text(row):
 
 def ratio(ours, theirs):
     if theirs == 0:
-        return "-" if ours else "1.00x"
-    return "%.2fx" % (ours / theirs)
+        return "%g vs 0" % ours if ours else "1.00x"
+    value = ours / theirs
+    return "%.2fx" % value if value >= 0.01 else "%.1gx" % value
 
 
 def report(results, args):
