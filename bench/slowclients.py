@@ -224,10 +224,11 @@ def replaced_text(row):
 
 
 def ratio(ours, theirs):
+    """ours/theirs, as "20 vs 0" when theirs is 0, with one significant digit below 0.01."""
     if theirs == 0:
-        return "%g vs 0" % ours if ours else "1.00x"
+        return "%g vs 0" % ours
     value = ours / theirs
-    return "%.2fx" % value if value >= 0.01 else "%.1gx" % value
+    return "%.2fx" % value if value >= 0.01 or value == 0 else "%.1gx" % value
 
 
 def report(results, args):
@@ -251,7 +252,7 @@ def report(results, args):
                 theirs = results.get((attack_name, name))
                 if ours and theirs:
                     worst = ratio(max(ours["worst"], 0.01), max(theirs["worst"], 0.01))
-                    print("%-10s vs %-9s within 1 s %6s   worst %7s" % (
+                    print("%-10s vs %-9s within 1 s %8s   worst %8s" % (
                         attack_name, name, ratio(ours["fast"], theirs["fast"]), worst))
 
     if "warp" in args.only:
