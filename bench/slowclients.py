@@ -20,8 +20,8 @@ until the last normal request is answered or given up, so that every one waits u
 One row per attack and server:
 
     sent        normal requests sent
-    answered    ... that got an HTTP response (any status; the others were reset,
-                refused or given up)
+    answered    ... that got an HTTP response (any status; the others were given up, or
+                closed, reset or refused: "N closed unanswered" after the row)
     <= 1 s      ... answered 200 within 1 s
     worst s     the longest wait for an answer (+: that request got none: given up at
                 15 s, reset or refused)
@@ -124,7 +124,7 @@ class Probe:
     def __init__(self, port):
         self.port = port
         self.lock = threading.Lock()
-        self.records = []  # (seconds waited, status or None when lost)
+        self.records = []  # (seconds waited, status, or "given up" or "closed" when none came)
         self.threads = []
 
     def run(self, seconds):
@@ -141,20 +141,24 @@ class Probe:
         start = time.monotonic()
         try:
             status = benchlib.request(self.port, "/", timeout=PROBE_TIMEOUT)[0]
+        except TimeoutError:
+            status = "given up"
         except OSError:
-            status = None
+            status = "closed"
         with self.lock:
             self.records.append((time.monotonic() - start, status))
 
     def figures(self):
         worst = max(self.records, key=lambda record: record[0], default=(0.0, 200))
+        answered = [status for _, status in self.records if isinstance(status, int)]
         return {
             "sent": len(self.records),
-            "answered": sum(1 for _, status in self.records if status is not None),
+            "answered": len(answered),
             "fast": sum(1 for wait, status in self.records if status == 200 and wait <= 1.0),
             "worst": worst[0],
-            "worst_lost": worst[1] is None,
-            "statuses": sorted({status for _, status in self.records if status not in (None, 200)}),
+            "worst_lost": not isinstance(worst[1], int),
+            "closed": sum(1 for _, status in self.records if status == "closed"),
+            "statuses": sorted({status for status in answered if status != 200}),
         }
 
 
@@ -239,6 +243,8 @@ def report(results, args):
     for (attack_name, name), row in results.items():
         worst = "%.2f%s" % (row["worst"], "+" if row["worst_lost"] else "")
         other = "; statuses " + ", ".join(str(status) for status in row["statuses"]) if row["statuses"] else ""
+        if row["closed"]:
+            other += "; %d closed unanswered" % row["closed"]
         open_text = "-" if row["slow_open"] is None else "%d/%d" % (row["slow_open"], args.connections)
         print(line % (attack_name, name, row["sent"], row["answered"], row["fast"], worst, open_text,
                       "%.0f" % row["rss"], replaced_text(row) + other))
