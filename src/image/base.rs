@@ -205,6 +205,7 @@ impl Base {
         }
         Ok(exported.layers)
     }
+
     /// The base's layers as records of what the engine holds, with no blob behind them:
     /// for loading into an engine with the classic image store, which finds layers it has by
     /// their diff IDs and reads no file for them.

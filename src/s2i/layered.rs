@@ -17,7 +17,7 @@
 
 use anyhow::Result;
 
-use super::{build_labels, input, save_artifacts, Builder, Built, Request};
+use super::{build_labels, input, save_artifacts, with_last_assignments, Builder, Built, Request};
 use crate::image::base::Base;
 use crate::image::cache::{Cache, Kind};
 use crate::image::engine::Engine;
@@ -58,9 +58,8 @@ pub(super) fn build(engine: &Engine, request: &Request, builder: &Builder, env: 
         Ok(((base, layers), what))
     })?;
 
-    let mut key_env = env.to_vec();
-    key_env.extend(request.build_env.iter().cloned());
-    let dependency_key = key::dependencies(layout, &builder.info.id, &key_env, epoch)?;
+    // The build's own variables are only where packages come from, which the key leaves out.
+    let dependency_key = key::dependencies(layout, &builder.info.id, env, epoch)?;
     let reusable = if request.incremental { previous_dependencies(engine, request, &base, &cache, &dependency_key)? } else { None };
     let (dependencies, app, incremental) = match reusable {
         Some(dependencies) if !assemble_works_on_source(request, env)? => {
@@ -142,11 +141,7 @@ fn s2i_image(
     labels.insert(LAYERS_LABEL.to_string(), APP_ROOT.to_string());
     let mut config = make::app_config(base, labels, epoch);
     config.cmd = vec![builder.script("run", &[])];
-    for line in env {
-        let key = line.split('=').next().unwrap_or_default();
-        config.env.retain(|old| old.split('=').next() != Some(key));
-        config.env.push(line.clone());
-    }
+    config.env = with_last_assignments(std::mem::take(&mut config.env).into_iter().chain(env.iter().cloned()).collect());
     layers.extend(app);
     let steps = ["the dependencies (assemble)", "the app"].map(|step| format!("warp s2i build: {step}"));
     Image::new(&config, &layers, &make::app_history(base, &steps, epoch))
