@@ -18,10 +18,13 @@ LABEL io.k8s.description="Builds and runs Python web applications with warp: a v
       io.openshift.s2i.destination="/tmp" \
       dev.warp.s2i.layers="/opt/app-root"
 
+# The venv gets pip, as the OpenShift Python builder's has it: s2i users' own assemble
+# scripts and hooks run pip.
 ENV APP_ROOT=/opt/app-root \
     HOME=/opt/app-root/src \
     PATH=/opt/app-root/bin:/opt/warp/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     WARP_SERVER_MODULE=/opt/warp/lib/libwarp_server.so \
+    WARP_SEED_PIP=true \
     STI_SCRIPTS_PATH=/usr/libexec/s2i
 
 # warp and its server module in /opt/warp, where app images have them too, and uv (a build

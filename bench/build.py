@@ -8,9 +8,8 @@ are timed, all on the same interpreter:
     warp    `warp build` (release build; uv is its installer, fetched into its cache)
     pip     `python -m venv` + `pip install -r requirements.txt`
     uv      `uv venv` + `uv pip install -r requirements.txt` (the uv warp uses)
-    uv-seed the same with `uv venv --seed`, for reference: warp seeds pip (and setuptools
-            and wheel before Python 3.12) into the venv as `python -m venv` does, so this
-            is the same installing work as warp's
+    uv-seed the same with `uv venv --seed`, for reference: the same installing work as
+            warp's with WARP_SEED_PIP=true, which puts pip into the venv
 
 in three situations:
 

@@ -87,7 +87,7 @@ pub fn warp_home() -> Result<PathBuf> {
 }
 
 /// `$WARP_CACHE_DIR`, else `$APP_ROOT/.cache` in a container, else `$WARP_HOME/cache`.
-fn cache_dir() -> Result<PathBuf> {
+pub fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = env_vars::get(settings::var(Id::CacheDir)) {
         return Ok(PathBuf::from(dir));
     }

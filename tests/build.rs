@@ -19,8 +19,8 @@ fn requirements_install_with(installer: &str) {
     let out = build_with(installer, &sandbox);
     assert!(out.contains(&format!("installing dependencies from requirements.txt with {installer}")), "{out}");
     assert_eq!(sandbox.python(&sandbox.venv(), "import six; print(six.__version__)"), "1.16.0");
-    // Both installers leave pip in the venv, so `pip list` works for the user.
-    assert!(sandbox.imports(&sandbox.venv(), "pip"));
+    // pip's own venv module puts pip in; uv installs without it and leaves it out.
+    assert_eq!(sandbox.imports(&sandbox.venv(), "pip"), installer == "pip");
 }
 
 #[test]
@@ -746,7 +746,7 @@ fn a_missing_source_folder_is_one_line() {
 #[test]
 fn the_server_module_is_a_real_distribution() {
     let sandbox = Sandbox::example("hello");
-    let out = sandbox.ok(&["build"]);
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_SEED_PIP", "true"));
     assert!(out.contains("installed warp's server module"), "{out}");
     let pip = |args: &[&str]| {
         let out = std::process::Command::new(sandbox.venv().join("bin/python")).args(["-m", "pip"]).args(args).output().unwrap();
@@ -755,7 +755,7 @@ fn the_server_module_is_a_real_distribution() {
     };
     assert!(pip(&["list"]).contains("warp-server"));
     assert!(sandbox.imports(&sandbox.venv(), "warp_server"));
-    let again = sandbox.ok(&["build"]);
+    let again = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_SEED_PIP", "true"));
     assert!(!again.contains("installed warp's server module"), "already current: {again}");
     pip(&["uninstall", "-y", "warp-server"]);
     assert!(!sandbox.imports(&sandbox.venv(), "warp_server"), "pip removed every file");
@@ -900,26 +900,84 @@ fn a_pyproject_package_says_what_it_installs_and_from_where() {
     assert!(sandbox.imports(&sandbox.venv(), "pkgapp") && sandbox.imports(&sandbox.venv(), "six"));
 }
 
-#[test]
-fn when_uv_cannot_seed_pip_the_venv_gets_the_pip_python_carries() {
-    // uv as the shared cache has it (a first build fetches it), on PATH, with a cache of this
-    // test's own, so no index page uv saw before can stand in for the closed index.
+/// `warp build` in `sandbox` with a cache of its own, and uv as the shared cache has it (a
+/// first build fetches it) on PATH, so the build need not fetch uv into the new cache.
+fn build_with_own_cache(sandbox: &Sandbox) -> std::process::Command {
     crate::util::run_ok(&mut Sandbox::example("hello").warp(&["build"]));
     let uv_bin = fetched_uv(&crate::util::shared_cache()).parent().unwrap().to_path_buf();
     let path = std::env::join_paths(std::iter::once(uv_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap()))).unwrap();
+    let mut cmd = sandbox.warp(&["build"]);
+    cmd.env("WARP_CACHE_DIR", sandbox.root().join("own-cache")).env("PATH", path);
+    cmd
+}
+
+#[test]
+fn when_uv_cannot_seed_pip_the_venv_gets_the_pip_python_carries() {
+    // A cache of the test's own, so no index page uv saw before can stand in for the closed index.
     let sandbox = Sandbox::example("hello");
     let (_port, index) = closed_index();
     let out = crate::util::run_ok(
-        sandbox
-            .warp(&["build"])
-            .env("WARP_CACHE_DIR", sandbox.root().join("own-cache"))
-            .env("PATH", path)
-            .env("UV_DEFAULT_INDEX", &index)
-            .env("PIP_INDEX_URL", &index),
+        build_with_own_cache(&sandbox).env("UV_DEFAULT_INDEX", &index).env("PIP_INDEX_URL", &index).env("WARP_SEED_PIP", "true"),
     );
     let said: Vec<&str> = out.lines().filter(|l| l.contains("python -m venv instead")).collect();
     assert_eq!(said.len(), 1, "one line says so: {out}");
     assert!(said[0].starts_with("warning: uv could not seed pip into the virtualenv (uv exited with code 2: "), "{out}");
     let pip = std::process::Command::new(sandbox.venv().join("bin/python")).args(["-m", "pip", "--version"]).output().unwrap();
     assert!(pip.status.success(), "{pip:?}");
+}
+
+/// WARP_SEED_PIP: pip in a venv that uv makes, for hooks and people that run it; without
+/// it, `warp exec pip` says how to get it rather than run some other Python's pip.
+#[test]
+fn seed_pip_puts_pip_into_a_uv_venv_and_a_change_rebuilds() {
+    let sandbox = Sandbox::new();
+    sandbox.write("requirements.txt", SIX);
+    sandbox.ok(&["build"]);
+    assert!(!sandbox.imports(&sandbox.venv(), "pip"));
+    for pip in ["pip", "pip3", "pip3.11"] {
+        let err = sandbox.fails(&["exec", pip, "--version"], 1);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("has no {pip}: warp installs with uv and leaves pip out; build again with WARP_SEED_PIP=true")),
+            "{err}"
+        );
+    }
+
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_SEED_PIP", "true"));
+    assert!(out.contains("(1 package installed)"), "a venv with pip is another venv: {out}");
+    assert!(sandbox.imports(&sandbox.venv(), "pip") && sandbox.imports(&sandbox.venv(), "six"));
+    let version = sandbox.ok(&["exec", "pip", "--version"]);
+    assert!(version.starts_with("pip ") && version.contains(&sandbox.venv().display().to_string()), "the venv's own pip: {version}");
+    let out = crate::util::run_ok(sandbox.warp(&["build"]).env("WARP_SEED_PIP", "true"));
+    assert!(out.contains("nothing reinstalled"), "{out}");
+}
+
+/// An interpreter's answers are kept in the cache, keyed by its file's state: a rebuild
+/// need not start Python to learn its version, and a changed file is asked again.
+#[test]
+fn an_interpreters_answers_are_remembered_while_its_file_is_unchanged() {
+    let out =
+        std::process::Command::new("python3").args(["-c", "import os, sys; print(os.path.realpath(sys.executable))"]).output().unwrap();
+    let python = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let sandbox = Sandbox::example("hello");
+    let build = || crate::util::run_ok(build_with_own_cache(&sandbox).env("WARP_PYTHON", &python));
+    let first = build();
+    let memos: Vec<_> = std::fs::read_dir(sandbox.root().join("own-cache/interpreters")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(memos.len(), 1, "{memos:?}");
+    let memo = &memos[0];
+    let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(memo).unwrap()).unwrap();
+    let [major, minor, micro] = [0, 1, 2].map(|i| record["answer"]["version"][i].as_u64().unwrap());
+    assert!(first.contains(&format!("python: CPython {major}.{minor}.{micro} at ")), "{first}");
+
+    // An answer that only the memo could give is believed while the stamp matches...
+    record["answer"]["version"][2] = 99.into();
+    std::fs::write(memo, record.to_string()).unwrap();
+    assert!(build().contains(&format!("python: CPython {major}.{minor}.99 at ")), "recalled");
+    // ...and asked again, and kept anew, once the file it was given for is not the same.
+    record["stamp"] = "another file".into();
+    std::fs::write(memo, record.to_string()).unwrap();
+    assert!(build().contains(&format!("python: CPython {major}.{minor}.{micro} at ")), "asked again");
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(memo).unwrap()).unwrap();
+    assert_ne!(kept["stamp"], "another file");
+    assert_eq!(kept["answer"]["version"][2], micro);
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::build::installer::Pip;
 use crate::build::python::Interpreter;
 use crate::settings::{var, Id};
 
@@ -171,9 +172,9 @@ impl Plan {
     }
 
     /// A digest of everything that decides the venv's contents: the dependency files, the
-    /// interpreter, the installer settings in the environment, the tools asked for, and
-    /// warp's own version.
-    pub fn digest(&self, python: &Interpreter, env: &BTreeMap<String, String>) -> Result<String> {
+    /// interpreter, whether it holds pip, the installer settings in the environment, the
+    /// tools asked for, and warp's own version.
+    pub fn digest(&self, python: &Interpreter, pip: Pip, env: &BTreeMap<String, String>) -> Result<String> {
         let mut hash = Sha256::new();
         let mut field = |name: &str, value: &[u8]| {
             hash.update((name.len() as u64).to_le_bytes());
@@ -186,6 +187,9 @@ impl Plan {
         field("python-version", python.version_text().as_bytes());
         field("install-app", &[u8::from(self.app.is_some())]);
         // Only when asked for, so that venvs built before these settings existed stay valid.
+        if pip == Pip::With {
+            field("seed-pip", &[1]);
+        }
         if self.tools.upgrade_pip {
             field("upgrade-pip", &[1]);
         }
@@ -390,7 +394,7 @@ mod tests {
         };
         let digest = |vars: &[(&str, &str)]| {
             let env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            plan.digest(&python, &env).unwrap()
+            plan.digest(&python, Pip::Without, &env).unwrap()
         };
         let plain = digest(&[]);
         let elsewhere = [

@@ -24,6 +24,20 @@ pub enum Installer {
     Pip,
 }
 
+/// Whether a new venv gets pip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pip {
+    With,
+    Without,
+}
+
+/// Where uv may take pip from when it seeds a venv.
+#[derive(Clone, Copy)]
+enum Network {
+    Offline,
+    Online,
+}
+
 /// The environment every installer command runs with.
 pub struct Job<'a> {
     pub cache: &'a Path,
@@ -66,29 +80,36 @@ impl Installer {
     }
 
     /// Create a venv at `venv` with `cx.python`, keeping whatever else is in that folder.
-    /// uv seeds pip from its cache when it has pip there, else from the package index; when
-    /// that fails too (an index that lacks pip, or none reachable), the venv is made by
-    /// Python's own `venv`, whose pip comes with Python.
-    pub fn create_venv(&self, venv: &Path, cx: &Job) -> Result<()> {
+    /// With uv, pip is put in only when `pip` says so: uv installs without it, and linking
+    /// its thousand files costs a new venv more than the rest of making it. Seeding takes
+    /// the pip in uv's cache when there is one, else the index's; when that fails too (an
+    /// index that lacks pip, or none reachable), the venv is made by Python's own `venv`,
+    /// whose pip comes with Python.
+    pub fn create_venv(&self, venv: &Path, pip: Pip, cx: &Job) -> Result<()> {
         const WHAT: &str = "creating the virtualenv";
         if let Installer::Uv(uv) = self {
-            let seeding = |offline: bool| {
+            let uv_venv = |seed: Option<Network>| {
                 let mut cmd = Command::new(uv);
-                cmd.args(["venv", "--allow-existing", "--seed", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
-                if offline {
-                    cmd.arg("--offline");
+                cmd.args(["venv", "--allow-existing", "--no-config", "--python"]).arg(&cx.python.executable).arg(venv);
+                match seed {
+                    None => {}
+                    Some(Network::Offline) => _ = cmd.args(["--seed", "--offline"]),
+                    Some(Network::Online) => _ = cmd.arg("--seed"),
                 }
                 without_active_venv(&mut cmd).current_dir(cx.src);
                 cmd
             };
+            if pip == Pip::Without {
+                return quiet(&mut uv_venv(None), cx, WHAT, self.name());
+            }
             // Asking the index for the newest pip is a round trip on every new venv, longer
             // than the rest of making it: the pip in uv's cache is taken when there is one.
-            let mut offline = seeding(true);
+            let mut offline = uv_venv(Some(Network::Offline));
             use_cache(&mut offline, cx.cache);
             if process::run(&mut offline, false, &|_| {}).is_ok_and(|finished| finished.status.success()) {
                 return Ok(());
             }
-            match quiet(&mut seeding(false), cx, WHAT, self.name()) {
+            match quiet(&mut uv_venv(Some(Network::Online)), cx, WHAT, self.name()) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     // One line: the output was shown as it came; its last line is the reason.

@@ -3,8 +3,9 @@
 //! `six==1.16.0; python_version >= "3.12"` is skipped without a word by pip and uv on
 //! Python 3.11. When every requirement of a file is skipped that way, the build installs
 //! nothing from it, and should say so. The markers are evaluated by the venv's own Python
-//! with `packaging` (the copy pip vendors, when the venv has no other), so the answer is the
-//! one the installers reach. When that cannot be done, nothing is said: a warning that may
+//! with `packaging`: the venv's, else the copy its pip vendors, else the one inside the pip
+//! wheel that Python carries for `ensurepip` (a venv made by uv has no pip). So the answer is
+//! the one the installers reach. When that cannot be done, nothing is said: a warning that may
 //! be wrong is worse than none.
 
 use std::path::{Path, PathBuf};
@@ -16,15 +17,29 @@ use crate::build::deps::{included_file, Include};
 /// Reads requirement strings (a JSON list) on stdin and prints, for each, whether its marker
 /// holds (`null` when it is not a PEP 508 requirement); prints `null` without `packaging`.
 const EVALUATE: &str = r#"
-import json, sys
+import glob, json, os, sys, sysconfig
+
+def pip_wheels():
+    try:
+        import ensurepip
+    except ImportError:
+        return []
+    dirs = [os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"),
+            sysconfig.get_config_var("WHEEL_PKG_DIR") or "", "/usr/share/python-wheels"]
+    return [w for d in dirs if d for w in sorted(glob.glob(os.path.join(d, "pip-*.whl")))]
+
 try:
     from packaging.requirements import Requirement
 except ImportError:
     try:
         from pip._vendor.packaging.requirements import Requirement
     except ImportError:
-        print("null")
-        raise SystemExit
+        sys.path[:0] = pip_wheels()[-1:]
+        try:
+            from pip._vendor.packaging.requirements import Requirement
+        except ImportError:
+            print("null")
+            raise SystemExit
 results = []
 for line in json.load(sys.stdin):
     try:

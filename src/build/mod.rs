@@ -29,7 +29,7 @@ use crate::report::Reporter;
 use crate::settings::{self, ConfigFile, Flags, Id, Scope, Settings, Sources};
 use crate::start::serve;
 use deps::{Plan, Source, Tools};
-use installer::{Installer, Job};
+use installer::{Installer, Job, Pip};
 
 /// What a build did, for the closing line.
 pub struct Outcome {
@@ -83,7 +83,7 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
     let fresh = !venv::exists(&layout.venv);
     if fresh {
         let job = job(layout, &python, &env, reporter);
-        create_venv(chosen(&mut installer, &job, &settings)?, layout, &job)?;
+        create_venv(chosen(&mut installer, &job, &settings)?, layout, pip(&settings), &job)?;
     }
 
     hooks::run(layout, hooks::PRE_BUILD, &env, reporter)?;
@@ -93,7 +93,7 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
 
     let tools = Tools { upgrade_pip: settings.flag(Id::UpgradePip), pipenv: settings.text(Id::PipenvVersion).map(str::to_owned) };
     let plan = Plan::for_app(&layout.src, settings.flag(Id::InstallApp))?.with_tools(tools);
-    let digest = plan.digest(&python, &effective_installer_env(&env))?;
+    let digest = plan.digest(&python, pip(&settings), &effective_installer_env(&env))?;
     let dependencies = if !fresh && venv::recorded_digest(&layout.venv).as_deref() == Some(digest.as_str()) {
         reporter.info(&format!("dependencies unchanged ({}): nothing reinstalled", plan.source.describe()));
         Dependencies::Unchanged
@@ -103,7 +103,7 @@ pub fn build(layout: &Layout, config: &ConfigFile, reporter: &dyn Reporter) -> R
         let replacement = if fresh { None } else { Some(venv::replace(&layout.venv, &keep)?) };
         let result = (|| {
             if replacement.is_some() {
-                create_venv(installer, layout, &job)?;
+                create_venv(installer, layout, pip(&settings), &job)?;
             }
             let dependencies = install(installer, &plan, layout, &job)?;
             venv::record_digest(&layout.venv, &digest)?;
@@ -149,10 +149,19 @@ fn chosen<'a>(slot: &'a mut Option<Installer>, job: &Job, settings: &Settings) -
     Ok(slot.insert(installer))
 }
 
-fn create_venv(installer: &Installer, layout: &Layout, job: &Job) -> Result<()> {
+/// Whether the settings put pip into a venv.
+fn pip(settings: &Settings) -> Pip {
+    if settings.flag(Id::SeedPip) {
+        Pip::With
+    } else {
+        Pip::Without
+    }
+}
+
+fn create_venv(installer: &Installer, layout: &Layout, pip: Pip, job: &Job) -> Result<()> {
     let started = Instant::now();
     job.reporter.step(&format!("creating venv {} with {}", layout.venv.display(), installer.name()));
-    installer.create_venv(&layout.venv, job)?;
+    installer.create_venv(&layout.venv, pip, job)?;
     job.reporter.step_done("created", started.elapsed());
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::appenv::AppEnv;
-use crate::build::installer::{Installer, Job};
+use crate::build::installer::{Installer, Job, Pip};
 use crate::build::python::{self, Interpreter};
 use crate::build::venv;
 use crate::layout::warp_home;
@@ -55,7 +55,8 @@ fn create(venv: &std::path::Path, python: &Interpreter, home: &std::path::Path, 
     let installer = Installer::choose(&job, &settings)?;
     reporter.step(&format!("creating venv {} with {} and {}", venv.display(), python, installer.name()));
     let started = Instant::now();
-    let made = installer.create_venv(venv, &job);
+    // A project's venv is for installing by hand: it gets pip whichever installer made it.
+    let made = installer.create_venv(venv, Pip::With, &job);
     if made.is_err() {
         // Leave no half-made project behind: the next call would take it for a finished one.
         let _ = std::fs::remove_dir_all(venv);

@@ -13,7 +13,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+mod answers;
 
 use crate::build::requires_python::{self, Declared};
 use crate::settings::{self, Id};
@@ -296,7 +298,16 @@ fn uv_find(uv: &Path, version: &str) -> Option<PathBuf> {
     (out.status.success() && !path.trim().is_empty()).then(|| PathBuf::from(path.trim()))
 }
 
-#[derive(Deserialize)]
+/// Run the query in `candidate`.
+fn ask(candidate: &Path) -> Option<QueryAnswer> {
+    let out = Command::new(candidate).args(["-I", "-S", "-c", QUERY]).env_remove("PYTHONHOME").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+#[derive(Clone, Deserialize, Serialize)]
 struct QueryAnswer {
     executable: PathBuf,
     version: (u32, u32, u32),
@@ -305,11 +316,10 @@ struct QueryAnswer {
 
 /// Ask a candidate about itself; `None` when it does not run or is not Python 3.
 pub fn query(candidate: &Path) -> Option<Interpreter> {
-    let out = Command::new(candidate).args(["-I", "-S", "-c", QUERY]).env_remove("PYTHONHOME").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let answer: QueryAnswer = serde_json::from_slice(&out.stdout).ok()?;
+    let answer = match answers::Memo::for_candidate(candidate) {
+        Some(memo) => memo.recalled().or_else(|| ask(candidate).inspect(|answer| memo.remember(answer)))?,
+        None => ask(candidate)?,
+    };
     // The real file, so one interpreter reached by several names (python3, python3.11) is
     // recognised as the same one.
     let executable = answer.executable.canonicalize().unwrap_or(answer.executable);
