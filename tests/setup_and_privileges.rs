@@ -494,7 +494,7 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
         format!("  url:        http://127.0.0.1:{port}/ (listening on 127.0.0.1:{port}, backlog 64)"),
         "  timeouts:   startup 20s, queue 7s, request 30s, socket 9s, shutdown 2.5s, graceful 4s".to_owned(),
         "  recycling:  maximum requests 1000, restart interval 3600s, inactivity 600s, memory limit 512 MiB".to_owned(),
-        "  body limit: 1048576 bytes".to_owned(),
+        "  body limit: 1048576 bytes, received whole before the app runs".to_owned(),
         "  proxies:    x-forwarded-for, x-forwarded-proto from 127.0.0.1/32".to_owned(),
         format!("  static:     /static -> {}/static", src.display()),
         format!("  static:     files in {}/public files (document root), else the app", src.display()),

@@ -26,6 +26,7 @@ mod probes;
 mod programs;
 mod proxies;
 mod registry;
+mod request_bodies;
 mod robustness;
 mod s2i_build;
 mod s2i_protocol;

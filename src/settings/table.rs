@@ -77,6 +77,9 @@ pub enum Id {
     MemoryLimit,
     ReloadOnChanges,
     LimitRequestBody,
+    BufferRequestBody,
+    BodyTimeout,
+    BodyMinRate,
     UrlAlias,
     DocumentRoot,
     TrustProxyHeader,
@@ -163,6 +166,7 @@ const LOG_LEVELS: &[Choice] = &[
     Choice { name: "warning", aliases: &["warn"] },
     Choice { name: "error", aliases: &[] },
 ];
+const SWITCH: &[Choice] = &[Choice { name: "on", aliases: &["true", "1", "yes"] }, Choice { name: "off", aliases: &["false", "0", "no"] }];
 const DETECTIONS: &[Choice] = &[Choice { name: "warp", aliases: &[] }, Choice { name: "s2i", aliases: &["sclorg", "openshift"] }];
 const INSTALLERS: &[Choice] = &[Choice { name: "uv", aliases: &[] }, Choice { name: "pip", aliases: &[] }];
 
@@ -313,6 +317,12 @@ pub const TABLE: &[Setting] = &[
         "Replace workers when a source file (or .warp/) changes: for development."),
     server(Id::LimitRequestBody, ("limit-request-body", "WARP_LIMIT_REQUEST_BODY", "server.limit_request_body"), Kind::Bytes, Fallback::Fixed("10M"), H_LIMITS,
         "Largest request body accepted (413 beyond it): bytes, or with a K, M or G suffix."),
+    server(Id::BufferRequestBody, ("buffer-request-body", "WARP_BUFFER_REQUEST_BODY", "server.buffer_request_body"), Kind::Choice(SWITCH), Fallback::Fixed("on"), H_LIMITS,
+        "Receive a request body whole before the app is called (beyond 1 MiB into an unlinked temporary file), so a slow client never holds a Python thread; `off` streams it to wsgi.input as it arrives, for apps that process large uploads as they come."),
+    server(Id::BodyTimeout, ("body-timeout", "WARP_BODY_TIMEOUT", "server.body_timeout"), SECONDS, Fallback::Fixed("20"), H_TIMEOUTS,
+        "A buffered request body gets this long to arrive, plus a second for every --body-min-rate bytes received; a slower client gets 408 (0: no limit)."),
+    server(Id::BodyMinRate, ("body-min-rate", "WARP_BODY_MIN_RATE", "server.body_min_rate"), Kind::Bytes, Fallback::Fixed("500"), H_LIMITS,
+        "The rate, in bytes per second, that a buffered request body must keep after its --body-timeout (0: the timeout is the whole allowance)."),
     Setting {
         id: Id::UrlAlias,
         arg: Arg::Long("url-alias"),

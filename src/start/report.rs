@@ -63,7 +63,11 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
         ),
         format!("  timeouts:   {}", group(settings, table::H_TIMEOUTS)),
         format!("  recycling:  {}", group(settings, table::H_RECYCLING)),
-        format!("  body limit: {} bytes", w.limit_request_body),
+        format!(
+            "  body limit: {} bytes, {}",
+            w.limit_request_body,
+            if w.buffer_request_body { "received whole before the app runs" } else { "streamed to the app" }
+        ),
     ];
     let given = given(settings);
     if !given.is_empty() {

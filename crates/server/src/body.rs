@@ -146,7 +146,8 @@ impl Body {
         out
     }
 
-    /// Decode more of the body into `pending`. Returns false at the end of the body.
+    /// Decode more of the body into `pending`, waiting for the client when the buffer holds
+    /// none of it. Returns false at the end of the body.
     fn fill(&mut self, conn: &mut impl Source, timeout: Duration) -> Result<bool, BodyError> {
         if self.is_complete() {
             return Ok(false);
@@ -158,35 +159,137 @@ impl Body {
             }
         }
         loop {
-            match &mut self.framing {
-                Framing::Done => return Ok(false),
-                Framing::Length { remaining } => {
-                    if conn.buffer().is_empty() {
-                        conn.read_more(timeout)?;
-                    }
-                    let buf = conn.buffer();
-                    let n = buf.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                    self.pending.extend_from_slice(&buf[..n]);
-                    buf.drain(..n);
-                    *remaining -= n as u64;
-                    if *remaining == 0 {
-                        self.framing = Framing::Done;
-                    }
-                    return Ok(true);
-                }
-                Framing::Chunked { decoder, done } => {
-                    let before = self.pending.len();
-                    let buf = conn.buffer();
-                    let decoded = decoder.decode(buf, &mut self.pending)?;
-                    buf.drain(..decoded.consumed);
-                    *done = decoded.done;
-                    if self.pending.len() > before || *done {
-                        return Ok(self.pending.len() > before);
-                    }
-                    conn.read_more(timeout)?;
+            let before = self.pending.len();
+            self.absorb(conn.buffer())?;
+            if self.pending.len() > before {
+                return Ok(true);
+            }
+            if self.is_complete() {
+                return Ok(false);
+            }
+            conn.read_more(timeout)?;
+        }
+    }
+
+    /// Decode what `wire` holds of the body into `pending`, draining it, without waiting.
+    fn absorb(&mut self, wire: &mut Vec<u8>) -> Result<(), HttpError> {
+        match &mut self.framing {
+            Framing::Done => {}
+            Framing::Length { remaining } => {
+                let n = wire.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                self.pending.extend_from_slice(&wire[..n]);
+                wire.drain(..n);
+                *remaining -= n as u64;
+                if *remaining == 0 {
+                    self.framing = Framing::Done;
                 }
             }
+            Framing::Chunked { decoder, done } => {
+                let decoded = decoder.decode(wire, &mut self.pending)?;
+                wire.drain(..decoded.consumed);
+                *done = decoded.done;
+            }
         }
+        Ok(())
+    }
+
+    /// The decoded bytes that `wire` holds, drained from it without waiting: for the event
+    /// loop, which receives a whole body before the app is called. The client is taken to
+    /// have been told to go ahead.
+    pub fn receive(&mut self, wire: &mut Vec<u8>) -> Result<Vec<u8>, HttpError> {
+        self.continue_owed = false;
+        self.absorb(wire)?;
+        let mut out = std::mem::take(&mut self.pending);
+        out.drain(..self.pos);
+        self.pos = 0;
+        Ok(out)
+    }
+}
+
+/// A request body received whole before the app runs: in memory up to a threshold, beyond
+/// it in an unlinked temporary file, so a large upload costs disk rather than memory and
+/// leaves nothing behind whatever becomes of the process.
+#[derive(Default)]
+pub struct Stored {
+    /// The body while it is held in memory; once the app reads it, what was read from the file
+    /// and not yet taken.
+    buf: Vec<u8>,
+    file: Option<std::fs::File>,
+    len: u64,
+    /// How far the app has read into the file.
+    read_from: u64,
+}
+
+/// Bytes read from a spilled body per read.
+const FILE_CHUNK: usize = 64 * 1024;
+
+impl Stored {
+    /// Add decoded body bytes, moving everything to a temporary file once the total passes
+    /// `in_memory` bytes.
+    pub fn append(&mut self, data: &[u8], in_memory: usize) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.file.is_none() && self.buf.len() + data.len() > in_memory {
+            let mut file = tempfile::tempfile()?;
+            file.write_all(&self.buf)?;
+            self.buf = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write_all(data)?,
+            None => self.buf.extend_from_slice(data),
+        }
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether it went to a temporary file.
+    pub fn spilled(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// How the body reads for the app: exactly its length.
+    pub fn framing(&self) -> BodyKind {
+        if self.len == 0 {
+            BodyKind::Empty
+        } else {
+            BodyKind::Length(self.len)
+        }
+    }
+}
+
+impl Source for Stored {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// The next part of a spilled body; a body in memory is in the buffer already.
+    fn read_more(&mut self, _timeout: Duration) -> Result<usize, IoError> {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.file else { return Err(IoError::Closed) };
+        let start = self.buf.len();
+        self.buf.resize(start + FILE_CHUNK, 0);
+        let read = file.read_at(&mut self.buf[start..], self.read_from);
+        self.buf.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read? {
+            0 => Err(IoError::Closed),
+            n => {
+                self.read_from += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn send_continue(&mut self, _timeout: Duration) -> Result<(), IoError> {
+        Ok(())
     }
 }
 

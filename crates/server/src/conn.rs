@@ -13,6 +13,8 @@ use mio::net::TcpStream;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use warp_http::RequestHead;
 
+use crate::intake::Intake;
+
 /// Bytes read per `read` call; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -38,6 +40,8 @@ pub struct Conn {
     /// Since when the connection has waited for its next request (or, once one began to
     /// arrive, for the rest of its head).
     pub since: Instant,
+    /// The body of the request in `head`, while the event loop receives it.
+    pub intake: Option<Box<Intake>>,
 }
 
 /// Why waiting on a socket ended without data.
@@ -61,6 +65,7 @@ impl Conn {
             out: Vec::new(),
             served: 0,
             since: Instant::now(),
+            intake: None,
         }
     }
 

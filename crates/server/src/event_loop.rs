@@ -1,22 +1,27 @@
 //! The worker's event loop: accepting, reading request heads, and the periodic checks.
 //!
 //! A health check (`--health-path`) is answered here as soon as its head is in; see
-//! [`crate::health`]. Every [`TICK`] it also cuts off connections whose request head is
-//! overdue (slowloris) or that sat idle past the socket timeout, answers 503 to requests
+//! [`crate::health`]. Request bodies are received here too, before a thread is taken; see
+//! [`crate::intake`]. Every [`TICK`] it also cuts off connections whose request head is
+//! overdue (slowloris), whose body falls below its minimum rate, or that sat idle past the
+//! socket timeout, answers 503 to requests
 //! that waited for a thread past the queue timeout, and asks the [`Watchdog`] whether the
 //! worker should be replaced.
 
 use std::sync::atomic::Ordering;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
 use warp_http::{parse_head_into, HttpError};
 use warp_worker_config::control::Report;
 
 use crate::conn::Conn;
 use crate::control::{Control, Order};
 use crate::health;
+use crate::intake::{self, IntakeError};
 use crate::log;
 use crate::watchdog::Watchdog;
 use crate::worker::{lock, refuse, unavailable, Entry, Job, Shared};
@@ -121,7 +126,9 @@ impl<'a> EventLoop<'a> {
             }
             if let Some(deadline) = deadline {
                 let grace_over = stopped_at.elapsed() >= FIRST_REQUEST_GRACE;
-                let idle = self.close_idle(|conn| grace_over || (conn.served > 0 && conn.buf.is_empty()));
+                // A body on its way belongs to a request the client already made: it may
+                // still come in and be served before the deadline.
+                let idle = self.close_idle(|conn| conn.intake.is_none() && (grace_over || (conn.served > 0 && conn.buf.is_empty())));
                 let busy = self.shared.busy.load(Ordering::SeqCst);
                 if busy == 0 && idle == 0 {
                     return Ok(deadline);
@@ -175,11 +182,11 @@ impl<'a> EventLoop<'a> {
         for key in keys {
             readable(self.shared, key);
         }
-        self.close_idle(|conn| conn.served > 0 && conn.buf.is_empty());
+        self.close_idle(|conn| conn.intake.is_none() && conn.served > 0 && conn.buf.is_empty());
     }
 
-    /// Close the idle connections `pick` selects (a partly received head is answered 408);
-    /// returns how many idle connections remain.
+    /// Close the idle connections `pick` selects (a partly received head or body is
+    /// answered 408); returns how many idle connections remain.
     fn close_idle(&self, pick: impl Fn(&Conn) -> bool) -> usize {
         let shared = self.shared;
         let (picked, left) = {
@@ -198,10 +205,14 @@ impl<'a> EventLoop<'a> {
         };
         for mut conn in picked {
             let _ = shared.registry.deregister(&mut conn.stream);
-            if !conn.buf.is_empty() {
-                let err = HttpError::request_timeout("the request head did not arrive in time");
-                refuse(&mut conn, &err, shared.config.socket_timeout);
-            }
+            let err = if conn.intake.is_some() {
+                HttpError::request_timeout("the request body arrived too slowly (--body-timeout, --body-min-rate)")
+            } else if !conn.buf.is_empty() {
+                HttpError::request_timeout("the request head did not arrive in time")
+            } else {
+                continue;
+            };
+            refuse(&mut conn, &err, shared.config.socket_timeout);
         }
         left
     }
@@ -209,7 +220,10 @@ impl<'a> EventLoop<'a> {
     fn tick(&mut self) {
         let shared = self.shared;
         let socket_timeout = shared.config.socket_timeout;
-        self.close_idle(|conn| conn.since.elapsed() >= socket_timeout);
+        self.close_idle(|conn| match &conn.intake {
+            Some(intake) => intake.overdue(&shared.config),
+            None => conn.since.elapsed() >= socket_timeout,
+        });
         let queue_timeout = shared.config.queue_timeout;
         for job in shared.jobs.take_if(|job: &Job| job.queued.elapsed() >= queue_timeout) {
             unavailable(shared, job, "the request waited too long for the app (queue timeout)");
@@ -228,7 +242,8 @@ impl<'a> EventLoop<'a> {
     }
 }
 
-/// A connection has data (or closed): read it, and queue the request once its head is in.
+/// A connection has data (or closed): read it, and queue the request once its head (and,
+/// when bodies are buffered, its body) is in.
 fn readable(shared: &Shared, key: usize) {
     let mut conns = lock(&shared.conns);
     let Some(Entry::Idle(conn)) = conns.get_mut(key) else {
@@ -241,6 +256,10 @@ fn readable(shared: &Shared, key: usize) {
         Ok(_) => true,
         Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
     };
+    if let Some(intake) = &mut conn.intake {
+        let taken = intake.absorb(&mut conn.buf);
+        return body_taken(shared, conns, key, taken, open);
+    }
     if was_empty && !conn.buf.is_empty() {
         // A new request head began: it has the socket timeout to arrive whole.
         conn.since = Instant::now();
@@ -260,11 +279,15 @@ fn readable(shared: &Shared, key: usize) {
             }
         }
         Ok(Some(used)) => {
-            let Entry::Idle(mut conn) = std::mem::replace(&mut conns[key], Entry::Busy) else { return };
-            drop(conns);
             conn.buf.drain(..used);
-            shared.busy.fetch_add(1, Ordering::SeqCst);
-            shared.jobs.push(Job { key, conn, queued: Instant::now() });
+            if intake::wanted(&shared.config, &conn.head) {
+                let head = std::mem::take(&mut conn.head);
+                let taken = intake::begin(conn, &head, shared.limits.max_body);
+                conn.head = head;
+                body_taken(shared, conns, key, taken, open);
+            } else {
+                queue(shared, conns, key);
+            }
         }
         Ok(None) if open => {}
         Ok(None) => {
@@ -272,12 +295,39 @@ fn readable(shared: &Shared, key: usize) {
                 let _ = shared.registry.deregister(&mut conn.stream);
             }
         }
-        Err(err) => {
+        Err(err) => drop_refused(shared, conns, key, &err),
+    }
+}
+
+/// After part of a request body was taken in: queue the request once the body is whole,
+/// refuse it when the body is bad, and drop a connection closed before its body was sent.
+fn body_taken(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, taken: Result<bool, IntakeError>, open: bool) {
+    match taken {
+        Ok(true) => queue(shared, conns, key),
+        Ok(false) if open => {}
+        Ok(false) => {
             if let Entry::Idle(mut conn) = conns.remove(key) {
-                drop(conns);
                 let _ = shared.registry.deregister(&mut conn.stream);
-                refuse(&mut conn, &err, shared.config.socket_timeout);
+                log::info(&format!("a client ({}) closed its connection before sending the whole request body", conn.peer));
             }
         }
+        Err(err) => drop_refused(shared, conns, key, &err.response()),
+    }
+}
+
+/// Hand the connection's complete request to the request threads.
+fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize) {
+    let Entry::Idle(conn) = std::mem::replace(&mut conns[key], Entry::Busy) else { return };
+    drop(conns);
+    shared.busy.fetch_add(1, Ordering::SeqCst);
+    shared.jobs.push(Job { key, conn, queued: Instant::now() });
+}
+
+/// Answer the connection's request with `err` and close it.
+fn drop_refused(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, err: &HttpError) {
+    if let Entry::Idle(mut conn) = conns.remove(key) {
+        drop(conns);
+        let _ = shared.registry.deregister(&mut conn.stream);
+        refuse(&mut conn, err, shared.config.socket_timeout);
     }
 }

@@ -10,7 +10,7 @@
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use crate::body::Body;
+use crate::body::{Body, BodyError, Stored};
 use crate::conn::{Conn, IoError};
 use crate::log;
 use warp_http::{cached_http_date, encode_chunk_header, Framing, HeaderProblem, ResponseHead, ResponsePlan, Version, LAST_CHUNK};
@@ -37,6 +37,9 @@ pub enum SendError {
 pub struct Exchange {
     pub conn: Box<Conn>,
     pub body: Body,
+    /// Where the body is read from when the event loop received it whole; else the
+    /// connection.
+    stored: Option<Stored>,
     pub timeout: Duration,
     pub facts: RequestFacts,
     /// Status and headers from the latest `start_response`.
@@ -52,8 +55,24 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new(conn: Box<Conn>, body: Body, timeout: Duration, facts: RequestFacts) -> Exchange {
-        Exchange { conn, body, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0, cut_short: false }
+    pub fn new(conn: Box<Conn>, body: Body, stored: Option<Stored>, timeout: Duration, facts: RequestFacts) -> Exchange {
+        Exchange { conn, body, stored, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0, cut_short: false }
+    }
+
+    /// Up to `max` bytes of the request body (all that remain when `None`).
+    pub fn read_body(&mut self, max: Option<usize>) -> Result<Vec<u8>, BodyError> {
+        match &mut self.stored {
+            Some(stored) => self.body.read(stored, max, self.timeout),
+            None => self.body.read(&mut *self.conn, max, self.timeout),
+        }
+    }
+
+    /// One line of the request body, or up to `max` bytes of it.
+    pub fn read_body_line(&mut self, max: Option<usize>) -> Result<Vec<u8>, BodyError> {
+        match &mut self.stored {
+            Some(stored) => self.body.read_line(stored, max, self.timeout),
+            None => self.body.read_line(&mut *self.conn, max, self.timeout),
+        }
     }
 
     pub fn head_sent(&self) -> bool {

@@ -2,7 +2,8 @@
 //!
 //! The HTTP/1.1 protocol itself is the `warp-http` crate.
 //!
-//! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire.
+//! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire;
+//!   [`intake`]: request bodies received whole before the app runs.
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
 //!   periodic checks; `watchdog` and `activity`: when to ask the master for a replacement;
 //!   `control`: the channel to the master, `inherited`: checking the descriptors the master
@@ -22,6 +23,7 @@ mod event_loop;
 pub mod exchange;
 mod health;
 mod inherited;
+pub mod intake;
 pub mod log;
 mod module;
 mod queue;

@@ -23,13 +23,14 @@ use warp_http::{error_response, parse_head_into, HttpError, Limits, RequestHead}
 use warp_worker_config::WorkerConfig;
 
 use crate::activity::Activity;
-use crate::body::Body;
+use crate::body::{Body, Stored};
 use crate::conn::Conn;
 use crate::control::Control;
 use crate::event_loop::{EventLoop, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
 use crate::health;
 use crate::inherited::Inherited;
+use crate::intake;
 use crate::log;
 use crate::queue::Queue;
 use crate::static_files::StaticFiles;
@@ -158,6 +159,7 @@ fn request_thread(shared: &Shared, index: usize) {
 }
 
 fn serve_jobs(shared: &Shared, index: usize) {
+    let config = &shared.config;
     let mut next = shared.jobs.pop();
     while let Some(job) = next {
         if job.queued.elapsed() >= shared.config.queue_timeout {
@@ -168,8 +170,13 @@ fn serve_jobs(shared: &Shared, index: usize) {
         let Job { key, mut conn, .. } = job;
         let mut head = std::mem::take(&mut conn.head);
         loop {
+            let stored = conn.intake.take().map(|intake| intake.into_stored());
+            if let Some(stored) = &stored {
+                // The app sees the decoded length, whatever the framing on the wire.
+                head.body = stored.framing();
+            }
             shared.activity.begin(index, &head);
-            let (back, keep_alive) = serve_one(shared, conn, &head);
+            let (back, keep_alive) = serve_one(shared, conn, &head, stored);
             if shared.activity.end(index) == shared.config.maximum_requests {
                 // Ask for a replacement now, not at the next tick: a fast app would serve
                 // many more requests by then.
@@ -180,10 +187,26 @@ fn serve_jobs(shared: &Shared, index: usize) {
                 close(shared, key, conn);
                 break;
             }
-            // Pipelined requests are served in order, on this thread.
+            // Pipelined requests are served in order, on this thread; a body still to come
+            // is received by the event loop.
             match parse_head_into(&conn.buf, &shared.limits, &mut head) {
                 Ok(Some(used)) => {
                     conn.buf.drain(..used);
+                    if intake::wanted(config, &head) {
+                        match intake::begin(&mut conn, &head, shared.limits.max_body) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                conn.head = head;
+                                park(shared, key, conn);
+                                break;
+                            }
+                            Err(err) => {
+                                refuse(&mut conn, &err.response(), config.socket_timeout);
+                                close(shared, key, conn);
+                                break;
+                            }
+                        }
+                    }
                 }
                 Ok(None) => {
                     conn.head = head;
@@ -220,8 +243,9 @@ pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
     lock(&shared.conns).try_remove(key);
 }
 
-/// Serve one request; returns the connection and whether it may carry another.
-fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<Conn>, bool) {
+/// Serve one request, whose body is `stored` when the event loop received it; returns the
+/// connection and whether it may carry another.
+fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead, stored: Option<Stored>) -> (Box<Conn>, bool) {
     if health::is_check(shared, head) {
         // Pipelined behind an app request: the event loop never saw it.
         health::answer(shared, &mut conn, head);
@@ -234,12 +258,16 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<C
         keep_alive: head.keep_alive && !shared.stopping.load(Ordering::SeqCst),
         head_request: head.method() == "HEAD",
     };
-    let body = Body::new(head.body, head.expect_continue, shared.limits.max_body);
+    let buffered = stored.is_some();
+    let body = match &stored {
+        Some(stored) => Body::new(stored.framing(), false, u64::MAX),
+        None => Body::new(head.body, head.expect_continue, shared.limits.max_body),
+    };
     let (mut conn, mut body, status, sent, keep_alive) =
         match shared.static_files.respond(head, &mut conn, facts.keep_alive, config.socket_timeout) {
             Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
             None => {
-                let exchange = Exchange::new(conn, body, config.socket_timeout, facts);
+                let exchange = Exchange::new(conn, body, stored, config.socket_timeout, facts);
                 let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, exchange));
                 let mut exchange = served.exchange;
                 let flushed = exchange.flush().is_ok();
@@ -247,8 +275,10 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead) -> (Box<C
                 (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
             }
         };
-    // The next request starts after this one's body, read or not.
-    let keep_alive = keep_alive && matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true));
+    // The next request starts after this one's body, read or not (a buffered body was
+    // read off the connection whole).
+    let keep_alive =
+        keep_alive && (buffered || matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true)));
     log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: started.elapsed() });
     conn.served += 1;
     (conn, keep_alive)

@@ -34,6 +34,14 @@ pub struct WorkerConfig {
     pub server_name: String,
     pub server_port: u16,
     pub limit_request_body: u64,
+    /// Request bodies are received whole before the app is called.
+    pub buffer_request_body: bool,
+    /// A request body gets this long, and a second more per `body_min_rate` bytes received
+    /// (zero: no limit).
+    #[serde(with = "seconds")]
+    pub body_timeout: Duration,
+    /// Bytes per second (zero: the body timeout is the whole allowance).
+    pub body_min_rate: u64,
     #[serde(with = "seconds")]
     pub queue_timeout: Duration,
     #[serde(with = "seconds")]

@@ -77,13 +77,13 @@ impl Input {
     #[pyo3(signature = (size = None))]
     fn read(&self, py: Python<'_>, size: Option<isize>) -> PyResult<Py<PyBytes>> {
         let max = limit(size);
-        self.read_with(py, move |ex| ex.body.read(&mut *ex.conn, max, ex.timeout))
+        self.read_with(py, move |ex| ex.read_body(max))
     }
 
     #[pyo3(signature = (size = None))]
     fn readline(&self, py: Python<'_>, size: Option<isize>) -> PyResult<Py<PyBytes>> {
         let max = limit(size);
-        self.read_with(py, move |ex| ex.body.read_line(&mut *ex.conn, max, ex.timeout))
+        self.read_with(py, move |ex| ex.read_body_line(max))
     }
 
     /// Lines until the end, or until their total size reaches `hint`.
