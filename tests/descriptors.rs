@@ -65,14 +65,18 @@ fn a_file_closed_by_another_thread_while_it_is_sent_is_still_the_file_sent() {
     let sent = file_of(dir.path(), "sent", b'a', LARGE);
     let other = file_of(dir.path(), "other", b'b', LARGE);
     let server = Server::start(app(), &["start", "--threads", "2"]);
+    // Connected first, so its socket cannot take the number the app's file leaves free.
+    let mut swapper = Client::connect(server.port);
     let mut client = slow_client(server.port);
     client.send(format!("GET /sendfile?{} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", sent.display()).as_bytes());
     let head = client.head().expect("a response head");
     assert_eq!((head.status, head.header("content-length")), (200, Some(LARGE.to_string())));
-    // The head goes out after the server made its own descriptor for the file and
-    // released the GIL; the send now waits for this client. Meanwhile another thread of
-    // the app closes the app's descriptor and the number comes back naming another file.
-    let swap = get(server.port, &format!("/swap?sent={}&other={}", sent.display(), other.display()));
+    // The head goes out after the server made its own descriptor for the file; the rest
+    // now waits for this client, sent by the event loop. Meanwhile the app's descriptor is
+    // closed (by the app's close(), or by the request below), and the request below makes
+    // its number name another file.
+    swapper.send(format!("GET /swap?sent={}&other={} HTTP/1.1\r\nHost: localhost\r\n\r\n", sent.display(), other.display()).as_bytes());
+    let swap = swapper.response(false).expect("a response to /swap");
     assert_eq!(swap.status, 200, "{}", server.log());
     let (body, whole) = client.take(LARGE);
     assert!(whole, "the body ended after {} of {LARGE} bytes:\n{}", body.len(), server.log());
@@ -122,6 +126,7 @@ fn worker_settings(listen_fd: i32) -> String {
         buffer_request_body: true,
         body_timeout: Duration::from_secs(20),
         body_min_rate: 500,
+        write_min_rate: 500,
         queue_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(5),
         socket_timeout: Duration::from_secs(5),

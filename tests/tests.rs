@@ -27,6 +27,7 @@ mod programs;
 mod proxies;
 mod registry;
 mod request_bodies;
+mod responses;
 mod robustness;
 mod s2i_build;
 mod s2i_protocol;

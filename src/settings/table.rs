@@ -80,6 +80,7 @@ pub enum Id {
     BufferRequestBody,
     BodyTimeout,
     BodyMinRate,
+    WriteMinRate,
     UrlAlias,
     DocumentRoot,
     TrustProxyHeader,
@@ -323,6 +324,8 @@ pub const TABLE: &[Setting] = &[
         "A buffered request body gets this long to arrive, plus a second for every --body-min-rate bytes received; a slower client gets 408 (0: no limit)."),
     server(Id::BodyMinRate, ("body-min-rate", "WARP_BODY_MIN_RATE", "server.body_min_rate"), Kind::Bytes, Fallback::Fixed("500"), H_LIMITS,
         "The rate, in bytes per second, that a buffered request body must keep after its --body-timeout (0: the timeout is the whole allowance)."),
+    server(Id::WriteMinRate, ("write-min-rate", "WARP_WRITE_MIN_RATE", "server.write_min_rate"), Kind::Bytes, Fallback::Fixed("500"), H_LIMITS,
+        "The rate, in bytes per second, at which a client must take a response that waits for it, after --socket-timeout; a slower client is cut off (0: the socket timeout is the whole allowance)."),
     Setting {
         id: Id::UrlAlias,
         arg: Arg::Long("url-alias"),

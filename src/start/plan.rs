@@ -120,6 +120,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         buffer_request_body: settings.text(Id::BufferRequestBody) == Some("on"),
         body_timeout: settings.seconds(Id::BodyTimeout),
         body_min_rate: settings.count(Id::BodyMinRate),
+        write_min_rate: settings.count(Id::WriteMinRate),
         queue_timeout: settings.seconds(Id::QueueTimeout),
         request_timeout: settings.seconds(Id::RequestTimeout),
         socket_timeout: settings.seconds(Id::SocketTimeout),

@@ -14,6 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use warp_http::RequestHead;
 
 use crate::intake::Intake;
+use crate::outbox::Outbox;
 
 /// Bytes read per `read` call; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
@@ -42,6 +43,8 @@ pub struct Conn {
     pub since: Instant,
     /// The body of the request in `head`, while the event loop receives it.
     pub intake: Option<Box<Intake>>,
+    /// Response bytes the client has not taken yet.
+    pub outbox: Outbox,
 }
 
 /// Why waiting on a socket ended without data.
@@ -51,6 +54,9 @@ pub enum IoError {
     Timeout(Duration),
     #[error("client closed the connection")]
     Closed,
+    /// A file being sent ended before the bytes promised for it (logged where it was found).
+    #[error("a file shrank while it was sent")]
+    Shrank,
     #[error(transparent)]
     Os(#[from] io::Error),
 }
@@ -66,6 +72,7 @@ impl Conn {
             served: 0,
             since: Instant::now(),
             intake: None,
+            outbox: Outbox::default(),
         }
     }
 
@@ -89,6 +96,17 @@ impl Conn {
                 }
             }
         })
+    }
+
+    /// Whether a request is in progress on the connection while the event loop holds it: its
+    /// body arriving, or its response going out.
+    pub fn mid_request(&self) -> bool {
+        self.intake.is_some() || !self.outbox.is_empty()
+    }
+
+    /// Wait until the socket takes more bytes, until `deadline` at most.
+    pub fn wait_writable(&self, deadline: Instant, timeout: Duration) -> Result<(), IoError> {
+        wait(&self.stream, PollFlags::POLLOUT, deadline, timeout)
     }
 
     /// Append at least one byte to `buf`, waiting up to `timeout` for it.

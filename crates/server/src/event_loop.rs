@@ -3,7 +3,8 @@
 //! A health check (`--health-path`) is answered here as soon as its head is in; see
 //! [`crate::health`]. Request bodies are received here too, before a thread is taken; see
 //! [`crate::intake`]. Every [`TICK`] it also cuts off connections whose request head is
-//! overdue (slowloris), whose body falls below its minimum rate, or that sat idle past the
+//! overdue (slowloris), whose body falls below its minimum rate, whose client takes its
+//! response too slowly (see [`crate::outbox`], which it sends), or that sat idle past the
 //! socket timeout, answers 503 to requests
 //! that waited for a thread past the queue timeout, and asks the [`Watchdog`] whether the
 //! worker should be replaced.
@@ -126,9 +127,9 @@ impl<'a> EventLoop<'a> {
             }
             if let Some(deadline) = deadline {
                 let grace_over = stopped_at.elapsed() >= FIRST_REQUEST_GRACE;
-                // A body on its way belongs to a request the client already made: it may
-                // still come in and be served before the deadline.
-                let idle = self.close_idle(|conn| conn.intake.is_none() && (grace_over || (conn.served > 0 && conn.buf.is_empty())));
+                // A body on its way, or a response, belongs to a request the client already
+                // made: it may still be served before the deadline.
+                let idle = self.close_idle(|conn| !conn.mid_request() && (grace_over || (conn.served > 0 && conn.buf.is_empty())));
                 let busy = self.shared.busy.load(Ordering::SeqCst);
                 if busy == 0 && idle == 0 {
                     return Ok(deadline);
@@ -182,7 +183,7 @@ impl<'a> EventLoop<'a> {
         for key in keys {
             readable(self.shared, key);
         }
-        self.close_idle(|conn| conn.intake.is_none() && conn.served > 0 && conn.buf.is_empty());
+        self.close_idle(|conn| !conn.mid_request() && conn.served > 0 && conn.buf.is_empty());
     }
 
     /// Close the idle connections `pick` selects (a partly received head or body is
@@ -205,7 +206,10 @@ impl<'a> EventLoop<'a> {
         };
         for mut conn in picked {
             let _ = shared.registry.deregister(&mut conn.stream);
-            let err = if conn.intake.is_some() {
+            let err = if !conn.outbox.is_empty() {
+                log::info(&format!("a client ({}) took the response too slowly (--write-min-rate); closing its connection", conn.peer));
+                continue;
+            } else if conn.intake.is_some() {
                 HttpError::request_timeout("the request body arrived too slowly (--body-timeout, --body-min-rate)")
             } else if !conn.buf.is_empty() {
                 HttpError::request_timeout("the request head did not arrive in time")
@@ -220,7 +224,9 @@ impl<'a> EventLoop<'a> {
     fn tick(&mut self) {
         let shared = self.shared;
         let socket_timeout = shared.config.socket_timeout;
+        let write_min_rate = shared.config.write_min_rate;
         self.close_idle(|conn| match &conn.intake {
+            _ if !conn.outbox.is_empty() => conn.outbox.overdue(socket_timeout, write_min_rate),
             Some(intake) => intake.overdue(&shared.config),
             None => conn.since.elapsed() >= socket_timeout,
         });
@@ -250,6 +256,26 @@ fn readable(shared: &Shared, key: usize) {
         // Busy: the thread serving it re-arms it when done. Gone: closed already.
         return;
     };
+    if !conn.outbox.is_empty() {
+        match conn.outbox.write_to(&conn.stream) {
+            // The rest when the client has taken some.
+            Ok(false) => return,
+            Ok(true) if conn.outbox.keep_alive && !shared.stopping.load(Ordering::SeqCst) => {
+                // Out: on to the next request, which may be here already.
+                conn.since = Instant::now();
+                if shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_err() {
+                    conns.remove(key);
+                    return;
+                }
+            }
+            Ok(true) | Err(_) => {
+                if let Entry::Idle(mut conn) = conns.remove(key) {
+                    let _ = shared.registry.deregister(&mut conn.stream);
+                }
+                return;
+            }
+        }
+    }
     let was_empty = conn.buf.is_empty();
     let open = match conn.read_available() {
         Ok(0) => false,

@@ -7,13 +7,15 @@
 //! whose bytes did not all go out (a file that shrank while sent) is never followed by
 //! anything: no end of chunk, no last chunk, no next response; the connection is closed.
 
-use std::os::fd::BorrowedFd;
-use std::time::Duration;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use crate::body::{Body, BodyError, Stored};
 use crate::conn::{Conn, IoError};
-use crate::log;
+use crate::outbox;
 use warp_http::{cached_http_date, encode_chunk_header, Framing, HeaderProblem, ResponseHead, ResponsePlan, Version, LAST_CHUNK};
+use warp_worker_config::WorkerConfig;
 
 /// Facts about the request that shape the response.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +43,8 @@ pub struct Exchange {
     /// connection.
     stored: Option<Stored>,
     pub timeout: Duration,
+    /// Bytes per second the client must take while the thread waits for it.
+    min_rate: u64,
     pub facts: RequestFacts,
     /// Status and headers from the latest `start_response`.
     pub status: Option<String>,
@@ -55,8 +59,9 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new(conn: Box<Conn>, body: Body, stored: Option<Stored>, timeout: Duration, facts: RequestFacts) -> Exchange {
-        Exchange { conn, body, stored, timeout, facts, status: None, headers: Vec::new(), plan: None, sent: 0, cut_short: false }
+    pub fn new(conn: Box<Conn>, body: Body, stored: Option<Stored>, config: &WorkerConfig, facts: RequestFacts) -> Exchange {
+        let (timeout, min_rate) = (config.socket_timeout, config.write_min_rate);
+        Exchange { conn, body, stored, timeout, min_rate, facts, status: None, headers: Vec::new(), plan: None, sent: 0, cut_short: false }
     }
 
     /// Up to `max` bytes of the request body (all that remain when `None`).
@@ -121,8 +126,10 @@ impl Exchange {
         self.flush()
     }
 
-    /// Send the bytes of a regular file of `size` bytes from `offset` on, with sendfile(2).
-    pub fn send_file(&mut self, fd: BorrowedFd<'_>, offset: u64, size: u64) -> Result<(), SendError> {
+    /// Send the bytes of a regular file of `size` bytes from `offset` on, with sendfile(2),
+    /// from `fd`, a descriptor of the server's own: the rest of the file goes out after the
+    /// request, as the client reads it.
+    pub fn send_file(&mut self, fd: OwnedFd, offset: u64, size: u64) -> Result<(), SendError> {
         let len = size.saturating_sub(offset);
         let plan = self.ensure_head((!self.head_sent()).then_some(len))?;
         let len = match plan.framing {
@@ -130,28 +137,20 @@ impl Exchange {
             Framing::Length(limit) => len.min(limit.saturating_sub(self.sent)),
             Framing::Chunked | Framing::UntilClose => len,
         };
-        if len == 0 {
+        if len == 0 || self.cut_short {
             return self.flush();
         }
         if plan.framing == Framing::Chunked {
             encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.conn.out);
         }
-        self.flush()?;
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let sent = self.conn.send_file(fd, offset, len, self.timeout)?;
-        self.sent += sent;
-        if sent < len {
-            // The file shrank after its size was taken. With a Content-Length, `finish`
-            // sees the shortfall and closes; a chunk header promised `len` bytes, so the
-            // chunk can only be left unfinished.
-            log::error(&format!("a file shrank while it was sent: {sent} of {len} bytes went out; closing the connection"));
-            self.cut_short = plan.framing == Framing::Chunked;
-            return Ok(());
-        }
+        let out = std::mem::take(&mut self.conn.out);
+        self.conn.outbox.push_bytes(out);
+        self.conn.outbox.push_file(fd, i64::try_from(offset).unwrap_or(i64::MAX), len);
+        self.sent += len;
         if plan.framing == Framing::Chunked {
-            self.conn.write_all(b"\r\n", self.timeout)?;
+            self.conn.out.extend_from_slice(b"\r\n");
         }
-        Ok(())
+        self.flush()
     }
 
     /// Queue the end of the response (the head too, if nothing was sent). Returns whether
@@ -174,16 +173,66 @@ impl Exchange {
         Ok(plan.keep_alive && complete)
     }
 
-    /// Write what is queued.
+    /// Write what is queued, while the app goes on producing: what the client does not take
+    /// at once waits in the outbox, and only past [`outbox::LIMIT`] bytes does the thread
+    /// wait for the client, as long as it keeps `--write-min-rate`.
     pub fn flush(&mut self) -> Result<(), SendError> {
-        if self.conn.out.is_empty() {
+        self.release()?;
+        while self.conn.outbox.held() > outbox::LIMIT {
+            let conn = &mut *self.conn;
+            let deadline = conn.outbox.deadline(self.timeout, self.min_rate).unwrap_or_else(Instant::now);
+            let waited = conn.wait_writable(deadline.min(Instant::now() + self.timeout), self.timeout);
+            let written = waited.and_then(|()| conn.outbox.write_to(&conn.stream).map(drop));
+            self.check(written)?;
+        }
+        Ok(())
+    }
+
+    /// Write what the socket takes now and leave the rest in the outbox, for the event loop
+    /// to send once the request is over.
+    pub fn release(&mut self) -> Result<(), SendError> {
+        let conn = &mut *self.conn;
+        if conn.outbox.is_empty() {
+            // The usual case: everything goes at once, and `out` keeps its capacity.
+            let mut at = 0;
+            while at < conn.out.len() {
+                match (&conn.stream).write(&conn.out[at..]) {
+                    Ok(0) => return self.check(Err(IoError::Closed)),
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return self.check(Err(IoError::Os(e))),
+                }
+            }
+            if at < conn.out.len() {
+                conn.outbox.push_bytes(conn.out[at..].to_vec());
+            }
+            conn.out.clear();
             return Ok(());
         }
-        let mut out = std::mem::take(&mut self.conn.out);
-        let written = self.conn.write_all(&out, self.timeout);
-        out.clear();
-        self.conn.out = out;
-        Ok(written?)
+        let out = std::mem::take(&mut conn.out);
+        conn.outbox.push_bytes(out);
+        let written = conn.outbox.write_to(&conn.stream).map(drop);
+        self.check(written)
+    }
+
+    /// A file that shrank while it was sent cut the response short: nothing more may be
+    /// written, and the connection is closed at the end. After any other failure nothing
+    /// is left to send.
+    fn check(&mut self, written: Result<(), IoError>) -> Result<(), SendError> {
+        match written {
+            Ok(()) => Ok(()),
+            Err(IoError::Shrank) => {
+                self.cut_short = true;
+                self.conn.out.clear();
+                Ok(())
+            }
+            Err(e) => {
+                // The client is gone or too slow: nothing more goes to it.
+                self.conn.outbox.discard();
+                Err(e.into())
+            }
+        }
     }
 
     /// Write the head into `out` if it has not gone out yet.

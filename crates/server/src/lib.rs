@@ -3,7 +3,8 @@
 //! The HTTP/1.1 protocol itself is the `warp-http` crate.
 //!
 //! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire;
-//!   [`intake`]: request bodies received whole before the app runs.
+//!   [`intake`]: request bodies received whole before the app runs; [`outbox`]: responses
+//!   handed over, for the event loop to send as the client reads.
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
 //!   periodic checks; `watchdog` and `activity`: when to ask the master for a replacement;
 //!   `control`: the channel to the master, `inherited`: checking the descriptors the master
@@ -26,6 +27,7 @@ mod inherited;
 pub mod intake;
 pub mod log;
 mod module;
+pub mod outbox;
 mod queue;
 mod static_files;
 mod watchdog;

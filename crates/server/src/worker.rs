@@ -183,7 +183,16 @@ fn serve_jobs(shared: &Shared, index: usize) {
                 let _ = shared.waker.wake();
             }
             conn = back;
-            if !keep_alive || shared.stopping.load(Ordering::SeqCst) {
+            let keep_alive = keep_alive && !shared.stopping.load(Ordering::SeqCst);
+            if !conn.outbox.is_empty() {
+                // The client has not taken the whole response: the event loop sends the
+                // rest as it reads, and this thread is free.
+                conn.outbox.keep_alive = keep_alive;
+                conn.head = head;
+                hand_over(shared, key, conn);
+                break;
+            }
+            if !keep_alive {
                 close(shared, key, conn);
                 break;
             }
@@ -238,6 +247,17 @@ fn park(shared: &Shared, key: usize, mut conn: Box<Conn>) {
     }
 }
 
+/// Give a connection whose response is still going out to the event loop, which is told
+/// when the client can take more.
+fn hand_over(shared: &Shared, key: usize, mut conn: Box<Conn>) {
+    let mut conns = lock(&shared.conns);
+    if shared.registry.reregister(&mut conn.stream, Token(key), Interest::WRITABLE).is_ok() {
+        conns[key] = Entry::Idle(conn);
+    } else {
+        conns.remove(key);
+    }
+}
+
 pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
     let _ = shared.registry.deregister(&mut conn.stream);
     lock(&shared.conns).try_remove(key);
@@ -267,10 +287,10 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead, stored: O
         match shared.static_files.respond(head, &mut conn, facts.keep_alive, config.socket_timeout) {
             Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
             None => {
-                let exchange = Exchange::new(conn, body, stored, config.socket_timeout, facts);
+                let exchange = Exchange::new(conn, body, stored, config, facts);
                 let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, exchange));
                 let mut exchange = served.exchange;
-                let flushed = exchange.flush().is_ok();
+                let flushed = exchange.release().is_ok();
                 let status = exchange.status_code().unwrap_or(0);
                 (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
             }

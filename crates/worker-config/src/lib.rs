@@ -42,6 +42,9 @@ pub struct WorkerConfig {
     pub body_timeout: Duration,
     /// Bytes per second (zero: the body timeout is the whole allowance).
     pub body_min_rate: u64,
+    /// Bytes per second a client must take of a response that waits for it, after the
+    /// socket timeout (zero: the socket timeout is the whole allowance).
+    pub write_min_rate: u64,
     #[serde(with = "seconds")]
     pub queue_timeout: Duration,
     #[serde(with = "seconds")]

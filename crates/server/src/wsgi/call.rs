@@ -5,7 +5,7 @@
 //! so the client sees a truncated response rather than a wrong one. `close()` on the
 //! returned iterable is always called. Either way the traceback goes to the error log.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -125,8 +125,8 @@ fn send_file(py: Python<'_>, wrapper: &FileWrapper, slot: &Slot) -> PyResult<boo
     }
     let offset = filelike.call_method0("tell").ok().and_then(|n| n.extract::<u64>().ok()).unwrap_or(0);
     let size = u64::try_from(stat.st_size).unwrap_or(0);
-    py.detach(|| with_exchange(slot, |ex| ex.send_file(file.as_fd(), offset, size)))?;
-    // `file` is closed here; the app's descriptor is the app's to close.
+    // `file` goes with the response; the app's descriptor is the app's to close.
+    py.detach(|| with_exchange(slot, |ex| ex.send_file(file, offset, size)))?;
     Ok(true)
 }
 

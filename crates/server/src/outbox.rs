@@ -1,0 +1,151 @@
+//! A connection's response bytes that the client has not taken yet: buffers and ranges of
+//! files, written in order without ever waiting.
+//!
+//! A request thread hands its response here and goes on; what the socket does not take at
+//! once is sent by the event loop as the client reads, files with sendfile(2). A slow reader
+//! so costs the unsent part of one response and a socket, never a Python thread. While the
+//! app is still producing, the thread waits only when more than [`LIMIT`] bytes are waiting.
+//! A response that goes out slower than `--write-min-rate` (after `--socket-timeout`) is cut
+//! off.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use crate::conn::IoError;
+use crate::log;
+
+/// Bytes of a streamed response that may wait for the client before the thread producing
+/// it waits too.
+pub const LIMIT: u64 = 1024 * 1024;
+
+enum Segment {
+    Bytes { data: Vec<u8>, at: usize },
+    File { fd: OwnedFd, offset: i64, len: u64 },
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    queue: VecDeque<Segment>,
+    /// Bytes held in memory, not counting files.
+    held: u64,
+    /// When the response's first unsent bytes were queued, and what went out since.
+    began: Option<Instant>,
+    sent: u64,
+    /// Once everything is out: the connection may carry another request.
+    pub keep_alive: bool,
+}
+
+impl Outbox {
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Bytes waiting in memory.
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+
+    /// Queue bytes after everything queued before.
+    pub fn push_bytes(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        self.began.get_or_insert_with(Instant::now);
+        self.held += data.len() as u64;
+        self.queue.push_back(Segment::Bytes { data, at: 0 });
+    }
+
+    /// Queue `len` bytes of the file `fd` from `offset`.
+    pub fn push_file(&mut self, fd: OwnedFd, offset: i64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.began.get_or_insert_with(Instant::now);
+        self.queue.push_back(Segment::File { fd, offset, len });
+    }
+
+    /// Write what the socket takes now; returns whether everything went out. After an
+    /// error nothing is left to send: the connection must be closed.
+    pub fn write_to(&mut self, stream: &TcpStream) -> Result<bool, IoError> {
+        let written = self.write_some(stream);
+        if written.is_err() {
+            self.discard();
+        }
+        written
+    }
+
+    /// Drop what is left to send.
+    pub fn discard(&mut self) {
+        self.queue.clear();
+        self.held = 0;
+        self.began = None;
+        self.sent = 0;
+    }
+
+    fn write_some(&mut self, stream: &TcpStream) -> Result<bool, IoError> {
+        while let Some(front) = self.queue.front_mut() {
+            let written = match front {
+                Segment::Bytes { data, at } => match (&*stream).write(&data[*at..]) {
+                    Ok(0) => return Err(IoError::Closed),
+                    Ok(n) => {
+                        *at += n;
+                        self.held -= n as u64;
+                        if *at == data.len() {
+                            self.queue.pop_front();
+                        }
+                        n as u64
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                    Err(e) => return Err(e.into()),
+                },
+                Segment::File { fd, offset, len } => {
+                    let count = usize::try_from((*len).min(1 << 30)).unwrap_or(1 << 30);
+                    match nix::sys::sendfile::sendfile(stream.as_fd(), fd.as_fd(), Some(offset), count) {
+                        // The file is shorter than when its size was taken: the bytes
+                        // promised cannot be sent, and nothing may follow them.
+                        Ok(0) => {
+                            log::error(&format!(
+                                "a file shrank while it was sent: {len} promised bytes never existed; closing the connection"
+                            ));
+                            return Err(IoError::Shrank);
+                        }
+                        Ok(n) => {
+                            *len -= n as u64;
+                            if *len == 0 {
+                                self.queue.pop_front();
+                            }
+                            n as u64
+                        }
+                        Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+                        Err(nix::errno::Errno::EINTR) => 0,
+                        Err(e) => return Err(IoError::Os(e.into())),
+                    }
+                }
+            };
+            self.sent += written;
+        }
+        self.began = None;
+        self.sent = 0;
+        Ok(true)
+    }
+
+    /// Whether the response goes out slower than allowed: `grace`, plus a second for every
+    /// `min_rate` bytes sent (zero: `grace` is the whole allowance).
+    pub fn overdue(&self, grace: Duration, min_rate: u64) -> bool {
+        self.deadline(grace, min_rate).is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// When the response must be out, by the rule of [`Outbox::overdue`].
+    pub fn deadline(&self, grace: Duration, min_rate: u64) -> Option<Instant> {
+        let earned = match min_rate {
+            0 => Duration::ZERO,
+            rate => Duration::from_secs_f64(self.sent as f64 / rate as f64),
+        };
+        self.began.map(|began| began + grace + earned)
+    }
+}
