@@ -87,6 +87,7 @@ fn a_stuck_request_dumps_every_stack_and_the_worker_is_replaced() {
     // Other requests complete meanwhile.
     assert_eq!(get(port, "/sleep?0.3").status, 200);
     server.wait_for_log("request timeout: GET /hang on thread", Duration::from_secs(5));
+    assert_eq!(stuck.response(false).expect("an answer").status, 504);
     // faulthandler's dump names the frame that is stuck.
     server.wait_for_log("in application", Duration::from_secs(5));
     let started = Instant::now();
@@ -94,6 +95,35 @@ fn a_stuck_request_dumps_every_stack_and_the_worker_is_replaced() {
     assert!(started.elapsed() < Duration::from_secs(4), "replacement took {:?}", started.elapsed());
     // The old worker gives up on the stuck request at the graceful timeout.
     server.wait_for_log("stop timeout: 1 request(s) still running", Duration::from_secs(6));
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_request_timeout_answers_504_and_costs_no_innocent_request() {
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start", "--threads", "3", "--request-timeout", "2", "--graceful-timeout", "10"]);
+    let port = server.port;
+    let mut stuck = Client::connect(port);
+    stuck.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_until_called(&app, "/hang", 1);
+    // The scenario's timing, not a wait for the server: the requests below start when the
+    // stuck one has run a while, so that they are in flight when its timeout strikes (two
+    // running on the other threads, each shorter than the timeout; three waiting for them
+    // on the same worker).
+    std::thread::sleep(Duration::from_millis(1200));
+    let innocent: Vec<_> = ["/sleep?1.5", "/sleep?1.5", "/queued-1", "/queued-2", "/queued-3"]
+        .into_iter()
+        .map(|path| std::thread::spawn(move || get(port, path)))
+        .collect();
+    let answer = stuck.response(false).expect("an answer to the stuck request");
+    assert_eq!(answer.status, 504, "{}", answer.text());
+    assert!(stuck.closed());
+    server.wait_for_log("answered 504 for GET /hang (request timeout)", Duration::from_secs(5));
+    for (i, request) in innocent.into_iter().enumerate() {
+        let response = request.join().unwrap();
+        assert_eq!(response.status, 200, "innocent request {i}: {}", response.text());
+    }
+    assert_eq!(calls(&app).lines().filter(|l| l.starts_with("/queued-")).count(), 3);
     assert!(server.stop().success());
 }
 

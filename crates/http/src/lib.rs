@@ -86,6 +86,11 @@ impl HttpError {
         Self { status: 505, reason: "HTTP Version Not Supported", detail }
     }
 
+    /// 504: the app did not answer within the request timeout.
+    pub const fn gateway_timeout(detail: &'static str) -> Self {
+        Self { status: 504, reason: "Gateway Timeout", detail }
+    }
+
     /// 503: the server cannot serve the request now (it waited too long for a thread).
     pub const fn service_unavailable(detail: &'static str) -> Self {
         Self { status: 503, reason: "Service Unavailable", detail }

@@ -7,12 +7,16 @@ use std::time::{Duration, Instant};
 
 use warp_http::RequestHead;
 
+use crate::wsgi::objects::Slot;
+
 /// A request a thread is running.
 struct Running {
     since: Instant,
     /// `METHOD target`, written into a buffer the slot keeps, so tracking allocates nothing.
     what: String,
     busy: bool,
+    /// The connection's key and the request's objects, once the app is called.
+    request: Option<(usize, Slot)>,
 }
 
 pub struct Activity {
@@ -28,11 +32,12 @@ pub struct Overdue {
     pub thread: usize,
     pub elapsed: Duration,
     pub what: String,
+    pub request: Option<(usize, Slot)>,
 }
 
 impl Activity {
     pub fn new(threads: usize) -> Activity {
-        let idle = || Mutex::new(Running { since: Instant::now(), what: String::new(), busy: false });
+        let idle = || Mutex::new(Running { since: Instant::now(), what: String::new(), busy: false, request: None });
         Activity {
             threads: (0..threads).map(|_| idle()).collect(),
             served: AtomicU64::new(0),
@@ -55,9 +60,18 @@ impl Activity {
         slot.what.push_str(head.target());
     }
 
+    /// The app is about to be called for the request on connection `key`, with the objects
+    /// in `request`: what the watchdog answers for it if it runs too long.
+    pub fn watch(&self, thread: usize, key: usize, request: &Slot) {
+        self.slot(thread).request = Some((key, request.clone()));
+    }
+
     /// Returns how many requests the worker has now served.
     pub fn end(&self, thread: usize) -> u64 {
-        self.slot(thread).busy = false;
+        let mut slot = self.slot(thread);
+        slot.busy = false;
+        slot.request = None;
+        drop(slot);
         let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
         let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_finished.store(now, Ordering::Relaxed);
@@ -79,7 +93,7 @@ impl Activity {
             .filter_map(|thread| {
                 let slot = self.slot(thread);
                 let elapsed = slot.since.elapsed();
-                (slot.busy && elapsed >= limit).then(|| Overdue { thread, elapsed, what: slot.what.clone() })
+                (slot.busy && elapsed >= limit).then(|| Overdue { thread, elapsed, what: slot.what.clone(), request: slot.request.clone() })
             })
             .collect()
     }

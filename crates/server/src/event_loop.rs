@@ -25,7 +25,7 @@ use crate::health;
 use crate::intake::{self, IntakeError};
 use crate::log;
 use crate::watchdog::Watchdog;
-use crate::worker::{lock, refuse, unavailable, Entry, Job, Shared};
+use crate::worker::{close, lock, refuse, unavailable, Entry, Job, Shared};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
@@ -235,6 +235,26 @@ impl<'a> EventLoop<'a> {
             unavailable(shared, job, "the request waited too long for the app (queue timeout)");
         }
         self.check_health();
+        self.answer_overdue();
+    }
+
+    /// Answer 504 for each request past the request timeout whose response has not begun,
+    /// and close its connection: its client need not wait for a thread that may never come
+    /// back. The thread finds its request's objects empty when it does.
+    fn answer_overdue(&self) {
+        let shared = self.shared;
+        for overdue in shared.activity.overdue(shared.config.request_timeout) {
+            let Some((key, request)) = overdue.request else { continue };
+            // The thread holds the objects' lock only for socket I/O, bounded by the socket
+            // timeout: never wait for it here.
+            let Ok(mut objects) = request.try_lock() else { continue };
+            let Some(mut exchange) = objects.take_if(|exchange| !exchange.head_sent()) else { continue };
+            drop(objects);
+            let err = HttpError::gateway_timeout("the app did not answer within the request timeout");
+            refuse(&mut exchange.conn, &err, shared.config.socket_timeout);
+            close(shared, key, exchange.conn);
+            log::error(&format!("answered 504 for {} (request timeout); its thread is still running", overdue.what));
+        }
     }
 
     /// Ask the master for a replacement when the watchdog finds a reason.

@@ -35,7 +35,8 @@ use crate::log;
 use crate::queue::Queue;
 use crate::static_files::StaticFiles;
 use crate::wsgi::call;
-use crate::wsgi::environ::Constants;
+use crate::wsgi::environ::{Constants, Peer};
+use crate::wsgi::objects::Slot;
 
 /// Bytes of an unread request body the server reads and drops to keep a connection alive;
 /// beyond it the connection is closed instead.
@@ -176,7 +177,10 @@ fn serve_jobs(shared: &Shared, index: usize) {
                 head.body = stored.framing();
             }
             shared.activity.begin(index, &head);
-            let (back, keep_alive) = serve_one(shared, conn, &head, stored);
+            let Some((back, keep_alive)) = serve_one(shared, index, key, conn, &head, stored) else {
+                shared.activity.end(index);
+                break;
+            };
             if shared.activity.end(index) == shared.config.maximum_requests {
                 // Ask for a replacement now, not at the next tick: a fast app would serve
                 // many more requests by then.
@@ -263,13 +267,21 @@ pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
     lock(&shared.conns).try_remove(key);
 }
 
-/// Serve one request, whose body is `stored` when the event loop received it; returns the
-/// connection and whether it may carry another.
-fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead, stored: Option<Stored>) -> (Box<Conn>, bool) {
+/// Serve one request on thread `index`, whose body is `stored` when the event loop received
+/// it; returns the connection and whether it may carry another, or `None` when the request
+/// timed out and was answered for it.
+fn serve_one(
+    shared: &Shared,
+    index: usize,
+    key: usize,
+    mut conn: Box<Conn>,
+    head: &RequestHead,
+    stored: Option<Stored>,
+) -> Option<(Box<Conn>, bool)> {
     if health::is_check(shared, head) {
         // Pipelined behind an app request: the event loop never saw it.
         health::answer(shared, &mut conn, head);
-        return (conn, false);
+        return Some((conn, false));
     }
     let config = &shared.config;
     let started = Instant::now();
@@ -287,9 +299,12 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead, stored: O
         match shared.static_files.respond(head, &mut conn, facts.keep_alive, config.socket_timeout) {
             Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
             None => {
-                let exchange = Exchange::new(conn, body, stored, config, facts);
-                let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, exchange));
-                let mut exchange = served.exchange;
+                let peer = Peer { addr: conn.peer };
+                let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
+                shared.activity.watch(index, key, &slot);
+                let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
+                // Answered by the watchdog meanwhile, which closed the connection.
+                let mut exchange = served.exchange?;
                 let flushed = exchange.release().is_ok();
                 let status = exchange.status_code().unwrap_or(0);
                 (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
@@ -301,5 +316,5 @@ fn serve_one(shared: &Shared, mut conn: Box<Conn>, head: &RequestHead, stored: O
         keep_alive && (buffered || matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true)));
     log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: started.elapsed() });
     conn.served += 1;
-    (conn, keep_alive)
+    Some((conn, keep_alive))
 }

@@ -20,26 +20,29 @@ use warp_http::RequestHead;
 /// What became of a request.
 pub struct Served {
     /// The connection, back from the request's objects, with the end of the response still
-    /// queued: the caller flushes it once the GIL is released.
-    pub exchange: Exchange,
+    /// queued: the caller flushes it once the GIL is released. `None` when the request
+    /// timed out and the watchdog answered it meanwhile.
+    pub exchange: Option<Exchange>,
     /// The connection may carry another request.
     pub keep_alive: bool,
 }
 
-/// Run the app on the request in `exchange`.
-pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, exchange: Exchange) -> Served {
-    let peer = Peer { addr: exchange.conn.peer };
-    let slot: Slot = std::sync::Arc::new(std::sync::Mutex::new(Some(exchange)));
-    let outcome = call_app(py, app, constants, head, &peer, &slot);
+/// Run the app on the request in `slot`.
+pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, slot: &Slot, peer: Peer) -> Served {
+    let outcome = call_app(py, app, constants, head, &peer, slot);
     let keep_alive = match outcome {
         Ok(keep_alive) => keep_alive,
+        // The request timed out and was answered meanwhile: the app only learns it now.
+        Err(_) if lock(slot).is_none() => {
+            log::info(&format!("{} {} ended after its 504 (request timeout)", head.method(), head.target()));
+            false
+        }
         Err(err) => {
             log::app_error(py, head, &err);
-            respond_500(&slot)
+            respond_500(slot)
         }
     };
-    let exchange = lock(&slot).take().expect("the request's slot is emptied only here");
-    Served { exchange, keep_alive }
+    Served { exchange: lock(slot).take(), keep_alive }
 }
 
 fn call_app(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, peer: &Peer, slot: &Slot) -> PyResult<bool> {
