@@ -123,6 +123,7 @@ fn worker_settings(listen_fd: i32) -> String {
         server_name: "127.0.0.1".to_owned(),
         server_port: 8000,
         limit_request_body: 1 << 20,
+        header_timeout: Duration::from_secs(20),
         buffer_request_body: true,
         body_timeout: Duration::from_secs(20),
         body_min_rate: 500,

@@ -128,6 +128,20 @@ fn a_request_timeout_answers_504_and_costs_no_innocent_request() {
 }
 
 #[test]
+fn a_head_that_takes_longer_than_the_header_timeout_gets_408() {
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start", "--header-timeout", "1"]);
+    let mut client = Client::connect(server.port);
+    let started = Instant::now();
+    client.send(b"GET / HTTP/1.1\r\nHost: h\r\n");
+    let answer = client.response(false).expect("a response");
+    assert_eq!(answer.status, 408, "{}", answer.text());
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut off after {:?}", started.elapsed());
+    assert!(client.closed());
+    assert!(server.stop().success());
+}
+
+#[test]
 fn slow_and_stalled_clients_are_cut_off_without_holding_a_thread() {
     let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--threads", "1", "--socket-timeout", "1"]);

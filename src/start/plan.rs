@@ -117,6 +117,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         server_name: bind.ip().to_string(),
         server_port: bind.port(),
         limit_request_body: settings.count(Id::LimitRequestBody),
+        header_timeout: settings.seconds(Id::HeaderTimeout),
         buffer_request_body: settings.text(Id::BufferRequestBody) == Some("on"),
         body_timeout: settings.seconds(Id::BodyTimeout),
         body_min_rate: settings.count(Id::BodyMinRate),

@@ -3,7 +3,7 @@
 //! A health check (`--health-path`) is answered here as soon as its head is in; see
 //! [`crate::health`]. Request bodies are received here too, before a thread is taken; see
 //! [`crate::intake`]. Every [`TICK`] it also cuts off connections whose request head is
-//! overdue (slowloris), whose body falls below its minimum rate, whose client takes its
+//! overdue (slowloris: `--header-timeout`), whose body falls below its minimum rate, whose client takes its
 //! response too slowly (see [`crate::outbox`], which it sends), or that sat idle past the
 //! socket timeout, answers 503 to requests
 //! that waited for a thread past the queue timeout, and asks the [`Watchdog`] whether the
@@ -223,12 +223,16 @@ impl<'a> EventLoop<'a> {
 
     fn tick(&mut self) {
         let shared = self.shared;
-        let socket_timeout = shared.config.socket_timeout;
-        let write_min_rate = shared.config.write_min_rate;
+        let config = &shared.config;
         self.close_idle(|conn| match &conn.intake {
-            _ if !conn.outbox.is_empty() => conn.outbox.overdue(socket_timeout, write_min_rate),
-            Some(intake) => intake.overdue(&shared.config),
-            None => conn.since.elapsed() >= socket_timeout,
+            _ if !conn.outbox.is_empty() => conn.outbox.overdue(config.socket_timeout, config.write_min_rate),
+            Some(intake) => intake.overdue(config),
+            // A head on its way (bound by both timeouts), or a connection waiting for its
+            // next request.
+            None if !conn.buf.is_empty() && !config.header_timeout.is_zero() => {
+                conn.since.elapsed() >= config.header_timeout.min(config.socket_timeout)
+            }
+            None => conn.since.elapsed() >= config.socket_timeout,
         });
         let queue_timeout = shared.config.queue_timeout;
         for job in shared.jobs.take_if(|job: &Job| job.queued.elapsed() >= queue_timeout) {

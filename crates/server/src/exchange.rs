@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::body::{Body, BodyError, Stored};
 use crate::conn::{Conn, IoError};
-use crate::outbox;
+use crate::outbox::{self, PyBytesRef};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use warp_http::{cached_http_date, encode_chunk_header, Framing, HeaderProblem, ResponseHead, ResponsePlan, Version, LAST_CHUNK};
 use warp_worker_config::WorkerConfig;
 
@@ -95,6 +97,17 @@ impl Exchange {
     /// declared Content-Length, since then the response is done and the write can wait
     /// until the app's objects are released (one write, without the GIL).
     pub fn stage(&mut self, data: &[u8], whole: bool) -> Result<bool, SendError> {
+        self.stage_piece(data, whole, None)
+    }
+
+    /// [`Exchange::stage`] for an app's `bytes` object: a large one is queued as it is,
+    /// not copied.
+    pub fn stage_bytes(&mut self, bytes: &Bound<'_, PyBytes>, whole: bool) -> Result<bool, SendError> {
+        let data = bytes.as_bytes();
+        self.stage_piece(data, whole, (data.len() >= outbox::SHARE_FROM).then_some(bytes))
+    }
+
+    fn stage_piece(&mut self, data: &[u8], whole: bool, shared: Option<&Bound<'_, PyBytes>>) -> Result<bool, SendError> {
         if (data.is_empty() && !whole) || self.cut_short {
             return Ok(false);
         }
@@ -104,20 +117,33 @@ impl Exchange {
             Framing::Length(limit) => {
                 let room = usize::try_from(limit.saturating_sub(self.sent)).unwrap_or(usize::MAX);
                 let data = &data[..data.len().min(room)];
-                self.conn.out.extend_from_slice(data);
+                self.put(data, shared);
                 self.sent += data.len() as u64;
                 return Ok(self.sent < limit);
             }
             Framing::Chunked if data.is_empty() => return Ok(false),
             Framing::Chunked => {
                 encode_chunk_header(data.len(), &mut self.conn.out);
-                self.conn.out.extend_from_slice(data);
+                self.put(data, shared);
                 self.conn.out.extend_from_slice(b"\r\n");
             }
-            Framing::UntilClose => self.conn.out.extend_from_slice(data),
+            Framing::UntilClose => self.put(data, shared),
         }
         self.sent += data.len() as u64;
         Ok(true)
+    }
+
+    /// Add `data` to the response after what is queued: copied into the output buffer, or,
+    /// when it is the start of `shared`, queued as that object.
+    fn put(&mut self, data: &[u8], shared: Option<&Bound<'_, PyBytes>>) {
+        match shared {
+            None => self.conn.out.extend_from_slice(data),
+            Some(bytes) => {
+                let out = std::mem::take(&mut self.conn.out);
+                self.conn.outbox.push_bytes(out, 0);
+                self.conn.outbox.push_python(PyBytesRef::new(bytes, data.len()));
+            }
+        }
     }
 
     /// Queue a piece of the body and write it out now.
@@ -144,7 +170,7 @@ impl Exchange {
             encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.conn.out);
         }
         let out = std::mem::take(&mut self.conn.out);
-        self.conn.outbox.push_bytes(out);
+        self.conn.outbox.push_bytes(out, 0);
         self.conn.outbox.push_file(fd, i64::try_from(offset).unwrap_or(i64::MAX), len);
         self.sent += len;
         if plan.framing == Framing::Chunked {
@@ -204,14 +230,17 @@ impl Exchange {
                     Err(e) => return self.check(Err(IoError::Os(e))),
                 }
             }
-            if at < conn.out.len() {
-                conn.outbox.push_bytes(conn.out[at..].to_vec());
+            if at == conn.out.len() {
+                conn.out.clear();
+            } else {
+                // The rest waits in the outbox; the buffer goes with it rather than be copied.
+                let out = std::mem::take(&mut conn.out);
+                conn.outbox.push_bytes(out, at);
             }
-            conn.out.clear();
             return Ok(());
         }
         let out = std::mem::take(&mut conn.out);
-        conn.outbox.push_bytes(out);
+        conn.outbox.push_bytes(out, 0);
         let written = conn.outbox.write_to(&conn.stream).map(drop);
         self.check(written)
     }

@@ -14,6 +14,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::conn::IoError;
 use crate::log;
@@ -22,15 +24,60 @@ use crate::log;
 /// it waits too.
 pub const LIMIT: u64 = 1024 * 1024;
 
+/// Responses pieces at least this large are queued as the app's own `bytes` objects rather
+/// than copied: a large response a slow client reads then costs no memory of its own.
+pub const SHARE_FROM: usize = 64 * 1024;
+
 enum Segment {
-    Bytes { data: Vec<u8>, at: usize },
+    Bytes { data: Buffer, at: usize },
     File { fd: OwnedFd, offset: i64, len: u64 },
+}
+
+enum Buffer {
+    Owned(Vec<u8>),
+    Python(PyBytesRef),
+}
+
+impl Buffer {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Buffer::Owned(data) => data,
+            Buffer::Python(bytes) => bytes.as_slice(),
+        }
+    }
+}
+
+/// The first bytes of a Python `bytes` object, readable without the GIL.
+pub struct PyBytesRef {
+    _owner: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the pointer is into the storage of `_owner`, a `bytes` object: immutable, kept
+// inline in the object, which never moves and stays alive while `_owner` holds its
+// reference. Reading it needs no GIL and races with nothing, from any thread; `Py` itself
+// is `Send`, and dropping it without the GIL defers the decref to pyo3's pool.
+unsafe impl Send for PyBytesRef {}
+
+impl PyBytesRef {
+    /// The first `len` bytes of `bytes` (all of them at most).
+    pub fn new(bytes: &Bound<'_, PyBytes>, len: usize) -> PyBytesRef {
+        let data = bytes.as_bytes();
+        PyBytesRef { _owner: bytes.clone().unbind(), ptr: data.as_ptr(), len: len.min(data.len()) }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr` and `len` describe a prefix of the object's bytes, valid while
+        // `_owner` lives (see the `Send` impl above).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
 }
 
 #[derive(Default)]
 pub struct Outbox {
     queue: VecDeque<Segment>,
-    /// Bytes held in memory, not counting files.
+    /// Bytes held in memory (the app's own objects included), not counting files.
     held: u64,
     /// When the response's first unsent bytes were queued, and what went out since.
     began: Option<Instant>,
@@ -49,14 +96,24 @@ impl Outbox {
         self.held
     }
 
-    /// Queue bytes after everything queued before.
-    pub fn push_bytes(&mut self, data: Vec<u8>) {
-        if data.is_empty() {
+    /// Queue bytes after everything queued before, from `at` on.
+    pub fn push_bytes(&mut self, data: Vec<u8>, at: usize) {
+        self.push(Buffer::Owned(data), at);
+    }
+
+    /// Queue the app's own bytes after everything queued before.
+    pub fn push_python(&mut self, bytes: PyBytesRef) {
+        self.push(Buffer::Python(bytes), 0);
+    }
+
+    fn push(&mut self, data: Buffer, at: usize) {
+        let len = data.as_slice().len().saturating_sub(at);
+        if len == 0 {
             return;
         }
         self.began.get_or_insert_with(Instant::now);
-        self.held += data.len() as u64;
-        self.queue.push_back(Segment::Bytes { data, at: 0 });
+        self.held += len as u64;
+        self.queue.push_back(Segment::Bytes { data, at });
     }
 
     /// Queue `len` bytes of the file `fd` from `offset`.
@@ -89,12 +146,12 @@ impl Outbox {
     fn write_some(&mut self, stream: &TcpStream) -> Result<bool, IoError> {
         while let Some(front) = self.queue.front_mut() {
             let written = match front {
-                Segment::Bytes { data, at } => match (&*stream).write(&data[*at..]) {
+                Segment::Bytes { data, at } => match (&*stream).write(&data.as_slice()[*at..]) {
                     Ok(0) => return Err(IoError::Closed),
                     Ok(n) => {
                         *at += n;
                         self.held -= n as u64;
-                        if *at == data.len() {
+                        if *at == data.as_slice().len() {
                             self.queue.pop_front();
                         }
                         n as u64

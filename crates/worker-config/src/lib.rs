@@ -34,6 +34,10 @@ pub struct WorkerConfig {
     pub server_name: String,
     pub server_port: u16,
     pub limit_request_body: u64,
+    /// A request head must arrive whole within this, once its first byte came (zero: the
+    /// socket timeout).
+    #[serde(with = "seconds")]
+    pub header_timeout: Duration,
     /// Request bodies are received whole before the app is called.
     pub buffer_request_body: bool,
     /// A request body gets this long, and a second more per `body_min_rate` bytes received

@@ -67,7 +67,7 @@ fn call_app(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &Reque
 fn stream(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResult<bool> {
     if let Some(single) = single_bytes(result) {
         // The common case: the whole body at once, written with the head in one go.
-        with_exchange(slot, |ex| ex.stage(single.as_bytes(), true))?;
+        with_exchange(slot, |ex| ex.stage_bytes(&single, true))?;
     } else if let Ok(wrapper) = result.cast::<FileWrapper>() {
         if !send_file(py, &wrapper.borrow(), slot)? {
             send_chunks(py, result, slot)?;
@@ -89,7 +89,7 @@ fn send_chunks(py: Python<'_>, result: &Bound<'_, PyAny>, slot: &Slot) -> PyResu
                 item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
-        if with_exchange(slot, |ex| ex.stage(bytes.as_bytes(), false))? {
+        if with_exchange(slot, |ex| ex.stage_bytes(bytes, false))? {
             py.detach(|| with_exchange(slot, Exchange::flush))?;
         }
     }
