@@ -128,6 +128,21 @@ fn a_request_timeout_answers_504_and_costs_no_innocent_request() {
 }
 
 #[test]
+fn a_request_timeout_closes_a_response_that_began() {
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start", "--request-timeout", "1", "--graceful-timeout", "1"]);
+    let mut client = Client::connect(server.port);
+    client.send(b"GET /hang-after-head HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(client.head().expect("the response head").status, 200);
+    assert_eq!(client.line().as_deref(), Some(&b"6"[..]));
+    assert_eq!(client.take(8), (b"begun\n\r\n".to_vec(), true));
+    let (rest, closed) = client.until_closed(Duration::from_secs(10));
+    assert!(closed && rest.is_empty(), "after the first chunk came {rest:?}");
+    server.wait_for_log("closed the connection of GET /hang-after-head (request timeout, response begun)", Duration::from_secs(5));
+    assert!(server.stop().success());
+}
+
+#[test]
 fn a_head_that_takes_longer_than_the_header_timeout_gets_408() {
     let app = Sandbox::robust();
     let server = Server::start(&app, &["start", "--header-timeout", "1"]);

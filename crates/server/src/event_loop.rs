@@ -243,8 +243,9 @@ impl<'a> EventLoop<'a> {
     }
 
     /// Answer 504 for each request past the request timeout whose response has not begun,
-    /// and close its connection: its client need not wait for a thread that may never come
-    /// back. The thread finds its request's objects empty when it does.
+    /// and close its connection (one whose response began is closed): its client need not
+    /// wait for a thread that may never come back. The thread finds its request's objects
+    /// empty when it does.
     fn answer_overdue(&self) {
         let shared = self.shared;
         for overdue in shared.activity.overdue(shared.config.request_timeout) {
@@ -252,12 +253,19 @@ impl<'a> EventLoop<'a> {
             // The thread holds the objects' lock only for socket I/O, bounded by the socket
             // timeout: never wait for it here.
             let Ok(mut objects) = request.try_lock() else { continue };
-            let Some(mut exchange) = objects.take_if(|exchange| !exchange.head_sent()) else { continue };
+            let Some(mut exchange) = objects.take() else { continue };
             drop(objects);
-            let err = HttpError::gateway_timeout("the app did not answer within the request timeout");
-            refuse(&mut exchange.conn, &err, shared.config.socket_timeout);
+            if exchange.head_sent() {
+                log::error(&format!(
+                    "closed the connection of {} (request timeout, response begun); its thread is still running",
+                    overdue.what
+                ));
+            } else {
+                let err = HttpError::gateway_timeout("the app did not answer within the request timeout");
+                refuse(&mut exchange.conn, &err, shared.config.socket_timeout);
+                log::error(&format!("answered 504 for {} (request timeout); its thread is still running", overdue.what));
+            }
             close(shared, key, exchange.conn);
-            log::error(&format!("answered 504 for {} (request timeout); its thread is still running", overdue.what));
         }
     }
 
