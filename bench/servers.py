@@ -7,7 +7,8 @@ mode, then drives each server with wrk over loopback on two apps: a hello-world 
 and examples/flask. Every server runs one process. Prints requests/s, p50 and p99 latency
 and the peak RSS of the worker, then warp's ratio to each peer.
 
-    python3 bench/servers.py [--duration 10] [--connections 64] [--only hello]
+    python3 bench/servers.py [--duration 10] [--connections 64] [--only hello] [--wrk-threads 1]
+                             [--servers warp,granian-bt1]
 
 Nothing here asserts a speed: the figures are for reading side by side. Every server it
 starts is stopped when it ends, also on Ctrl-C or SIGTERM.
@@ -78,8 +79,9 @@ def measure(name, cmd, cwd, port, args):
                 print("  %s did not start:\n%s" % (name, log.read().decode(errors="replace")[-2000:]))
                 return None
             url = "http://127.0.0.1:%d/" % port
-            subprocess.run(["wrk", "-t1", "-c%d" % args.connections, "-d2s", url], capture_output=True)
-            out = subprocess.run(["wrk", "-t1", "-c%d" % args.connections, "-d%ds" % args.duration, "--latency", url],
+            threads = "-t%d" % args.wrk_threads
+            subprocess.run(["wrk", threads, "-c%d" % args.connections, "-d2s", url], capture_output=True)
+            out = subprocess.run(["wrk", threads, "-c%d" % args.connections, "-d%ds" % args.duration, "--latency", url],
                                  capture_output=True, text=True, check=True).stdout
             result = parse_wrk(out)
             result["rss"] = benchlib.peak_rss_kib(proc.pid) / 1024
@@ -93,6 +95,8 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["hello", "flask"], help="one app only")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's threads (-t), 1 or 2 on a 2-core machine")
+    parser.add_argument("--servers", help="comma-separated servers to run (default: all found), such as warp,granian-bt1")
     parser.add_argument("--python", default=default_interpreter(),
                         help="the interpreter every server runs on (default: the system's python3, "
                              "whose files mod_wsgi's unprivileged daemons can read)")
@@ -112,6 +116,8 @@ def run(args):
             continue
         port = free_port()
         for name, cmd in benchlib.server_commands(warp, peer_python, app_dir, spec, port).items():
+            if args.servers and name not in args.servers.split(","):
+                continue
             print("== %s / %s" % (app_name, name), flush=True)
             results[(app_name, name)] = measure(name, cmd, app_dir, port, args)
 
