@@ -384,6 +384,11 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
         "WARP_INACTIVITY_TIMEOUT=600".to_owned(),
         "WARP_MEMORY_LIMIT=536870912".to_owned(),
         "WARP_LIMIT_REQUEST_BODY=1048576".to_owned(),
+        "WARP_BUFFER_REQUEST_BODY=on".to_owned(),
+        "WARP_HEADER_TIMEOUT=20".to_owned(),
+        "WARP_BODY_TIMEOUT=20".to_owned(),
+        "WARP_BODY_MIN_RATE=500".to_owned(),
+        "WARP_WRITE_MIN_RATE=500".to_owned(),
         "WARP_RELOAD_ON_CHANGES=false".to_owned(),
         "WARP_ACCESS_LOG=on".to_owned(),
         "WARP_LOG_LEVEL=warning".to_owned(),
@@ -492,7 +497,7 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
     assert!(errors.contains("capacity:   2 process(es) x 3 thread(s) = 6"), "{errors}");
     for line in [
         format!("  url:        http://127.0.0.1:{port}/ (listening on 127.0.0.1:{port}, backlog 64)"),
-        "  timeouts:   startup 20s, queue 7s, request 30s, socket 9s, shutdown 2.5s, graceful 4s".to_owned(),
+        "  timeouts:   startup 20s, queue 7s, request 30s, socket 9s, shutdown 2.5s, graceful 4s, header 20s, body 20s".to_owned(),
         "  recycling:  maximum requests 1000, restart interval 3600s, inactivity 600s, memory limit 512 MiB".to_owned(),
         "  body limit: 1048576 bytes, received whole before the app runs".to_owned(),
         "  proxies:    x-forwarded-for, x-forwarded-proto from 127.0.0.1/32".to_owned(),

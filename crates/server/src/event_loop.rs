@@ -198,7 +198,7 @@ impl<'a> EventLoop<'a> {
                 .into_iter()
                 .filter_map(|key| match conns.remove(key) {
                     Entry::Idle(conn) => Some(conn),
-                    Entry::Busy => None,
+                    Entry::Busy { .. } => None,
                 })
                 .collect();
             let left = conns.iter().filter(|(_, entry)| matches!(entry, Entry::Idle(_))).count();
@@ -284,9 +284,15 @@ impl<'a> EventLoop<'a> {
 /// when bodies are buffered, its body) is in.
 fn readable(shared: &Shared, key: usize) {
     let mut conns = lock(&shared.conns);
-    let Some(Entry::Idle(conn)) = conns.get_mut(key) else {
-        // Busy: the thread serving it re-arms it when done. Gone: closed already.
-        return;
+    let conn = match conns.get_mut(key) {
+        Some(Entry::Idle(conn)) => conn,
+        // The thread serving it re-arms it when done, since this report is not repeated.
+        Some(Entry::Busy { stirred }) => {
+            *stirred = true;
+            return;
+        }
+        // Closed already.
+        None => return,
     };
     if !conn.outbox.is_empty() {
         match conn.outbox.write_to(&conn.stream) {
@@ -375,7 +381,7 @@ fn body_taken(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usiz
 
 /// Hand the connection's complete request to the request threads.
 fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize) {
-    let Entry::Idle(conn) = std::mem::replace(&mut conns[key], Entry::Busy) else { return };
+    let Entry::Idle(conn) = std::mem::replace(&mut conns[key], Entry::Busy { stirred: false }) else { return };
     drop(conns);
     shared.busy.fetch_add(1, Ordering::SeqCst);
     shared.jobs.push(Job { key, conn, queued: Instant::now() });

@@ -7,9 +7,8 @@
 //! call the app, then write the response without the GIL.
 //!
 //! Idle connections live in a slab. A request thread owns its connection while serving it;
-//! afterwards it puts it back and re-arms it in `epoll` itself, which reports at once if the
-//! next request already arrived, so the event loop is never woken just to take a connection
-//! back.
+//! afterwards it puts it back itself (re-arming it in `epoll` only if the client sent
+//! something meanwhile), so the event loop is never woken just to take a connection back.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,7 +44,11 @@ const DISCARD_ALLOWANCE: u64 = 256 * 1024;
 /// A connection slot: waiting for its next request, or being served by a thread.
 pub enum Entry {
     Idle(Box<Conn>),
-    Busy,
+    /// `stirred`: the client sent something while the thread served, which the poller
+    /// reported then and will not report again.
+    Busy {
+        stirred: bool,
+    },
 }
 
 /// A request ready for the app: its head is parsed into `conn.head`.
@@ -238,17 +241,19 @@ fn serve_jobs(shared: &Shared, index: usize) {
     }
 }
 
-/// Put a connection back to wait for its next request. Re-arming reports data that
-/// arrived while it was busy, so nothing is missed.
+/// Put a connection back to wait for its next request. The poller reports data that
+/// arrives from now on by itself (the registration is edge-triggered, not one-shot); data
+/// that arrived while the connection was busy was reported then, and only in that case is
+/// the registration renewed, which reports it again.
 fn park(shared: &Shared, key: usize, mut conn: Box<Conn>) {
     conn.since = Instant::now();
     let mut conns = lock(&shared.conns);
-    conns[key] = Entry::Idle(conn);
-    if let Entry::Idle(conn) = &mut conns[key] {
-        if shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_err() {
-            conns.remove(key);
-        }
+    let stirred = matches!(conns[key], Entry::Busy { stirred: true });
+    if stirred && shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_err() {
+        conns.remove(key);
+        return;
     }
+    conns[key] = Entry::Idle(conn);
 }
 
 /// Give a connection whose response is still going out to the event loop, which is told
