@@ -82,3 +82,18 @@ fn a_client_that_reads_slower_than_the_minimum_rate_is_cut_off() {
     assert!(!response.complete && response.body.len() < 32 << 20, "{} bytes came", response.body.len());
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_request_sent_while_the_previous_one_runs_is_answered() {
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start"]);
+    let mut client = Client::connect(server.port);
+    client.send(b"GET /sleep?0.3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_until_called(&app, "/sleep", 1);
+    // Arrives while the connection is busy: the poller reports it then, and not again.
+    client.send(b"GET /second HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(client.response(false).unwrap().status, 200);
+    let second = client.response(false).expect("an answer to the request sent meanwhile");
+    assert!(second.text().starts_with("/second "), "{}", second.text());
+    assert!(server.stop().success());
+}
