@@ -21,14 +21,16 @@ fn yielded(app: &Sandbox) -> usize {
 }
 
 #[test]
-fn a_slow_reader_of_a_large_response_or_a_file_holds_no_thread() {
+fn a_slow_reader_of_a_large_response_a_file_or_a_static_file_holds_no_thread() {
     let app = Sandbox::robust();
-    let file = app.root().join("file.bin");
+    let folder = app.root().join("files");
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("file.bin");
     let content: Vec<u8> = (0..48 << 20).map(|i: usize| (i % 253) as u8).collect();
     std::fs::write(&file, &content).unwrap();
     // One thread, and a minute before a stalled write would give up: only a response the
     // thread handed over lets the next requests through.
-    let server = Server::start(&app, &["start", "--threads", "1"]);
+    let server = Server::start(&app, &["start", "--threads", "1", "--url-alias", "/files/", folder.to_str().unwrap()]);
 
     let mut big = deaf_client(server.port);
     big.send(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -40,12 +42,21 @@ fn a_slow_reader_of_a_large_response_or_a_file_holds_no_thread() {
     wait_until_called(&app, "/sendfile", 1);
     assert_eq!(get(server.port, "/after-sendfile").status, 200);
 
-    // Both arrive whole, and their connections serve the next request.
+    // A static file, which the thread answers without Python, is handed over too.
+    let mut static_file = deaf_client(server.port);
+    static_file.send(b"GET /files/file.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+    let head = static_file.head().expect("the static file's head");
+    assert_eq!(head.status, 200);
+    assert_eq!(get(server.port, "/after-static").status, 200);
+
+    // All arrive whole, and their connections serve the next request.
     let response = big.response(false).unwrap();
     assert!(response.complete && response.body.len() == 32 << 20 && response.body.iter().all(|&b| b == b'x'));
     let response = sent.response(false).unwrap();
     assert!(response.complete && response.body == content, "the file arrived changed ({} bytes)", response.body.len());
-    for client in [&mut big, &mut sent] {
+    let (body, whole) = static_file.take(content.len());
+    assert!(whole && body == content, "the static file arrived changed ({} bytes)", body.len());
+    for client in [&mut big, &mut sent, &mut static_file] {
         client.send(b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(client.response(false).unwrap().status, 200);
     }

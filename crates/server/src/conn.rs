@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -109,6 +109,36 @@ impl Conn {
         wait(&self.stream, PollFlags::POLLOUT, deadline, timeout)
     }
 
+    /// Write what `out` holds after what waits in the outbox, as far as the socket takes it
+    /// now; the rest waits in the outbox for the event loop. After an error nothing is left
+    /// to send.
+    pub fn send_out(&mut self) -> Result<(), IoError> {
+        if !self.outbox.is_empty() {
+            let out = std::mem::take(&mut self.out);
+            self.outbox.push_bytes(out, 0);
+            return self.outbox.write_to(&self.stream).map(drop);
+        }
+        // The usual case: everything goes at once, and `out` keeps its capacity.
+        let mut at = 0;
+        while at < self.out.len() {
+            match (&self.stream).write(&self.out[at..]) {
+                Ok(0) => return Err(IoError::Closed),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(IoError::Os(e)),
+            }
+        }
+        if at == self.out.len() {
+            self.out.clear();
+        } else {
+            // The rest waits in the outbox; the buffer goes with it rather than be copied.
+            let out = std::mem::take(&mut self.out);
+            self.outbox.push_bytes(out, at);
+        }
+        Ok(())
+    }
+
     /// Append at least one byte to `buf`, waiting up to `timeout` for it.
     pub fn read_more(&mut self, timeout: Duration) -> Result<usize, IoError> {
         let deadline = Instant::now() + timeout;
@@ -139,28 +169,6 @@ impl Conn {
             }
         }
         Ok(())
-    }
-
-    /// Send `len` bytes of `file` from `offset` with sendfile(2), so file contents never pass
-    /// through userspace.
-    pub fn send_file(&mut self, file: BorrowedFd<'_>, mut offset: i64, mut len: u64, timeout: Duration) -> Result<u64, IoError> {
-        let mut sent = 0;
-        while len > 0 {
-            let count = usize::try_from(len.min(1 << 30)).unwrap_or(1 << 30);
-            match nix::sys::sendfile::sendfile(self.stream.as_fd(), file, Some(&mut offset), count) {
-                Ok(0) => break, // the file is shorter than announced
-                Ok(n) => {
-                    sent += n as u64;
-                    len -= n as u64;
-                }
-                Err(nix::errno::Errno::EAGAIN) => {
-                    wait(&self.stream, PollFlags::POLLOUT, Instant::now() + timeout, timeout)?;
-                }
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(IoError::Os(e.into())),
-            }
-        }
-        Ok(sent)
     }
 }
 

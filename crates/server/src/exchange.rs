@@ -7,7 +7,6 @@
 //! whose bytes did not all go out (a file that shrank while sent) is never followed by
 //! anything: no end of chunk, no last chunk, no next response; the connection is closed.
 
-use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -217,31 +216,7 @@ impl Exchange {
     /// Write what the socket takes now and leave the rest in the outbox, for the event loop
     /// to send once the request is over.
     pub fn release(&mut self) -> Result<(), SendError> {
-        let conn = &mut *self.conn;
-        if conn.outbox.is_empty() {
-            // The usual case: everything goes at once, and `out` keeps its capacity.
-            let mut at = 0;
-            while at < conn.out.len() {
-                match (&conn.stream).write(&conn.out[at..]) {
-                    Ok(0) => return self.check(Err(IoError::Closed)),
-                    Ok(n) => at += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return self.check(Err(IoError::Os(e))),
-                }
-            }
-            if at == conn.out.len() {
-                conn.out.clear();
-            } else {
-                // The rest waits in the outbox; the buffer goes with it rather than be copied.
-                let out = std::mem::take(&mut conn.out);
-                conn.outbox.push_bytes(out, at);
-            }
-            return Ok(());
-        }
-        let out = std::mem::take(&mut conn.out);
-        conn.outbox.push_bytes(out, 0);
-        let written = conn.outbox.write_to(&conn.stream).map(drop);
+        let written = self.conn.send_out();
         self.check(written)
     }
 

@@ -23,7 +23,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use warp_http::files::{self, Answer, Conditions, Target, Validators};
 use warp_http::{cached_http_date, Framing, RequestHead, ResponseHead};
@@ -71,13 +71,22 @@ impl StaticFiles {
     }
 
     /// `None`: the URL is not static, the app serves it. `Some`: answered (status, body
-    /// bytes sent, whether the connection may be kept alive).
-    pub fn respond(&self, head: &RequestHead, conn: &mut Conn, keep_alive: bool, timeout: Duration) -> Option<Answered> {
+    /// bytes handed over, whether the connection may be kept alive). What the client does
+    /// not take at once waits in the connection's outbox.
+    pub fn respond(&self, head: &RequestHead, conn: &mut Conn, keep_alive: bool) -> Option<Answered> {
+        let answered = self.answer(head, conn, keep_alive)?;
+        Some(match conn.send_out() {
+            Ok(()) => answered,
+            Err(_) => Answered { keep_alive: false, ..answered },
+        })
+    }
+
+    fn answer(&self, head: &RequestHead, conn: &mut Conn, keep_alive: bool) -> Option<Answered> {
         if self.is_empty() {
             return None;
         }
         let path = head.path();
-        let mut reply = Reply { head, conn, keep_alive, timeout };
+        let mut reply = Reply { head, conn, keep_alive };
         if let Some((index, target)) = files::route(&self.urls, path) {
             return Some(reply.alias(&self.roots[index], target));
         }
@@ -140,7 +149,6 @@ struct Reply<'a> {
     head: &'a RequestHead,
     conn: &'a mut Conn,
     keep_alive: bool,
-    timeout: Duration,
 }
 
 type Headers<'a> = Vec<(&'static str, Cow<'a, str>)>;
@@ -233,17 +241,17 @@ impl Reply<'_> {
         if framing == Framing::NoBody || count == 0 {
             return Answered { status: code, sent: 0, keep_alive };
         }
-        let offset = i64::try_from(start).unwrap_or(i64::MAX);
-        match self.conn.send_file(file.as_fd(), offset, count, self.timeout) {
-            // A file that shrank meanwhile sent fewer bytes than announced: close, so the
-            // client cannot mistake where the response ends.
-            Ok(sent) => Answered { status: code, sent, keep_alive: keep_alive && sent == count },
-            Err(_) => Answered { status: code, sent: 0, keep_alive: false },
-        }
+        // The file goes out from the event loop as the client reads it, with a descriptor
+        // of its own; one that shrinks meanwhile ends the connection there.
+        let Ok(fd) = file.as_fd().try_clone_to_owned() else {
+            return Answered { status: code, sent: 0, keep_alive: false };
+        };
+        self.conn.outbox.push_file(fd, i64::try_from(start).unwrap_or(i64::MAX), count);
+        Answered { status: code, sent: count, keep_alive }
     }
 
-    /// Write the head (and `body`, when the response has one); `None` when the connection
-    /// failed. Returns the status code, the framing and whether the connection stays open.
+    /// Queue the head (and `body`, when the response has one); `None` when it cannot be
+    /// encoded. Returns the status code, the framing and whether the connection stays open.
     fn write_head(
         &mut self,
         status: &str,
@@ -261,24 +269,23 @@ impl Reply<'_> {
             body_length: Some(length),
             date: &date,
         };
-        let mut out = std::mem::take(&mut self.conn.out);
-        out.clear();
-        let written = match response.encode(&mut out) {
+        self.conn.out.clear();
+        match response.encode(&mut self.conn.out) {
             Ok(plan) => {
                 if plan.framing != Framing::NoBody {
-                    out.extend_from_slice(body);
+                    self.conn.out.extend_from_slice(body);
                 }
-                self.conn.write_all(&out, self.timeout).ok().map(|()| (plan.status, plan.framing, plan.keep_alive))
+                // A body follows the head in the outbox, after it.
+                let out = std::mem::take(&mut self.conn.out);
+                self.conn.outbox.push_bytes(out, 0);
+                Some((plan.status, plan.framing, plan.keep_alive))
             }
             Err(problem) => {
+                self.conn.out.clear();
                 log::error(&format!("static file response for {} not written: {problem}", self.head.target()));
                 None
             }
-        };
-        // The buffer goes back empty: the app's response is written after whatever it holds.
-        out.clear();
-        self.conn.out = out;
-        written
+        }
     }
 }
 

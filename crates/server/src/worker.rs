@@ -300,21 +300,20 @@ fn serve_one(
         Some(stored) => Body::new(stored.framing(), false, u64::MAX),
         None => Body::new(head.body, head.expect_continue, shared.limits.max_body),
     };
-    let (mut conn, mut body, status, sent, keep_alive) =
-        match shared.static_files.respond(head, &mut conn, facts.keep_alive, config.socket_timeout) {
-            Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
-            None => {
-                let peer = Peer { addr: conn.peer };
-                let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
-                shared.activity.watch(index, key, &slot);
-                let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
-                // Answered by the watchdog meanwhile, which closed the connection.
-                let mut exchange = served.exchange?;
-                let flushed = exchange.release().is_ok();
-                let status = exchange.status_code().unwrap_or(0);
-                (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
-            }
-        };
+    let (mut conn, mut body, status, sent, keep_alive) = match shared.static_files.respond(head, &mut conn, facts.keep_alive) {
+        Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
+        None => {
+            let peer = Peer { addr: conn.peer };
+            let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
+            shared.activity.watch(index, key, &slot);
+            let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
+            // Answered by the watchdog meanwhile, which closed the connection.
+            let mut exchange = served.exchange?;
+            let flushed = exchange.release().is_ok();
+            let status = exchange.status_code().unwrap_or(0);
+            (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
+        }
+    };
     // The next request starts after this one's body, read or not (a buffered body was
     // read off the connection whole).
     let keep_alive =
