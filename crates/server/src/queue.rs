@@ -4,22 +4,30 @@
 //! request only waits for the GIL, and every such hand-off costs context switches. So the
 //! thread that just finished a request takes the next one itself, and an idle thread is
 //! woken only when no thread is serving, or when the threads that are have made no
-//! progress for [`STALL`] (the app is waiting on a database, a slow client, `sleep`): then
-//! the waiting requests get another thread, up to every thread in the pool.
+//! progress for [`STALL`] and none of them is running (the app is waiting on a database, a
+//! slow client, `sleep`): then the waiting requests get another thread, up to every thread
+//! in the pool. A thread that runs through a long request is computing with the GIL, and
+//! a second one would only slow it down.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// How long the running requests may make no progress before another thread joins in.
+/// How long the running requests may make no progress before another thread joins in,
+/// when none of their threads runs.
 const STALL: Duration = Duration::from_micros(500);
+
+/// How long they may make no progress before another thread joins in anyway.
+const COMPUTING: Duration = Duration::from_millis(100);
 
 pub struct Queue<T> {
     items: Mutex<VecDeque<T>>,
     ready: Condvar,
     /// Threads serving requests (from taking one until they find no next one).
     serving: AtomicUsize,
+    /// Their kernel thread ids, to tell one that computes from one that waits.
+    serving_tids: Mutex<Vec<libc::pid_t>>,
     /// When a request last started or finished, in nanoseconds since `epoch`.
     progress: AtomicU64,
     epoch: Instant,
@@ -34,6 +42,7 @@ impl<T> Queue<T> {
             items: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
             serving: AtomicUsize::new(0),
+            serving_tids: Mutex::new(Vec::new()),
             progress: AtomicU64::new(0),
             epoch: Instant::now(),
             watching: AtomicBool::new(false),
@@ -49,10 +58,32 @@ impl<T> Queue<T> {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Whether the requests being served have stalled, or there are none.
+    /// Whether the requests being served have stalled, or there are none. A request that
+    /// makes no progress but whose thread runs is computing, holding the GIL: another thread
+    /// would only wait for it, so help comes when every serving thread waits (on a
+    /// database, a client, `sleep`, or the GIL that a thread outside the pool holds), or
+    /// after [`COMPUTING`], so that a long computation does not hold up the short requests
+    /// behind it.
     fn needs_help(&self) -> bool {
-        self.serving.load(Ordering::SeqCst) == 0
-            || self.now().saturating_sub(self.progress.load(Ordering::SeqCst)) >= STALL.as_nanos() as u64
+        if self.serving.load(Ordering::SeqCst) == 0 {
+            return true;
+        }
+        let still = self.now().saturating_sub(self.progress.load(Ordering::SeqCst));
+        still >= COMPUTING.as_nanos() as u64
+            || (still >= STALL.as_nanos() as u64 && !lock_tids(&self.serving_tids).iter().any(|&tid| is_running(tid)))
+    }
+
+    /// This thread serves requests from now on.
+    fn start_serving(&self) {
+        self.serving.fetch_add(1, Ordering::SeqCst);
+        lock_tids(&self.serving_tids).push(current_tid());
+    }
+
+    /// This thread found no next request.
+    fn stop_serving(&self) {
+        self.serving.fetch_sub(1, Ordering::SeqCst);
+        let tid = current_tid();
+        lock_tids(&self.serving_tids).retain(|&t| t != tid);
     }
 
     pub fn push(&self, item: T) {
@@ -86,7 +117,7 @@ impl<T> Queue<T> {
         if let Some(item) = self.lock().pop_front() {
             return Some(item);
         }
-        self.serving.fetch_sub(1, Ordering::SeqCst);
+        self.stop_serving();
         self.pop()
     }
 
@@ -95,7 +126,7 @@ impl<T> Queue<T> {
         let mut items = self.lock();
         loop {
             if !items.is_empty() && (self.needs_help() || self.closed.load(Ordering::SeqCst)) {
-                self.serving.fetch_add(1, Ordering::SeqCst);
+                self.start_serving();
                 self.progress.store(self.now(), Ordering::SeqCst);
                 let item = items.pop_front();
                 if !items.is_empty() {
@@ -120,6 +151,27 @@ impl<T> Queue<T> {
             }
         }
     }
+}
+
+fn lock_tids(tids: &Mutex<Vec<libc::pid_t>>) -> MutexGuard<'_, Vec<libc::pid_t>> {
+    tids.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn current_tid() -> libc::pid_t {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Whether the thread `tid` of this process is running or ready to run, as the kernel's
+/// `/proc/self/task/TID/stat` says (state `R`, after the parenthesised name).
+fn is_running(tid: libc::pid_t) -> bool {
+    std::fs::read(format!("/proc/self/task/{tid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after_name = memchr::memrchr(b')', &stat)? + 1;
+            stat[after_name..].iter().find(|b| !b.is_ascii_whitespace()).copied()
+        })
+        .is_some_and(|state| state == b'R')
 }
 
 impl<T> Default for Queue<T> {
@@ -185,6 +237,49 @@ mod tests {
             std::thread::spawn(move || queue.pop())
         };
         // Returns once the first request has made no progress for STALL.
+        assert_eq!(helper.join().unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_request_that_computes_gets_no_helper_until_it_waits() {
+        let queue = Arc::new(Queue::new());
+        queue.push(1);
+        assert_eq!(queue.pop(), Some(1));
+        queue.push(2);
+        let computed = Arc::new(AtomicBool::new(false));
+        let helper = {
+            let (queue, computed) = (queue.clone(), computed.clone());
+            std::thread::spawn(move || (queue.pop(), computed.load(Ordering::SeqCst)))
+        };
+        // Runs, without waiting on anything, for many times the stall period (and a fifth of
+        // the computing period): the helper must not take 2 meanwhile.
+        let until = Instant::now() + COMPUTING / 5;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        computed.store(true, Ordering::SeqCst);
+        // Now this thread waits (on the join), and the helper takes 2.
+        assert_eq!(helper.join().unwrap(), (Some(2), true));
+    }
+
+    #[test]
+    fn a_long_computation_gets_a_helper_after_the_computing_period() {
+        let queue = Arc::new(Queue::new());
+        queue.push(1);
+        // Before the request starts, so that no helper can come sooner after it.
+        let started = Instant::now();
+        assert_eq!(queue.pop(), Some(1));
+        queue.push(2);
+        let helper = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.pop())
+        };
+        // Computes until the helper took 2, which it does although this thread runs.
+        while !helper.is_finished() {
+            assert!(started.elapsed() < COMPUTING * 50, "no helper came");
+            std::hint::spin_loop();
+        }
+        assert!(started.elapsed() >= COMPUTING, "the helper came after {:?}", started.elapsed());
         assert_eq!(helper.join().unwrap(), Some(2));
     }
 
