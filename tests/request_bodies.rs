@@ -180,3 +180,19 @@ fn streaming_mode_hands_the_body_to_the_app_as_it_arrives() {
     assert_eq!(client.take(4).0, b"|5\r\n");
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_streamed_body_slower_than_the_minimum_rate_gets_408() {
+    let app = Sandbox::robust();
+    let server = serve(&app, &["--buffer-request-body", "off", "--body-timeout", "1", "--body-min-rate", "1000"]);
+    let mut client = Client::connect(server.port);
+    let started = Instant::now();
+    client.send(b"POST /digest HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n0123456789");
+    // The app reads the body as it comes, and its read gives up once the allowance is spent.
+    wait_until_called(&app, "/digest", 1);
+    let answer = client.response(false).expect("a response");
+    assert_eq!(answer.status, 408, "{}", answer.text());
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut off after {:?}", started.elapsed());
+    assert!(client.closed());
+    assert!(server.stop().success());
+}

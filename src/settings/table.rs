@@ -324,9 +324,9 @@ pub const TABLE: &[Setting] = &[
     server(Id::HeaderTimeout, ("header-timeout", "WARP_HEADER_TIMEOUT", "server.header_timeout"), SECONDS, Fallback::Fixed("20"), H_TIMEOUTS,
         "A request head must arrive whole within this once it began, and within --socket-timeout if that is shorter (slowloris gets 408; 0: the socket timeout alone)."),
     server(Id::BodyTimeout, ("body-timeout", "WARP_BODY_TIMEOUT", "server.body_timeout"), SECONDS, Fallback::Fixed("20"), H_TIMEOUTS,
-        "A buffered request body gets this long to arrive, plus a second for every --body-min-rate bytes received; a slower client gets 408 (0: no limit)."),
+        "A request body gets this long to arrive, plus a second for every --body-min-rate bytes received; a slower client gets 408 (a streamed body's read fails in the app; 0: no limit)."),
     server(Id::BodyMinRate, ("body-min-rate", "WARP_BODY_MIN_RATE", "server.body_min_rate"), Kind::Bytes, Fallback::Fixed("500"), H_LIMITS,
-        "The rate, in bytes per second, that a buffered request body must keep after its --body-timeout (0: the timeout is the whole allowance)."),
+        "The rate, in bytes per second, that a request body must keep after its --body-timeout (0: the timeout is the whole allowance)."),
     server(Id::WriteMinRate, ("write-min-rate", "WARP_WRITE_MIN_RATE", "server.write_min_rate"), Kind::Bytes, Fallback::Fixed("500"), H_LIMITS,
         "The rate, in bytes per second, at which a client must take a response that waits for it, after --socket-timeout; a slower client is cut off (0: the socket timeout is the whole allowance)."),
     Setting {

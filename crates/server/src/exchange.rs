@@ -46,6 +46,11 @@ pub struct Exchange {
     pub timeout: Duration,
     /// Bytes per second the client must take while the thread waits for it.
     min_rate: u64,
+    /// `--body-timeout` and `--body-min-rate`, for a body read as it arrives.
+    body_pace: (Duration, u64),
+    began: Instant,
+    /// A read of the body waited past its allowance: the client gets 408 if the app fails.
+    pub body_too_slow: bool,
     pub facts: RequestFacts,
     /// Status and headers from the latest `start_response`.
     pub status: Option<String>,
@@ -62,23 +67,65 @@ pub struct Exchange {
 impl Exchange {
     pub fn new(conn: Box<Conn>, body: Body, stored: Option<Stored>, config: &WorkerConfig, facts: RequestFacts) -> Exchange {
         let (timeout, min_rate) = (config.socket_timeout, config.write_min_rate);
-        Exchange { conn, body, stored, timeout, min_rate, facts, status: None, headers: Vec::new(), plan: None, sent: 0, cut_short: false }
+        let body_pace = (config.body_timeout, config.body_min_rate);
+        Exchange {
+            conn,
+            body,
+            stored,
+            timeout,
+            min_rate,
+            body_pace,
+            began: Instant::now(),
+            body_too_slow: false,
+            facts,
+            status: None,
+            headers: Vec::new(),
+            plan: None,
+            sent: 0,
+            cut_short: false,
+        }
     }
 
     /// Up to `max` bytes of the request body (all that remain when `None`).
     pub fn read_body(&mut self, max: Option<usize>) -> Result<Vec<u8>, BodyError> {
-        match &mut self.stored {
-            Some(stored) => self.body.read(stored, max, self.timeout),
-            None => self.body.read(&mut *self.conn, max, self.timeout),
-        }
+        let wait = self.body_wait();
+        let read = match &mut self.stored {
+            Some(stored) => self.body.read(stored, max, wait),
+            None => self.body.read(&mut *self.conn, max, wait),
+        };
+        self.note_slow_body(read)
     }
 
     /// One line of the request body, or up to `max` bytes of it.
     pub fn read_body_line(&mut self, max: Option<usize>) -> Result<Vec<u8>, BodyError> {
-        match &mut self.stored {
-            Some(stored) => self.body.read_line(stored, max, self.timeout),
-            None => self.body.read_line(&mut *self.conn, max, self.timeout),
+        let wait = self.body_wait();
+        let read = match &mut self.stored {
+            Some(stored) => self.body.read_line(stored, max, wait),
+            None => self.body.read_line(&mut *self.conn, max, wait),
+        };
+        self.note_slow_body(read)
+    }
+
+    /// How long a read of a streamed body may wait for the client: the socket timeout, and
+    /// no longer than what is left of the body's allowance (`--body-timeout`, plus a second
+    /// for every `--body-min-rate` bytes read), as for a buffered body.
+    fn body_wait(&self) -> Duration {
+        let (allowance, rate) = self.body_pace;
+        if allowance.is_zero() || self.stored.is_some() {
+            return self.timeout;
         }
+        let earned = match rate {
+            0 => Duration::ZERO,
+            rate => Duration::from_secs_f64(self.body.delivered as f64 / rate as f64),
+        };
+        (self.began + allowance + earned).saturating_duration_since(Instant::now()).min(self.timeout)
+    }
+
+    fn note_slow_body(&mut self, read: Result<Vec<u8>, BodyError>) -> Result<Vec<u8>, BodyError> {
+        if let Err(BodyError::Io(IoError::Timeout(_))) = read {
+            self.body_too_slow = true;
+        }
+        read
     }
 
     pub fn head_sent(&self) -> bool {

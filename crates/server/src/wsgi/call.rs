@@ -156,14 +156,20 @@ fn with_exchange<T>(slot: &Slot, op: impl FnOnce(&mut Exchange) -> Result<T, Sen
     }
 }
 
-/// After an app error: a 500 if nothing was sent yet (queued, not written). The connection
-/// is closed either way, since the app's state for this request is unknown.
+/// After an app error: a 500 (408 when the request body came too slowly) if nothing was
+/// sent yet (queued, not written). The connection is closed either way, since the app's
+/// state for this request is unknown.
 fn respond_500(slot: &Slot) -> bool {
     let mut guard = lock(slot);
     let Some(ex) = guard.as_mut() else { return false };
     if !ex.head_sent() {
-        let body = b"500 Internal Server Error\n";
-        ex.status = Some("500 Internal Server Error".to_owned());
+        // The app failed on a body that came too slowly: the client's fault, and told so.
+        let (status, body): (&str, &[u8]) = if ex.body_too_slow {
+            ("408 Request Timeout", b"408 Request Timeout: the request body arrived too slowly\n")
+        } else {
+            ("500 Internal Server Error", b"500 Internal Server Error\n")
+        };
+        ex.status = Some(status.to_owned());
         ex.headers = vec![("Content-Type".to_owned(), "text/plain; charset=utf-8".to_owned())];
         ex.facts.keep_alive = false;
         let _ = ex.stage(body, true).and_then(|_| ex.finish());
