@@ -251,11 +251,6 @@ impl Stored {
         self.len == 0
     }
 
-    /// Whether it went to a temporary file.
-    pub fn spilled(&self) -> bool {
-        self.file.is_some()
-    }
-
     /// How the body reads for the app: exactly its length.
     pub fn framing(&self) -> BodyKind {
         if self.len == 0 {

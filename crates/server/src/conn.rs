@@ -114,8 +114,7 @@ impl Conn {
     /// to send.
     pub fn send_out(&mut self) -> Result<(), IoError> {
         if !self.outbox.is_empty() {
-            let out = std::mem::take(&mut self.out);
-            self.outbox.push_bytes(out, 0);
+            self.seal_out(0);
             return self.outbox.write_to(&self.stream).map(drop);
         }
         // The usual case: everything goes at once, and `out` keeps its capacity.
@@ -132,11 +131,16 @@ impl Conn {
         if at == self.out.len() {
             self.out.clear();
         } else {
-            // The rest waits in the outbox; the buffer goes with it rather than be copied.
-            let out = std::mem::take(&mut self.out);
-            self.outbox.push_bytes(out, at);
+            self.seal_out(at);
         }
         Ok(())
+    }
+
+    /// Move what `out` holds from `at` on to the end of the outbox: the buffer itself goes,
+    /// rather than be copied, and whatever is queued after it goes out after it.
+    pub fn seal_out(&mut self, at: usize) {
+        let out = std::mem::take(&mut self.out);
+        self.outbox.push_bytes(out, at);
     }
 
     /// Append at least one byte to `buf`, waiting up to `timeout` for it.

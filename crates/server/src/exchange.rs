@@ -185,8 +185,7 @@ impl Exchange {
         match shared {
             None => self.conn.out.extend_from_slice(data),
             Some(bytes) => {
-                let out = std::mem::take(&mut self.conn.out);
-                self.conn.outbox.push_bytes(out, 0);
+                self.conn.seal_out(0);
                 self.conn.outbox.push_python(PyBytesRef::new(bytes, data.len()));
             }
         }
@@ -215,8 +214,7 @@ impl Exchange {
         if plan.framing == Framing::Chunked {
             encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.conn.out);
         }
-        let out = std::mem::take(&mut self.conn.out);
-        self.conn.outbox.push_bytes(out, 0);
+        self.conn.seal_out(0);
         self.conn.outbox.push_file(fd, i64::try_from(offset).unwrap_or(i64::MAX), len);
         self.sent += len;
         if plan.framing == Framing::Chunked {

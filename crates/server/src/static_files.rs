@@ -275,9 +275,8 @@ impl Reply<'_> {
                 if plan.framing != Framing::NoBody {
                     self.conn.out.extend_from_slice(body);
                 }
-                // A body follows the head in the outbox, after it.
-                let out = std::mem::take(&mut self.conn.out);
-                self.conn.outbox.push_bytes(out, 0);
+                // A file's bytes follow the head in the outbox, after it.
+                self.conn.seal_out(0);
                 Some((plan.status, plan.framing, plan.keep_alive))
             }
             Err(problem) => {
