@@ -86,12 +86,24 @@ fn a_file_closed_by_another_thread_while_it_is_sent_is_still_the_file_sent() {
 
 #[test]
 fn a_file_that_shrinks_while_sent_as_a_chunk_ends_the_connection_without_a_last_chunk() {
+    shrink_while_sent("/sendfile-chunked");
+}
+
+#[test]
+fn a_file_that_shrinks_before_its_request_ends_ends_the_connection_too() {
+    // The request thread, not the event loop, finds the file short.
+    shrink_while_sent("/sendfile-chunked-held");
+}
+
+/// Truncate the file `route` sends as a chunk once the chunk began, with a second request
+/// pipelined behind it.
+fn shrink_while_sent(route: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = file_of(dir.path(), "shrinks", b'x', LARGE);
     let server = Server::start(app(), &["start"]);
     let mut client = slow_client(server.port);
     // A second request waits behind the first: it must not be answered on this connection.
-    let first = format!("GET /sendfile-chunked?{} HTTP/1.1\r\nHost: localhost\r\n\r\n", file.display());
+    let first = format!("GET {route}?{} HTTP/1.1\r\nHost: localhost\r\n\r\n", file.display());
     client.send(format!("{first}GET /next HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes());
     let head = client.head().expect("a response head");
     assert_eq!((head.status, head.header("transfer-encoding").as_deref()), (200, Some("chunked")));

@@ -265,6 +265,11 @@ impl Exchange {
         self.check(written)
     }
 
+    /// Whether a file that shrank cut the response short: the connection must close.
+    pub fn is_cut_short(&self) -> bool {
+        self.cut_short
+    }
+
     /// A file that shrank while it was sent cut the response short: nothing more may be
     /// written, and the connection is closed at the end. After any other failure nothing
     /// is left to send.

@@ -309,9 +309,11 @@ fn serve_one(
             let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
             // Answered by the watchdog meanwhile, which closed the connection.
             let mut exchange = served.exchange?;
-            let flushed = exchange.release().is_ok();
+            // The app's answer may say keep-alive and still be cut short here, when a file
+            // it sends shrinks while the rest of it goes out.
+            let whole = exchange.release().is_ok() && !exchange.is_cut_short();
             let status = exchange.status_code().unwrap_or(0);
-            (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && flushed)
+            (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && whole)
         }
     };
     // The next request starts after this one's body, read or not (a buffered body was
