@@ -21,12 +21,12 @@ fn serve(app: &Sandbox, args: &[&str]) -> Server {
 }
 
 /// What /digest says of the body it read.
-fn digest_of(response: &Response) -> serde_json::Value {
+pub fn digest_of(response: &Response) -> serde_json::Value {
     assert_eq!(response.status, 200, "{}", response.text());
     serde_json::from_slice(&response.body).unwrap()
 }
 
-fn sha256(data: &[u8]) -> String {
+pub fn sha256(data: &[u8]) -> String {
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -35,7 +35,7 @@ fn called(app: &Sandbox, path: &str) -> bool {
 }
 
 /// `data` as a chunked body in pieces of `piece` bytes.
-fn chunked(data: &[u8], piece: usize) -> Vec<u8> {
+pub fn chunked(data: &[u8], piece: usize) -> Vec<u8> {
     let mut wire = Vec::new();
     for part in data.chunks(piece) {
         wire.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
@@ -46,7 +46,7 @@ fn chunked(data: &[u8], piece: usize) -> Vec<u8> {
     wire
 }
 
-fn pattern(len: usize) -> Vec<u8> {
+pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 

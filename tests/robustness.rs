@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::rawhttp::{exchange, get, Client};
+use crate::rawhttp::{exchange, get, Client, Response};
+use crate::request_bodies::{chunked, digest_of, pattern, sha256};
 use crate::running::Server;
 use crate::util::{wait_until_called, Sandbox};
 
@@ -124,6 +125,58 @@ fn a_request_timeout_answers_504_and_costs_no_innocent_request() {
         assert_eq!(response.status, 200, "innocent request {i}: {}", response.text());
     }
     assert_eq!(calls(&app).lines().filter(|l| l.starts_with("/queued-")).count(), 3);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn what_a_replaced_worker_never_started_is_served_by_its_successor() {
+    let app = Sandbox::robust();
+    // One thread, which the stuck request keeps: the old worker has none left for the
+    // requests queued behind it. It would wait up to the graceful timeout for that thread;
+    // everything below is answered while it still does.
+    let server =
+        Server::start(&app, &["start", "--threads", "1", "--request-timeout", "2", "--graceful-timeout", "120", "--queue-timeout", "120"]);
+    let port = server.port;
+    let pid_in = |response: &Response| response.text().split_whitespace().find_map(|w| w.strip_prefix("pid=").map(str::to_owned));
+    // A keep-alive connection that has had a request, and one whose head is half sent.
+    let mut kept = Client::connect(port);
+    kept.send(b"GET /pid HTTP/1.1\r\nHost: h\r\n\r\n");
+    let old = pid_in(&kept.response(false).expect("an answer")).expect("a pid");
+    let mut half = Client::connect(port);
+    half.send(b"GET /half HTTP/1.1\r\nHo");
+    let mut stuck = Client::connect(port);
+    stuck.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_until_called(&app, "/hang", 1);
+    // Queued behind it: a GET, and two POSTs whose bodies the old worker has received, one
+    // held in memory and one spilled to a file, chunked.
+    let mut queued = Client::connect(port);
+    queued.send(b"GET /queued HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (small, large) = (pattern(1000), pattern(3 << 20));
+    let mut in_memory = Client::connect(port);
+    in_memory.send(format!("POST /digest HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", small.len()).as_bytes());
+    in_memory.send(&small);
+    let mut spilled = Client::connect(port);
+    spilled.send(b"POST /digest HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    spilled.send(&chunked(&large, 65536));
+
+    assert_eq!(stuck.response(false).expect("an answer to the stuck request").status, 504);
+    let answer = queued.response(false).expect("an answer to the queued request");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let new = pid_in(&answer).expect("a pid");
+    assert_ne!(new, old, "the old worker answered:\n{}", server.log());
+    for (client, body) in [(&mut in_memory, &small), (&mut spilled, &large)] {
+        let said = digest_of(&client.response(false).expect("an answer to a POST"));
+        assert_eq!((said["length"].as_u64(), said["sha256"].as_str()), (Some(body.len() as u64), Some(sha256(body).as_str())));
+        assert_eq!(said["pid"].as_u64().map(|p| p.to_string()), Some(new.clone()));
+    }
+    // The idle connections went over too, and carry on there.
+    kept.send(b"GET /pid HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(pid_in(&kept.response(false).expect("an answer on the kept connection")), Some(new.clone()));
+    half.send(b"st: h\r\n\r\n");
+    assert_eq!(pid_in(&half.response(false).expect("an answer to the half-sent head")), Some(new.clone()));
+    let log = server.log();
+    assert!(log.contains("connection(s) with no request started to the successor") && log.contains("took over "), "{log}");
+    assert!(!log.contains("stop timeout"), "the old worker gave up first:\n{log}");
     assert!(server.stop().success());
 }
 

@@ -145,6 +145,21 @@ impl RequestHead {
         self.headers().filter(move |(field, _)| is_named(field, name)).map(|(_, value)| value)
     }
 
+    /// The head as it would be sent again, for another process to parse: the request line
+    /// and every field, in order, with the values trimmed as parsed.
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        for piece in [self.method(), " ", self.target(), " ", self.version.as_str(), "\r\n"] {
+            out.extend_from_slice(piece.as_bytes());
+        }
+        for (name, value) in self.headers() {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
     fn field(&self, field: &Field) -> (&str, &[u8]) {
         (&self.text[field.name.clone()], &self.values[field.value.clone()])
     }
@@ -534,6 +549,19 @@ mod tests {
     /// A minimal valid HTTP/1.1 request with `extra` header lines (each ending in CRLF).
     fn with_headers(extra: &str) -> Vec<u8> {
         format!("POST /submit HTTP/1.1\r\nHost: example.com\r\n{extra}\r\n").into_bytes()
+    }
+
+    #[test]
+    fn a_head_written_again_parses_to_the_same_head() {
+        let raw = b"POST /a?b=1 HTTP/1.0\r\nHost:  example.com \r\nContent-Length: 5\r\nX-Latin: caf\xe9\r\nConnection: keep-alive\r\n\r\n";
+        let first = head(raw);
+        let mut wire = Vec::new();
+        first.write_wire(&mut wire);
+        let again = head(&wire);
+        assert_eq!((again.method(), again.target(), again.version), (first.method(), first.target(), first.version));
+        assert_eq!((again.body, again.keep_alive), (first.body, first.keep_alive));
+        assert!(again.headers().eq(first.headers()));
+        assert_eq!(again.header("host"), Some(&b"example.com"[..]));
     }
 
     #[test]

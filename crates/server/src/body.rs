@@ -242,6 +242,24 @@ impl Stored {
         Ok(())
     }
 
+    /// A body received by another process, the `len` bytes of `file`.
+    pub fn from_file(file: std::fs::File, len: u64) -> Stored {
+        Stored { buf: Vec::new(), file: Some(file), len, read_from: 0 }
+    }
+
+    /// The whole body as a file of its own, to pass to another process: the spilled file
+    /// itself, or one in memory with the bytes held.
+    pub fn to_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::io::Write;
+        if let Some(file) = &self.file {
+            return Ok(file.try_clone()?.into());
+        }
+        let fd = nix::sys::memfd::memfd_create(c"warp-request-body", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)?;
+        let mut file = std::fs::File::from(fd);
+        file.write_all(&self.buf)?;
+        Ok(file.into())
+    }
+
     /// The body's length in bytes.
     pub fn len(&self) -> u64 {
         self.len

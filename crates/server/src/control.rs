@@ -1,15 +1,22 @@
 //! The worker's end of its control channel to the master (see `warp_worker_config::control`).
 
-use std::io::{self, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, IoSliceMut, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use mio::net::UnixStream;
-use warp_worker_config::control::{Report, STOP};
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use warp_worker_config::control::{Report, STOP, TAKEOVER};
 
 /// What the master said.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Order {
-    /// Stop gracefully: the replacement is ready.
-    Stop,
+    /// Stop gracefully: the replacement is ready. Connections with no request started go to
+    /// it through the handoff channel, when one came.
+    Stop(Option<OwnedFd>),
+    /// Take in the connections a stopping worker passes through this handoff channel.
+    TakeOver(OwnedFd),
     /// The channel closed: the master is gone, so stop as on SIGTERM.
     MasterGone,
 }
@@ -17,13 +24,15 @@ pub enum Order {
 pub struct Control {
     pub stream: UnixStream,
     inbox: Vec<u8>,
+    /// Descriptors received and not yet matched to the line that carried them.
+    fds: VecDeque<OwnedFd>,
 }
 
 impl Control {
     /// Use the inherited socket (see [`crate::inherited`]).
     pub fn new(std_stream: std::os::unix::net::UnixStream) -> io::Result<Control> {
         std_stream.set_nonblocking(true)?;
-        Ok(Control { stream: UnixStream::from_std(std_stream), inbox: Vec::new() })
+        Ok(Control { stream: UnixStream::from_std(std_stream), inbox: Vec::new(), fds: VecDeque::new() })
     }
 
     /// Tell the master; a master that is gone cannot be told, and the read side notices.
@@ -31,20 +40,59 @@ impl Control {
         let _ = self.stream.write_all(report.to_string().as_bytes());
     }
 
-    /// Read what arrived; `None` while the master has said nothing new.
-    pub fn read(&mut self) -> Option<Order> {
-        let mut buf = [0u8; 64];
-        loop {
-            match self.stream.read(&mut buf) {
-                Ok(0) => return Some(Order::MasterGone),
-                Ok(n) => self.inbox.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return Some(Order::MasterGone),
+    /// Read what arrived: the orders in the order given, none while the master has said
+    /// nothing new.
+    pub fn read(&mut self) -> Vec<Order> {
+        let gone = !self.receive();
+        let mut orders = Vec::new();
+        while let Some(end) = memchr::memchr(b'\n', &self.inbox) {
+            let line: Vec<u8> = self.inbox.drain(..=end).collect();
+            // The master sends a descriptor only with these lines, in one message each.
+            if line == STOP {
+                orders.push(Order::Stop(self.fds.pop_front()));
+            } else if line == TAKEOVER {
+                if let Some(fd) = self.fds.pop_front() {
+                    orders.push(Order::TakeOver(fd));
+                }
             }
         }
-        let stop = memchr::memmem::find(&self.inbox, STOP).is_some();
-        self.inbox.clear();
-        stop.then_some(Order::Stop)
+        if gone {
+            orders.push(Order::MasterGone);
+        }
+        orders
+    }
+
+    /// Take in every byte and descriptor waiting; returns whether the channel is still open.
+    fn receive(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 2]);
+        loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let (bytes, fds) = match recvmsg::<()>(self.stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Ok(msg) => {
+                    let fds: Vec<_> = msg
+                        .cmsgs()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| match c {
+                            ControlMessageOwned::ScmRights(fds) => Some(fds),
+                            _ => None,
+                        })
+                        .flatten()
+                        .collect();
+                    (msg.bytes, fds)
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return true,
+                Err(_) => return false,
+            };
+            // SAFETY: SCM_RIGHTS installed these descriptors in this process for this
+            // message; nothing else knows or owns them.
+            self.fds.extend(fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            if bytes == 0 {
+                return false;
+            }
+            self.inbox.extend_from_slice(&buf[..bytes]);
+        }
     }
 }

@@ -13,7 +13,10 @@ use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
+use std::os::fd::OwnedFd;
+
 use mio::net::{TcpListener, UnixStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use warp_http::{parse_head_into, HttpError};
@@ -21,8 +24,9 @@ use warp_worker_config::control::Report;
 
 use crate::conn::Conn;
 use crate::control::{Control, Order};
+use crate::handoff::{self, Passed};
 use crate::health;
-use crate::intake::{self, IntakeError};
+use crate::intake::{self, Intake, IntakeError};
 use crate::log;
 use crate::watchdog::Watchdog;
 use crate::worker::{close, lock, refuse, unavailable, Entry, Job, Shared};
@@ -32,6 +36,8 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 const CONTROL: Token = Token(usize::MAX - 3);
 /// A request thread asks for the checks to run now.
 pub const WAKE: Token = Token(usize::MAX - 4);
+/// Connections a stopping worker passes on.
+const HANDOFF: Token = Token(usize::MAX - 5);
 
 /// How often the periodic checks run.
 const TICK: Duration = Duration::from_millis(250);
@@ -47,6 +53,8 @@ pub struct EventLoop<'a> {
     listener: Option<TcpListener>,
     signals: UnixStream,
     control: Option<Control>,
+    /// Where the worker this one replaces passes its connections, while it stops.
+    handoff: Option<handoff::Receiver>,
     shared: &'a Shared,
     watchdog: Watchdog,
     last_tick: Instant,
@@ -66,7 +74,16 @@ impl<'a> EventLoop<'a> {
         if let Some(control) = &mut control {
             registry.register(&mut control.stream, CONTROL, Interest::READABLE)?;
         }
-        Ok(EventLoop { poll, listener: Some(listener), signals, control, shared, watchdog: Watchdog::new(), last_tick: Instant::now() })
+        Ok(EventLoop {
+            poll,
+            listener: Some(listener),
+            signals,
+            control,
+            handoff: None,
+            shared,
+            watchdog: Watchdog::new(),
+            last_tick: Instant::now(),
+        })
     }
 
     /// Serve until told to stop and the running requests are done, or the stop deadline
@@ -96,16 +113,11 @@ impl<'a> EventLoop<'a> {
                         while std::io::Read::read(&mut self.signals, &mut sink).is_ok_and(|n| n > 0) {}
                         Some(self.shared.config.shutdown_timeout)
                     }
-                    CONTROL => match self.control.as_mut().and_then(Control::read) {
-                        Some(Order::Stop) => Some(self.shared.config.graceful_timeout),
-                        Some(Order::MasterGone) => {
-                            log::error("the master process is gone; stopping");
-                            // Nobody would read further reports.
-                            self.control = None;
-                            Some(self.shared.config.shutdown_timeout)
-                        }
-                        None => None,
-                    },
+                    CONTROL => self.obey(),
+                    HANDOFF => {
+                        self.take_in();
+                        None
+                    }
                     WAKE => {
                         self.check_health();
                         None
@@ -126,6 +138,7 @@ impl<'a> EventLoop<'a> {
                 self.tick();
             }
             if let Some(deadline) = deadline {
+                self.pass_unstarted();
                 let grace_over = stopped_at.elapsed() >= FIRST_REQUEST_GRACE;
                 // A body on its way, or a response, belongs to a request the client already
                 // made: it may still be served before the deadline.
@@ -142,19 +155,112 @@ impl<'a> EventLoop<'a> {
         }
     }
 
+    /// Act on what the master said; returns how long a stop it ordered may take.
+    fn obey(&mut self) -> Option<Duration> {
+        let orders = self.control.as_mut().map(Control::read).unwrap_or_default();
+        let mut stop_within: Option<Duration> = None;
+        for order in orders {
+            let within = match order {
+                Order::Stop(passing) => {
+                    // Set before the worker counts as stopping, so that no thread closes a
+                    // connection the successor could take.
+                    if let Some(fd) = passing {
+                        let _ = self.shared.handoff.set(handoff::Sender::new(fd));
+                    }
+                    self.shared.config.graceful_timeout
+                }
+                Order::TakeOver(fd) => {
+                    self.take_over(fd);
+                    continue;
+                }
+                Order::MasterGone => {
+                    log::error("the master process is gone; stopping");
+                    // Nobody would read further reports.
+                    self.control = None;
+                    self.shared.config.shutdown_timeout
+                }
+            };
+            stop_within = Some(stop_within.map_or(within, |before| before.min(within)));
+        }
+        stop_within
+    }
+
+    /// Listen for the connections of the worker this one replaces.
+    fn take_over(&mut self, fd: OwnedFd) {
+        let receiver = handoff::Receiver::new(fd);
+        match self.shared.registry.register(&mut SourceFd(&receiver.fd()), HANDOFF, Interest::READABLE) {
+            Ok(()) => self.handoff = Some(receiver),
+            Err(e) => log::error(&format!("cannot take over the connections of the worker this one replaces: {e}")),
+        }
+    }
+
+    /// Serve the connections the stopping worker passed, each as if it had been accepted
+    /// here and its bytes read here.
+    fn take_in(&mut self) {
+        let Some(receiver) = &mut self.handoff else { return };
+        let mut taken = 0;
+        let ended = loop {
+            match receiver.receive() {
+                Ok(Some(passed)) => {
+                    taken += 1;
+                    adopt(self.shared, passed);
+                }
+                Ok(None) => break true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                Err(e) => {
+                    log::error(&format!("taking over connections failed: {e}"));
+                    break true;
+                }
+            }
+        };
+        if taken > 0 {
+            log::info(&format!("took over {taken} connection(s) from the worker this one replaces"));
+        }
+        if ended {
+            let _ = self.shared.registry.deregister(&mut SourceFd(&receiver.fd()));
+            self.handoff = None;
+        }
+    }
+
+    /// Pass every connection with no request started to the successor, when there is one:
+    /// idle ones, and requests still waiting for a thread. What cannot be passed now stays
+    /// here, to be tried again.
+    fn pass_unstarted(&self) {
+        let shared = self.shared;
+        let Some(sender) = shared.handoff.get() else { return };
+        let mut passed = 0;
+        {
+            let mut conns = lock(&shared.conns);
+            let idle: Vec<usize> =
+                conns.iter().filter(|(_, entry)| matches!(entry, Entry::Idle(conn) if !conn.mid_request())).map(|(key, _)| key).collect();
+            for key in idle {
+                let Entry::Idle(conn) = &conns[key] else { continue };
+                if sender.pass(conn, None, None).is_ok() {
+                    if let Entry::Idle(mut conn) = conns.remove(key) {
+                        let _ = shared.registry.deregister(&mut conn.stream);
+                    }
+                    passed += 1;
+                }
+            }
+        }
+        for job in shared.jobs.take_if(|_| true) {
+            match pass_request(shared, job) {
+                Ok(()) => passed += 1,
+                Err(job) => shared.jobs.push(job),
+            }
+        }
+        if passed > 0 {
+            log::info(&format!("passed {passed} connection(s) with no request started to the successor"));
+        }
+    }
+
     fn accept(&mut self) {
         let Some(listener) = &self.listener else { return };
         loop {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let mut conns = lock(&self.shared.conns);
-                    let entry = conns.vacant_entry();
-                    let mut conn = Box::new(Conn::new(stream, peer));
-                    let token = Token(entry.key());
-                    if self.shared.registry.register(&mut conn.stream, token, Interest::READABLE).is_ok() {
-                        entry.insert(Entry::Idle(conn));
-                    }
+                    admit(self.shared, &mut lock(&self.shared.conns), Box::new(Conn::new(stream, peer)));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -167,10 +273,12 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Stop accepting; close idle keep-alive connections, serving any whose next request
-    /// already arrived. Requests already queued or running are finished. Connections that
-    /// have not sent their first request yet stay a moment ([`FIRST_REQUEST_GRACE`]): their
-    /// clients connected before the stop and are sending it now.
+    /// Stop accepting. With a successor to take them, pass it every connection with no
+    /// request started ([`EventLoop::pass_unstarted`]). Without one, close idle keep-alive
+    /// connections, serving any whose next request already arrived; requests already queued
+    /// or running are finished, and connections that have not sent their first request yet
+    /// stay a moment ([`FIRST_REQUEST_GRACE`]): their clients connected before the stop and
+    /// are sending it now.
     fn begin_stop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         // Connections already waiting in the listen queue were accepted by the kernel on
@@ -183,6 +291,7 @@ impl<'a> EventLoop<'a> {
         for key in keys {
             readable(self.shared, key);
         }
+        self.pass_unstarted();
         self.close_idle(|conn| !conn.mid_request() && conn.served > 0 && conn.buf.is_empty());
     }
 
@@ -298,7 +407,7 @@ fn readable(shared: &Shared, key: usize) {
         match conn.outbox.write_to(&conn.stream) {
             // The rest when the client has taken some.
             Ok(false) => return,
-            Ok(true) if conn.outbox.keep_alive && !shared.stopping.load(Ordering::SeqCst) => {
+            Ok(true) if conn.outbox.keep_alive && shared.keeps_connections() => {
                 // Out: on to the next request, which may be here already.
                 conn.since = Instant::now();
                 if shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_err() {
@@ -379,12 +488,67 @@ fn body_taken(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usiz
     }
 }
 
-/// Hand the connection's complete request to the request threads.
+/// Hand the connection's complete request to the request threads, or, while the worker
+/// stops, to its successor.
 fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize) {
     let Entry::Idle(conn) = std::mem::replace(&mut conns[key], Entry::Busy { stirred: false }) else { return };
     drop(conns);
     shared.busy.fetch_add(1, Ordering::SeqCst);
-    shared.jobs.push(Job { key, conn, queued: Instant::now() });
+    let job = Job { key, conn, queued: Instant::now() };
+    let job = match shared.handoff.get() {
+        Some(_) => match pass_request(shared, job) {
+            Ok(()) => return,
+            Err(job) => job,
+        },
+        None => job,
+    };
+    shared.jobs.push(job);
+}
+
+/// Pass a queued request to the successor (see [`crate::handoff`]); gives it back when it
+/// cannot be passed now.
+fn pass_request(shared: &Shared, mut job: Job) -> Result<(), Job> {
+    let Some(sender) = shared.handoff.get() else { return Err(job) };
+    let body = job.conn.intake.as_deref().map(Intake::stored);
+    if sender.pass(&job.conn, Some(&job.conn.head), body).is_err() {
+        return Err(job);
+    }
+    let _ = shared.registry.deregister(&mut job.conn.stream);
+    lock(&shared.conns).try_remove(job.key);
+    shared.busy.fetch_sub(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Take a connection in: registered with the poller and kept in `conns` under its token.
+/// Returns that token.
+fn admit(shared: &Shared, conns: &mut Slab<Entry>, mut conn: Box<Conn>) -> Option<usize> {
+    let entry = conns.vacant_entry();
+    let key = entry.key();
+    shared.registry.register(&mut conn.stream, Token(key), Interest::READABLE).ok()?;
+    entry.insert(Entry::Idle(conn));
+    Some(key)
+}
+
+/// Carry on with a connection the stopping worker passed: its queued request goes to a
+/// thread; otherwise its bytes are parsed as if just read.
+fn adopt(shared: &Shared, passed: Passed) {
+    let Passed { mut conn, request } = passed;
+    if let Some((head, stored)) = request {
+        if !matches!(parse_head_into(&head, &shared.limits, &mut conn.head), Ok(Some(_))) {
+            // The other worker parsed it: only different limits could refuse it now.
+            return;
+        }
+        conn.intake = Some(Box::new(Intake::whole(stored)));
+        let mut conns = lock(&shared.conns);
+        if let Some(key) = admit(shared, &mut conns, conn) {
+            queue(shared, conns, key);
+        }
+        return;
+    }
+    let key = admit(shared, &mut lock(&shared.conns), conn);
+    if let Some(key) = key {
+        readable(shared, key);
+    }
 }
 
 /// Answer the connection's request with `err` and close it.

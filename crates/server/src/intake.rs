@@ -85,6 +85,16 @@ impl Intake {
         self.began.elapsed() > config.body_timeout + earned
     }
 
+    /// A body received whole by another process.
+    pub fn whole(stored: Stored) -> Intake {
+        Intake { body: Body::new(BodyKind::Empty, false, 0), stored, began: Instant::now() }
+    }
+
+    /// The body received so far.
+    pub fn stored(&self) -> &Stored {
+        &self.stored
+    }
+
     /// The whole body, for the app.
     pub fn into_stored(self) -> Stored {
         self.stored

@@ -22,6 +22,7 @@ pub mod conn;
 mod control;
 mod event_loop;
 pub mod exchange;
+mod handoff;
 mod health;
 mod inherited;
 pub mod intake;

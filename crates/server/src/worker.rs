@@ -11,7 +11,7 @@
 //! something meanwhile), so the event loop is never woken just to take a connection back.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -27,6 +27,7 @@ use crate::conn::Conn;
 use crate::control::Control;
 use crate::event_loop::{EventLoop, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
+use crate::handoff;
 use crate::health;
 use crate::inherited::Inherited;
 use crate::intake;
@@ -69,12 +70,23 @@ pub struct Shared {
     pub conns: Mutex<Slab<Entry>>,
     pub jobs: Queue<Job>,
     pub stopping: AtomicBool,
+    /// Once stopping: where connections with no request started go, when a successor takes
+    /// them (see [`crate::handoff`]).
+    pub handoff: OnceLock<handoff::Sender>,
     /// Requests queued or being served.
     pub busy: AtomicUsize,
     pub activity: Activity,
     /// Wakes the event loop to run its checks at once.
     pub waker: Waker,
     static_files: StaticFiles,
+}
+
+impl Shared {
+    /// Whether a connection may stay open after its response: always, except while the
+    /// worker stops with no successor to pass it to.
+    pub fn keeps_connections(&self) -> bool {
+        !self.stopping.load(Ordering::SeqCst) || self.handoff.get().is_some()
+    }
 }
 
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,6 +114,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         conns: Mutex::new(Slab::new()),
         jobs: Queue::new(),
         stopping: AtomicBool::new(false),
+        handoff: OnceLock::new(),
         busy: AtomicUsize::new(0),
         activity: Activity::new(threads),
         waker: Waker::new(poll.registry(), WAKE)?,
@@ -190,7 +203,7 @@ fn serve_jobs(shared: &Shared, index: usize) {
                 let _ = shared.waker.wake();
             }
             conn = back;
-            let keep_alive = keep_alive && !shared.stopping.load(Ordering::SeqCst);
+            let keep_alive = keep_alive && shared.keeps_connections();
             if !conn.outbox.is_empty() {
                 // The client has not taken the whole response: the event loop sends the
                 // rest as it reads, and this thread is free.
@@ -292,7 +305,7 @@ fn serve_one(
     let started = Instant::now();
     let facts = RequestFacts {
         version: head.version,
-        keep_alive: head.keep_alive && !shared.stopping.load(Ordering::SeqCst),
+        keep_alive: head.keep_alive && shared.keeps_connections(),
         head_request: head.method() == "HEAD",
     };
     let buffered = stored.is_some();

@@ -5,12 +5,22 @@
 //! when it wants to be replaced ([`Report::Retire`]); it keeps serving until the master,
 //! with the replacement ready, sends [`STOP`]. The channel closing tells the worker that
 //! the master is gone, so a worker never outlives its master.
+//!
+//! [`STOP`] and [`TAKEOVER`] may each carry one descriptor (SCM_RIGHTS, sent with the
+//! line): the two ends of a `SOCK_SEQPACKET` socket pair, the handoff channel. Over it the
+//! stopping worker passes its successor every connection on which it has not started a
+//! request, so a request never waits for a worker that is going away.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// Master to worker: stop accepting, finish what is in flight within the graceful timeout.
+/// Master to worker: stop accepting, finish what is in flight within the graceful timeout;
+/// with a descriptor, pass unstarted connections to the successor through it.
 pub const STOP: &[u8] = b"stop\n";
+
+/// Master to the successor of a stopping worker, with the other end of the handoff channel:
+/// take in the connections that arrive on it.
+pub const TAKEOVER: &[u8] = b"takeover\n";
 
 /// Why a worker asks to be replaced (the names are `process_stopping`'s shutdown reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,9 @@
 //! JSON. Each worker slot holds the worker serving it and, while one is being replaced,
 //! its successor: the old worker is told to stop only once the new one reports ready, so
 //! the socket is never unserved and a reload whose new code fails to load leaves the old
-//! code serving. Replacement happens on SIGHUP, on a change of the source (with
+//! code serving. With the order to stop, the old worker gets one end of a handoff channel
+//! whose other end goes to the successor: the connections on which the old worker has not
+//! started a request move over through it. Replacement happens on SIGHUP, on a change of the source (with
 //! `--reload-on-changes`), and when a worker asks for it (a stuck request, a recycling
 //! limit). A worker that dies is replaced after a pause that grows while workers keep
 //! dying young, so a broken app does not spin; one that does not load the app within the
@@ -17,9 +19,9 @@
 //! is written once the first worker reports ready, so whoever waits for it can connect at
 //! once; a stale one is removed before binding, and ours on the way out.
 
-use std::io::Read;
+use std::io::{IoSlice, Read};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -31,9 +33,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use warp_worker_config::control::{Report, STOP};
+use warp_worker_config::control::{Report, STOP, TAKEOVER};
 use warp_worker_config::{LogLevel, WorkerConfig, CONFIG_VAR};
 
 use crate::appenv::AppEnv;
@@ -239,6 +242,23 @@ impl Drop for PortFile {
     }
 }
 
+/// Tell `old` to stop, and give it and its `successor` the two ends of a handoff channel,
+/// through which `old` passes the connections it has not started a request on. Without the
+/// channel (no socket pair to be had) `old` simply stops.
+fn hand_over(old: &Worker, successor: &Worker) {
+    let pair = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).ok();
+    let passing = pair.and_then(|(ours, theirs)| send_line(&successor.control, TAKEOVER, Some(theirs)).ok().map(|()| ours));
+    let _ = send_line(&old.control, STOP, passing);
+}
+
+/// Send a control line, with a descriptor when given (which is then closed here).
+fn send_line(stream: &UnixStream, line: &[u8], fd: Option<OwnedFd>) -> nix::Result<()> {
+    let fds: Vec<RawFd> = fd.iter().map(AsRawFd::as_raw_fd).collect();
+    let rights = [ControlMessage::ScmRights(&fds)];
+    let cmsgs = if fds.is_empty() { &rights[..0] } else { &rights[..] };
+    sendmsg::<()>(stream.as_raw_fd(), &[IoSlice::new(line)], cmsgs, MsgFlags::empty(), None).map(drop)
+}
+
 /// Let a descriptor survive exec, so a worker inherits it.
 fn inheritable(fd: i32) -> nix::Result<i32> {
     nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
@@ -361,7 +381,7 @@ impl Master {
         }
         let successor = slot.next.take();
         let old = std::mem::replace(&mut slot.current, successor);
-        let Some(mut old) = old else {
+        let Some(old) = old else {
             self.say(LogLevel::Info, &format!("worker {id} (pid {pid}) ready in {:.2}s", took.as_secs_f64()));
             return;
         };
@@ -374,7 +394,9 @@ impl Master {
             ),
         );
         if old.ready {
-            let _ = std::io::Write::write_all(&mut old.control, STOP);
+            if let Some(successor) = &self.slots[id].current {
+                hand_over(&old, successor);
+            }
             self.leaving.push(Leaving { worker: old, deadline: Instant::now() + graceful + EXIT_MARGIN });
         } else {
             // Still loading: nothing in flight to wait for.
