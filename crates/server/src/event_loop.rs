@@ -23,6 +23,7 @@ use warp_http::{parse_head_into, HttpError};
 use warp_worker_config::control::Report;
 
 use crate::conn::Conn;
+use crate::conn_events;
 use crate::control::{Control, Order};
 use crate::handoff::{self, Passed};
 use crate::health;
@@ -38,6 +39,8 @@ const CONTROL: Token = Token(usize::MAX - 3);
 pub const WAKE: Token = Token(usize::MAX - 4);
 /// Connections a stopping worker passes on.
 const HANDOFF: Token = Token(usize::MAX - 5);
+/// The connections have news (see [`crate::conn_events`]).
+const CONNS: Token = Token(usize::MAX - 6);
 
 /// How often the periodic checks run.
 const TICK: Duration = Duration::from_millis(250);
@@ -58,6 +61,9 @@ pub struct EventLoop<'a> {
     shared: &'a Shared,
     watchdog: Watchdog,
     last_tick: Instant,
+    /// The connections are left to a request thread that reads them (see
+    /// [`crate::conn_events`]).
+    conns_left: bool,
 }
 
 impl<'a> EventLoop<'a> {
@@ -74,6 +80,7 @@ impl<'a> EventLoop<'a> {
         if let Some(control) = &mut control {
             registry.register(&mut control.stream, CONTROL, Interest::READABLE)?;
         }
+        registry.register(&mut SourceFd(&shared.conn_events.fd()), CONNS, Interest::READABLE)?;
         Ok(EventLoop {
             poll,
             listener: Some(listener),
@@ -83,6 +90,7 @@ impl<'a> EventLoop<'a> {
             shared,
             watchdog: Watchdog::new(),
             last_tick: Instant::now(),
+            conns_left: false,
         })
     }
 
@@ -96,7 +104,12 @@ impl<'a> EventLoop<'a> {
         let mut deadline: Option<Instant> = None;
         let mut stopped_at = Instant::now();
         loop {
-            let timeout = if deadline.is_some() { STOP_TICK } else { TICK };
+            self.watch_conns();
+            let timeout = match deadline {
+                _ if self.conns_left => conn_events::FRESH,
+                Some(_) => STOP_TICK,
+                None => TICK,
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(e);
@@ -120,6 +133,10 @@ impl<'a> EventLoop<'a> {
                     }
                     WAKE => {
                         self.check_health();
+                        None
+                    }
+                    CONNS => {
+                        self.shared.conn_events.drain(|key| readable(self.shared, key));
                         None
                     }
                     Token(key) => {
@@ -152,6 +169,28 @@ impl<'a> EventLoop<'a> {
                     return Ok(deadline);
                 }
             }
+        }
+    }
+
+    /// Leave the connections to the request thread that reads them between requests, as
+    /// long as one does; take them back once none has for [`conn_events::FRESH`].
+    fn watch_conns(&mut self) {
+        let events = &self.shared.conn_events;
+        let tended = events.tended();
+        if tended == self.conns_left {
+            return;
+        }
+        let mut source = SourceFd(&events.fd());
+        let registry = self.poll.registry();
+        if tended {
+            // Said first, so that a thread going idle from now on wakes this loop.
+            events.set_left(true);
+            self.conns_left = registry.deregister(&mut source).is_ok();
+            events.set_left(self.conns_left);
+        } else if registry.register(&mut source, CONNS, Interest::READABLE).is_ok() {
+            // Registering reports what is pending already.
+            events.set_left(false);
+            self.conns_left = false;
         }
     }
 
@@ -188,7 +227,7 @@ impl<'a> EventLoop<'a> {
     /// Listen for the connections of the worker this one replaces.
     fn take_over(&mut self, fd: OwnedFd) {
         let receiver = handoff::Receiver::new(fd);
-        match self.shared.registry.register(&mut SourceFd(&receiver.fd()), HANDOFF, Interest::READABLE) {
+        match self.poll.registry().register(&mut SourceFd(&receiver.fd()), HANDOFF, Interest::READABLE) {
             Ok(()) => self.handoff = Some(receiver),
             Err(e) => log::error(&format!("cannot take over the connections of the worker this one replaces: {e}")),
         }
@@ -217,7 +256,7 @@ impl<'a> EventLoop<'a> {
             log::info(&format!("took over {taken} connection(s) from the worker this one replaces"));
         }
         if ended {
-            let _ = self.shared.registry.deregister(&mut SourceFd(&receiver.fd()));
+            let _ = self.poll.registry().deregister(&mut SourceFd(&receiver.fd()));
             self.handoff = None;
         }
     }
@@ -285,7 +324,7 @@ impl<'a> EventLoop<'a> {
         // this server's behalf: take them in, so their requests are served, not reset.
         self.accept();
         if let Some(mut listener) = self.listener.take() {
-            let _ = self.shared.registry.deregister(&mut listener);
+            let _ = self.poll.registry().deregister(&mut listener);
         }
         let keys: Vec<usize> = lock(&self.shared.conns).iter().map(|(key, _)| key).collect();
         for key in keys {
@@ -391,7 +430,7 @@ impl<'a> EventLoop<'a> {
 
 /// A connection has data (or closed): read it, and queue the request once its head (and,
 /// when bodies are buffered, its body) is in.
-fn readable(shared: &Shared, key: usize) {
+pub fn readable(shared: &Shared, key: usize) {
     let mut conns = lock(&shared.conns);
     let conn = match conns.get_mut(key) {
         Some(Entry::Idle(conn)) => conn,

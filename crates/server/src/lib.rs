@@ -19,6 +19,7 @@
 mod activity;
 pub mod body;
 pub mod conn;
+mod conn_events;
 mod control;
 mod event_loop;
 pub mod exchange;

@@ -86,6 +86,10 @@ impl<T> Queue<T> {
         lock_tids(&self.serving_tids).retain(|&t| t != tid);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     pub fn push(&self, item: T) {
         self.lock().push_back(item);
         if self.needs_help() || !self.watching.load(Ordering::SeqCst) {

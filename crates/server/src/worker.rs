@@ -24,8 +24,9 @@ use warp_worker_config::WorkerConfig;
 use crate::activity::Activity;
 use crate::body::{Body, Stored};
 use crate::conn::Conn;
+use crate::conn_events::ConnEvents;
 use crate::control::Control;
-use crate::event_loop::{EventLoop, WAKE};
+use crate::event_loop::{self, EventLoop, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
 use crate::handoff;
 use crate::health;
@@ -66,7 +67,9 @@ pub struct Shared {
     pub limits: Limits,
     app: Py<PyAny>,
     constants: Constants,
+    /// Where connections are registered: the poller of [`Shared::conn_events`].
     pub registry: Registry,
+    pub conn_events: ConnEvents,
     pub conns: Mutex<Slab<Entry>>,
     pub jobs: Queue<Job>,
     pub stopping: AtomicBool,
@@ -100,7 +103,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
     let listener = TcpListener::from_std(inherited.listener);
     let control = inherited.control.map(Control::new).transpose()?;
     let poll = Poll::new()?;
-    let registry = poll.registry().try_clone()?;
+    let (conn_events, registry) = ConnEvents::new()?;
 
     let static_files = StaticFiles::new(&config.url_aliases, config.document_root.as_deref())?;
     let limits = Limits { max_body: config.limit_request_body, ..Limits::default() };
@@ -111,6 +114,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         app,
         constants,
         registry,
+        conn_events,
         conns: Mutex::new(Slab::new()),
         jobs: Queue::new(),
         stopping: AtomicBool::new(false),
@@ -181,7 +185,7 @@ fn serve_jobs(shared: &Shared, index: usize) {
     while let Some(job) = next {
         if job.queued.elapsed() >= shared.config.queue_timeout {
             unavailable(shared, job, "the request waited too long for the app (queue timeout)");
-            next = shared.jobs.next_after_request();
+            next = next_job(shared);
             continue;
         }
         let Job { key, mut conn, .. } = job;
@@ -250,8 +254,23 @@ fn serve_jobs(shared: &Shared, index: usize) {
             }
         }
         shared.busy.fetch_sub(1, Ordering::SeqCst);
-        next = shared.jobs.next_after_request();
+        next = next_job(shared);
     }
+}
+
+/// The next request for a thread that just finished one. It reads the connections itself
+/// first when no request waits (see [`crate::conn_events`]), and gives them back to the
+/// event loop when it finds none.
+fn next_job(shared: &Shared) -> Option<Job> {
+    let events = &shared.conn_events;
+    events.beat();
+    if shared.jobs.is_empty() {
+        events.drain(|key| event_loop::readable(shared, key));
+        if shared.jobs.is_empty() && events.rest() {
+            let _ = shared.waker.wake();
+        }
+    }
+    shared.jobs.next_after_request()
 }
 
 /// Put a connection back to wait for its next request. The poller reports data that
