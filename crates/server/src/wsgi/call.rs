@@ -52,10 +52,12 @@ fn call_app(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &Reque
     let start_response = Bound::new(py, StartResponse { slot: slot.clone(), write })?;
     let result = app.bind(py).call1((environ, start_response))?;
     let streamed = stream(py, &result, slot);
-    // PEP 3333: close() is called however the iteration ended.
-    let closed = match result.getattr(pyo3::intern!(py, "close")) {
-        Ok(close) => close.call0().map(drop),
-        Err(_) => Ok(()),
+    // PEP 3333: close() is called however the iteration ended. A plain list or tuple has
+    // none, and asking would build an AttributeError for nothing on most requests.
+    let plain = result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>();
+    let closed = match (!plain).then(|| result.getattr(pyo3::intern!(py, "close"))) {
+        Some(Ok(close)) => close.call0().map(drop),
+        _ => Ok(()),
     };
     let keep_alive = streamed?;
     closed?;
