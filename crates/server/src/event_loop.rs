@@ -136,13 +136,11 @@ impl<'a> EventLoop<'a> {
                         None
                     }
                     CONNS => {
-                        self.shared.conn_events.drain(|key| readable(self.shared, key));
+                        self.shared.conn_events.drain(Duration::ZERO, |key| readable(self.shared, key, Reader::EventLoop));
                         None
                     }
-                    Token(key) => {
-                        readable(self.shared, key);
-                        None
-                    }
+                    // Connections are the nested poller's.
+                    Token(_) => None,
                 };
                 if let (Some(within), None) = (stop_within, deadline) {
                     stopped_at = Instant::now();
@@ -328,7 +326,7 @@ impl<'a> EventLoop<'a> {
         }
         let keys: Vec<usize> = lock(&self.shared.conns).iter().map(|(key, _)| key).collect();
         for key in keys {
-            readable(self.shared, key);
+            readable(self.shared, key, Reader::EventLoop);
         }
         self.pass_unstarted();
         self.close_idle(|conn| !conn.mid_request() && conn.served > 0 && conn.buf.is_empty());
@@ -428,9 +426,18 @@ impl<'a> EventLoop<'a> {
     }
 }
 
+/// Who reads a connection, and so who is there to take the request it queues.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    EventLoop,
+    /// A request thread between requests (see [`crate::conn_events`]): it takes the next
+    /// request itself, so queueing one wakes no other thread.
+    ServingThread,
+}
+
 /// A connection has data (or closed): read it, and queue the request once its head (and,
 /// when bodies are buffered, its body) is in.
-pub fn readable(shared: &Shared, key: usize) {
+pub fn readable(shared: &Shared, key: usize, reader: Reader) {
     let mut conns = lock(&shared.conns);
     let conn = match conns.get_mut(key) {
         Some(Entry::Idle(conn)) => conn,
@@ -470,7 +477,7 @@ pub fn readable(shared: &Shared, key: usize) {
     };
     if let Some(intake) = &mut conn.intake {
         let taken = intake.absorb(&mut conn.buf);
-        return body_taken(shared, conns, key, taken, open);
+        return body_taken(shared, conns, key, taken, open, reader);
     }
     if was_empty && !conn.buf.is_empty() {
         // A new request head began: it has the socket timeout to arrive whole.
@@ -496,9 +503,9 @@ pub fn readable(shared: &Shared, key: usize) {
                 let head = std::mem::take(&mut conn.head);
                 let taken = intake::begin(conn, &head, shared.limits.max_body);
                 conn.head = head;
-                body_taken(shared, conns, key, taken, open);
+                body_taken(shared, conns, key, taken, open, reader);
             } else {
-                queue(shared, conns, key);
+                queue(shared, conns, key, reader);
             }
         }
         Ok(None) if open => {}
@@ -513,9 +520,16 @@ pub fn readable(shared: &Shared, key: usize) {
 
 /// After part of a request body was taken in: queue the request once the body is whole,
 /// refuse it when the body is bad, and drop a connection closed before its body was sent.
-fn body_taken(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, taken: Result<bool, IntakeError>, open: bool) {
+fn body_taken(
+    shared: &Shared,
+    mut conns: MutexGuard<'_, Slab<Entry>>,
+    key: usize,
+    taken: Result<bool, IntakeError>,
+    open: bool,
+    reader: Reader,
+) {
     match taken {
-        Ok(true) => queue(shared, conns, key),
+        Ok(true) => queue(shared, conns, key, reader),
         Ok(false) if open => {}
         Ok(false) => {
             if let Entry::Idle(mut conn) = conns.remove(key) {
@@ -529,7 +543,7 @@ fn body_taken(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usiz
 
 /// Hand the connection's complete request to the request threads, or, while the worker
 /// stops, to its successor.
-fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize) {
+fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, reader: Reader) {
     let Entry::Idle(conn) = std::mem::replace(&mut conns[key], Entry::Busy { stirred: false }) else { return };
     drop(conns);
     shared.busy.fetch_add(1, Ordering::SeqCst);
@@ -541,7 +555,10 @@ fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize) {
         },
         None => job,
     };
-    shared.jobs.push(job);
+    match reader {
+        Reader::EventLoop => shared.jobs.push(job),
+        Reader::ServingThread => shared.jobs.push_own(job),
+    }
 }
 
 /// Pass a queued request to the successor (see [`crate::handoff`]); gives it back when it
@@ -580,13 +597,13 @@ fn adopt(shared: &Shared, passed: Passed) {
         conn.intake = Some(Box::new(Intake::whole(stored)));
         let mut conns = lock(&shared.conns);
         if let Some(key) = admit(shared, &mut conns, conn) {
-            queue(shared, conns, key);
+            queue(shared, conns, key, Reader::EventLoop);
         }
         return;
     }
     let key = admit(shared, &mut lock(&shared.conns), conn);
     if let Some(key) = key {
-        readable(shared, key);
+        readable(shared, key, Reader::EventLoop);
     }
 }
 

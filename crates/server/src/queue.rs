@@ -7,7 +7,9 @@
 //! progress for [`STALL`] and none of them is running (the app is waiting on a database, a
 //! slow client, `sleep`): then the waiting requests get another thread, up to every thread
 //! in the pool. A thread that runs through a long request is computing with the GIL, and
-//! a second one would only slow it down.
+//! a second one would only slow it down. For the same reason a thread that finishes a
+//! request while another serving thread runs goes back to idle: the stall it came to help
+//! with is over.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -73,6 +75,12 @@ impl<T> Queue<T> {
             || (still >= STALL.as_nanos() as u64 && !lock_tids(&self.serving_tids).iter().any(|&tid| is_running(tid)))
     }
 
+    /// Whether a serving thread other than this one is running.
+    fn another_runs(&self) -> bool {
+        let me = current_tid();
+        lock_tids(&self.serving_tids).iter().any(|&tid| tid != me && is_running(tid))
+    }
+
     /// This thread serves requests from now on.
     fn start_serving(&self) {
         self.serving.fetch_add(1, Ordering::SeqCst);
@@ -97,6 +105,12 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Queue an item from a serving thread that calls [`Queue::next_after_request`] next:
+    /// it takes the first item itself, and only what is left needs a watcher.
+    pub fn push_own(&self, item: T) {
+        self.lock().push_back(item);
+    }
+
     /// Take out the items `expired` picks, keeping the others in order.
     pub fn take_if(&self, mut expired: impl FnMut(&T) -> bool) -> Vec<T> {
         let mut items = self.lock();
@@ -115,12 +129,31 @@ impl<T> Queue<T> {
         self.ready.notify_all();
     }
 
+    /// A serving thread is busy with new work (reading the next requests itself): it is
+    /// making progress, and needs no help for the items it queues.
+    pub fn progressed(&self) {
+        self.progress.store(self.now(), Ordering::SeqCst);
+    }
+
     /// The next item for a thread that just finished a request: it is the one to go on.
     pub fn next_after_request(&self) -> Option<T> {
-        self.progress.store(self.now(), Ordering::SeqCst);
-        if let Some(item) = self.lock().pop_front() {
+        self.progressed();
+        if self.serving.load(Ordering::SeqCst) > 1 && self.another_runs() {
+            // Help came while the requests stalled, and they no longer do: another serving
+            // thread computes with the GIL, and this one would only take turns with it.
+            self.stop_serving();
+            return self.pop();
+        }
+        let mut items = self.lock();
+        if let Some(item) = items.pop_front() {
+            if !items.is_empty() && !self.watching.load(Ordering::SeqCst) {
+                // Requests still wait (queued by this thread without a wake-up): an idle
+                // thread watches for a stall.
+                self.ready.notify_one();
+            }
             return Some(item);
         }
+        drop(items);
         self.stop_serving();
         self.pop()
     }
@@ -285,6 +318,38 @@ mod tests {
         }
         assert!(started.elapsed() >= COMPUTING, "the helper came after {:?}", started.elapsed());
         assert_eq!(helper.join().unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_helper_goes_back_to_idle_once_the_thread_it_helped_runs_again() {
+        let queue = Arc::new(Queue::new());
+        queue.push(1);
+        assert_eq!(queue.pop(), Some(1));
+        queue.push(2);
+        let (finish, finished) = (mpsc::channel::<()>(), mpsc::channel());
+        let helper = {
+            let queue = queue.clone();
+            let (wait, report) = (finish.1, finished.0);
+            std::thread::spawn(move || {
+                // Taken while this test's thread waits below: a stall.
+                report.send(queue.pop()).unwrap();
+                wait.recv().unwrap();
+                report.send(queue.next_after_request()).unwrap();
+            })
+        };
+        assert_eq!(finished.1.recv().unwrap(), Some(2));
+        queue.push(3);
+        finish.0.send(()).unwrap();
+        // This thread computes again: the helper's next request is not its to take.
+        let until = Instant::now() + COMPUTING / 5;
+        while Instant::now() < until {
+            assert!(finished.1.try_recv().is_err(), "the helper went on serving");
+            std::hint::spin_loop();
+        }
+        assert_eq!(queue.next_after_request(), Some(3));
+        queue.close();
+        assert_eq!(finished.1.recv().unwrap(), None);
+        helper.join().unwrap();
     }
 
     #[test]

@@ -24,9 +24,9 @@ use warp_worker_config::WorkerConfig;
 use crate::activity::Activity;
 use crate::body::{Body, Stored};
 use crate::conn::Conn;
-use crate::conn_events::ConnEvents;
+use crate::conn_events::{self, ConnEvents};
 use crate::control::Control;
-use crate::event_loop::{self, EventLoop, WAKE};
+use crate::event_loop::{self, EventLoop, Reader, WAKE};
 use crate::exchange::{Exchange, RequestFacts};
 use crate::handoff;
 use crate::health;
@@ -259,16 +259,24 @@ fn serve_jobs(shared: &Shared, index: usize) {
 }
 
 /// The next request for a thread that just finished one. It reads the connections itself
-/// first when no request waits (see [`crate::conn_events`]), and gives them back to the
-/// event loop when it finds none.
+/// first when no request waits, and waits a moment for news of them (see
+/// [`crate::conn_events`]); it gives them back to the event loop when none comes.
 fn next_job(shared: &Shared) -> Option<Job> {
     let events = &shared.conn_events;
+    // Also while requests wait: this thread reads the connections once they are served.
     events.beat();
-    if shared.jobs.is_empty() {
-        events.drain(|key| event_loop::readable(shared, key));
-        if shared.jobs.is_empty() && events.rest() {
-            let _ = shared.waker.wake();
+    for wait in [Duration::ZERO, conn_events::LINGER] {
+        if !shared.jobs.is_empty() {
+            break;
         }
+        events.beat();
+        events.drain(wait, |key| {
+            shared.jobs.progressed();
+            event_loop::readable(shared, key, Reader::ServingThread);
+        });
+    }
+    if shared.jobs.is_empty() && events.rest() {
+        let _ = shared.waker.wake();
     }
     shared.jobs.next_after_request()
 }
