@@ -6,9 +6,10 @@
 //!   [`intake`]: request bodies received whole before the app runs; [`outbox`]: responses
 //!   handed over, for the event loop to send as the client reads.
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
-//!   periodic checks; `watchdog` and `activity`: when to ask the master for a replacement;
-//!   `control`: the channel to the master, `inherited`: checking the descriptors the master
-//!   passed; `static_files`: `--url-alias` and `--document-root`;
+//!   periodic checks; `conn_events`: the connections' readiness, read by a serving thread
+//!   between requests under load; `watchdog` and `activity`: when to ask the master for a
+//!   replacement; `control`: the channel to the master, `handoff`: connections a stopping
+//!   worker passes its successor, `inherited`: checking the descriptors the master passed; `static_files`: `--url-alias` and `--document-root`;
 //!   `health`: `--health-path`, answered without the app.
 //! - [`wsgi`]: environ, `start_response`, `wsgi.input` and the app call (PEP 3333).
 //! - `module`: the Python entry points.

@@ -4,7 +4,9 @@
 //! released) accepts connections and reads until a request head is complete, so slow
 //! clients never hold a request thread while they dawdle over their headers. Complete
 //! requests go through the [`Queue`] to the request threads, which attach to Python only to
-//! call the app, then write the response without the GIL.
+//! call the app, then write the response without the GIL. Under load the thread that
+//! finished a request reads the connections itself (see [`crate::conn_events`]), so the
+//! next request reaches Python with no other thread woken.
 //!
 //! Idle connections live in a slab. A request thread owns its connection while serving it;
 //! afterwards it puts it back itself (re-arming it in `epoll` only if the client sent
