@@ -263,6 +263,19 @@ def descendants(pid):
     return children + [grandchild for child in children for grandchild in descendants(child)]
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of `pid` and every process under it, in seconds."""
+    total = 0
+    for p in [pid] + descendants(pid):
+        try:
+            fields = Path("/proc/%d/stat" % p).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime and stime, the 14th and 15th fields of stat (11th and 12th after the name).
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_kib(pid):
     """The largest VmHWM among the processes that serve requests (leaves of the tree)."""
     tree = [pid] + descendants(pid)

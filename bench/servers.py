@@ -4,8 +4,11 @@
 Installs the peers from PyPI into their own venv (granian, gunicorn, waitress, and
 mod_wsgi-express when Apache's development files can be installed), builds warp in release
 mode, then drives each server with wrk over loopback on two apps: a hello-world WSGI app
-and examples/flask. Every server runs one process. Prints requests/s, p50 and p99 latency
-and the peak RSS of the worker, then warp's ratio to each peer.
+and examples/flask. Every server runs one process. Prints requests/s, p50 and p99 latency,
+the server's CPU time per request (all its processes and threads) and the peak RSS of the
+worker, then warp's ratio to each peer. When the server's CPU is not saturated (wrk has a
+core to itself and drives the server only as fast as it can), requests/s is wrk's limit as
+much as the server's, and CPU per request is the figure that tells the servers apart.
 
     python3 bench/servers.py [--duration 10] [--connections 64] [--only hello] [--wrk-threads 1]
                              [--servers warp,granian-bt1]
@@ -81,9 +84,12 @@ def measure(name, cmd, cwd, port, args):
             url = "http://127.0.0.1:%d/" % port
             threads = "-t%d" % args.wrk_threads
             subprocess.run(["wrk", threads, "-c%d" % args.connections, "-d2s", url], capture_output=True)
+            before = benchlib.cpu_seconds(proc.pid)
             out = subprocess.run(["wrk", threads, "-c%d" % args.connections, "-d%ds" % args.duration, "--latency", url],
                                  capture_output=True, text=True, check=True).stdout
+            cpu = benchlib.cpu_seconds(proc.pid) - before
             result = parse_wrk(out)
+            result["cpu_us"] = cpu / (result["rps"] * args.duration) * 1e6
             result["rss"] = benchlib.peak_rss_kib(proc.pid) / 1024
             return result
         finally:
@@ -121,14 +127,15 @@ def run(args):
             print("== %s / %s" % (app_name, name), flush=True)
             results[(app_name, name)] = measure(name, cmd, app_dir, port, args)
 
-    print("\n%-6s %-12s %10s %9s %9s %9s %s" % ("app", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors"))
+    print("\n%-6s %-12s %10s %9s %9s %9s %9s %s" % ("app", "server", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MiB",
+                                                  "errors"))
     for (app_name, name), r in results.items():
         if r is None:
             print("%-6s %-12s %10s" % (app_name, name, "failed"))
             continue
-        print("%-6s %-12s %10.0f %9.2f %9.2f %9.1f %s %s" % (app_name, name, r["rps"], r["p50"], r["p99"], r["rss"],
-                                                         r["errors"] or "", r["socket_errors"]))
-    print("\nwarp / peer (throughput: higher is better; p99 and RSS: lower is better)")
+        print("%-6s %-12s %10.0f %9.2f %9.2f %10.1f %9.1f %s %s" % (app_name, name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
+                                                                r["rss"], r["errors"] or "", r["socket_errors"]))
+    print("\nwarp / peer (throughput: higher is better; p99, CPU per request and RSS: lower is better)")
     for app_name in apps:
         ours = results.get((app_name, "warp"))
         if not ours:
@@ -136,8 +143,9 @@ def run(args):
         for (other_app, name), r in results.items():
             if other_app != app_name or name == "warp" or not r:
                 continue
-            print("%-6s vs %-12s throughput %.2fx   p99 %.2fx   RSS %.2fx" % (
-                app_name, name, ours["rps"] / r["rps"], ours["p99"] / r["p99"], ours["rss"] / r["rss"]))
+            print("%-6s vs %-12s throughput %.2fx   p99 %.2fx   CPU/request %.2fx   RSS %.2fx" % (
+                app_name, name, ours["rps"] / r["rps"], ours["p99"] / r["p99"], ours["cpu_us"] / r["cpu_us"],
+                ours["rss"] / r["rss"]))
 
 
 if __name__ == "__main__":
