@@ -14,7 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use warp_http::RequestHead;
 
 use crate::intake::Intake;
-use crate::outbox::Outbox;
+use crate::outbox::{self, Outbox};
 
 /// Bytes read per `read` call; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
@@ -115,7 +115,7 @@ impl Conn {
     pub fn send_out(&mut self) -> Result<(), IoError> {
         if !self.outbox.is_empty() {
             self.seal_out(0);
-            return self.outbox.write_to(&self.stream).map(drop);
+            return self.outbox.write_to(&self.stream, outbox::SLICE).map(drop);
         }
         // The usual case: everything goes at once, and `out` keeps its capacity.
         let mut at = 0;

@@ -29,6 +29,7 @@ use crate::handoff::{self, Passed};
 use crate::health;
 use crate::intake::{self, Intake, IntakeError};
 use crate::log;
+use crate::outbox::{self, Sent};
 use crate::watchdog::Watchdog;
 use crate::worker::{close, lock, refuse, unavailable, Entry, Job, Shared};
 
@@ -450,10 +451,18 @@ pub fn readable(shared: &Shared, key: usize, reader: Reader) {
         None => return,
     };
     if !conn.outbox.is_empty() {
-        match conn.outbox.write_to(&conn.stream) {
+        match conn.outbox.write_to(&conn.stream, outbox::SLICE) {
             // The rest when the client has taken some.
-            Ok(false) => return,
-            Ok(true) if conn.outbox.keep_alive && shared.keeps_connections() => {
+            Ok(Sent::Blocked) => return,
+            // The rest after the other connections' turns: asking again reports the
+            // socket writable anew.
+            Ok(Sent::Budget) => {
+                if shared.registry.reregister(&mut conn.stream, Token(key), Interest::WRITABLE).is_err() {
+                    conns.remove(key);
+                }
+                return;
+            }
+            Ok(Sent::All) if conn.outbox.keep_alive && shared.keeps_connections() => {
                 // Out: on to the next request, which may be here already.
                 conn.since = Instant::now();
                 if shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_err() {
@@ -461,7 +470,7 @@ pub fn readable(shared: &Shared, key: usize, reader: Reader) {
                     return;
                 }
             }
-            Ok(true) | Err(_) => {
+            Ok(Sent::All) | Err(_) => {
                 if let Entry::Idle(mut conn) = conns.remove(key) {
                     let _ = shared.registry.deregister(&mut conn.stream);
                 }

@@ -252,7 +252,7 @@ impl Exchange {
             let conn = &mut *self.conn;
             let deadline = conn.outbox.deadline(self.timeout, self.min_rate).unwrap_or_else(Instant::now);
             let waited = conn.wait_writable(deadline.min(Instant::now() + self.timeout), self.timeout);
-            let written = waited.and_then(|()| conn.outbox.write_to(&conn.stream).map(drop));
+            let written = waited.and_then(|()| conn.outbox.write_to(&conn.stream, u64::MAX).map(drop));
             self.check(written)?;
         }
         Ok(())

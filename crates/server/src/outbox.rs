@@ -24,6 +24,23 @@ use crate::log;
 /// it waits too.
 pub const LIMIT: u64 = 1024 * 1024;
 
+/// Bytes written for one connection before the others get their turn: a client whose
+/// kernel buffer takes megabytes at once would otherwise hold the thread sending to it
+/// (the event loop, or a request thread between requests) while it copies them.
+pub const SLICE: u64 = 256 * 1024;
+
+/// How far a write got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Everything queued went out.
+    All,
+    /// The socket takes no more now: the poller says when it does.
+    Blocked,
+    /// The budget was spent with the socket still taking more: the caller asks the poller
+    /// again, so that the rest goes after the other connections' turns.
+    Budget,
+}
+
 /// Responses pieces at least this large are queued as the app's own `bytes` objects rather
 /// than copied: a large response a slow client reads then costs no memory of its own.
 pub const SHARE_FROM: usize = 64 * 1024;
@@ -72,6 +89,11 @@ impl PyBytesRef {
         // `_owner` lives (see the `Send` impl above).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
+}
+
+/// At most the first `len` bytes of `data`.
+fn prefix(data: &[u8], len: usize) -> &[u8] {
+    &data[..data.len().min(len)]
 }
 
 #[derive(Default)]
@@ -125,10 +147,10 @@ impl Outbox {
         self.queue.push_back(Segment::File { fd, offset, len });
     }
 
-    /// Write what the socket takes now; returns whether everything went out. After an
-    /// error nothing is left to send: the connection must be closed.
-    pub fn write_to(&mut self, stream: &TcpStream) -> Result<bool, IoError> {
-        let written = self.write_some(stream);
+    /// Write what the socket takes now, `budget` bytes at most. After an error nothing is
+    /// left to send: the connection must be closed.
+    pub fn write_to(&mut self, stream: &TcpStream, budget: u64) -> Result<Sent, IoError> {
+        let written = self.write_some(stream, budget);
         if written.is_err() {
             self.discard();
         }
@@ -143,10 +165,15 @@ impl Outbox {
         self.sent = 0;
     }
 
-    fn write_some(&mut self, stream: &TcpStream) -> Result<bool, IoError> {
+    fn write_some(&mut self, stream: &TcpStream, budget: u64) -> Result<Sent, IoError> {
+        let mut left = budget;
         while let Some(front) = self.queue.front_mut() {
+            if left == 0 {
+                return Ok(Sent::Budget);
+            }
+            let cap = usize::try_from(left).unwrap_or(usize::MAX);
             let written = match front {
-                Segment::Bytes { data, at } => match (&*stream).write(&data.as_slice()[*at..]) {
+                Segment::Bytes { data, at } => match (&*stream).write(prefix(&data.as_slice()[*at..], cap)) {
                     Ok(0) => return Err(IoError::Closed),
                     Ok(n) => {
                         *at += n;
@@ -156,12 +183,12 @@ impl Outbox {
                         }
                         n as u64
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Sent::Blocked),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
                     Err(e) => return Err(e.into()),
                 },
                 Segment::File { fd, offset, len } => {
-                    let count = usize::try_from((*len).min(1 << 30)).unwrap_or(1 << 30);
+                    let count = usize::try_from((*len).min(1 << 30)).unwrap_or(1 << 30).min(cap);
                     match nix::sys::sendfile::sendfile(stream.as_fd(), fd.as_fd(), Some(offset), count) {
                         // The file is shorter than when its size was taken: the bytes
                         // promised cannot be sent, and nothing may follow them.
@@ -178,17 +205,18 @@ impl Outbox {
                             }
                             n as u64
                         }
-                        Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+                        Err(nix::errno::Errno::EAGAIN) => return Ok(Sent::Blocked),
                         Err(nix::errno::Errno::EINTR) => 0,
                         Err(e) => return Err(IoError::Os(e.into())),
                     }
                 }
             };
             self.sent += written;
+            left -= written.min(left);
         }
         self.began = None;
         self.sent = 0;
-        Ok(true)
+        Ok(Sent::All)
     }
 
     /// Whether the response goes out slower than allowed: `grace`, plus a second for every
