@@ -1,13 +1,14 @@
 //! The worker's end of its control channel to the master (see `warp_worker_config::control`).
 
 use std::collections::VecDeque;
-use std::io::{self, IoSliceMut, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use mio::net::UnixStream;
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use warp_worker_config::control::{Report, STOP, TAKEOVER};
+
+use crate::rights;
 
 /// What the master said.
 #[derive(Debug)]
@@ -65,34 +66,17 @@ impl Control {
     /// Take in every byte and descriptor waiting; returns whether the channel is still open.
     fn receive(&mut self) -> bool {
         let mut buf = [0u8; 64];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 2]);
         loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let (bytes, fds) = match recvmsg::<()>(self.stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
-                Ok(msg) => {
-                    let fds: Vec<_> = msg
-                        .cmsgs()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|c| match c {
-                            ControlMessageOwned::ScmRights(fds) => Some(fds),
-                            _ => None,
-                        })
-                        .flatten()
-                        .collect();
-                    (msg.bytes, fds)
-                }
-                Err(Errno::EINTR) => continue,
+            let received = match rights::receive(self.stream.as_raw_fd(), &mut buf) {
+                Ok(received) => received,
                 Err(Errno::EAGAIN) => return true,
                 Err(_) => return false,
             };
-            // SAFETY: SCM_RIGHTS installed these descriptors in this process for this
-            // message; nothing else knows or owns them.
-            self.fds.extend(fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-            if bytes == 0 {
+            self.fds.extend(received.fds);
+            if received.bytes == 0 {
                 return false;
             }
-            self.inbox.extend_from_slice(&buf[..bytes]);
+            self.inbox.extend_from_slice(&buf[..received.bytes]);
         }
     }
 }

@@ -9,16 +9,17 @@
 //! them itself. A connection that does not fit in a message stays with the old worker.
 
 use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use mio::net::TcpStream;
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use warp_http::RequestHead;
 
 use crate::body::Stored;
 use crate::conn::Conn;
+use crate::rights::{self, Received};
 
 /// The most bytes of request head and read-ahead a message carries: well within the
 /// default socket buffer, which bounds a message's size.
@@ -95,29 +96,8 @@ impl Receiver {
     /// descriptors closed.
     pub fn receive(&mut self) -> io::Result<Option<Passed>> {
         loop {
-            let mut space = nix::cmsg_space!([RawFd; 2]);
-            let mut iov = [IoSliceMut::new(&mut self.buf)];
-            let (bytes, truncated, fds) =
-                match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT) {
-                    Ok(msg) => {
-                        let fds: Vec<RawFd> = msg
-                            .cmsgs()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|c| match c {
-                                ControlMessageOwned::ScmRights(fds) => Some(fds),
-                                _ => None,
-                            })
-                            .flatten()
-                            .collect();
-                        (msg.bytes, msg.flags.intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC), fds)
-                    }
-                    Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-            // SAFETY: SCM_RIGHTS installed these descriptors in this process for this
-            // message; nothing else knows or owns them.
-            let mut fds = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+            let Received { bytes, truncated, fds } = rights::receive(self.fd.as_raw_fd(), &mut self.buf)?;
+            let mut fds = fds.into_iter();
             if bytes == 0 && fds.len() == 0 {
                 return Ok(None);
             }

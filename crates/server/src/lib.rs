@@ -9,8 +9,10 @@
 //!   periodic checks; `conn_events`: the connections' readiness, read by a serving thread
 //!   between requests under load; `watchdog` and `activity`: when to ask the master for a
 //!   replacement; `control`: the channel to the master, `handoff`: connections a stopping
-//!   worker passes its successor, `inherited`: checking the descriptors the master passed; `static_files`: `--url-alias` and `--document-root`;
-//!   `health`: `--health-path`, answered without the app.
+//!   worker passes its successor (`rights`: descriptors received with a message),
+//!   `inherited`: checking the descriptors the master passed; `static_files`:
+//!   `--url-alias` and `--document-root`; `health`: `--health-path`, answered without the
+//!   app.
 //! - [`wsgi`]: environ, `start_response`, `wsgi.input` and the app call (PEP 3333).
 //! - `module`: the Python entry points.
 //!
@@ -32,6 +34,7 @@ pub mod log;
 mod module;
 pub mod outbox;
 mod queue;
+mod rights;
 mod static_files;
 mod watchdog;
 pub mod worker;
