@@ -14,7 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use warp_http::RequestHead;
 
 use crate::intake::Intake;
-use crate::outbox::{self, Outbox};
+use crate::outbox::Outbox;
 
 /// Bytes read per `read` call; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
@@ -110,12 +110,12 @@ impl Conn {
     }
 
     /// Write what `out` holds after what waits in the outbox, as far as the socket takes it
-    /// now; the rest waits in the outbox for the event loop. After an error nothing is left
-    /// to send.
-    pub fn send_out(&mut self) -> Result<(), IoError> {
+    /// now and `budget` bytes of the outbox at most; the rest waits in the outbox for the
+    /// event loop. After an error nothing is left to send.
+    pub fn send_out(&mut self, budget: u64) -> Result<(), IoError> {
         if !self.outbox.is_empty() {
             self.seal_out(0);
-            return self.outbox.write_to(&self.stream, outbox::SLICE).map(drop);
+            return self.outbox.write_to(&self.stream, budget).map(drop);
         }
         // The usual case: everything goes at once, and `out` keeps its capacity.
         let mut at = 0;

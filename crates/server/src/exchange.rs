@@ -247,7 +247,9 @@ impl Exchange {
     /// at once waits in the outbox, and only past [`outbox::LIMIT`] bytes does the thread
     /// wait for the client, as long as it keeps `--write-min-rate`.
     pub fn flush(&mut self) -> Result<(), SendError> {
-        self.release()?;
+        // Mid-response the thread is this client's anyway: all the socket takes goes now.
+        let written = self.conn.send_out(u64::MAX);
+        self.check(written)?;
         while self.conn.outbox.held() > outbox::LIMIT {
             let conn = &mut *self.conn;
             let deadline = conn.outbox.deadline(self.timeout, self.min_rate).unwrap_or_else(Instant::now);
@@ -258,10 +260,11 @@ impl Exchange {
         Ok(())
     }
 
-    /// Write what the socket takes now and leave the rest in the outbox, for the event loop
-    /// to send once the request is over.
+    /// Once the request is over: write what the socket takes now, up to
+    /// [`outbox::SLICE`], and leave the rest in the outbox, for the event loop to send, so
+    /// that the thread goes on to the next request.
     pub fn release(&mut self) -> Result<(), SendError> {
-        let written = self.conn.send_out();
+        let written = self.conn.send_out(outbox::SLICE);
         self.check(written)
     }
 

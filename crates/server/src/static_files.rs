@@ -31,6 +31,7 @@ use warp_worker_config::UrlAlias;
 
 use crate::conn::Conn;
 use crate::log;
+use crate::outbox;
 
 /// The folders static URLs are answered from, canonicalized once per worker.
 pub struct StaticFiles {
@@ -75,7 +76,7 @@ impl StaticFiles {
     /// not take at once waits in the connection's outbox.
     pub fn respond(&self, head: &RequestHead, conn: &mut Conn, keep_alive: bool) -> Option<Answered> {
         let answered = self.answer(head, conn, keep_alive)?;
-        Some(match conn.send_out() {
+        Some(match conn.send_out(outbox::SLICE) {
             Ok(()) => answered,
             Err(_) => Answered { keep_alive: false, ..answered },
         })
