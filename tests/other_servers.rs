@@ -4,6 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::rawhttp::get;
 use crate::running::{reserve_port, Server};
@@ -88,7 +89,10 @@ fn uwsgi_serves_an_app_factory_through_the_launch_module() {
     let response = get(running.port, "/");
     assert_eq!((response.status, response.text().as_str()), (201, "made for uwsgi"), "{}", running.log());
     assert!(running.log().contains("--wsgi-file"), "{}", running.log());
-    assert!(running.stop().success());
+    let mut running = running;
+    running.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = running.wait_within(Duration::from_secs(15));
+    assert!(status.success(), "uwsgi ended with {status}:\n{}", running.log());
 }
 
 #[test]
