@@ -9,11 +9,10 @@
 //! that waited for a thread past the queue timeout, and asks the [`Watchdog`] whether the
 //! worker should be replaced.
 
+use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
-
-use std::os::fd::OwnedFd;
 
 use mio::net::{TcpListener, UnixStream};
 use mio::unix::SourceFd;
@@ -556,13 +555,9 @@ fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, re
     let Entry::Idle(conn) = std::mem::replace(&mut conns[key], Entry::Busy { stirred: false }) else { return };
     drop(conns);
     shared.busy.fetch_add(1, Ordering::SeqCst);
-    let job = Job { key, conn, queued: Instant::now() };
-    let job = match shared.handoff.get() {
-        Some(_) => match pass_request(shared, job) {
-            Ok(()) => return,
-            Err(job) => job,
-        },
-        None => job,
+    let job = match pass_request(shared, Job { key, conn, queued: Instant::now() }) {
+        Ok(()) => return,
+        Err(job) => job,
     };
     match reader {
         Reader::EventLoop => shared.jobs.push(job),
@@ -570,8 +565,8 @@ fn queue(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, re
     }
 }
 
-/// Pass a queued request to the successor (see [`crate::handoff`]); gives it back when it
-/// cannot be passed now.
+/// Pass a queued request to the successor (see [`crate::handoff`]); gives it back when
+/// there is none or it cannot be passed now.
 fn pass_request(shared: &Shared, mut job: Job) -> Result<(), Job> {
     let Some(sender) = shared.handoff.get() else { return Err(job) };
     let body = job.conn.intake.as_deref().map(Intake::stored);

@@ -212,7 +212,7 @@ impl Outbox {
                 }
             };
             self.sent += written;
-            left -= written.min(left);
+            left = left.saturating_sub(written);
         }
         self.began = None;
         self.sent = 0;

@@ -224,6 +224,24 @@ mod tests {
 
     use super::*;
 
+    /// A queue whose request 1 this thread has taken (and serves), with request 2 waiting.
+    fn serving_one_with_one_waiting() -> Arc<Queue<i32>> {
+        let queue = Arc::new(Queue::new());
+        queue.push(1);
+        assert_eq!(queue.pop(), Some(1));
+        queue.push(2);
+        queue
+    }
+
+    /// Run on this thread without waiting on anything for `period`, calling `meanwhile`.
+    fn compute_for(period: Duration, mut meanwhile: impl FnMut()) {
+        let until = Instant::now() + period;
+        while Instant::now() < until {
+            meanwhile();
+            std::hint::spin_loop();
+        }
+    }
+
     #[test]
     fn items_come_out_in_order() {
         let queue = Queue::new();
@@ -264,11 +282,8 @@ mod tests {
 
     #[test]
     fn a_stalled_request_lets_an_idle_thread_take_the_next_one() {
-        let queue = Arc::new(Queue::new());
-        queue.push(1);
         // This thread serves 1 and never finishes it.
-        assert_eq!(queue.pop(), Some(1));
-        queue.push(2);
+        let queue = serving_one_with_one_waiting();
         let helper = {
             let queue = queue.clone();
             std::thread::spawn(move || queue.pop())
@@ -279,10 +294,7 @@ mod tests {
 
     #[test]
     fn a_request_that_computes_gets_no_helper_until_it_waits() {
-        let queue = Arc::new(Queue::new());
-        queue.push(1);
-        assert_eq!(queue.pop(), Some(1));
-        queue.push(2);
+        let queue = serving_one_with_one_waiting();
         let computed = Arc::new(AtomicBool::new(false));
         let helper = {
             let (queue, computed) = (queue.clone(), computed.clone());
@@ -290,10 +302,7 @@ mod tests {
         };
         // Runs, without waiting on anything, for many times the stall period (and a fifth of
         // the computing period): the helper must not take 2 meanwhile.
-        let until = Instant::now() + COMPUTING / 5;
-        while Instant::now() < until {
-            std::hint::spin_loop();
-        }
+        compute_for(COMPUTING / 5, || {});
         computed.store(true, Ordering::SeqCst);
         // Now this thread waits (on the join), and the helper takes 2.
         assert_eq!(helper.join().unwrap(), (Some(2), true));
@@ -322,10 +331,7 @@ mod tests {
 
     #[test]
     fn a_helper_goes_back_to_idle_once_the_thread_it_helped_runs_again() {
-        let queue = Arc::new(Queue::new());
-        queue.push(1);
-        assert_eq!(queue.pop(), Some(1));
-        queue.push(2);
+        let queue = serving_one_with_one_waiting();
         let (finish, finished) = (mpsc::channel::<()>(), mpsc::channel());
         let helper = {
             let queue = queue.clone();
@@ -341,11 +347,7 @@ mod tests {
         queue.push(3);
         finish.0.send(()).unwrap();
         // This thread computes again: the helper's next request is not its to take.
-        let until = Instant::now() + COMPUTING / 5;
-        while Instant::now() < until {
-            assert!(finished.1.try_recv().is_err(), "the helper went on serving");
-            std::hint::spin_loop();
-        }
+        compute_for(COMPUTING / 5, || assert!(finished.1.try_recv().is_err(), "the helper went on serving"));
         assert_eq!(queue.next_after_request(), Some(3));
         queue.close();
         assert_eq!(finished.1.recv().unwrap(), None);

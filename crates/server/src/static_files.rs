@@ -247,6 +247,8 @@ impl Reply<'_> {
         let Ok(fd) = file.as_fd().try_clone_to_owned() else {
             return Answered { status: code, sent: 0, keep_alive: false };
         };
+        // The file's bytes follow the head: the head goes to the outbox first.
+        self.conn.seal_out(0);
         self.conn.outbox.push_file(fd, i64::try_from(start).unwrap_or(i64::MAX), count);
         Answered { status: code, sent: count, keep_alive }
     }
@@ -276,8 +278,6 @@ impl Reply<'_> {
                 if plan.framing != Framing::NoBody {
                     self.conn.out.extend_from_slice(body);
                 }
-                // A file's bytes follow the head in the outbox, after it.
-                self.conn.seal_out(0);
                 Some((plan.status, plan.framing, plan.keep_alive))
             }
             Err(problem) => {

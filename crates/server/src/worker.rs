@@ -265,13 +265,12 @@ fn serve_jobs(shared: &Shared, index: usize) {
 /// [`crate::conn_events`]); it gives them back to the event loop when none comes.
 fn next_job(shared: &Shared) -> Option<Job> {
     let events = &shared.conn_events;
-    // Also while requests wait: this thread reads the connections once they are served.
-    events.beat();
     for wait in [Duration::ZERO, conn_events::LINGER] {
+        // Also while requests wait: this thread reads the connections once they are served.
+        events.beat();
         if !shared.jobs.is_empty() {
             break;
         }
-        events.beat();
         events.drain(wait, |key| {
             shared.jobs.progressed();
             event_loop::readable(shared, key, Reader::ServingThread);

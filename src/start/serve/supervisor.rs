@@ -7,11 +7,11 @@
 //! the socket is never unserved and a reload whose new code fails to load leaves the old
 //! code serving. With the order to stop, the old worker gets one end of a handoff channel
 //! whose other end goes to the successor: the connections on which the old worker has not
-//! started a request move over through it. Replacement happens on SIGHUP, on a change of the source (with
-//! `--reload-on-changes`), and when a worker asks for it (a stuck request, a recycling
-//! limit). A worker that dies is replaced after a pause that grows while workers keep
-//! dying young, so a broken app does not spin; one that does not load the app within the
-//! startup timeout is killed and retried. SIGTERM, SIGINT and SIGQUIT stop every worker
+//! started a request move over through it. Replacement happens on SIGHUP, on a change of
+//! the source (with `--reload-on-changes`), and when a worker asks for it (a stuck
+//! request, a recycling limit). A worker that dies is replaced after a pause that grows
+//! while workers keep dying young, so a broken app does not spin; one that does not load
+//! the app within the startup timeout is killed and retried. SIGTERM, SIGINT and SIGQUIT stop every worker
 //! within the shutdown timeout. As PID 1 in a container the master also reaps orphans.
 //!
 //! Binding is a step of its own ([`listen`]), so that with port 0 the banner and the
