@@ -108,3 +108,34 @@ fn a_request_sent_while_the_previous_one_runs_is_answered() {
     assert!(second.text().starts_with("/second "), "{}", second.text());
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_slow_app_under_load_gets_every_response_whole_and_in_order() {
+    // An app this slow, with requests waiting for it, leaves its responses to the event
+    // loop, which sends them and reads the next requests while the thread goes on in
+    // Python: each client still gets its own answers, in order, on its connection.
+    let app = Sandbox::robust();
+    let server = Server::start(&app, &["start", "--threads", "5"]);
+    let port = server.port;
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut client = Client::connect(port);
+                for pair in 0..15 {
+                    // Two at a time, the second pipelined behind the first.
+                    let paths = [format!("/spin/{c}/{pair}a"), format!("/spin/{c}/{pair}b")];
+                    client.send(paths.iter().map(|p| format!("GET {p} HTTP/1.1\r\nHost: h\r\n\r\n")).collect::<String>().as_bytes());
+                    for path in &paths {
+                        let response = client.response(false).expect("an answer on the same connection");
+                        assert!(response.complete && response.text().starts_with(&format!("{path} ")), "{path}: {}", response.text());
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("every client got its answers");
+    }
+    assert_eq!(std::fs::read_to_string(app.app().join("calls.log")).unwrap().lines().count(), 8 * 15 * 2);
+    assert!(server.stop().success());
+}

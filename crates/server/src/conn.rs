@@ -136,6 +136,13 @@ impl Conn {
         Ok(())
     }
 
+    /// Leave what `out` holds to the event loop, which sends the outbox.
+    pub fn defer_out(&mut self) {
+        if !self.out.is_empty() {
+            self.seal_out(0);
+        }
+    }
+
     /// Move what `out` holds from `at` on to the end of the outbox: the buffer itself goes,
     /// rather than be copied, and whatever is queued after it goes out after it.
     pub fn seal_out(&mut self, at: usize) {

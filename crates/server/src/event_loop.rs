@@ -9,7 +9,7 @@
 //! that waited for a thread past the queue timeout, and asks the [`Watchdog`] whether the
 //! worker should be replaced.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::time::TimeSpec;
 use slab::Slab;
 use warp_http::{parse_head_into, HttpError};
 use warp_worker_config::control::Report;
@@ -29,6 +31,7 @@ use crate::health;
 use crate::intake::{self, Intake, IntakeError};
 use crate::log;
 use crate::outbox::{self, Sent};
+use crate::outgoing::Wait;
 use crate::watchdog::Watchdog;
 use crate::worker::{close, lock, refuse, unavailable, Entry, Job, Shared};
 
@@ -64,6 +67,8 @@ pub struct EventLoop<'a> {
     /// The connections are left to a request thread that reads them (see
     /// [`crate::conn_events`]).
     conns_left: bool,
+    /// Connections the request threads handed over, being sent (kept for its capacity).
+    handed: Vec<(usize, Box<Conn>)>,
 }
 
 impl<'a> EventLoop<'a> {
@@ -91,6 +96,7 @@ impl<'a> EventLoop<'a> {
             watchdog: Watchdog::new(),
             last_tick: Instant::now(),
             conns_left: false,
+            handed: Vec::new(),
         })
     }
 
@@ -104,13 +110,21 @@ impl<'a> EventLoop<'a> {
         let mut deadline: Option<Instant> = None;
         let mut stopped_at = Instant::now();
         loop {
+            self.send_handed();
             self.watch_conns();
-            let timeout = match deadline {
+            let timeout = match (self.shared.outgoing.wait(), deadline) {
+                (Wait::Not, _) => Duration::ZERO,
+                (Wait::Nap(nap), _) => {
+                    nap_on(&self.poll, nap);
+                    Duration::ZERO
+                }
                 _ if self.conns_left => conn_events::FRESH,
-                Some(_) => STOP_TICK,
-                None => TICK,
+                (Wait::Sleep, Some(_)) => STOP_TICK,
+                (Wait::Sleep, None) => TICK,
             };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.shared.outgoing.wake();
+            if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(e);
                 }
@@ -153,12 +167,15 @@ impl<'a> EventLoop<'a> {
                 self.tick();
             }
             if let Some(deadline) = deadline {
+                // Read first: a request thread hands its connection over before it counts
+                // its request done.
+                let busy = self.shared.busy.load(Ordering::SeqCst);
+                self.send_handed();
                 self.pass_unstarted();
                 let grace_over = stopped_at.elapsed() >= FIRST_REQUEST_GRACE;
                 // A body on its way, or a response, belongs to a request the client already
                 // made: it may still be served before the deadline.
                 let idle = self.close_idle(|conn| !conn.mid_request() && (grace_over || (conn.served > 0 && conn.buf.is_empty())));
-                let busy = self.shared.busy.load(Ordering::SeqCst);
                 if busy == 0 && idle == 0 {
                     return Ok(deadline);
                 }
@@ -167,6 +184,20 @@ impl<'a> EventLoop<'a> {
                     return Ok(deadline);
                 }
             }
+        }
+    }
+
+    /// Send the responses the request threads handed over (see [`crate::outgoing`]).
+    fn send_handed(&mut self) {
+        let shared = self.shared;
+        shared.outgoing.take(&mut self.handed);
+        for (key, conn) in self.handed.drain(..) {
+            let mut conns = lock(&shared.conns);
+            // Only the thread that served it takes a busy connection out of the slab.
+            let Some(entry) = conns.get_mut(key) else { continue };
+            let stirred = matches!(entry, Entry::Busy { stirred: true });
+            *entry = Entry::Idle(conn);
+            send_rest(shared, conns, key, Armed::Readable { stirred }, Reader::EventLoop);
         }
     }
 
@@ -426,6 +457,17 @@ impl<'a> EventLoop<'a> {
     }
 }
 
+/// Wait up to `nap` for news on `poll`, to the nanosecond (`Poll::poll` rounds a timeout
+/// up to a millisecond); the caller then polls without waiting.
+fn nap_on(poll: &Poll, nap: Duration) {
+    // SAFETY: the descriptor is `poll`'s own, open for as long as `poll` is borrowed here,
+    // which outlasts `fds`.
+    let fd = unsafe { BorrowedFd::borrow_raw(poll.as_raw_fd()) };
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    // An interruption or a failure only cuts the nap short.
+    let _ = ppoll(&mut fds, Some(TimeSpec::from_duration(nap)), None);
+}
+
 /// Who reads a connection, and so who is there to take the request it queues.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
@@ -449,34 +491,68 @@ pub fn readable(shared: &Shared, key: usize, reader: Reader) {
         // Closed already.
         None => return,
     };
-    if !conn.outbox.is_empty() {
-        match conn.outbox.write_to(&conn.stream, outbox::SLICE) {
-            // The rest when the client has taken some.
-            Ok(Sent::Blocked) => return,
-            // The rest after the other connections' turns: asking again reports the
-            // socket writable anew.
-            Ok(Sent::Budget) => {
-                if shared.registry.reregister(&mut conn.stream, Token(key), Interest::WRITABLE).is_err() {
-                    conns.remove(key);
-                }
-                return;
+    if conn.outbox.is_empty() {
+        read_request(shared, conns, key, reader);
+    } else {
+        send_rest(shared, conns, key, Armed::Writable, reader);
+    }
+}
+
+/// What a connection whose outbox is sent is registered with the poller for.
+#[derive(Clone, Copy)]
+enum Armed {
+    Writable,
+    /// As while its request was served: `stirred` when the client sent something
+    /// meanwhile, which the poller will not report again.
+    Readable {
+        stirred: bool,
+    },
+}
+
+/// Send what the socket takes of the connection's outbox; once it is out, go on to the
+/// next request.
+fn send_rest(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, armed: Armed, reader: Reader) {
+    let Some(Entry::Idle(conn)) = conns.get_mut(key) else { return };
+    match conn.outbox.write_to(&conn.stream, outbox::SLICE) {
+        // The rest when the client has taken some.
+        Ok(Sent::Blocked) if matches!(armed, Armed::Writable) => {}
+        // The rest when the client has taken some, or after the other connections' turns:
+        // asking again reports the socket writable anew.
+        Ok(Sent::Blocked | Sent::Budget) => {
+            if shared.registry.reregister(&mut conn.stream, Token(key), Interest::WRITABLE).is_err() {
+                conns.remove(key);
             }
-            Ok(Sent::All) if conn.outbox.keep_alive && shared.keeps_connections() => {
-                // Out: on to the next request, which may be here already.
-                conn.since = Instant::now();
-                if shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_err() {
-                    conns.remove(key);
-                    return;
+        }
+        Ok(Sent::All) if conn.outbox.keep_alive && shared.keeps_connections() => {
+            // Out: on to the next request, which may be here already.
+            conn.since = Instant::now();
+            match armed {
+                // The poller reports the next request when it comes, unless it is here:
+                // pipelined behind this one, or sent while it was served.
+                Armed::Readable { stirred: false } if conn.buf.is_empty() => {}
+                Armed::Readable { .. } => read_request(shared, conns, key, reader),
+                // Registering anew reports what is here already.
+                Armed::Writable => {
+                    if shared.registry.reregister(&mut conn.stream, Token(key), Interest::READABLE).is_ok() {
+                        read_request(shared, conns, key, reader);
+                    } else {
+                        conns.remove(key);
+                    }
                 }
             }
-            Ok(Sent::All) | Err(_) => {
-                if let Entry::Idle(mut conn) = conns.remove(key) {
-                    let _ = shared.registry.deregister(&mut conn.stream);
-                }
-                return;
+        }
+        Ok(Sent::All) | Err(_) => {
+            if let Entry::Idle(mut conn) = conns.remove(key) {
+                let _ = shared.registry.deregister(&mut conn.stream);
             }
         }
     }
+}
+
+/// Read what the connection has, and queue its request once the head (and, when bodies
+/// are buffered, the body) is in.
+fn read_request(shared: &Shared, mut conns: MutexGuard<'_, Slab<Entry>>, key: usize, reader: Reader) {
+    let Some(Entry::Idle(conn)) = conns.get_mut(key) else { return };
     let was_empty = conn.buf.is_empty();
     let open = match conn.read_available() {
         Ok(0) => false,

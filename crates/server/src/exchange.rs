@@ -262,8 +262,13 @@ impl Exchange {
 
     /// Once the request is over: write what the socket takes now, up to
     /// [`outbox::SLICE`], and leave the rest in the outbox, for the event loop to send, so
-    /// that the thread goes on to the next request.
-    pub fn release(&mut self) -> Result<(), SendError> {
+    /// that the thread goes on to the next request. With `send` false the event loop sends
+    /// all of it (see [`crate::outgoing`]).
+    pub fn release(&mut self, send: bool) -> Result<(), SendError> {
+        if !send {
+            self.conn.defer_out();
+            return Ok(());
+        }
         let written = self.conn.send_out(outbox::SLICE);
         self.check(written)
     }

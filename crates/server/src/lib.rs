@@ -4,7 +4,8 @@
 //!
 //! - [`conn`], [`body`], [`exchange`]: a connection, a request body, a response on the wire;
 //!   [`intake`]: request bodies received whole before the app runs; [`outbox`]: responses
-//!   handed over, for the event loop to send as the client reads.
+//!   handed over, for the event loop to send as the client reads; `outgoing`: how they are
+//!   handed over, and when a request thread leaves a whole response to the event loop.
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
 //!   periodic checks; `conn_events`: the connections' readiness, read by a serving thread
 //!   between requests under load; `watchdog` and `activity`: when to ask the master for a
@@ -33,6 +34,7 @@ pub mod intake;
 pub mod log;
 mod module;
 pub mod outbox;
+mod outgoing;
 mod queue;
 mod rights;
 mod static_files;

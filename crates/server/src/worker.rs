@@ -35,6 +35,7 @@ use crate::health;
 use crate::inherited::Inherited;
 use crate::intake;
 use crate::log;
+use crate::outgoing::Outgoing;
 use crate::queue::Queue;
 use crate::static_files::StaticFiles;
 use crate::wsgi::call;
@@ -81,8 +82,10 @@ pub struct Shared {
     /// Requests queued or being served.
     pub busy: AtomicUsize,
     pub activity: Activity,
-    /// Wakes the event loop to run its checks at once.
+    /// Wakes the event loop to run its checks at once, or to send a response.
     pub waker: Waker,
+    /// Responses left to the event loop to send.
+    pub outgoing: Outgoing<(usize, Box<Conn>)>,
     static_files: StaticFiles,
 }
 
@@ -124,6 +127,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         busy: AtomicUsize::new(0),
         activity: Activity::new(threads),
         waker: Waker::new(poll.registry(), WAKE)?,
+        outgoing: Outgoing::default(),
         static_files,
     });
     let pool: Vec<_> = (0..threads)
@@ -211,11 +215,12 @@ fn serve_jobs(shared: &Shared, index: usize) {
             conn = back;
             let keep_alive = keep_alive && shared.keeps_connections();
             if !conn.outbox.is_empty() {
-                // The client has not taken the whole response: the event loop sends the
-                // rest as it reads, and this thread is free.
+                // The client has not taken the whole response, or the thread left it to
+                // the event loop: the event loop sends the rest as it reads, and this
+                // thread is free.
                 conn.outbox.keep_alive = keep_alive;
                 conn.head = head;
-                hand_over(shared, key, conn);
+                shared.outgoing.push((key, conn), &shared.waker);
                 break;
             }
             if !keep_alive {
@@ -262,9 +267,16 @@ fn serve_jobs(shared: &Shared, index: usize) {
 
 /// The next request for a thread that just finished one. It reads the connections itself
 /// first when no request waits, and waits a moment for news of them (see
-/// [`crate::conn_events`]); it gives them back to the event loop when none comes.
+/// [`crate::conn_events`]); it gives them back to the event loop when none comes. While the
+/// app is what requests wait for, the event loop reads them (see [`crate::outgoing`]).
 fn next_job(shared: &Shared) -> Option<Job> {
     let events = &shared.conn_events;
+    if shared.outgoing.leaves_sending(!shared.jobs.is_empty()) {
+        if events.rest() {
+            let _ = shared.waker.wake();
+        }
+        return shared.jobs.next_after_request();
+    }
     for wait in [Duration::ZERO, conn_events::LINGER] {
         // Also while requests wait: this thread reads the connections once they are served.
         events.beat();
@@ -295,17 +307,6 @@ fn park(shared: &Shared, key: usize, mut conn: Box<Conn>) {
         return;
     }
     conns[key] = Entry::Idle(conn);
-}
-
-/// Give a connection whose response is still going out to the event loop, which is told
-/// when the client can take more.
-fn hand_over(shared: &Shared, key: usize, mut conn: Box<Conn>) {
-    let mut conns = lock(&shared.conns);
-    if shared.registry.reregister(&mut conn.stream, Token(key), Interest::WRITABLE).is_ok() {
-        conns[key] = Entry::Idle(conn);
-    } else {
-        conns.remove(key);
-    }
 }
 
 pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
@@ -347,12 +348,16 @@ fn serve_one(
             let peer = Peer { addr: conn.peer };
             let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
             shared.activity.watch(index, key, &slot);
+            shared.outgoing.app_calling();
+            let called = Instant::now();
             let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
+            shared.outgoing.app_called(called.elapsed());
             // Answered by the watchdog meanwhile, which closed the connection.
             let mut exchange = served.exchange?;
+            let send = !shared.outgoing.leaves_sending(!shared.jobs.is_empty());
             // The app's answer may say keep-alive and still be cut short here, when a file
             // it sends shrinks while the rest of it goes out.
-            let whole = exchange.release().is_ok() && !exchange.is_cut_short();
+            let whole = exchange.release(send).is_ok() && !exchange.is_cut_short();
             let status = exchange.status_code().unwrap_or(0);
             (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && whole)
         }
