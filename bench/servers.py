@@ -6,7 +6,8 @@ mod_wsgi-express when Apache's development files can be installed), builds warp 
 mode, then drives each server with wrk over loopback on two apps: a hello-world WSGI app
 and examples/flask. Every server runs one process. Prints requests/s, p50 and p99 latency,
 the server's CPU time per request (all its processes and threads) and the peak RSS of the
-worker, then warp's ratio to each peer. When the server's CPU is not saturated (wrk has a
+worker, also less the app's own (what importing it alone takes), then warp's ratio to each
+peer. When the server's CPU is not saturated (wrk has a
 core to itself and drives the server only as fast as it can), requests/s is wrk's limit as
 much as the server's, and CPU per request is the figure that tells the servers apart.
 
@@ -56,6 +57,18 @@ def prepare_apps(warp, interpreter):
         benchlib.warp_build(warp, target, interpreter)
         apps[name] = (target, spec)
     return apps
+
+
+def app_own_rss_mib(app_dir, spec):
+    """The peak RSS of the app's interpreter once it imported the app, serving nothing: what
+    every server's worker holds before its own memory."""
+    module, attribute = spec.split(":")
+    # VmHWM, not ru_maxrss, which a child starts with its parent's from the fork.
+    code = ("import importlib, sys; sys.path.insert(0, '.'); getattr(importlib.import_module(%r), %r); "
+            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])" % (module, attribute))
+    out = subprocess.run([str(app_dir / ".venv" / "bin" / "python"), "-c", code], cwd=app_dir, capture_output=True,
+                         text=True, check=True).stdout
+    return int(out) / 1024
 
 
 def parse_wrk(text):
@@ -117,24 +130,31 @@ def run(args):
     warp = build_warp()
     apps = prepare_apps(warp, args.python)
     results = {}
+    own = {}
     for app_name, (app_dir, spec) in apps.items():
         if args.only and app_name != args.only:
             continue
+        own[app_name] = app_own_rss_mib(app_dir, spec)
         port = free_port()
         for name, cmd in benchlib.server_commands(warp, peer_python, app_dir, spec, port).items():
             if args.servers and name not in args.servers.split(","):
                 continue
             print("== %s / %s" % (app_name, name), flush=True)
-            results[(app_name, name)] = measure(name, cmd, app_dir, port, args)
+            result = measure(name, cmd, app_dir, port, args)
+            if result:
+                result["rss_server"] = result["rss"] - own[app_name]
+            results[(app_name, name)] = result
 
-    print("\n%-6s %-12s %10s %9s %9s %9s %9s %s" % ("app", "server", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MiB",
-                                                  "errors"))
+    print("\nThe apps' own RSS (imported, serving nothing): %s" % ", ".join("%s %.1f MiB" % item for item in own.items()))
+    print("\n%-6s %-12s %10s %9s %9s %9s %9s %12s %s" % ("app", "server", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MiB",
+                                                       "over app MiB", "errors"))
     for (app_name, name), r in results.items():
         if r is None:
             print("%-6s %-12s %10s" % (app_name, name, "failed"))
             continue
-        print("%-6s %-12s %10.0f %9.2f %9.2f %10.1f %9.1f %s %s" % (app_name, name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
-                                                                r["rss"], r["errors"] or "", r["socket_errors"]))
+        print("%-6s %-12s %10.0f %9.2f %9.2f %10.1f %9.1f %12.1f %s %s" % (
+            app_name, name, r["rps"], r["p50"], r["p99"], r["cpu_us"], r["rss"], r["rss_server"], r["errors"] or "",
+            r["socket_errors"]))
     print("\nwarp / peer (throughput: higher is better; p99, CPU per request and RSS: lower is better)")
     for app_name in apps:
         ours = results.get((app_name, "warp"))
@@ -143,9 +163,9 @@ def run(args):
         for (other_app, name), r in results.items():
             if other_app != app_name or name == "warp" or not r:
                 continue
-            print("%-6s vs %-12s throughput %.2fx   p99 %.2fx   CPU/request %.2fx   RSS %.2fx" % (
+            print("%-6s vs %-12s throughput %.2fx   p99 %.2fx   CPU/request %.2fx   RSS %.2fx (over the app's own %.2fx)" % (
                 app_name, name, ours["rps"] / r["rps"], ours["p99"] / r["p99"], ours["cpu_us"] / r["cpu_us"],
-                ours["rss"] / r["rss"]))
+                ours["rss"] / r["rss"], ours["rss_server"] / r["rss_server"]))
 
 
 if __name__ == "__main__":

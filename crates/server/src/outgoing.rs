@@ -77,17 +77,24 @@ impl<T> Outgoing<T> {
         self.conns.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1)
+    /// Nanoseconds from `epoch` to `at`, never 0 (which means no call).
+    fn since_epoch(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX).max(1)
     }
 
-    /// A call of the app begins.
-    pub fn app_calling(&self) {
-        self.calling_since.store(self.now(), Ordering::Relaxed);
+    /// A call of the app begins now: returns now.
+    pub fn call_begins(&self) -> Instant {
+        let now = Instant::now();
+        self.calling_since.store(self.since_epoch(now), Ordering::Relaxed);
+        now
     }
 
-    /// A call of the app ended, after `took`.
-    pub fn app_called(&self, took: Duration) {
+    /// The call that began at `began` ended.
+    pub fn call_ended(&self, began: Instant) {
+        self.app_took(began.elapsed());
+    }
+
+    fn app_took(&self, took: Duration) {
         self.calling_since.store(0, Ordering::Relaxed);
         let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         // Only request threads write it, and a lost update between two of them only
@@ -140,7 +147,7 @@ impl<T> Outgoing<T> {
         if since == 0 || average < SLOW_APP.as_nanos() as u64 {
             return None;
         }
-        let due = Duration::from_nanos((since + average).checked_sub(self.now())?);
+        let due = Duration::from_nanos((since + average).checked_sub(self.since_epoch(Instant::now()))?);
         (due <= NAP_MAX).then_some(due)
     }
 
@@ -156,7 +163,7 @@ mod tests {
 
     fn after_calls(outgoing: &Outgoing<usize>, took: Duration, calls: usize) {
         for _ in 0..calls {
-            outgoing.app_called(took);
+            outgoing.app_took(took);
         }
     }
 
@@ -224,7 +231,7 @@ mod tests {
         let (mut poll, waker, mut events) = loop_and_waker();
         let outgoing = Outgoing::default();
         after_calls(&outgoing, Duration::from_micros(200), 40);
-        outgoing.app_calling();
+        outgoing.call_begins();
         let Wait::Nap(nap) = outgoing.wait() else { panic!("no nap during a slow call") };
         assert!(nap <= Duration::from_micros(200), "a nap of {nap:?} outlasts the average call");
         outgoing.push(1, &waker);
@@ -234,7 +241,7 @@ mod tests {
         assert_eq!(taken(&outgoing), [1]);
 
         // Once the call ended the loop sleeps, and a response wakes it.
-        outgoing.app_called(Duration::from_micros(200));
+        outgoing.app_took(Duration::from_micros(200));
         assert_eq!(outgoing.wait(), Wait::Sleep);
         outgoing.push(2, &waker);
         poll.poll(&mut events, Some(Duration::from_secs(5))).unwrap();
@@ -245,10 +252,10 @@ mod tests {
     fn a_fast_app_or_a_call_long_overdue_gets_no_nap() {
         let outgoing = Outgoing::<usize>::default();
         after_calls(&outgoing, Duration::from_micros(5), 40);
-        outgoing.app_calling();
+        outgoing.call_begins();
         assert_eq!(outgoing.wait(), Wait::Sleep, "a fast app");
         after_calls(&outgoing, Duration::from_micros(200), 40);
-        outgoing.app_calling();
+        outgoing.call_begins();
         std::thread::sleep(Duration::from_millis(1));
         assert_eq!(outgoing.wait(), Wait::Sleep, "a call past its average");
     }

@@ -348,10 +348,9 @@ fn serve_one(
             let peer = Peer { addr: conn.peer };
             let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
             shared.activity.watch(index, key, &slot);
-            shared.outgoing.app_calling();
-            let called = Instant::now();
+            let call = shared.outgoing.call_begins();
             let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
-            shared.outgoing.app_called(called.elapsed());
+            shared.outgoing.call_ended(call);
             // Answered by the watchdog meanwhile, which closed the connection.
             let mut exchange = served.exchange?;
             let send = !shared.outgoing.leaves_sending(!shared.jobs.is_empty());
