@@ -7,12 +7,15 @@ mode, then drives each server with wrk over loopback on two apps: a hello-world 
 and examples/flask. Every server runs one process. Prints requests/s, p50 and p99 latency,
 the server's CPU time per request (all its processes and threads) and the peak RSS of the
 worker, also less the app's own (what importing it alone takes), then warp's ratio to each
-peer. When the server's CPU is not saturated (wrk has a
+peer. The servers take turns, round after round (`--rounds`), and each figure is the median
+of a server's rounds: on a machine whose speed drifts by 10% and more from one minute to the
+next, a server measured once at a slow moment would otherwise lose to one measured at a fast
+one. When the server's CPU is not saturated (wrk has a
 core to itself and drives the server only as fast as it can), requests/s is wrk's limit as
 much as the server's, and CPU per request is the figure that tells the servers apart.
 
-    python3 bench/servers.py [--duration 10] [--connections 64] [--only hello] [--wrk-threads 1]
-                             [--servers warp,granian-bt1]
+    python3 bench/servers.py [--duration 10] [--rounds 3] [--connections 64] [--only hello]
+                             [--wrk-threads 1] [--servers warp,granian-bt1]
 
 Nothing here asserts a speed: the figures are for reading side by side. Every server it
 starts is stopped when it ends, also on Ctrl-C or SIGTERM.
@@ -21,6 +24,7 @@ starts is stopped when it ends, also on Ctrl-C or SIGTERM.
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,9 +113,22 @@ def measure(name, cmd, cwd, port, args):
             benchlib.stop(proc)
 
 
+def median_of(rounds):
+    """Each figure's median over a server's rounds (None when none ran); errors are summed."""
+    if not rounds:
+        return None
+    median = {key: statistics.median(r[key] for r in rounds)
+              for key in ("rps", "p50", "p99", "cpu_us", "rss", "rss_server")}
+    median["errors"] = sum(r["errors"] for r in rounds)
+    median["socket_errors"] = "; ".join(r["socket_errors"] for r in rounds if r["socket_errors"])
+    return median
+
+
 def main():
     parser = benchlib.arguments(__doc__)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server and round")
+    parser.add_argument("--rounds", type=benchlib.positive_int, default=3,
+                        help="turns each server takes; every figure is the median of its rounds")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["hello", "flask"], help="one app only")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's threads (-t), 1 or 2 on a 2-core machine")
@@ -136,14 +153,18 @@ def run(args):
             continue
         own[app_name] = app_own_rss_mib(app_dir, spec)
         port = free_port()
-        for name, cmd in benchlib.server_commands(warp, peer_python, app_dir, spec, port).items():
-            if args.servers and name not in args.servers.split(","):
-                continue
-            print("== %s / %s" % (app_name, name), flush=True)
-            result = measure(name, cmd, app_dir, port, args)
-            if result:
-                result["rss_server"] = result["rss"] - own[app_name]
-            results[(app_name, name)] = result
+        commands = {name: cmd for name, cmd in benchlib.server_commands(warp, peer_python, app_dir, spec, port).items()
+                    if not args.servers or name in args.servers.split(",")}
+        rounds = {name: [] for name in commands}
+        for round_number in range(1, args.rounds + 1):
+            for name, cmd in commands.items():
+                print("== %s / %s (round %d of %d)" % (app_name, name, round_number, args.rounds), flush=True)
+                result = measure(name, cmd, app_dir, port, args)
+                if result:
+                    result["rss_server"] = result["rss"] - own[app_name]
+                    rounds[name].append(result)
+        for name, measured in rounds.items():
+            results[(app_name, name)] = median_of(measured)
 
     print("\nThe apps' own RSS (imported, serving nothing): %s" % ", ".join("%s %.1f MiB" % item for item in own.items()))
     print("\n%-6s %-12s %10s %9s %9s %9s %9s %12s %s" % ("app", "server", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MiB",
