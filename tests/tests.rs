@@ -14,6 +14,7 @@ mod descriptors;
 mod detection;
 mod django;
 mod engine;
+mod events;
 mod factories;
 mod hook_examples;
 mod hooks_at_start;

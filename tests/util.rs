@@ -32,8 +32,13 @@ impl Sandbox {
 
     /// A built sandbox whose app is the misbehaving test app, tests/fixtures/robust.
     pub fn robust() -> Sandbox {
+        Sandbox::built_from("robust")
+    }
+
+    /// A sandbox whose app is `tests/fixtures/NAME/wsgi.py`, built.
+    pub fn built_from(name: &str) -> Sandbox {
         let sandbox = Sandbox::new();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/robust/wsgi.py");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).join("wsgi.py");
         std::fs::copy(fixture, sandbox.app().join("wsgi.py")).unwrap();
         sandbox.ok(&["build"]);
         sandbox

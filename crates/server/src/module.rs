@@ -46,6 +46,7 @@ fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serve, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::wsgi::events::publish_events_to, m)?)?;
     m.add("SettingsError", m.py().get_type::<SettingsError>())?;
     m.add_class::<FileWrapper>()?;
     m.add_class::<ErrorStream>()?;

@@ -40,6 +40,7 @@ use crate::queue::Queue;
 use crate::static_files::StaticFiles;
 use crate::wsgi::call;
 use crate::wsgi::environ::{Constants, Peer};
+use crate::wsgi::events::Timing;
 use crate::wsgi::objects::Slot;
 
 /// Bytes of an unread request body the server reads and drops to keep a connection alive;
@@ -194,7 +195,7 @@ fn serve_jobs(shared: &Shared, index: usize) {
             next = next_job(shared);
             continue;
         }
-        let Job { key, mut conn, .. } = job;
+        let Job { key, mut conn, mut queued } = job;
         let mut head = std::mem::take(&mut conn.head);
         loop {
             let stored = conn.intake.take().map(|intake| intake.into_stored());
@@ -203,7 +204,7 @@ fn serve_jobs(shared: &Shared, index: usize) {
                 head.body = stored.framing();
             }
             shared.activity.begin(index, &head);
-            let Some((back, keep_alive)) = serve_one(shared, index, key, conn, &head, stored) else {
+            let Some((back, keep_alive)) = serve_one(shared, index, key, conn, &head, stored, queued) else {
                 shared.activity.end(index);
                 break;
             };
@@ -232,6 +233,7 @@ fn serve_jobs(shared: &Shared, index: usize) {
             match parse_head_into(&conn.buf, &shared.limits, &mut head) {
                 Ok(Some(used)) => {
                     conn.buf.drain(..used);
+                    queued = Instant::now();
                     if intake::wanted(config, &head) {
                         match intake::begin(&mut conn, &head, shared.limits.max_body) {
                             Ok(true) => {}
@@ -314,8 +316,8 @@ pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
     lock(&shared.conns).try_remove(key);
 }
 
-/// Serve one request on thread `index`, whose body is `stored` when the event loop received
-/// it; returns the connection and whether it may carry another, or `None` when the request
+/// Serve one request on thread `index`, whose head was complete at `queued` and whose body
+/// is `stored` when the event loop received it; returns the connection and whether it may carry another, or `None` when the request
 /// timed out and was answered for it.
 fn serve_one(
     shared: &Shared,
@@ -324,6 +326,7 @@ fn serve_one(
     mut conn: Box<Conn>,
     head: &RequestHead,
     stored: Option<Stored>,
+    queued: Instant,
 ) -> Option<(Box<Conn>, bool)> {
     if health::is_check(shared, head) {
         // Pipelined behind an app request: the event loop never saw it.
@@ -345,11 +348,11 @@ fn serve_one(
     let (mut conn, mut body, status, sent, keep_alive) = match shared.static_files.respond(head, &mut conn, facts.keep_alive) {
         Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
         None => {
-            let peer = Peer { addr: conn.peer };
+            let request = call::Request { head, peer: Peer { addr: conn.peer }, timing: Timing { queued, thread_id: index + 1 } };
             let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
             shared.activity.watch(index, key, &slot);
             let call = shared.outgoing.call_begins();
-            let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, head, &slot, peer));
+            let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, &request, &slot));
             shared.outgoing.call_ended(call);
             // Answered by the watchdog meanwhile, which closed the connection.
             let mut exchange = served.exchange?;

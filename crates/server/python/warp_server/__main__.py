@@ -58,6 +58,12 @@ def main():
     src = config["src"]
     os.chdir(src)
     sys.path.insert(0, src)
+    # Monitoring code written for mod_wsgi imports it by that name (see events.py).
+    from warp_server import mod_wsgi
+
+    mod_wsgi.maximum_processes = config["processes"]
+    mod_wsgi.threads_per_process = config["threads"]
+    sys.modules["mod_wsgi"] = mod_wsgi
     app = load(config["app"], src)
     # The server handles these itself: a graceful stop, not KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use crate::exchange::{Exchange, SendError};
 use crate::log;
 use crate::wsgi::environ::{self, Constants, Peer};
+use crate::wsgi::events::{RequestEvents, Timing};
 use crate::wsgi::objects::{lock, send_error, FileWrapper, Input, Slot, StartResponse, Write};
 use warp_http::RequestHead;
 
@@ -27,9 +28,18 @@ pub struct Served {
     pub keep_alive: bool,
 }
 
+/// The request to serve.
+pub struct Request<'a> {
+    pub head: &'a RequestHead,
+    pub peer: Peer,
+    pub timing: Timing,
+}
+
 /// Run the app on the request in `slot`.
-pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, slot: &Slot, peer: Peer) -> Served {
-    let outcome = call_app(py, app, constants, head, &peer, slot);
+pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, request: &Request<'_>, slot: &Slot) -> Served {
+    let head = request.head;
+    let mut events = None;
+    let outcome = call_app(py, app, constants, request, slot, &mut events);
     let keep_alive = match outcome {
         Ok(keep_alive) => keep_alive,
         // The request timed out and was answered meanwhile: the app only learns it now.
@@ -38,19 +48,50 @@ pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &Requ
             false
         }
         Err(err) => {
+            if let Some(events) = &events {
+                published(py, head, events.exception(py, &err));
+            }
             log::app_error(py, head, &err);
             respond_500(slot)
         }
     };
+    if let Some(events) = &events {
+        let (status, input, output) =
+            lock(slot).as_ref().map_or((0, 0, 0), |ex| (ex.status_code().unwrap_or(0), ex.body.delivered, ex.sent));
+        published(py, head, events.finish(py, status, input, output));
+    }
     Served { exchange: lock(slot).take(), keep_alive }
 }
 
-fn call_app(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, head: &RequestHead, peer: &Peer, slot: &Slot) -> PyResult<bool> {
+/// Log a failure to publish an event (the handlers' own failures are logged where they
+/// are called): the request goes on regardless.
+fn published(py: Python<'_>, head: &RequestHead, outcome: PyResult<()>) {
+    if let Err(err) = outcome {
+        log::app_error(py, head, &err);
+    }
+}
+
+fn call_app(
+    py: Python<'_>,
+    app: &Py<PyAny>,
+    constants: &Constants,
+    request: &Request<'_>,
+    slot: &Slot,
+    events: &mut Option<RequestEvents>,
+) -> PyResult<bool> {
     let input = Bound::new(py, Input { slot: slot.clone() })?;
-    let environ = environ::build(py, head, peer, constants, input.into_any())?;
+    let environ = environ::build(py, request.head, &request.peer, constants, input.into_any())?;
+    let app = match RequestEvents::start(py, &request.timing, &environ, app.bind(py))? {
+        Some((started, app)) => {
+            *events = Some(started);
+            app
+        }
+        None => app.bind(py).clone(),
+    };
     let write = Py::new(py, Write { slot: slot.clone() })?;
-    let start_response = Bound::new(py, StartResponse { slot: slot.clone(), write })?;
-    let result = app.bind(py).call1((environ, start_response))?;
+    let ids = events.as_ref().map(|events| events.ids(py));
+    let start_response = Bound::new(py, StartResponse { slot: slot.clone(), write, events: ids })?;
+    let result = app.call1((environ, start_response))?;
     let streamed = stream(py, &result, slot);
     // PEP 3333: close() is called however the iteration ended. A plain list or tuple has
     // none, and asking would build an AttributeError for nothing on most requests.

@@ -2,5 +2,6 @@
 
 pub mod call;
 pub mod environ;
+pub mod events;
 pub mod objects;
 pub mod proxy;

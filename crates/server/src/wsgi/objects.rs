@@ -20,9 +20,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::exchange::{Exchange, SendError};
+use crate::wsgi::events;
 use warp_http::check_app_header;
 
 /// The request an object belongs to, while it is being served.
@@ -121,6 +122,8 @@ impl Input {
 pub struct StartResponse {
     pub slot: Slot,
     pub write: Py<Write>,
+    /// The request's ids for `response_started`, when handlers subscribed to events.
+    pub events: Option<Py<PyDict>>,
 }
 
 #[pymethods]
@@ -134,6 +137,9 @@ impl StartResponse {
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<Write>> {
         let exc_info = exc_info.filter(|e| !e.is_none());
+        if let Some(ids) = &self.events {
+            events::response_started(py, ids, status, headers, exc_info)?;
+        }
         let status: String = status
             .cast::<PyString>()
             .map_err(|_| PyTypeError::new_err("start_response: status must be a str, such as '200 OK'"))?

@@ -1,0 +1,75 @@
+//! Request events for monitoring (mod_wsgi's API): a module written as mod_wsgi's
+//! documentation shows runs unchanged, importing `mod_wsgi`, and sees each request's
+//! events in order with their facts.
+
+use serde_json::Value;
+
+use crate::rawhttp::{exchange, get};
+use crate::running::Server;
+use crate::util::Sandbox;
+
+/// The events the fixture recorded, each with its name and facts, grouped by request in
+/// the order each request's events came.
+fn events_by_request(app: &Sandbox) -> Vec<Vec<Value>> {
+    let text = std::fs::read_to_string(app.app().join("events.log")).expect("the handler recorded events");
+    let mut requests: Vec<(String, Vec<Value>)> = Vec::new();
+    for line in text.lines() {
+        let event: Value = serde_json::from_str(line).unwrap();
+        let id = event["request_id"].as_str().expect("every event names its request").to_owned();
+        match requests.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, events)) => events.push(event),
+            None => requests.push((id, vec![event])),
+        }
+    }
+    requests.into_iter().map(|(_, events)| events).collect()
+}
+
+fn names(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["name"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn a_mod_wsgi_monitoring_module_sees_each_request_s_events_in_order() {
+    let app = Sandbox::built_from("events");
+    let server = Server::start(&app, &["start"]);
+    let post = exchange(server.port, b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello").unwrap();
+    assert_eq!(post.text(), "echo:hello", "the handler's wrapper ran the app");
+    assert_eq!(get(server.port, "/fail").status, 500);
+    assert_eq!(get(server.port, "/broken-handler").status, 200, "a failing handler breaks no request");
+    server.wait_for_log("the request_started handler", std::time::Duration::from_secs(10));
+
+    let requests = events_by_request(&app);
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    let (echo, fail, broken) = (&requests[0], &requests[1], &requests[2]);
+    assert_eq!(names(echo), ["request_started", "response_started", "request_finished"]);
+    assert_eq!(names(fail), ["request_started", "request_exception", "request_finished"]);
+    assert_eq!(names(broken), ["request_started", "response_started", "request_finished"]);
+
+    let (started, response, finished) = (&echo[0], &echo[1], &echo[2]);
+    assert_eq!(started["path"], "/echo");
+    assert!((1..=5).contains(&started["thread_id"].as_u64().unwrap()), "{started}");
+    let id = started["request_id"].as_str().unwrap();
+    assert_eq!(started["active"], serde_json::json!([id]), "the request is active while it runs");
+    let (request_start, application_start) = (started["request_start"].as_f64().unwrap(), started["application_start"].as_f64().unwrap());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!(request_start <= application_start && application_start <= now && now - request_start < 60.0, "{started}");
+    assert_eq!(started["queue_start"], started["request_start"]);
+    assert_eq!(response["status"], "200 OK");
+    assert_eq!(response["headers"], serde_json::json!([["Content-Type", "text/plain"], ["Content-Length", "10"]]));
+    assert_eq!(finished["status"], 200);
+    assert_eq!(finished["wrapped"], true, "request_data carries what the wrapper kept");
+    assert_eq!((finished["input_length"].as_u64(), finished["output_length"].as_u64()), (Some(5), Some(10)));
+    let application_time = finished["application_time"].as_f64().unwrap();
+    assert!((0.0..10.0).contains(&application_time), "{finished}");
+    for cpu in ["cpu_user_time", "cpu_system_time"] {
+        let seconds = finished[cpu].as_f64().unwrap();
+        assert!((0.0..10.0).contains(&seconds), "{cpu}: {finished}");
+    }
+
+    assert!(fail[1]["error"].as_str().unwrap().contains("the app failed"), "{:?}", fail[1]);
+    assert_eq!(fail[2]["status"], 500);
+    assert_eq!(fail[2]["active"], serde_json::json!([fail[0]["request_id"]]), "active until its request_finished is over");
+    let ids: std::collections::HashSet<_> = requests.iter().map(|r| r[0]["request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "each request has its own id");
+    assert!(server.stop().success());
+}
