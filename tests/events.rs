@@ -2,11 +2,14 @@
 //! documentation shows runs unchanged, importing `mod_wsgi`, and sees each request's
 //! events in order with their facts.
 
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::rawhttp::{exchange, get};
 use crate::running::Server;
-use crate::util::Sandbox;
+use crate::util::{eventually, Sandbox};
 
 /// The events the fixture recorded, each with its name and facts, grouped by request in
 /// the order each request's events came.
@@ -36,7 +39,7 @@ fn a_mod_wsgi_monitoring_module_sees_each_request_s_events_in_order() {
     assert_eq!(post.text(), "echo:hello", "the handler's wrapper ran the app");
     assert_eq!(get(server.port, "/fail").status, 500);
     assert_eq!(get(server.port, "/broken-handler").status, 200, "a failing handler breaks no request");
-    server.wait_for_log("the request_started handler", std::time::Duration::from_secs(10));
+    server.wait_for_log("the request_started handler", Duration::from_secs(10));
 
     let requests = events_by_request(&app);
     assert_eq!(requests.len(), 3, "{requests:?}");
@@ -72,4 +75,41 @@ fn a_mod_wsgi_monitoring_module_sees_each_request_s_events_in_order() {
     let ids: std::collections::HashSet<_> = requests.iter().map(|r| r[0]["request_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3, "each request has its own id");
     assert!(server.stop().success());
+}
+
+#[test]
+fn process_stopping_says_why_for_each_reason_a_worker_stops() {
+    let app = Sandbox::built_from("events");
+    let stopped = |reason: &str| {
+        let log = std::fs::read_to_string(app.app().join("stopping.log")).unwrap_or_default();
+        log.lines().any(|line| line.starts_with(&format!("process_stopping {reason} ")))
+    };
+    // Recycling: the worker asks to be replaced, and says why as it stops.
+    for (flags, nudge, reason) in [
+        (&["--maximum-requests", "2"][..], &["/", "/"][..], "maximum_requests"),
+        (&["--restart-interval", "1"][..], &[][..], "restart_interval"),
+        // Only a worker that served is replaced for sitting idle.
+        (&["--inactivity-timeout", "1"][..], &["/"][..], "inactivity_timeout"),
+        (&["--memory-limit", "200M"][..], &["/grow?300"][..], "memory_limit"),
+    ] {
+        let mut args = vec!["start"];
+        args.extend_from_slice(flags);
+        let server = Server::start(&app, &args);
+        for path in nudge {
+            assert_eq!(get(server.port, path).status, 200);
+        }
+        eventually(Duration::from_secs(10), &format!("process_stopping says {reason}"), || stopped(reason));
+        assert!(server.stop().success());
+    }
+    // A request past its timeout: its worker is replaced.
+    let server = Server::start(&app, &["start", "--request-timeout", "1"]);
+    let port = server.port;
+    let stuck = std::thread::spawn(move || exchange(port, b"GET /sleep?3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+    eventually(Duration::from_secs(10), "process_stopping says request_timeout", || stopped("request_timeout"));
+    assert_eq!(stuck.join().unwrap().map(|r| r.status), Some(504));
+    // A reload, and the server's own stop.
+    server.signal(Signal::SIGHUP);
+    eventually(Duration::from_secs(10), "process_stopping says graceful_signal", || stopped("graceful_signal"));
+    assert!(server.stop().success());
+    assert!(stopped("shutdown_signal"), "{}", std::fs::read_to_string(app.app().join("stopping.log")).unwrap());
 }

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use crate::rawhttp::{exchange, get, Client, Response};
 use crate::request_bodies::{chunked, digest_of, pattern, sha256};
 use crate::running::Server;
-use crate::util::{wait_until_called, Sandbox};
+use crate::util::{eventually, wait_until_called, Sandbox};
 
 /// The pid of the worker that answers.
 fn worker_pid(port: u16) -> String {
@@ -22,15 +22,6 @@ fn worker_pid(port: u16) -> String {
 fn pid_from(port: u16, path: &str) -> String {
     let text = get(port, path).text();
     text.split_whitespace().find_map(|word| word.strip_prefix("pid=")).unwrap_or_else(|| panic!("no pid in {text:?}")).to_owned()
-}
-
-/// Poll `probe` until it holds, failing after `within`.
-fn eventually(within: Duration, what: &str, mut probe: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !probe() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn calls(app: &Sandbox) -> String {

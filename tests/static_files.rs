@@ -2,11 +2,11 @@
 //! HEAD, and every way out of the folder refused before the app sees it.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::rawhttp::{exchange, Client, Response};
 use crate::running::Server;
-use crate::util::Sandbox;
+use crate::util::{eventually, Sandbox};
 
 const CSS: &str = "body { color: #123456; }\n";
 const SECRET: &str = "the app's own secret\n";
@@ -72,14 +72,6 @@ fn get(port: u16, path: &str, extra: &str) -> Response {
 /// Paths the app was called with (it logs every plain request).
 fn app_calls() -> String {
     std::fs::read_to_string(app().app().join("calls.log")).unwrap_or_default()
-}
-
-fn eventually(within: Duration, what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} did not happen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

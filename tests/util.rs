@@ -3,6 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// One test's world: an app folder and a private WARP_HOME.
 pub struct Sandbox {
@@ -184,5 +185,15 @@ pub fn wait_until_called(sandbox: &Sandbox, path: &str, count: usize) {
     while calls() < count {
         assert!(std::time::Instant::now() < deadline, "the app was not called for {path} {count} time(s) within 10s");
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Poll `probe` until it holds, failing after `within`: for what the server shows only by
+/// its state (a file written, a worker replaced), with no event to wait on.
+pub fn eventually(within: Duration, what: &str, mut probe: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !probe() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -21,7 +21,7 @@ use nix::poll::{ppoll, PollFd, PollFlags};
 use nix::sys::time::TimeSpec;
 use slab::Slab;
 use warp_http::{parse_head_into, HttpError};
-use warp_worker_config::control::Report;
+use warp_worker_config::control::{Reason, Report};
 
 use crate::conn::Conn;
 use crate::conn_events;
@@ -34,6 +34,7 @@ use crate::outbox::{self, Sent};
 use crate::outgoing::Wait;
 use crate::watchdog::Watchdog;
 use crate::worker::{close, lock, refuse, unavailable, Entry, Job, Shared};
+use crate::wsgi::events;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
@@ -69,7 +70,19 @@ pub struct EventLoop<'a> {
     conns_left: bool,
     /// Connections the request threads handed over, being sent (kept for its capacity).
     handed: Vec<(usize, Box<Conn>)>,
+    /// Why this worker asked the master to replace it.
+    retiring: Option<Reason>,
 }
+
+/// An order to stop: within how long, and why (the `shutdown_reason` of
+/// `process_stopping`, mod_wsgi's names).
+struct Stop {
+    within: Duration,
+    reason: &'static str,
+}
+
+/// The reason of a stop signal, or of a master that is gone.
+const SHUTDOWN: &str = "shutdown_signal";
 
 impl<'a> EventLoop<'a> {
     pub fn new(poll: Poll, mut listener: TcpListener, mut control: Option<Control>, shared: &'a Shared) -> std::io::Result<Self> {
@@ -97,6 +110,7 @@ impl<'a> EventLoop<'a> {
             last_tick: Instant::now(),
             conns_left: false,
             handed: Vec::new(),
+            retiring: None,
         })
     }
 
@@ -130,7 +144,7 @@ impl<'a> EventLoop<'a> {
                 }
             }
             for event in events.iter() {
-                let stop_within = match event.token() {
+                let stop = match event.token() {
                     LISTENER => {
                         self.accept();
                         None
@@ -138,7 +152,7 @@ impl<'a> EventLoop<'a> {
                     SIGNALS => {
                         let mut sink = [0u8; 64];
                         while std::io::Read::read(&mut self.signals, &mut sink).is_ok_and(|n| n > 0) {}
-                        Some(self.shared.config.shutdown_timeout)
+                        Some(Stop { within: self.shared.config.shutdown_timeout, reason: SHUTDOWN })
                     }
                     CONTROL => self.obey(),
                     HANDOFF => {
@@ -156,10 +170,10 @@ impl<'a> EventLoop<'a> {
                     // Connections are the nested poller's.
                     Token(_) => None,
                 };
-                if let (Some(within), None) = (stop_within, deadline) {
+                if let (Some(stop), None) = (stop, deadline) {
                     stopped_at = Instant::now();
-                    deadline = Some(stopped_at + within);
-                    self.begin_stop();
+                    deadline = Some(stopped_at + stop.within);
+                    self.begin_stop(stop.reason);
                 }
             }
             if self.last_tick.elapsed() >= TICK {
@@ -224,18 +238,20 @@ impl<'a> EventLoop<'a> {
     }
 
     /// Act on what the master said; returns how long a stop it ordered may take.
-    fn obey(&mut self) -> Option<Duration> {
+    fn obey(&mut self) -> Option<Stop> {
         let orders = self.control.as_mut().map(Control::read).unwrap_or_default();
-        let mut stop_within: Option<Duration> = None;
+        let mut stop: Option<Stop> = None;
         for order in orders {
-            let within = match order {
+            let this = match order {
                 Order::Stop(passing) => {
                     // Set before the worker counts as stopping, so that no thread closes a
                     // connection the successor could take.
                     if let Some(fd) = passing {
                         let _ = self.shared.handoff.set(handoff::Sender::new(fd));
                     }
-                    self.shared.config.graceful_timeout
+                    // Replaced as it asked, or else reloaded.
+                    let reason = self.retiring.map_or("graceful_signal", Reason::as_str);
+                    Stop { within: self.shared.config.graceful_timeout, reason }
                 }
                 Order::TakeOver(fd) => {
                     self.take_over(fd);
@@ -245,12 +261,15 @@ impl<'a> EventLoop<'a> {
                     log::error("the master process is gone; stopping");
                     // Nobody would read further reports.
                     self.control = None;
-                    self.shared.config.shutdown_timeout
+                    Stop { within: self.shared.config.shutdown_timeout, reason: SHUTDOWN }
                 }
             };
-            stop_within = Some(stop_within.map_or(within, |before| before.min(within)));
+            stop = Some(match stop {
+                Some(before) if before.within <= this.within => before,
+                _ => this,
+            });
         }
-        stop_within
+        stop
     }
 
     /// Listen for the connections of the worker this one replaces.
@@ -347,8 +366,9 @@ impl<'a> EventLoop<'a> {
     /// or running are finished, and connections that have not sent their first request yet
     /// stay a moment ([`FIRST_REQUEST_GRACE`]): their clients connected before the stop and
     /// are sending it now.
-    fn begin_stop(&mut self) {
+    fn begin_stop(&mut self, reason: &'static str) {
         self.shared.stopping.store(true, Ordering::SeqCst);
+        events::process_stopping(reason);
         // Connections already waiting in the listen queue were accepted by the kernel on
         // this server's behalf: take them in, so their requests are served, not reset.
         self.accept();
@@ -450,6 +470,7 @@ impl<'a> EventLoop<'a> {
     fn check_health(&mut self) {
         let shared = self.shared;
         if let Some(reason) = self.watchdog.check(&shared.config, &shared.activity, shared.busy.load(Ordering::SeqCst)) {
+            self.retiring = Some(reason);
             if let Some(control) = &mut self.control {
                 control.report(Report::Retire(reason));
             }

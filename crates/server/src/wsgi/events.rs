@@ -5,7 +5,7 @@
 //! handlers and returns the dict as they left it: `request_started` before the app is
 //! called (a handler may replace `application_object`), `response_started` from
 //! `start_response`, `request_exception` when the app raised, and `request_finished` once
-//! its iterable is closed.
+//! its iterable is closed; and `process_stopping`, with why, as the worker begins to stop.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -114,6 +114,24 @@ impl RequestEvents {
         event.set_item("cpu_system_time", system.saturating_sub(self.cpu_start.1).as_secs_f64())?;
         publish(py, "request_finished", event).map(drop)
     }
+}
+
+/// Publish `process_stopping` with its `shutdown_reason`, from the event loop (which holds
+/// no GIL) as the worker begins to stop, when handlers subscribed.
+pub fn process_stopping(reason: &str) {
+    if PUBLISH.get().is_none() {
+        return;
+    }
+    Python::attach(|py| {
+        let stopping = (|| {
+            let event = PyDict::new(py);
+            event.set_item("shutdown_reason", reason)?;
+            publish(py, "process_stopping", event).map(drop)
+        })();
+        if let Err(err) = stopping {
+            err.print(py);
+        }
+    });
 }
 
 /// Publish `response_started` from `start_response`, for the request whose `ids` these are.
