@@ -113,3 +113,50 @@ fn process_stopping_says_why_for_each_reason_a_worker_stops() {
     assert!(server.stop().success());
     assert!(stopped("shutdown_signal"), "{}", std::fs::read_to_string(app.app().join("stopping.log")).unwrap());
 }
+
+#[test]
+fn process_and_request_metrics_add_up_to_the_requests_served() {
+    let app = Sandbox::built_from("events");
+    let server = Server::start(&app, &["start", "--threads", "5"]);
+    let port = server.port;
+    let metrics = |path: &str| -> Value { serde_json::from_str(&get(port, path).text()).unwrap() };
+    // Closes the window the worker opened when it started.
+    metrics("/request-metrics");
+    let clients: Vec<_> =
+        (0..2).map(|_| std::thread::spawn(move || (0..10).for_each(|_| assert_eq!(get(port, "/sleep?0.05").status, 200)))).collect();
+    clients.into_iter().for_each(|c| c.join().unwrap());
+    for _ in 0..3 {
+        assert_eq!(get(port, "/fail").status, 500);
+    }
+
+    // This window: the first metrics request (it ended after the window opened), 20 sleeps
+    // and 3 failures.
+    let window = metrics("/request-metrics");
+    let count = |key: &str| window[key].as_u64().unwrap_or_else(|| panic!("{key}: {window}"));
+    assert_eq!(count("request_count"), 24, "{window}");
+    assert_eq!((count("status_2xx"), count("status_5xx"), count("status_4xx")), (21, 3, 0));
+    let buckets: Vec<u64> = serde_json::from_value(window["application_time_buckets"].clone()).unwrap();
+    assert_eq!(buckets.len(), 65);
+    assert_eq!(buckets.iter().sum::<u64>(), 24);
+    assert!(buckets[20..28].iter().sum::<u64>() >= 20, "the 50 ms sleeps land from 32 ms on: {buckets:?}");
+    let (application, period) = (window["application_time"].as_f64().unwrap(), window["sample_period"].as_f64().unwrap());
+    assert!((0.05 * 20.0 / 24.0..1.0).contains(&application), "{window}");
+    let throughput = window["request_throughput"].as_f64().unwrap();
+    assert!((throughput - 24.0 / period).abs() < 1e-6 * throughput.max(1.0), "{window}");
+    let capacity = window["capacity_utilization"].as_f64().unwrap();
+    // Two of the five threads busy for most of the window at most.
+    assert!(capacity > 0.0 && capacity <= 0.5, "{window}");
+    assert!(count("request_threads_active") >= 2 && count("request_threads_maximum") == 5, "{window}");
+
+    let process = metrics("/process-metrics");
+    let served = process["request_count"].as_u64().unwrap();
+    assert_eq!(served, 25, "two metrics requests, 20 sleeps and 3 failures ended: {process}");
+    let threads = process["threads"].as_array().unwrap();
+    assert_eq!(threads.iter().map(|t| t["thread_id"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(threads.iter().map(|t| t["request_count"].as_u64().unwrap()).sum::<u64>(), served);
+    assert_eq!(process["active_requests"], 1, "this one: {process}");
+    let (rss, peak) = (process["memory_rss"].as_u64().unwrap(), process["memory_max_rss"].as_u64().unwrap());
+    assert!(rss > 1 << 20 && peak >= rss && peak < 200 << 20, "{process}");
+    assert!(process["request_busy_time"].as_f64().unwrap() >= 1.0, "{process}");
+    assert!(server.stop().success());
+}

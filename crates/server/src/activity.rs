@@ -78,6 +78,16 @@ impl Activity {
         served
     }
 
+    /// The threads running a request, and since when.
+    pub fn running_since(&self) -> Vec<(usize, Instant)> {
+        (0..self.threads.len())
+            .filter_map(|thread| {
+                let slot = self.slot(thread);
+                slot.busy.then_some((thread, slot.since))
+            })
+            .collect()
+    }
+
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }

@@ -47,6 +47,9 @@ fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serve, m)?)?;
     m.add_function(wrap_pyfunction!(crate::wsgi::events::publish_events_to, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::metrics::process_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::metrics::request_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::metrics::start_recording_metrics, m)?)?;
     m.add("SettingsError", m.py().get_type::<SettingsError>())?;
     m.add_class::<FileWrapper>()?;
     m.add_class::<ErrorStream>()?;

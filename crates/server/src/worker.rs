@@ -35,6 +35,7 @@ use crate::health;
 use crate::inherited::Inherited;
 use crate::intake;
 use crate::log;
+use crate::metrics::{Finished, Metrics};
 use crate::outgoing::Outgoing;
 use crate::queue::Queue;
 use crate::static_files::StaticFiles;
@@ -82,7 +83,8 @@ pub struct Shared {
     pub handoff: OnceLock<handoff::Sender>,
     /// Requests queued or being served.
     pub busy: AtomicUsize,
-    pub activity: Activity,
+    pub activity: Arc<Activity>,
+    pub metrics: Arc<Metrics>,
     /// Wakes the event loop to run its checks at once, or to send a response.
     pub waker: Waker,
     /// Responses left to the event loop to send.
@@ -114,6 +116,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
     let static_files = StaticFiles::new(&config.url_aliases, config.document_root.as_deref())?;
     let limits = Limits { max_body: config.limit_request_body, ..Limits::default() };
     let threads = config.threads.max(1);
+    let activity = Arc::new(Activity::new(threads));
     let shared = Arc::new(Shared {
         config,
         limits,
@@ -126,7 +129,8 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         stopping: AtomicBool::new(false),
         handoff: OnceLock::new(),
         busy: AtomicUsize::new(0),
-        activity: Activity::new(threads),
+        metrics: Metrics::install(threads, activity.clone()),
+        activity,
         waker: Waker::new(poll.registry(), WAKE)?,
         outgoing: Outgoing::default(),
         static_files,
@@ -368,7 +372,9 @@ fn serve_one(
     // read off the connection whole).
     let keep_alive =
         keep_alive && (buffered || matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true)));
-    log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: started.elapsed() });
+    let ended = Instant::now();
+    shared.metrics.record(&Finished { thread: index, queued, began: started, ended, status, input: body.delivered, output: sent });
+    log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: ended - started });
     conn.served += 1;
     Some((conn, keep_alive))
 }

@@ -1,4 +1,4 @@
-"""Request and process events for monitoring, call-compatible with mod_wsgi's.
+"""Request and process events and metrics for monitoring, call-compatible with mod_wsgi's.
 
 A handler subscribed with ``subscribe_events(handler)`` is called as ``handler(name,
 **event)`` for each event: ``request_started``, ``response_started``, ``request_finished``,
@@ -6,6 +6,11 @@ A handler subscribed with ``subscribe_events(handler)`` is called as ``handler(n
 before the next handler sees it, so a handler can wrap the app by returning
 ``{"application_object": wrapped}``. A handler that raises is logged and skipped: it never
 breaks a request. Events cost nothing until a handler subscribes.
+
+``process_metrics()`` gives the worker's counts and times over its life; each call of
+``request_metrics()`` gives them over the window since the previous call (or since the
+worker started, or ``start_recording_metrics()``): throughput, capacity in use, queue and
+application time averages and histograms, status classes, CPU and memory.
 """
 
 import sys
@@ -13,6 +18,7 @@ import threading
 import traceback
 
 from warp_server import _native
+from warp_server._native import process_metrics, request_metrics, start_recording_metrics  # noqa: F401
 
 #: Every handler of every event, in the order they subscribed.
 event_callbacks = []

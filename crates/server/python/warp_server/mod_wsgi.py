@@ -5,8 +5,11 @@ Apache, so such code runs unchanged on warp."""
 from warp_server.events import (  # noqa: F401 (the API it offers)
     active_requests,
     event_callbacks,
+    process_metrics,
     request_data,
+    request_metrics,
     shutdown_callbacks,
+    start_recording_metrics,
     subscribe_events,
     subscribe_shutdown,
 )

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use crate::metrics::timeval;
+
 /// The Python function events go to, once a handler subscribed.
 static PUBLISH: OnceLock<Py<PyAny>> = OnceLock::new();
 
@@ -166,8 +168,5 @@ fn epoch_now() -> f64 {
 /// The calling thread's user and system CPU time so far.
 fn thread_cpu() -> (Duration, Duration) {
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD);
-    let as_duration = |tv: nix::sys::time::TimeVal| {
-        Duration::new(u64::try_from(tv.tv_sec()).unwrap_or(0), u32::try_from(tv.tv_usec()).unwrap_or(0) * 1000)
-    };
-    usage.map_or((Duration::ZERO, Duration::ZERO), |u| (as_duration(u.user_time()), as_duration(u.system_time())))
+    usage.map_or((Duration::ZERO, Duration::ZERO), |u| (timeval(u.user_time()), timeval(u.system_time())))
 }
