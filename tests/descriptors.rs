@@ -156,6 +156,7 @@ fn worker_settings(listen_fd: i32) -> String {
         access_log: AccessLogFormat::Off,
         log_level: LogLevel::Info,
         health_path: None,
+        debugger: false,
         worker_id: 0,
     };
     serde_json::to_string(&config).unwrap()

@@ -10,6 +10,7 @@ mod base_image;
 mod build;
 mod builder;
 mod commands;
+mod debugger;
 mod descriptors;
 mod detection;
 mod django;

@@ -34,6 +34,13 @@ pub fn run(args: StartArgs) -> Result<()> {
         }
         .into());
     }
+    if args.setup_only && early.flag(Id::EnableDebugger) {
+        return Err(ExitWith {
+            code: 2,
+            message: "--enable-debugger cannot be set up for later: warpctl and the systemd unit run the server in the background, with no terminal for pdb; leave it off".to_owned(),
+        }
+        .into());
+    }
     plan::check(&early, &layout.src)?;
     let reporter = ui::reporter();
     // --setup-only and --explain start nothing, so the deploy hooks wait for the real start.

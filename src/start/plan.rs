@@ -2,8 +2,10 @@
 //! machine (users, folders), the master's plan with every worker's configuration, and the
 //! settings written back as the variables that reproduce them (`warp.env`).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
@@ -36,6 +38,13 @@ pub fn check(settings: &Settings, src: &Path) -> Result<Checked> {
         return Err(SettingError::new("--group".to_owned(), "needs --user: name the user the workers run as too".to_owned()).into());
     }
     let server = server(settings);
+    if settings.flag(Id::EnableDebugger) && server.is_none() {
+        // pdb reads and writes the worker's standard streams, which are warp's.
+        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            let message = "opens pdb on the terminal warp start runs in, and this one has none (its input or output is not a terminal): run warp start in the foreground in a terminal, or leave the debugger off";
+            return Err(SettingError::new(place(settings, Id::EnableDebugger), message.to_owned()).into());
+        }
+    }
     if let Some(other) = server {
         own_server_only(settings, &format!("--server {}", other.name()))?;
     }
@@ -65,6 +74,12 @@ pub fn own_server_only(settings: &Settings, what: &str) -> Result<(), SettingErr
         return Err(SettingError::new(
             place(settings, Id::PortFile),
             format!("only warp's embedded server writes a port file, and {what} serves on its own: leave the port file out"),
+        ));
+    }
+    if settings.flag(Id::EnableDebugger) {
+        return Err(SettingError::new(
+            place(settings, Id::EnableDebugger),
+            format!("needs warp's embedded server, which calls the app itself, and {what} serves on its own: leave the debugger off"),
         ));
     }
     Ok(())
@@ -103,7 +118,10 @@ pub fn bind(settings: &Settings) -> SocketAddr {
 /// What the master runs: `app` is the embedded server's app spec (empty for a program).
 pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, checked: Checked) -> Plan {
     let bind = bind(settings);
+    // One request at a time, which may sit in the debugger for as long as it takes.
+    let debugger = settings.flag(Id::EnableDebugger);
     let processes = match settings.processes(Id::Processes) {
+        _ if debugger => 1,
         Processes::Count(n) => n,
         Processes::Auto => auto_processes().count,
     };
@@ -112,7 +130,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         src: layout.src.to_string_lossy().into_owned(),
         listen_fd: -1,
         control_fd: -1,
-        threads: settings.count(Id::Threads) as usize,
+        threads: if debugger { 1 } else { settings.count(Id::Threads) as usize },
         processes,
         server_name: bind.ip().to_string(),
         server_port: bind.port(),
@@ -123,7 +141,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         body_min_rate: settings.count(Id::BodyMinRate),
         write_min_rate: settings.count(Id::WriteMinRate),
         queue_timeout: settings.seconds(Id::QueueTimeout),
-        request_timeout: settings.seconds(Id::RequestTimeout),
+        request_timeout: if debugger { Duration::ZERO } else { settings.seconds(Id::RequestTimeout) },
         socket_timeout: settings.seconds(Id::SocketTimeout),
         shutdown_timeout: settings.seconds(Id::ShutdownTimeout),
         graceful_timeout: settings.seconds(Id::GracefulTimeout),
@@ -147,6 +165,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
             _ => LogLevel::Info,
         },
         health_path: settings.text(Id::HealthPath).map(str::to_owned),
+        debugger,
         worker_id: 0,
     };
     Plan {
@@ -188,8 +207,9 @@ pub fn variables(settings: &Settings, plan: &Plan, src: &Path) -> Result<Vec<(&'
             Id::UrlAlias => (!w.url_aliases.is_empty())
                 .then(|| Value::Pairs(w.url_aliases.iter().map(|a| (a.url.clone(), a.path.clone())).collect()).render()),
             Id::DocumentRoot => w.document_root.clone(),
-            // Where --setup-only writes, not how the server runs.
-            Id::ServerRoot => None,
+            // Where --setup-only writes, not how the server runs; and the debugger, which
+            // needs a terminal and is never set up for later.
+            Id::ServerRoot | Id::EnableDebugger => None,
             _ => entry.value.as_ref().map(Value::render),
         };
         out.extend(resolved.map(|value| (name, value)));

@@ -97,8 +97,11 @@ impl Activity {
         self.epoch.elapsed().saturating_sub(Duration::from_nanos(self.last_finished.load(Ordering::Relaxed)))
     }
 
-    /// The requests running longer than `limit`.
+    /// The requests running longer than `limit`; none when `limit` is zero (no limit).
     pub fn overdue(&self, limit: Duration) -> Vec<Overdue> {
+        if limit.is_zero() {
+            return Vec::new();
+        }
         (0..self.threads.len())
             .filter_map(|thread| {
                 let slot = self.slot(thread);

@@ -36,6 +36,7 @@ fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
         multithread: config.threads > 1,
         multiprocess: config.processes > 1,
         proxy: ProxyTrust::new(&config.trust_proxy_headers, &config.trusted_proxies),
+        debugger: config.debugger,
     };
     // The watchdog dumps every thread's stack on a request timeout by raising SIGUSR2.
     let all_threads = [("all_threads", true)].into_py_dict(py)?;

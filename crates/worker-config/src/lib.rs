@@ -80,6 +80,9 @@ pub struct WorkerConfig {
     /// A path answered `200 OK` by the server itself, without the app (503 while stopping).
     #[serde(default)]
     pub health_path: Option<String>,
+    /// An exception in the app opens pdb post-mortem on the worker's terminal.
+    #[serde(default)]
+    pub debugger: bool,
     /// Ordinal of this worker among its siblings, for log lines.
     pub worker_id: usize,
 }

@@ -52,6 +52,9 @@ pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, request: &R
                 published(py, head, events.exception(py, &err));
             }
             log::app_error(py, head, &err);
+            if constants.debugger {
+                post_mortem(py, &err);
+            }
             respond_500(slot)
         }
     };
@@ -61,6 +64,15 @@ pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, request: &R
         published(py, head, events.finish(py, status, input, output));
     }
     Served { exchange: lock(slot).take(), keep_alive }
+}
+
+/// `--enable-debugger`: open pdb on the app's exception, on the terminal; the client waits
+/// for its 500 until the debugger is left.
+fn post_mortem(py: Python<'_>, err: &PyErr) {
+    let debugged = py.import("pdb").and_then(|pdb| pdb.call_method1("post_mortem", (err.traceback(py),)));
+    if let Err(failed) = debugged {
+        failed.print(py);
+    }
 }
 
 /// Log a failure to publish an event (the handlers' own failures are logged where they

@@ -28,6 +28,8 @@ pub struct Constants {
     pub multiprocess: bool,
     /// Proxy headers to believe, when any are configured.
     pub proxy: Option<ProxyTrust>,
+    /// An exception in the app opens pdb post-mortem (`--enable-debugger`).
+    pub debugger: bool,
 }
 
 /// Where a request came from.
