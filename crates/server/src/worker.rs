@@ -321,8 +321,8 @@ pub fn close(shared: &Shared, key: usize, mut conn: Box<Conn>) {
 }
 
 /// Serve one request on thread `index`, whose head was complete at `queued` and whose body
-/// is `stored` when the event loop received it; returns the connection and whether it may carry another, or `None` when the request
-/// timed out and was answered for it.
+/// is `stored` when the event loop received it; returns the connection and whether it may
+/// carry another, or `None` when the request timed out and was answered for it.
 fn serve_one(
     shared: &Shared,
     index: usize,
