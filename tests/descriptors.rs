@@ -157,6 +157,8 @@ fn worker_settings(listen_fd: i32) -> String {
         log_level: LogLevel::Info,
         health_path: None,
         debugger: false,
+        profiler_dir: None,
+        coverage_dir: None,
         worker_id: 0,
     };
     serde_json::to_string(&config).unwrap()

@@ -25,6 +25,7 @@ mod other_servers;
 mod pid1;
 mod ports;
 mod probes;
+mod profiler_and_coverage;
 mod programs;
 mod proxies;
 mod registry;

@@ -86,6 +86,9 @@ pub fn run(args: StartArgs) -> Result<()> {
     let server = checked.server;
     let app = wsgi.map(|w| w.target.spec(&layout.src)).unwrap_or_default();
     let mut plan = plan::plan(&settings, &layout, env, app, checked);
+    if plan.worker.coverage_dir.is_some() {
+        coverage_in_venv(&plan.python, &layout.venv)?;
+    }
     if let (true, Some(dir)) = (args.setup_only, settings.path(Id::ServerRoot)) {
         if plan.bind.port() == 0 {
             let message = "0 (any free port) cannot be written down for later: warpctl and the systemd unit need the port to probe; give a port number, such as 8000";
@@ -162,4 +165,17 @@ fn foreground(
         0 => Ok(()),
         code => Err(ExitWith { code: u8::try_from(code).unwrap_or(1), message: format!("{what} exited with status {code}") }.into()),
     }
+}
+
+/// `--enable-coverage` measures with the venv's own coverage.py: say so at once when it has
+/// none, rather than let every worker fail to start.
+fn coverage_in_venv(python: &Path, venv: &Path) -> Result<()> {
+    let found = Command::new(python).args(["-c", "import coverage"]).output().is_ok_and(|out| out.status.success());
+    if !found {
+        bail!(
+            "--enable-coverage needs coverage.py in the app's venv ({}): add `coverage` to its requirements and run warp build",
+            venv.display()
+        );
+    }
+    Ok(())
 }

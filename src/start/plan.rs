@@ -76,13 +76,18 @@ pub fn own_server_only(settings: &Settings, what: &str) -> Result<(), SettingErr
             format!("only warp's embedded server writes a port file, and {what} serves on its own: leave the port file out"),
         ));
     }
-    if settings.flag(Id::EnableDebugger) {
-        return Err(SettingError::new(
-            place(settings, Id::EnableDebugger),
-            format!("needs warp's embedded server, which calls the app itself, and {what} serves on its own: leave the debugger off"),
-        ));
+    let tools = [
+        (Id::EnableDebugger, settings.flag(Id::EnableDebugger)),
+        (Id::EnableProfiler, settings.path(Id::EnableProfiler).is_some()),
+        (Id::EnableCoverage, settings.path(Id::EnableCoverage).is_some()),
+    ];
+    match tools.into_iter().find(|(_, on)| *on) {
+        Some((id, _)) => Err(SettingError::new(
+            place(settings, id),
+            format!("needs warp's embedded server, which calls the app itself, and {what} serves on its own: leave it off"),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Where a setting was given, as an error names it: the flag when typed, else as
@@ -166,6 +171,8 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         },
         health_path: settings.text(Id::HealthPath).map(str::to_owned),
         debugger,
+        profiler_dir: absolute(settings.path(Id::EnableProfiler)),
+        coverage_dir: absolute(settings.path(Id::EnableCoverage)),
         worker_id: 0,
     };
     Plan {
@@ -181,6 +188,12 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         port_file: settings.path(Id::PortFile).map(|file| std::path::absolute(file).unwrap_or_else(|_| file.to_owned())),
         worker,
     }
+}
+
+/// A folder named relative to where warp was started, made absolute: the workers run in
+/// the app's folder.
+fn absolute(path: Option<&Path>) -> Option<String> {
+    path.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()).to_string_lossy().into_owned())
 }
 
 /// Every setting of this start as the variable that reproduces it, resolved: the folders
@@ -207,6 +220,8 @@ pub fn variables(settings: &Settings, plan: &Plan, src: &Path) -> Result<Vec<(&'
             Id::UrlAlias => (!w.url_aliases.is_empty())
                 .then(|| Value::Pairs(w.url_aliases.iter().map(|a| (a.url.clone(), a.path.clone())).collect()).render()),
             Id::DocumentRoot => w.document_root.clone(),
+            Id::EnableProfiler => w.profiler_dir.clone(),
+            Id::EnableCoverage => w.coverage_dir.clone(),
             // Where --setup-only writes, not how the server runs; and the debugger, which
             // needs a terminal and is never set up for later.
             Id::ServerRoot | Id::EnableDebugger => None,

@@ -187,7 +187,15 @@ fn request_thread(shared: &Shared, index: usize) {
     // Attach once for the thread's whole life and detach at once: the thread keeps its
     // Python thread state, so each request re-enters Python cheaply instead of creating
     // and destroying one (with its frame stack, an mmap and munmap) every time.
-    Python::attach(|py| py.detach(|| serve_jobs(shared, index)));
+    Python::attach(|py| {
+        // As threading would for a thread of its own: coverage, profilers and debuggers
+        // that hook every thread see this one too.
+        let hooked = py.import("warp_server.hooks").and_then(|hooks| hooks.call_method0("thread_started"));
+        if let Err(err) = hooked {
+            err.print(py);
+        }
+        py.detach(|| serve_jobs(shared, index))
+    });
 }
 
 fn serve_jobs(shared: &Shared, index: usize) {

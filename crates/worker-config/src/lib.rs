@@ -83,6 +83,12 @@ pub struct WorkerConfig {
     /// An exception in the app opens pdb post-mortem on the worker's terminal.
     #[serde(default)]
     pub debugger: bool,
+    /// The folder for a cProfile file per request (`--enable-profiler`).
+    #[serde(default)]
+    pub profiler_dir: Option<String>,
+    /// The folder for coverage.py's data (`--enable-coverage`).
+    #[serde(default)]
+    pub coverage_dir: Option<String>,
     /// Ordinal of this worker among its siblings, for log lines.
     pub worker_id: usize,
 }

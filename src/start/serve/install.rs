@@ -22,11 +22,13 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const BUILT_NAME: &str = "libwarp_server.so";
 
 /// The Python glue, by its path inside the package folder.
-const PYTHON_FILES: [(&str, &str); 8] = [
+const PYTHON_FILES: [(&str, &str); 10] = [
     ("__init__.py", include_str!("../../../crates/server/python/warp_server/__init__.py")),
     ("__main__.py", include_str!("../../../crates/server/python/warp_server/__main__.py")),
     ("events.py", include_str!("../../../crates/server/python/warp_server/events.py")),
     ("mod_wsgi.py", include_str!("../../../crates/server/python/warp_server/mod_wsgi.py")),
+    ("hooks.py", include_str!("../../../crates/server/python/warp_server/hooks.py")),
+    ("profiling.py", include_str!("../../../crates/server/python/warp_server/profiling.py")),
     ("target.py", include_str!("../../../crates/server/python/warp_server/target.py")),
     ("management/__init__.py", include_str!("../../../crates/server/python/warp_server/management/__init__.py")),
     ("management/commands/__init__.py", include_str!("../../../crates/server/python/warp_server/management/commands/__init__.py")),

@@ -53,6 +53,21 @@ def load(spec, src):
     return app
 
 
+def measure_coverage(folder):
+    """``--enable-coverage DIR``: coverage.py measures this worker from before the app is
+    imported, in every thread, into a data file of its own in ``folder``."""
+    if not folder:
+        return None
+    try:
+        import coverage
+    except ImportError:
+        raise SystemExit("warp: --enable-coverage needs coverage.py in the app's venv: add `coverage` to its requirements")
+    os.makedirs(folder, exist_ok=True)
+    measured = coverage.Coverage(data_file=os.path.join(folder, ".coverage"), data_suffix=True)
+    measured.start()
+    return measured
+
+
 def main():
     config = json.loads(os.environ.pop("WARP_WORKER_CONFIG"))
     src = config["src"]
@@ -64,7 +79,12 @@ def main():
     mod_wsgi.maximum_processes = config["processes"]
     mod_wsgi.threads_per_process = config["threads"]
     sys.modules["mod_wsgi"] = mod_wsgi
+    coverage = measure_coverage(config.get("coverage_dir"))
     app = load(config["app"], src)
+    if config.get("profiler_dir"):
+        from warp_server.profiling import profiled
+
+        app = profiled(app, config["profiler_dir"])
     # The server handles these itself: a graceful stop, not KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -73,6 +93,9 @@ def main():
     except _native.SettingsError as e:
         # Not a bug in the app or the server: say what is wrong, without a traceback.
         raise SystemExit("warp: worker %s cannot start: %s" % (config.get("worker_id", 0), e))
+    if coverage is not None:
+        coverage.stop()
+        coverage.save()
     sys.stdout.flush()
     sys.stderr.flush()
     if not clean:
