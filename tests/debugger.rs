@@ -2,17 +2,14 @@
 //! through a pty), and the debugger is refused where there is no terminal to open it on.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::process::Stdio;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 
 use crate::rawhttp::get;
-use crate::util::{eventually, Sandbox};
+use crate::running::Server;
+use crate::util::Sandbox;
 
 /// What the terminal showed so far, and news of more.
 type Screen = Arc<(Mutex<Vec<u8>>, Condvar)>;
@@ -32,19 +29,13 @@ fn wait_for_screen(screen: &Screen, text: &str, from: usize) -> usize {
     }
 }
 
-fn stdio(fd: &OwnedFd) -> Stdio {
-    Stdio::from(fd.try_clone().unwrap())
-}
-
 #[test]
 fn an_exception_in_the_app_opens_pdb_on_the_terminal_and_its_client_gets_500_after() {
     let app = Sandbox::built_from("events");
     let pty = openpty(None, None).unwrap();
-    let port_file = app.root().join("debugger.port");
-    let mut cmd = app.warp(&["start", "--enable-debugger", "--port", "0", "--port-file", port_file.to_str().unwrap()]);
-    cmd.stdin(stdio(&pty.slave)).stdout(stdio(&pty.slave)).stderr(stdio(&pty.slave));
-    let mut child = cmd.spawn().unwrap();
+    let server = Server::launch_on_terminal(app.warp(&["start", "--enable-debugger"]), &pty.slave, app.root());
     drop(pty.slave);
+    let port = server.port;
     let screen: Screen = Arc::default();
     let mut terminal = std::fs::File::from(pty.master);
     let mut reader = terminal.try_clone().unwrap();
@@ -59,11 +50,6 @@ fn an_exception_in_the_app_opens_pdb_on_the_terminal_and_its_client_gets_500_aft
             text.lock().unwrap().extend_from_slice(&chunk[..n]);
             more.notify_all();
         }
-    });
-    let mut port = 0;
-    eventually(Duration::from_secs(20), "the server is ready", || {
-        port = std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
-        port != 0
     });
     // One process of one thread, whatever the settings say.
     let at = wait_for_screen(&screen, "1 process(es) x 1 thread(s)", 0);
@@ -80,8 +66,7 @@ fn an_exception_in_the_app_opens_pdb_on_the_terminal_and_its_client_gets_500_aft
     terminal.write_all(b"q\n").unwrap();
     assert_eq!(client.join().unwrap().status, 500, "the request ends once the debugger is left");
 
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(server.stop().success());
 }
 
 #[test]

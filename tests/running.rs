@@ -13,6 +13,7 @@
 //! another test there.
 
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -93,11 +94,25 @@ impl Server {
 
     /// `cmd`, a `warp start` of the embedded server, given `--port 0` and a port file under
     /// `logs`; returns once the file says the server serves, and on which port.
-    pub fn launch(mut cmd: Command, logs: &Path) -> Server {
+    pub fn launch(cmd: Command, logs: &Path) -> Server {
+        Server::launch_with(cmd, logs, run)
+    }
+
+    /// [`Server::launch`] with the server's standard input, output and error on `terminal`
+    /// (its log files stay empty).
+    pub fn launch_on_terminal(cmd: Command, terminal: &OwnedFd, logs: &Path) -> Server {
+        Server::launch_with(cmd, logs, |mut cmd, _, _| {
+            let stdio = || Stdio::from(terminal.try_clone().unwrap());
+            cmd.stdin(stdio()).stdout(stdio()).stderr(stdio()).process_group(0);
+            cmd.spawn().expect("start the server")
+        })
+    }
+
+    fn launch_with(mut cmd: Command, logs: &Path, spawn: impl FnOnce(Command, &Path, &Path) -> Child) -> Server {
         let (stdout, stderr) = log_files(logs);
         let port_file = stdout.with_extension("port");
         cmd.arg("--port").arg("0").arg("--port-file").arg(&port_file);
-        let mut server = Server { child: run(cmd, &stdout, &stderr), port: 0, stderr, stdout, _reserved: None };
+        let mut server = Server { child: spawn(cmd, &stdout, &stderr), port: 0, stderr, stdout, _reserved: None };
         let deadline = Instant::now() + START_WITHIN;
         server.port = loop {
             if let Some(port) = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse().ok()) {

@@ -171,8 +171,8 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         },
         health_path: settings.text(Id::HealthPath).map(str::to_owned),
         debugger,
-        profiler_dir: absolute(settings.path(Id::EnableProfiler)),
-        coverage_dir: absolute(settings.path(Id::EnableCoverage)),
+        profiler_dir: settings.path(Id::EnableProfiler).map(|dir| absolute(dir).to_string_lossy().into_owned()),
+        coverage_dir: settings.path(Id::EnableCoverage).map(|dir| absolute(dir).to_string_lossy().into_owned()),
         worker_id: 0,
     };
     Plan {
@@ -184,16 +184,15 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         startup_timeout: settings.seconds(Id::StartupTimeout),
         watch: settings.flag(Id::ReloadOnChanges).then(|| layout.src.clone()),
         credentials: checked.credentials,
-        // Absolute, as the folder warp was started in names it.
-        port_file: settings.path(Id::PortFile).map(|file| std::path::absolute(file).unwrap_or_else(|_| file.to_owned())),
+        port_file: settings.path(Id::PortFile).map(absolute),
         worker,
     }
 }
 
-/// A folder named relative to where warp was started, made absolute: the workers run in
+/// A path as the folder warp was started in names it, made absolute: the workers run in
 /// the app's folder.
-fn absolute(path: Option<&Path>) -> Option<String> {
-    path.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()).to_string_lossy().into_owned())
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// Every setting of this start as the variable that reproduces it, resolved: the folders

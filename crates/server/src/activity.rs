@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use warp_http::RequestHead;
 
+use crate::clock::Epoch;
 use crate::wsgi::objects::Slot;
 
 /// A request a thread is running.
@@ -24,7 +25,7 @@ pub struct Activity {
     served: AtomicU64,
     /// When a request last finished, in nanoseconds after `epoch`.
     last_finished: AtomicU64,
-    epoch: Instant,
+    epoch: Epoch,
 }
 
 /// A request that has run longer than allowed.
@@ -42,7 +43,7 @@ impl Activity {
             threads: (0..threads).map(|_| idle()).collect(),
             served: AtomicU64::new(0),
             last_finished: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch: Epoch::new(),
         }
     }
 
@@ -73,8 +74,7 @@ impl Activity {
         slot.request = None;
         drop(slot);
         let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_finished.store(now, Ordering::Relaxed);
+        self.last_finished.store(self.epoch.now(), Ordering::Relaxed);
         served
     }
 

@@ -11,9 +11,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::{Events, Poll, Registry};
+
+use crate::clock::Epoch;
 
 /// How long after a request thread last read the connections the event loop leaves them
 /// to it.
@@ -32,7 +34,7 @@ pub struct ConnEvents {
     /// When a request thread last read the connections or finished a request, in
     /// nanoseconds since `epoch`; 0 when the last one went idle.
     beat: AtomicU64,
-    epoch: Instant,
+    epoch: Epoch,
     /// The event loop has left the connections to the request threads.
     left: AtomicBool,
 }
@@ -47,7 +49,7 @@ impl ConnEvents {
             poll: Mutex::new((poll, Events::with_capacity(CAPACITY))),
             fd,
             beat: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch: Epoch::new(),
             left: AtomicBool::new(false),
         };
         Ok((events, registry))
@@ -90,8 +92,7 @@ impl ConnEvents {
 
     /// A request thread will read the connections before it waits: the event loop need not.
     pub fn beat(&self) {
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.beat.store(now, Ordering::SeqCst);
+        self.beat.store(self.epoch.now(), Ordering::SeqCst);
     }
 
     /// The request thread that last said [`ConnEvents::beat`] goes idle; returns whether

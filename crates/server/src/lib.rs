@@ -22,6 +22,7 @@
 
 mod activity;
 pub mod body;
+mod clock;
 pub mod conn;
 mod conn_events;
 mod control;

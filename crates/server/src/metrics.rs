@@ -8,12 +8,14 @@
 //! a request still running when a window closes counts for the part it ran in it.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use nix::sys::resource::UsageWho;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::activity::Activity;
+use crate::clock::{cpu_times, unix_seconds};
 use crate::watchdog::resident_bytes;
 
 /// Histogram buckets: four a power of two, from 1 ms to 65.536 s, and one beyond.
@@ -73,7 +75,7 @@ impl Window {
     fn new(threads: usize, since: Instant) -> Window {
         Window {
             since,
-            since_wall: epoch_now(),
+            since_wall: unix_seconds(),
             cpu_at_start: process_cpu(),
             count: 0,
             busy: 0.0,
@@ -96,7 +98,7 @@ impl Metrics {
     pub fn install(threads: usize, activity: Arc<Activity>) -> Arc<Metrics> {
         let started = Instant::now();
         let state = State { served: vec![0; threads], busy: 0.0, window: Window::new(threads, started) };
-        let metrics = Arc::new(Metrics { state: Mutex::new(state), activity, threads, started, started_wall: epoch_now() });
+        let metrics = Arc::new(Metrics { state: Mutex::new(state), activity, threads, started, started_wall: unix_seconds() });
         let _ = WORKER.set(metrics.clone());
         metrics
     }
@@ -136,7 +138,7 @@ impl Metrics {
         let dict = PyDict::new(py);
         dict.set_item("pid", std::process::id())?;
         dict.set_item("restart_time", self.started_wall)?;
-        dict.set_item("current_time", epoch_now())?;
+        dict.set_item("current_time", unix_seconds())?;
         dict.set_item("running_time", now.saturating_duration_since(self.started).as_secs())?;
         dict.set_item("request_count", state.served.iter().sum::<u64>())?;
         dict.set_item("request_busy_time", state.busy + in_flight)?;
@@ -239,18 +241,9 @@ pub fn start_recording_metrics() {
     }
 }
 
-fn epoch_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
-}
-
 /// The process's user and system CPU time so far.
 fn process_cpu() -> (Duration, Duration) {
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF);
-    usage.map_or((Duration::ZERO, Duration::ZERO), |u| (timeval(u.user_time()), timeval(u.system_time())))
-}
-
-pub fn timeval(tv: nix::sys::time::TimeVal) -> Duration {
-    Duration::new(u64::try_from(tv.tv_sec()).unwrap_or(0), u32::try_from(tv.tv_usec()).unwrap_or(0) * 1000)
+    cpu_times(UsageWho::RUSAGE_SELF)
 }
 
 /// The peak resident memory of this program (VmHWM): not `ru_maxrss`, which also counts

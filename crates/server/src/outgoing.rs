@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
+use crate::clock::{self, Epoch};
+
 /// An app whose calls take this long on average has its responses sent by the event loop
 /// while others wait for it; below it, handing a response over costs more than writing it.
 const SLOW_APP: Duration = Duration::from_micros(40);
@@ -57,7 +59,7 @@ pub struct Outgoing<T> {
     app_nanos: AtomicU64,
     /// When the call that began last began, in nanoseconds since `epoch`; 0 once it ended.
     calling_since: AtomicU64,
-    epoch: Instant,
+    epoch: Epoch,
 }
 
 impl<T> Default for Outgoing<T> {
@@ -67,7 +69,7 @@ impl<T> Default for Outgoing<T> {
             loop_state: AtomicU8::new(AWAKE),
             app_nanos: AtomicU64::new(0),
             calling_since: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch: Epoch::new(),
         }
     }
 }
@@ -77,15 +79,10 @@ impl<T> Outgoing<T> {
         self.conns.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Nanoseconds from `epoch` to `at`, never 0 (which means no call).
-    fn since_epoch(&self, at: Instant) -> u64 {
-        u64::try_from(at.duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX).max(1)
-    }
-
     /// A call of the app begins now: returns now.
     pub fn call_begins(&self) -> Instant {
         let now = Instant::now();
-        self.calling_since.store(self.since_epoch(now), Ordering::Relaxed);
+        self.calling_since.store(self.epoch.nanos(now), Ordering::Relaxed);
         now
     }
 
@@ -96,7 +93,7 @@ impl<T> Outgoing<T> {
 
     fn app_took(&self, took: Duration) {
         self.calling_since.store(0, Ordering::Relaxed);
-        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let took = clock::nanos(took);
         // Only request threads write it, and a lost update between two of them only
         // delays the average by one call.
         let average = self.app_nanos.load(Ordering::Relaxed);
@@ -105,9 +102,9 @@ impl<T> Outgoing<T> {
     }
 
     /// Whether a request thread leaves its whole response to the event loop: the app is
-    /// slow and `others_wait` for it.
-    pub fn leaves_sending(&self, others_wait: bool) -> bool {
-        others_wait && self.app_nanos.load(Ordering::Relaxed) >= SLOW_APP.as_nanos() as u64
+    /// slow and `others_wait` for it (asked only of a slow app: it takes the queue's lock).
+    pub fn leaves_sending(&self, others_wait: impl FnOnce() -> bool) -> bool {
+        self.app_nanos.load(Ordering::Relaxed) >= SLOW_APP.as_nanos() as u64 && others_wait()
     }
 
     /// Give the event loop a connection whose response is in its outbox.
@@ -147,7 +144,7 @@ impl<T> Outgoing<T> {
         if since == 0 || average < SLOW_APP.as_nanos() as u64 {
             return None;
         }
-        let due = Duration::from_nanos((since + average).checked_sub(self.since_epoch(Instant::now()))?);
+        let due = Duration::from_nanos((since + average).checked_sub(self.epoch.now())?);
         (due <= NAP_MAX).then_some(due)
     }
 
@@ -171,15 +168,15 @@ mod tests {
     fn a_slow_app_leaves_sending_only_while_others_wait() {
         let outgoing = Outgoing::<usize>::default();
         after_calls(&outgoing, Duration::from_micros(200), 40);
-        assert!(outgoing.leaves_sending(true));
-        assert!(!outgoing.leaves_sending(false), "with nobody waiting the thread sends at once");
+        assert!(outgoing.leaves_sending(|| true));
+        assert!(!outgoing.leaves_sending(|| false), "with nobody waiting the thread sends at once");
     }
 
     #[test]
     fn a_fast_app_sends_itself() {
         let outgoing = Outgoing::<usize>::default();
         after_calls(&outgoing, Duration::from_micros(5), 40);
-        assert!(!outgoing.leaves_sending(true));
+        assert!(!outgoing.leaves_sending(|| true));
     }
 
     #[test]
@@ -187,9 +184,9 @@ mod tests {
         let outgoing = Outgoing::<usize>::default();
         after_calls(&outgoing, Duration::from_micros(5), 40);
         after_calls(&outgoing, Duration::from_micros(500), 20);
-        assert!(outgoing.leaves_sending(true), "slow calls raise the average");
+        assert!(outgoing.leaves_sending(|| true), "slow calls raise the average");
         after_calls(&outgoing, Duration::from_micros(5), 60);
-        assert!(!outgoing.leaves_sending(true), "fast calls bring it down again");
+        assert!(!outgoing.leaves_sending(|| true), "fast calls bring it down again");
     }
 
     fn loop_and_waker() -> (mio::Poll, Waker, mio::Events) {

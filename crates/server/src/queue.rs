@@ -14,7 +14,9 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Epoch;
 
 /// How long the running requests may make no progress before another thread joins in,
 /// when none of their threads runs.
@@ -32,7 +34,7 @@ pub struct Queue<T> {
     serving_tids: Mutex<Vec<libc::pid_t>>,
     /// When a request last started or finished, in nanoseconds since `epoch`.
     progress: AtomicU64,
-    epoch: Instant,
+    epoch: Epoch,
     /// A thread is already waiting with a timeout to check for a stall.
     watching: AtomicBool,
     closed: AtomicBool,
@@ -46,7 +48,7 @@ impl<T> Queue<T> {
             serving: AtomicUsize::new(0),
             serving_tids: Mutex::new(Vec::new()),
             progress: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch: Epoch::new(),
             watching: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         }
@@ -54,10 +56,6 @@ impl<T> Queue<T> {
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
         self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Whether the requests being served have stalled, or there are none. A request that
@@ -70,7 +68,7 @@ impl<T> Queue<T> {
         if self.serving.load(Ordering::SeqCst) == 0 {
             return true;
         }
-        let still = self.now().saturating_sub(self.progress.load(Ordering::SeqCst));
+        let still = self.epoch.now().saturating_sub(self.progress.load(Ordering::SeqCst));
         still >= COMPUTING.as_nanos() as u64
             || (still >= STALL.as_nanos() as u64 && !lock_tids(&self.serving_tids).iter().any(|&tid| is_running(tid)))
     }
@@ -132,7 +130,7 @@ impl<T> Queue<T> {
     /// A serving thread is busy with new work (reading the next requests itself): it is
     /// making progress, and needs no help for the items it queues.
     pub fn progressed(&self) {
-        self.progress.store(self.now(), Ordering::SeqCst);
+        self.progress.store(self.epoch.now(), Ordering::SeqCst);
     }
 
     /// The next item for a thread that just finished a request: it is the one to go on.
@@ -164,7 +162,7 @@ impl<T> Queue<T> {
         loop {
             if !items.is_empty() && (self.needs_help() || self.closed.load(Ordering::SeqCst)) {
                 self.start_serving();
-                self.progress.store(self.now(), Ordering::SeqCst);
+                self.progress.store(self.epoch.now(), Ordering::SeqCst);
                 let item = items.pop_front();
                 if !items.is_empty() {
                     // Requests still wait: another idle thread takes over the watch (or
@@ -221,6 +219,7 @@ impl<T> Default for Queue<T> {
 mod tests {
     use std::sync::mpsc;
     use std::sync::Arc;
+    use std::time::Instant;
 
     use super::*;
 

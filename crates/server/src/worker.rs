@@ -285,7 +285,7 @@ fn serve_jobs(shared: &Shared, index: usize) {
 /// app is what requests wait for, the event loop reads them (see [`crate::outgoing`]).
 fn next_job(shared: &Shared) -> Option<Job> {
     let events = &shared.conn_events;
-    if shared.outgoing.leaves_sending(!shared.jobs.is_empty()) {
+    if shared.outgoing.leaves_sending(|| !shared.jobs.is_empty()) {
         if events.rest() {
             let _ = shared.waker.wake();
         }
@@ -368,7 +368,7 @@ fn serve_one(
             shared.outgoing.call_ended(call);
             // Answered by the watchdog meanwhile, which closed the connection.
             let mut exchange = served.exchange?;
-            let send = !shared.outgoing.leaves_sending(!shared.jobs.is_empty());
+            let send = !shared.outgoing.leaves_sending(|| !shared.jobs.is_empty());
             // The app's answer may say keep-alive and still be cut short here, when a file
             // it sends shrinks while the rest of it goes out.
             let whole = exchange.release(send).is_ok() && !exchange.is_cut_short();

@@ -58,12 +58,12 @@ pub fn serve(py: Python<'_>, app: &Py<PyAny>, constants: &Constants, request: &R
             respond_500(slot)
         }
     };
+    let exchange = lock(slot).take();
     if let Some(events) = &events {
-        let (status, input, output) =
-            lock(slot).as_ref().map_or((0, 0, 0), |ex| (ex.status_code().unwrap_or(0), ex.body.delivered, ex.sent));
+        let (status, input, output) = exchange.as_ref().map_or((0, 0, 0), |ex| (ex.status_code().unwrap_or(0), ex.body.delivered, ex.sent));
         published(py, head, events.finish(py, status, input, output));
     }
-    Served { exchange: lock(slot).take(), keep_alive }
+    Served { exchange, keep_alive }
 }
 
 /// `--enable-debugger`: open pdb on the app's exception, on the terminal; the client waits

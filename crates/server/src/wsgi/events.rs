@@ -9,12 +9,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use nix::sys::resource::UsageWho;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::metrics::timeval;
+use crate::clock::{cpu_times, unix_seconds};
 
 /// The Python function events go to, once a handler subscribed.
 static PUBLISH: OnceLock<Py<PyAny>> = OnceLock::new();
@@ -67,7 +68,7 @@ impl RequestEvents {
         ids.set_item("request_id", format!("{}-{number}", std::process::id()))?;
         ids.set_item("request_data", PyDict::new(py))?;
         let now = Instant::now();
-        let application_start = epoch_now();
+        let application_start = unix_seconds();
         // Read off the socket and queued at once, when its head was complete.
         let queued = application_start - now.saturating_duration_since(timing.queued).as_secs_f64();
         let event = ids.copy()?;
@@ -160,13 +161,7 @@ fn traceback<'py>(py: Python<'py>, err: &PyErr) -> Bound<'py, PyAny> {
     err.traceback(py).map_or_else(|| py.None().into_bound(py), |tb| tb.into_any())
 }
 
-/// Now, as seconds since the Unix epoch.
-fn epoch_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
-}
-
 /// The calling thread's user and system CPU time so far.
 fn thread_cpu() -> (Duration, Duration) {
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD);
-    usage.map_or((Duration::ZERO, Duration::ZERO), |u| (timeval(u.user_time()), timeval(u.system_time())))
+    cpu_times(UsageWho::RUSAGE_THREAD)
 }
