@@ -130,6 +130,7 @@ fn worker_settings(listen_fd: i32) -> String {
         src: app().app().to_string_lossy().into_owned(),
         listen_fd,
         control_fd: -1,
+        scoreboard_fd: -1,
         threads: 1,
         processes: 1,
         server_name: "127.0.0.1".to_owned(),

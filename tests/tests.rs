@@ -21,6 +21,7 @@ mod hook_examples;
 mod hooks_at_start;
 mod image;
 mod manifest;
+mod monitoring;
 mod other_servers;
 mod pid1;
 mod ports;

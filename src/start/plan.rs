@@ -80,6 +80,7 @@ pub fn own_server_only(settings: &Settings, what: &str) -> Result<(), SettingErr
         (Id::EnableDebugger, settings.flag(Id::EnableDebugger)),
         (Id::EnableProfiler, settings.path(Id::EnableProfiler).is_some()),
         (Id::EnableCoverage, settings.path(Id::EnableCoverage).is_some()),
+        (Id::MetricsPort, settings.is_given(Id::MetricsPort)),
     ];
     match tools.into_iter().find(|(_, on)| *on) {
         Some((id, _)) => Err(SettingError::new(
@@ -135,6 +136,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         src: layout.src.to_string_lossy().into_owned(),
         listen_fd: -1,
         control_fd: -1,
+        scoreboard_fd: -1,
         threads: if debugger { 1 } else { settings.count(Id::Threads) as usize },
         processes,
         server_name: bind.ip().to_string(),
@@ -185,6 +187,7 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         watch: settings.flag(Id::ReloadOnChanges).then(|| layout.src.clone()),
         credentials: checked.credentials,
         port_file: settings.path(Id::PortFile).map(absolute),
+        metrics: settings.is_given(Id::MetricsPort).then(|| SocketAddr::new(settings.ip(Id::MetricsHost), settings.port(Id::MetricsPort))),
         worker,
     }
 }

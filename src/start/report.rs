@@ -90,6 +90,13 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
     if let Some(creds) = &plan.credentials {
         lines.push(format!("  user:       workers run as {} (uid {}, gid {})", creds.name, creds.uid, creds.gid));
     }
+    if let Some(addr) = plan.metrics {
+        let host = if addr.ip().is_unspecified() { "localhost".to_owned() } else { addr.ip().to_string() };
+        lines.push(match addr.port() {
+            0 => format!("  metrics:    any free port on {}, chosen when bound", addr.ip()),
+            port => format!("  metrics:    http://{host}:{port}/ (live status page), /metrics (Prometheus), listening on {addr}"),
+        });
+    }
     if let Some(path) = &w.health_path {
         lines.push(format!("  health:     {path} answered by the server (200, or 503 while stopping)"));
     }

@@ -1,5 +1,6 @@
-//! The descriptors a worker inherits from the master: its listening socket and its control
-//! channel, named by number in the worker settings (`listen_fd`, `control_fd`).
+//! The descriptors a worker inherits from the master: its listening socket, its control
+//! channel and, with `--metrics-port`, its scoreboard, named by number in the worker
+//! settings (`listen_fd`, `control_fd`, `scoreboard_fd`).
 //!
 //! A number is only a promise. Taking ownership of one that is closed, or that is some
 //! other file, would have the worker close a descriptor that is not its own, hand a file
@@ -12,24 +13,32 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Listener,
+    Control,
+    Scoreboard,
+}
+
 /// Which inherited descriptor, and its number.
 #[derive(Debug, Clone, Copy)]
 pub struct Which {
-    control: bool,
+    role: Role,
     fd: RawFd,
 }
 
 impl fmt::Display for Which {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.control {
-            false => write!(f, "the listening socket (listen_fd {})", self.fd),
-            true => write!(f, "the control channel (control_fd {})", self.fd),
+        match self.role {
+            Role::Listener => write!(f, "the listening socket (listen_fd {})", self.fd),
+            Role::Control => write!(f, "the control channel (control_fd {})", self.fd),
+            Role::Scoreboard => write!(f, "the scoreboard (scoreboard_fd {})", self.fd),
         }
     }
 }
@@ -43,7 +52,7 @@ pub enum FdError {
     WrongKind { which: Which, found: String, wanted: &'static str },
     #[error("{0} is a TCP socket that is not listening (never listen()ed, or a connection)")]
     NotListening(Which),
-    #[error("the listening socket and the control channel are the same descriptor, {0}")]
+    #[error("the listening socket, the control channel and the scoreboard share descriptor {0}")]
     Same(RawFd),
     #[error("the inherited descriptors were taken already: a worker process serves once")]
     Taken,
@@ -55,27 +64,35 @@ pub enum FdError {
 pub struct Inherited {
     pub listener: std::net::TcpListener,
     pub control: Option<UnixStream>,
+    /// The memory the master reads this worker's metrics from (see
+    /// `warp_worker_config::scoreboard`).
+    pub scoreboard: Option<OwnedFd>,
 }
 
 impl Inherited {
-    /// Check and take `listen_fd` and, unless it is negative (no master to report to),
-    /// `control_fd`.
-    pub fn take(listen_fd: RawFd, control_fd: RawFd) -> Result<Inherited, FdError> {
+    /// Check and take `listen_fd` and, unless they are negative (no master to report to, no
+    /// metrics to keep), `control_fd` and `scoreboard_fd`.
+    pub fn take(listen_fd: RawFd, control_fd: RawFd, scoreboard_fd: RawFd) -> Result<Inherited, FdError> {
         /// Set once this process has taken its descriptors, so no second call can take
         /// ownership of the same numbers again.
         static TAKEN: AtomicBool = AtomicBool::new(false);
 
-        if control_fd >= 0 && listen_fd == control_fd {
-            return Err(FdError::Same(listen_fd));
+        let shared = [(listen_fd, control_fd), (listen_fd, scoreboard_fd), (control_fd, scoreboard_fd)];
+        if let Some((fd, _)) = shared.into_iter().find(|&(a, b)| a >= 0 && a == b) {
+            return Err(FdError::Same(fd));
         }
-        let listen = Which { control: false, fd: listen_fd };
+        let listen = Which { role: Role::Listener, fd: listen_fd };
         check(listen, &[libc::AF_INET, libc::AF_INET6], "a listening TCP socket")?;
         if int_option(listen, libc::SO_ACCEPTCONN)? == 0 {
             return Err(FdError::NotListening(listen));
         }
-        let control = Which { control: true, fd: control_fd };
+        let control = Which { role: Role::Control, fd: control_fd };
         if control_fd >= 0 {
             check(control, &[libc::AF_UNIX], "a Unix stream socket")?;
+        }
+        let scoreboard = Which { role: Role::Scoreboard, fd: scoreboard_fd };
+        if scoreboard_fd >= 0 && file_type(scoreboard)? != Some("a regular file") {
+            return Err(FdError::WrongKind { which: scoreboard, found: describe(scoreboard)?, wanted: "a memory file" });
         }
         if TAKEN.swap(true, Ordering::SeqCst) {
             return Err(FdError::Taken);
@@ -88,18 +105,30 @@ impl Inherited {
         // SAFETY: likewise for `control_fd`: checked open and a Unix stream socket when not
         // negative, created by the master for this worker alone, taken once.
         let control = (control_fd >= 0).then(|| unsafe { UnixStream::from_raw_fd(control_fd) });
-        Ok(Inherited { listener, control })
+        // SAFETY: likewise for `scoreboard_fd`: checked open and a regular file when not
+        // negative, created by the master for this worker alone, taken once.
+        let scoreboard = (scoreboard_fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(scoreboard_fd) });
+        if let Some(fd) = &scoreboard {
+            // The app's own children have no use for it.
+            nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+                .map_err(|e| FdError::Os { which: scoreboard_which(fd), source: e.into() })?;
+        }
+        Ok(Inherited { listener, control, scoreboard })
     }
 }
 
-/// Check that `which` is an open stream socket in one of `families`.
-fn check(which: Which, families: &[libc::c_int], wanted: &'static str) -> Result<(), FdError> {
+fn scoreboard_which(fd: &OwnedFd) -> Which {
+    Which { role: Role::Scoreboard, fd: fd.as_raw_fd() }
+}
+
+/// What kind of file `which` is: `None` for a socket.
+fn file_type(which: Which) -> Result<Option<&'static str>, FdError> {
     let stat = match nix::sys::stat::fstat(which.fd) {
         Ok(stat) => stat,
         Err(Errno::EBADF) => return Err(FdError::NotOpen(which)),
         Err(e) => return Err(FdError::Os { which, source: e.into() }),
     };
-    let file_type = match stat.st_mode & libc::S_IFMT {
+    Ok(match stat.st_mode & libc::S_IFMT {
         libc::S_IFSOCK => None,
         libc::S_IFREG => Some("a regular file"),
         libc::S_IFDIR => Some("a directory"),
@@ -107,26 +136,38 @@ fn check(which: Which, families: &[libc::c_int], wanted: &'static str) -> Result
         libc::S_IFCHR => Some("a character device"),
         libc::S_IFBLK => Some("a block device"),
         _ => Some("not a socket"),
+    })
+}
+
+/// What `which` is, in words: its file type, or its socket's family and type.
+fn describe(which: Which) -> Result<String, FdError> {
+    if let Some(found) = file_type(which)? {
+        return Ok(found.to_owned());
+    }
+    let family = match int_option(which, libc::SO_DOMAIN)? {
+        libc::AF_INET => "an IPv4",
+        libc::AF_INET6 => "an IPv6",
+        libc::AF_UNIX => "a Unix",
+        _ => "another family's",
     };
-    if let Some(found) = file_type {
-        return Err(FdError::WrongKind { which, found: found.to_owned(), wanted });
+    let kind = match int_option(which, libc::SO_TYPE)? {
+        libc::SOCK_STREAM => "stream",
+        libc::SOCK_DGRAM => "datagram",
+        libc::SOCK_SEQPACKET => "seqpacket",
+        _ => "other",
+    };
+    Ok(format!("{family} {kind} socket"))
+}
+
+/// Check that `which` is an open stream socket in one of `families`.
+fn check(which: Which, families: &[libc::c_int], wanted: &'static str) -> Result<(), FdError> {
+    if file_type(which)?.is_some() {
+        return Err(FdError::WrongKind { which, found: describe(which)?, wanted });
     }
     let family = int_option(which, libc::SO_DOMAIN)?;
     let kind = int_option(which, libc::SO_TYPE)?;
     if !families.contains(&family) || kind != libc::SOCK_STREAM {
-        let family = match family {
-            libc::AF_INET => "an IPv4",
-            libc::AF_INET6 => "an IPv6",
-            libc::AF_UNIX => "a Unix",
-            _ => "another family's",
-        };
-        let kind = match kind {
-            libc::SOCK_STREAM => "stream",
-            libc::SOCK_DGRAM => "datagram",
-            libc::SOCK_SEQPACKET => "seqpacket",
-            _ => "other",
-        };
-        return Err(FdError::WrongKind { which, found: format!("{family} {kind} socket"), wanted });
+        return Err(FdError::WrongKind { which, found: describe(which)?, wanted });
     }
     Ok(())
 }
@@ -155,7 +196,11 @@ mod tests {
     // the integration tests take theirs.
 
     fn refusal(listen_fd: RawFd, control_fd: RawFd) -> String {
-        match Inherited::take(listen_fd, control_fd) {
+        refusal_with(listen_fd, control_fd, -1)
+    }
+
+    fn refusal_with(listen_fd: RawFd, control_fd: RawFd, scoreboard_fd: RawFd) -> String {
+        match Inherited::take(listen_fd, control_fd, scoreboard_fd) {
             Ok(_) => panic!("fds {listen_fd}, {control_fd} were taken"),
             Err(e) => e.to_string(),
         }
@@ -206,7 +251,23 @@ mod tests {
             refusal(fd, other_fd),
             format!("the control channel (control_fd {other_fd}) is an IPv4 stream socket, not a Unix stream socket")
         );
-        assert_eq!(refusal(fd, fd), format!("the listening socket and the control channel are the same descriptor, {fd}"));
+        assert_eq!(refusal(fd, fd), format!("the listening socket, the control channel and the scoreboard share descriptor {fd}"));
+    }
+
+    #[test]
+    fn the_scoreboard_must_be_a_file() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (fd, other_fd) = (listener.as_raw_fd(), other.as_raw_fd());
+        assert_eq!(
+            refusal_with(fd, -1, other_fd),
+            format!("the scoreboard (scoreboard_fd {other_fd}) is an IPv4 stream socket, not a memory file")
+        );
+        assert_eq!(
+            refusal_with(fd, -1, RawFd::MAX),
+            format!("the scoreboard (scoreboard_fd {}) is not an open file descriptor", RawFd::MAX)
+        );
+        assert_eq!(refusal_with(fd, -1, fd), format!("the listening socket, the control channel and the scoreboard share descriptor {fd}"));
     }
 
     fn unlinked_file() -> std::fs::File {

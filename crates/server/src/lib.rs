@@ -9,7 +9,7 @@
 //! - [`worker`]: the pool of Python threads; `event_loop`: accepting, reading heads and the
 //!   periodic checks; `conn_events`: the connections' readiness, read by a serving thread
 //!   between requests under load; `watchdog` and `activity`: when to ask the master for a
-//!   replacement; `metrics`: mod_wsgi's process and request metrics; `control`: the channel to the master, `handoff`: connections a stopping
+//!   replacement; `metrics`: mod_wsgi's process and request metrics, and the scoreboard the master reads; `control`: the channel to the master, `handoff`: connections a stopping
 //!   worker passes its successor (`rights`: descriptors received with a message),
 //!   `inherited`: checking the descriptors the master passed; `static_files`:
 //!   `--url-alias` and `--document-root`; `health`: `--health-path`, answered without the

@@ -6,6 +6,10 @@
 //! (from its head being complete to a thread taking it), its application time, status and
 //! sizes. Capacity counts thread time: a request's time is split at window boundaries, and
 //! a request still running when a window closes counts for the part it ran in it.
+//!
+//! With `--metrics-port` the worker also keeps a scoreboard the master reads (see
+//! `warp_worker_config::scoreboard`): each request thread's mark while a request runs, and
+//! the worker's totals as each ends. Without it, nothing of that is done.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -13,6 +17,8 @@ use std::time::{Duration, Instant};
 use nix::sys::resource::UsageWho;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+
+use warp_worker_config::scoreboard::{self, Scoreboard};
 
 use crate::activity::Activity;
 use crate::clock::{cpu_times, unix_seconds};
@@ -42,6 +48,7 @@ pub struct Metrics {
     threads: usize,
     started: Instant,
     started_wall: f64,
+    scoreboard: Option<Scoreboard>,
 }
 
 struct State {
@@ -95,10 +102,10 @@ impl Window {
 impl Metrics {
     /// The metrics of this worker, whose `threads` request threads `activity` follows; the
     /// Python API reads them from now on.
-    pub fn install(threads: usize, activity: Arc<Activity>) -> Arc<Metrics> {
+    pub fn install(threads: usize, activity: Arc<Activity>, scoreboard: Option<Scoreboard>) -> Arc<Metrics> {
         let started = Instant::now();
         let state = State { served: vec![0; threads], busy: 0.0, window: Window::new(threads, started) };
-        let metrics = Arc::new(Metrics { state: Mutex::new(state), activity, threads, started, started_wall: unix_seconds() });
+        let metrics = Arc::new(Metrics { state: Mutex::new(state), activity, threads, started, started_wall: unix_seconds(), scoreboard });
         let _ = WORKER.set(metrics.clone());
         metrics
     }
@@ -107,9 +114,38 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Thread `thread` takes `method target` at `began`: the master sees it running.
+    pub fn begin(&self, thread: usize, began: Instant, method: &str, target: &str) {
+        if let Some(board) = &self.scoreboard {
+            board.begin(thread, self.monotonic(began), method, target);
+        }
+    }
+
+    /// [`scoreboard::monotonic_nanos`] at `at`: an `Instant` is that clock, but keeps its
+    /// count to itself.
+    fn monotonic(&self, at: Instant) -> u64 {
+        let now = Instant::now();
+        let nanos = scoreboard::monotonic_nanos();
+        if at <= now {
+            nanos.saturating_sub(crate::clock::nanos(now - at))
+        } else {
+            nanos + crate::clock::nanos(at - now)
+        }
+    }
+
     pub fn record(&self, request: &Finished) {
         let queue = request.began.saturating_duration_since(request.queued);
         let application = request.ended.saturating_duration_since(request.began);
+        if let Some(board) = &self.scoreboard {
+            let ended = scoreboard::Ended {
+                status: request.status,
+                queue_nanos: crate::clock::nanos(queue),
+                application_nanos: crate::clock::nanos(application),
+                request_bytes: request.input,
+                response_bytes: request.output,
+            };
+            board.end(request.thread, self.monotonic(request.ended), &ended);
+        }
         let mut state = self.lock();
         state.served[request.thread] += 1;
         state.busy += application.as_secs_f64();

@@ -25,7 +25,8 @@ create_exception!(
 fn serve(py: Python<'_>, app: Py<PyAny>, config_json: &str) -> PyResult<bool> {
     let config: WorkerConfig =
         serde_json::from_str(config_json).map_err(|e| SettingsError::new_err(format!("bad worker settings: {e}")))?;
-    let inherited = Inherited::take(config.listen_fd, config.control_fd).map_err(|e| SettingsError::new_err(e.to_string()))?;
+    let inherited =
+        Inherited::take(config.listen_fd, config.control_fd, config.scoreboard_fd).map_err(|e| SettingsError::new_err(e.to_string()))?;
     crate::log::set_level(config.log_level);
     let constants = Constants {
         server_name: PyString::new(py, &config.server_name).unbind(),

@@ -21,6 +21,7 @@ use mio::{Interest, Poll, Registry, Token, Waker};
 use pyo3::prelude::*;
 use slab::Slab;
 use warp_http::{error_response, parse_head_into, HttpError, Limits, RequestHead};
+use warp_worker_config::scoreboard::Scoreboard;
 use warp_worker_config::WorkerConfig;
 
 use crate::activity::Activity;
@@ -117,6 +118,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
     let limits = Limits { max_body: config.limit_request_body, ..Limits::default() };
     let threads = config.threads.max(1);
     let activity = Arc::new(Activity::new(threads));
+    let scoreboard = inherited.scoreboard.map(|fd| Scoreboard::open(fd, threads)).transpose()?;
     let shared = Arc::new(Shared {
         config,
         limits,
@@ -129,7 +131,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         stopping: AtomicBool::new(false),
         handoff: OnceLock::new(),
         busy: AtomicUsize::new(0),
-        metrics: Metrics::install(threads, activity.clone()),
+        metrics: Metrics::install(threads, activity.clone(), scoreboard),
         activity,
         waker: Waker::new(poll.registry(), WAKE)?,
         outgoing: Outgoing::default(),
@@ -347,6 +349,7 @@ fn serve_one(
     }
     let config = &shared.config;
     let started = Instant::now();
+    shared.metrics.begin(index, started, head.method(), head.target());
     let facts = RequestFacts {
         version: head.version,
         keep_alive: head.keep_alive && shared.keeps_connections(),
@@ -366,8 +369,13 @@ fn serve_one(
             let call = shared.outgoing.call_begins();
             let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, &request, &slot));
             shared.outgoing.call_ended(call);
-            // Answered by the watchdog meanwhile, which closed the connection.
-            let mut exchange = served.exchange?;
+            let Some(mut exchange) = served.exchange else {
+                // Answered by the watchdog meanwhile, which closed the connection: counted
+                // as a request with no response of the app's.
+                let finished = Finished { thread: index, queued, began: started, ended: Instant::now(), status: 0, input: 0, output: 0 };
+                shared.metrics.record(&finished);
+                return None;
+            };
             let send = !shared.outgoing.leaves_sending(|| !shared.jobs.is_empty());
             // The app's answer may say keep-alive and still be cut short here, when a file
             // it sends shrinks while the rest of it goes out.

@@ -11,6 +11,7 @@ pub use cidr::Cidr;
 
 mod cidr;
 pub mod control;
+pub mod scoreboard;
 
 /// Name of the variable that carries the JSON settings to a worker.
 pub const CONFIG_VAR: &str = "WARP_WORKER_CONFIG";
@@ -26,6 +27,9 @@ pub struct WorkerConfig {
     pub listen_fd: i32,
     /// The inherited end of the worker's control channel to the master (see [`control`]).
     pub control_fd: i32,
+    /// The inherited memory file this worker keeps its metrics in for the master
+    /// (`--metrics-port`; see [`scoreboard`]), or -1.
+    pub scoreboard_fd: i32,
     /// Python threads calling the app.
     pub threads: usize,
     /// Number of worker processes: `wsgi.multiprocess` is true when above one.

@@ -5,6 +5,7 @@ pub mod external;
 pub mod foreground;
 pub mod gunicorn_config;
 pub mod install;
+mod monitor;
 pub mod pid1;
 pub mod privileges;
 pub mod setup;

@@ -13,6 +13,8 @@
 //! while workers keep dying young, so a broken app does not spin; one that does not load
 //! the app within the startup timeout is killed and retried. SIGTERM, SIGINT and SIGQUIT stop every worker
 //! within the shutdown timeout. As PID 1 in a container the master also reaps orphans.
+//! With `--metrics-port` each worker also gets a scoreboard the master reads its counts
+//! from, and the master serves them (see [`super::monitor`]).
 //!
 //! Binding is a step of its own ([`listen`]), so that with port 0 the banner and the
 //! workers' `SERVER_PORT` show the port the kernel chose. The port file, when asked for,
@@ -37,10 +39,12 @@ use nix::sys::socket::{sendmsg, socketpair, AddressFamily, ControlMessage, MsgFl
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use warp_worker_config::control::{Report, STOP, TAKEOVER};
+use warp_worker_config::scoreboard::Scoreboard;
 use warp_worker_config::{LogLevel, WorkerConfig, CONFIG_VAR};
 
 use crate::appenv::AppEnv;
 use crate::process::StatusText;
+use crate::start::serve::monitor::{self, board::Board};
 use crate::start::serve::pid1;
 use crate::start::serve::privileges::{self, Credentials};
 use crate::start::serve::watch;
@@ -68,8 +72,10 @@ pub struct Plan {
     pub credentials: Option<Credentials>,
     /// Where to write the port once the first worker is ready.
     pub port_file: Option<PathBuf>,
-    /// Settings for every worker; `listen_fd`, `control_fd` and `worker_id` are filled in
-    /// per worker.
+    /// Where to serve metrics and the status page (`--metrics-port`).
+    pub metrics: Option<SocketAddr>,
+    /// Settings for every worker; `listen_fd`, `control_fd`, `scoreboard_fd` and
+    /// `worker_id` are filled in per worker.
     pub worker: WorkerConfig,
 }
 
@@ -111,17 +117,22 @@ struct Leaving {
 struct Master {
     plan: Plan,
     listen_fd: i32,
+    /// What the workers' scoreboards say, with `--metrics-port`.
+    board: Option<Arc<Board>>,
     slots: Vec<Slot>,
     leaving: Vec<Leaving>,
     backoff: Duration,
     port_file: Option<PortFile>,
 }
 
-/// The bound listening socket, before any worker runs.
-pub struct Listener(socket2::Socket);
+/// The bound listening sockets, before any worker runs: the app's, and the metrics'.
+pub struct Listener {
+    app: socket2::Socket,
+    metrics: Option<std::net::TcpListener>,
+}
 
-/// Bind the plan's address. With port 0 the kernel picks a free port, and the plan is
-/// updated to say which (its address and the workers' `SERVER_PORT`).
+/// Bind the plan's addresses. With port 0 the kernel picks a free port, and the plan is
+/// updated to say which (its address and the workers' `SERVER_PORT`; the metrics address).
 pub fn listen(plan: &mut Plan) -> Result<Listener> {
     if let Some(path) = &plan.port_file {
         PortFile::remove_stale(path)?;
@@ -130,12 +141,24 @@ pub fn listen(plan: &mut Plan) -> Result<Listener> {
     let bound = socket.local_addr().ok().and_then(|a| a.as_socket()).context("cannot read the address the socket is bound to")?;
     plan.bind.set_port(bound.port());
     plan.worker.server_port = bound.port();
-    Ok(Listener(socket))
+    let metrics = plan.metrics.map(monitor::bind).transpose()?;
+    if let Some(listener) = &metrics {
+        plan.metrics = Some(listener.local_addr().context("cannot read the address the metrics listener is bound to")?);
+    }
+    Ok(Listener { app: socket, metrics })
 }
 
 /// Start the workers on `listener`, and supervise them until told to stop.
 pub fn run(plan: Plan, listener: Listener) -> Result<()> {
-    let listener = listener.0;
+    let board = match listener.metrics {
+        Some(metrics) => {
+            let board = Arc::new(Board::new(plan.processes, plan.worker.threads.max(1)));
+            monitor::spawn(metrics, board.clone())?;
+            Some(board)
+        }
+        None => None,
+    };
+    let listener = listener.app;
     // Each signal sets its flag and writes a byte to wake the loop below.
     let (mut wake, wake_writer) = UnixStream::pair().context("cannot create the signal pipe")?;
     wake.set_nonblocking(true)?;
@@ -160,7 +183,7 @@ pub fn run(plan: Plan, listener: Listener) -> Result<()> {
     }
     let port_file = plan.port_file.clone().map(|path| PortFile { path, written: None });
     let mut master =
-        Master { listen_fd: listener.as_raw_fd(), slots: Vec::new(), leaving: Vec::new(), backoff: FIRST_BACKOFF, plan, port_file };
+        Master { listen_fd: listener.as_raw_fd(), board, slots: Vec::new(), leaving: Vec::new(), backoff: FIRST_BACKOFF, plan, port_file };
     for id in 0..master.plan.processes {
         let worker = master.spawn(id)?;
         master.slots.push(Slot { current: Some(worker), ..Slot::default() });
@@ -172,10 +195,10 @@ pub fn run(plan: Plan, listener: Listener) -> Result<()> {
             return master.stop();
         }
         if hangup.swap(false, Ordering::SeqCst) {
-            master.reload("SIGHUP");
+            master.reload("SIGHUP", "graceful_signal");
         }
         if changed.swap(false, Ordering::SeqCst) {
-            master.reload("source changed");
+            master.reload("source changed", "source_changed");
         }
         if let Err(e) = master.read_reports() {
             master.stop()?;
@@ -284,6 +307,15 @@ impl Master {
         config.worker_id = id;
         config.listen_fd = self.listen_fd;
         config.control_fd = worker_end.as_raw_fd();
+        let scoreboard = match &self.board {
+            Some(board) => {
+                let (scoreboard, fd) = Scoreboard::create(board.threads()).context("cannot create a worker's scoreboard")?;
+                inheritable(fd.as_raw_fd()).context("cannot share the scoreboard with a worker")?;
+                config.scoreboard_fd = fd.as_raw_fd();
+                Some((scoreboard, fd))
+            }
+            None => None,
+        };
         let json = serde_json::to_string(&config).context("cannot encode worker settings")?;
         let mut cmd = Command::new(&self.plan.python);
         cmd.args(["-m", "warp_server"]).current_dir(&config.src).env(CONFIG_VAR, json);
@@ -302,6 +334,9 @@ impl Master {
         // The worker has its copy; ours closes here, so the worker's end sees EOF when the
         // master goes away.
         drop(worker_end);
+        if let (Some(board), Some((scoreboard, _fd))) = (&self.board, scoreboard) {
+            board.attach(id, child.id() as i32, scoreboard);
+        }
         Ok(Worker { child, control, started: Instant::now(), ready: false, killed: false, hung_up: false })
     }
 
@@ -341,6 +376,7 @@ impl Master {
                         Ok(Report::Ready) => self.ready(id, role),
                         Ok(Report::Retire(reason)) if role == Role::Current => {
                             let pid = self.slots[id].current.as_ref().map(Worker::pid);
+                            self.restarted(id, pid, reason.as_str());
                             self.say(
                                 LogLevel::Info,
                                 &format!(
@@ -420,10 +456,18 @@ impl Master {
         }
     }
 
+    /// A worker of slot `id` is being replaced, for the metrics.
+    fn restarted(&self, id: usize, pid: Option<Pid>, reason: &'static str) {
+        if let (Some(board), Some(pid)) = (&self.board, pid) {
+            board.restart(id, pid.as_raw(), reason);
+        }
+    }
+
     /// Replace every worker, each old one serving until its successor is ready.
-    fn reload(&mut self, why: &str) {
+    fn reload(&mut self, why: &str, reason: &'static str) {
         self.say(LogLevel::Info, &format!("{why}: replacing every worker"));
         for id in 0..self.slots.len() {
+            self.restarted(id, self.slots[id].current.as_ref().map(Worker::pid), reason);
             if let Some(mut stale) = self.slots[id].next.take() {
                 // A successor loading the old code: start over with the new.
                 let _ = stale.child.kill();
@@ -448,6 +492,9 @@ impl Master {
     }
 
     fn exited(&mut self, pid: Pid, status: WaitStatus) {
+        if let Some(board) = &self.board {
+            board.detach(pid.as_raw());
+        }
         if let Some(at) = self.leaving.iter().position(|l| l.worker.pid() == pid) {
             self.leaving.swap_remove(at);
             return;
@@ -463,6 +510,12 @@ impl Master {
             WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
             other => format!("ended ({other:?})"),
         };
+        let reason = match (worker.ready, worker.killed) {
+            (true, _) => "crashed",
+            (false, true) => "startup_timeout",
+            (false, false) => "failed_to_start",
+        };
+        self.restarted(id, Some(pid), reason);
         let failed_young = !worker.ready || lived < YOUNG;
         self.backoff = if failed_young { (self.backoff * 2).min(MAX_BACKOFF) } else { FIRST_BACKOFF };
         let pause = if failed_young { self.backoff } else { Duration::ZERO };
