@@ -1,7 +1,9 @@
 //! The settings a server worker runs with, handed over by the master as JSON.
 //!
 //! The master (the `warp` binary) resolves flags, variables and defaults; the worker only
-//! reads the result, so both agree on every value without sharing code at run time.
+//! reads the result, so both agree on every value without sharing code at run time. The
+//! same goes for what the worker leaves for the master to read: [`record`] is the format of
+//! `--enable-recorder`'s files.
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ pub use cidr::Cidr;
 
 mod cidr;
 pub mod control;
+pub mod record;
 
 /// Name of the variable that carries the JSON settings to a worker.
 pub const CONFIG_VAR: &str = "WARP_WORKER_CONFIG";
