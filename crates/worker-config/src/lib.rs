@@ -92,8 +92,20 @@ pub struct WorkerConfig {
     /// The folder for coverage.py's data (`--enable-coverage`).
     #[serde(default)]
     pub coverage_dir: Option<String>,
+    /// Where and how each request is recorded (`--enable-recorder`).
+    #[serde(default)]
+    pub recorder: Option<Recorder>,
     /// Ordinal of this worker among its siblings, for log lines.
     pub worker_id: usize,
+}
+
+/// `--enable-recorder DIR`: a file per request and its response in `dir` (see [`record`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recorder {
+    pub dir: String,
+    /// `--recorder-keep-secrets`: the values of the headers that carry secrets are kept as
+    /// they came, not masked.
+    pub keep_secrets: bool,
 }
 
 /// A URL prefix and the folder whose files it serves.
