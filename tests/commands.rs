@@ -39,8 +39,8 @@ fn help_lists_every_command_with_examples() {
     assert_eq!(
         commands,
         [
-            "build", "start", "project", "exec", "shell", "env", "fixup", "config", "image", "s2i", "manifest", "setup", "migrate",
-            "verify", "alive", "ready", "help"
+            "build", "start", "project", "exec", "shell", "env", "fixup", "config", "image", "s2i", "manifest", "recorder", "setup",
+            "migrate", "verify", "alive", "ready", "help"
         ],
         "{help}"
     );

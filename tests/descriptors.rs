@@ -160,6 +160,7 @@ fn worker_settings(listen_fd: i32) -> String {
         debugger: false,
         profiler_dir: None,
         coverage_dir: None,
+        recorder: None,
         worker_id: 0,
     };
     serde_json::to_string(&config).unwrap()

@@ -6,7 +6,7 @@
 //! is one: an interpreter under root's home (pyenv) is out of other users' reach.
 
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,7 +17,7 @@ use nix::unistd::{Gid, Group, Uid, User};
 
 use crate::rawhttp::get;
 use crate::running::{reserve_port, Reserved, Server};
-use crate::util::{require, require_root, run_fails, run_ok, Sandbox};
+use crate::util::{eventually, require, require_root, run_fails, run_ok, Sandbox};
 
 const WHOAMI: &str = r#"import json, os
 
@@ -245,6 +245,33 @@ fn without_root_only_the_current_user_is_accepted() {
     assert!(unit.lines().any(|l| l == "User=nobody") && unit.lines().any(|l| l == format!("Group={group}")), "{unit}");
 }
 
+#[test]
+fn the_recorder_folder_is_made_for_the_workers_and_refused_when_they_cannot_write_to_it() {
+    require_nobody_can_run_the_app();
+    let made = app().root().join("records-for-nobody");
+    let server = serve(&["start", "--user", "nobody", "--enable-recorder", made.to_str().unwrap()]);
+    assert_eq!(get(server.port, "/").status, 200);
+    let records = || {
+        std::fs::read_dir(&made)
+            .map_or(0, |dir| dir.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count())
+    };
+    eventually(Duration::from_secs(10), "a worker running as nobody writes a record", || records() == 1);
+    assert_eq!(std::fs::metadata(&made).unwrap().uid(), nobody().uid.as_raw(), "warp made the folder for the workers");
+    assert!(server.stop().success());
+
+    let roots = app().root().join("records-of-root");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_fails(&mut warp(&["start", "--user", "nobody", "--enable-recorder", roots.to_str().unwrap()]), 2);
+    assert_eq!(
+        stderr_line(&out),
+        format!(
+            "error: --enable-recorder: the workers run as nobody, who cannot write to {0}: give them the folder (chown nobody {0}), or name another",
+            roots.display()
+        )
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // --setup-only and warpctl
 
@@ -390,6 +417,7 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
         "WARP_BODY_MIN_RATE=500".to_owned(),
         "WARP_WRITE_MIN_RATE=500".to_owned(),
         "WARP_RELOAD_ON_CHANGES=false".to_owned(),
+        "WARP_RECORDER_KEEP_SECRETS=false".to_owned(),
         "WARP_ACCESS_LOG=on".to_owned(),
         "WARP_LOG_LEVEL=warning".to_owned(),
         "WARP_ALLOW_ROOT=true".to_owned(),

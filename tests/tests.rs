@@ -29,6 +29,7 @@ mod probes;
 mod profiler_and_coverage;
 mod programs;
 mod proxies;
+mod recorder;
 mod registry;
 mod request_bodies;
 mod responses;

@@ -40,6 +40,7 @@ pub enum Command {
     Image(Box<ImageArgs>),
     S2i(S2iArgs),
     Manifest(Box<ManifestArgs>),
+    Recorder(RecorderArgs),
     /// Run the app's `setup` action hook (one-off preparation: create a database, load data).
     #[command(after_help = "Examples:\n  warp setup\n  warp setup examples/django")]
     Setup(HookArgs),
@@ -200,6 +201,53 @@ pub struct S2iBuildArgs {
 pub struct S2iUsageArgs {
     /// The s2i builder image.
     pub builder: String,
+}
+
+/// Read the requests and responses that `warp start --enable-recorder DIR` recorded.
+///
+/// A file per request the app served holds the request's and the response's headers and
+/// the first 64 KiB of each body. Secrets in Authorization, Proxy-Authorization, Cookie
+/// and Set-Cookie are masked as they are recorded, keeping the scheme and the cookies'
+/// names (`Bearer ****`, `session=****`), unless the server ran with
+/// --recorder-keep-secrets.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  warp recorder list records                            one line per request, oldest first
+  warp recorder show records 20261206-061514-4242-17    one request and its response")]
+pub struct RecorderArgs {
+    #[command(subcommand)]
+    pub command: RecorderCommand,
+}
+
+#[derive(Subcommand)]
+pub enum RecorderCommand {
+    /// One line per recorded request, oldest first: time (UTC), method and target, status,
+    /// duration, the request's and the response's body sizes, and the record's id.
+    #[command(after_help = "Examples:\n  warp recorder list records\n  warp recorder list records | grep ' 500 '")]
+    List(RecorderListArgs),
+    /// One recorded request as the HTTP exchange it was: the request line, headers, a blank
+    /// line and the body; then the response likewise.
+    ///
+    /// A body that is not text is shown as a note with its size, and a body longer than
+    /// what was recorded says how long it really was.
+    #[command(
+        after_help = "Examples:\n  warp recorder show records 20261206-061514-4242-17\n  warp recorder show records \"$(warp recorder list records | tail -n 1 | awk '{print $NF}')\""
+    )]
+    Show(RecorderShowArgs),
+}
+
+#[derive(Args)]
+pub struct RecorderListArgs {
+    /// The folder given to --enable-recorder.
+    pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RecorderShowArgs {
+    /// The folder given to --enable-recorder.
+    pub dir: PathBuf,
+    /// The record's id, as `warp recorder list` shows it (its file name without .json).
+    pub id: String,
 }
 
 /// An image's `NAME[:TAG]`.

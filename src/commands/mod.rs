@@ -11,6 +11,7 @@ mod manifest;
 mod on_demand;
 mod probe;
 mod project;
+mod recorder;
 mod s2i;
 mod shell;
 mod start;
@@ -47,6 +48,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Image(args) => image::run(*args),
         Command::S2i(args) => s2i::run(args),
         Command::Manifest(args) => manifest::run(*args),
+        Command::Recorder(args) => recorder::run(args),
         Command::Setup(args) => on_demand::run(warp::appenv::hooks::SETUP, args.src.as_deref()),
         Command::Migrate(args) => on_demand::run(warp::appenv::hooks::MIGRATE, args.src.as_deref()),
         Command::Verify(args) => on_demand::run(warp::appenv::hooks::VERIFY, args.src.as_deref()),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use warp_worker_config::{AccessLogFormat, LogLevel, UrlAlias, WorkerConfig};
+use warp_worker_config::{AccessLogFormat, LogLevel, Recorder, UrlAlias, WorkerConfig};
 
 use crate::appenv::AppEnv;
 use crate::env_vars;
@@ -81,6 +81,7 @@ pub fn own_server_only(settings: &Settings, what: &str) -> Result<(), SettingErr
         (Id::EnableProfiler, settings.path(Id::EnableProfiler).is_some()),
         (Id::EnableCoverage, settings.path(Id::EnableCoverage).is_some()),
         (Id::MetricsPort, settings.is_given(Id::MetricsPort)),
+        (Id::EnableRecorder, settings.path(Id::EnableRecorder).is_some()),
     ];
     match tools.into_iter().find(|(_, on)| *on) {
         Some((id, _)) => Err(SettingError::new(
@@ -175,6 +176,10 @@ pub fn plan(settings: &Settings, layout: &Layout, env: AppEnv, app: String, chec
         debugger,
         profiler_dir: settings.path(Id::EnableProfiler).map(|dir| absolute(dir).to_string_lossy().into_owned()),
         coverage_dir: settings.path(Id::EnableCoverage).map(|dir| absolute(dir).to_string_lossy().into_owned()),
+        recorder: settings.path(Id::EnableRecorder).map(|dir| Recorder {
+            dir: absolute(dir).to_string_lossy().into_owned(),
+            keep_secrets: settings.flag(Id::RecorderKeepSecrets),
+        }),
         worker_id: 0,
     };
     Plan {
@@ -224,6 +229,7 @@ pub fn variables(settings: &Settings, plan: &Plan, src: &Path) -> Result<Vec<(&'
             Id::DocumentRoot => w.document_root.clone(),
             Id::EnableProfiler => w.profiler_dir.clone(),
             Id::EnableCoverage => w.coverage_dir.clone(),
+            Id::EnableRecorder => w.recorder.as_ref().map(|recorder| recorder.dir.clone()),
             // Where --setup-only writes, not how the server runs; and the debugger, which
             // needs a terminal and is never set up for later.
             Id::ServerRoot | Id::EnableDebugger => None,

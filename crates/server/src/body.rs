@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::conn::{Conn, IoError};
+use crate::recorder::Capture;
 use warp_http::{BodyKind, ChunkedDecoder, HttpError, CONTINUE_100};
 
 /// Where a request body's bytes come from.
@@ -56,6 +57,9 @@ pub struct Body {
     continue_owed: bool,
     /// Bytes handed to the app, for the access log and `input_length`.
     pub delivered: u64,
+    /// `--enable-recorder`: a copy of the body's first bytes as they are read, when it is
+    /// read from the client.
+    pub capture: Option<Capture>,
 }
 
 enum Framing {
@@ -71,7 +75,7 @@ impl Body {
             BodyKind::Length(n) => Framing::Length { remaining: n },
             BodyKind::Chunked => Framing::Chunked { decoder: ChunkedDecoder::new(max_body), done: false },
         };
-        Body { framing, pending: Vec::new(), pos: 0, continue_owed: expect_continue, delivered: 0 }
+        Body { framing, pending: Vec::new(), pos: 0, continue_owed: expect_continue, delivered: 0, capture: None }
     }
 
     /// Whether every byte of the body has been read from the client.
@@ -125,6 +129,9 @@ impl Body {
                 }
             }
             self.fill(conn, timeout)?;
+            if let Some(capture) = &mut self.capture {
+                capture.add(&self.pending[self.pos..]);
+            }
             discarded += self.buffered().len() as u64;
             if discarded > allowance {
                 return Ok(false);
@@ -137,6 +144,9 @@ impl Body {
 
     fn take(&mut self, n: usize) -> Vec<u8> {
         let out = self.pending[self.pos..self.pos + n].to_vec();
+        if let Some(capture) = &mut self.capture {
+            capture.add(&out);
+        }
         self.pos += n;
         self.delivered += n as u64;
         if self.pos == self.pending.len() {
@@ -258,6 +268,15 @@ impl Stored {
         let mut file = std::fs::File::from(fd);
         file.write_all(&self.buf)?;
         Ok(file.into())
+    }
+
+    /// The body's first `n` bytes (all of it, when shorter), read from wherever it is.
+    pub fn first(&self, n: usize) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.file else { return Ok(self.buf[..self.buf.len().min(n)].to_vec()) };
+        let mut first = vec![0; usize::try_from(self.len).unwrap_or(usize::MAX).min(n)];
+        file.read_exact_at(&mut first, 0)?;
+        Ok(first)
     }
 
     /// The body's length in bytes.
@@ -517,5 +536,27 @@ mod tests {
         let wire = b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
         assert!(!chunked(u64::MAX).discard_rest(&mut Client::new(b"", wire, 4096), 4, T).unwrap());
         assert!(chunked(u64::MAX).discard_rest(&mut Client::new(b"", wire, 4096), 6, T).unwrap());
+    }
+
+    #[test]
+    fn the_recorder_s_copy_has_what_the_app_read_and_what_was_dropped_after() {
+        let mut client = Client::new(b"", b"0123456789GET /next", 3);
+        let mut body = sized(10);
+        body.capture = Some(Capture::default());
+        assert_eq!(body.read(&mut client, Some(4), T).unwrap(), b"0123");
+        assert!(body.discard_rest(&mut client, 100, T).unwrap());
+        let copy = body.capture.take().unwrap().into_body();
+        assert_eq!((copy.size, copy.bytes().unwrap().as_ref()), (10, &b"0123456789"[..]));
+    }
+
+    #[test]
+    fn a_stored_body_gives_its_first_bytes_from_memory_or_from_its_file() {
+        let mut stored = Stored::default();
+        stored.append(b"hello ", 8).unwrap();
+        assert_eq!(stored.first(3).unwrap(), b"hel");
+        stored.append(b"world", 8).unwrap();
+        assert!(stored.file.is_some(), "past 8 bytes the body is in a file");
+        assert_eq!(stored.first(5).unwrap(), b"hello");
+        assert_eq!(stored.first(100).unwrap(), b"hello world");
     }
 }

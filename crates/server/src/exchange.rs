@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::body::{Body, BodyError, Stored};
 use crate::conn::{Conn, IoError};
 use crate::outbox::{self, PyBytesRef};
+use crate::recorder::Recording;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use warp_http::{cached_http_date, encode_chunk_header, Framing, HeaderProblem, ResponseHead, ResponsePlan, Version, LAST_CHUNK};
@@ -62,10 +63,20 @@ pub struct Exchange {
     /// A chunk header promised more bytes than went out: the response cannot be completed,
     /// and nothing more may be written on the connection.
     cut_short: bool,
+    /// `--enable-recorder`: the record of this request, which the response goes into as it
+    /// is queued.
+    pub recording: Option<Box<Recording>>,
 }
 
 impl Exchange {
-    pub fn new(conn: Box<Conn>, body: Body, stored: Option<Stored>, config: &WorkerConfig, facts: RequestFacts) -> Exchange {
+    pub fn new(
+        conn: Box<Conn>,
+        body: Body,
+        stored: Option<Stored>,
+        config: &WorkerConfig,
+        facts: RequestFacts,
+        recording: Option<Box<Recording>>,
+    ) -> Exchange {
         let (timeout, min_rate) = (config.socket_timeout, config.write_min_rate);
         let body_pace = (config.body_timeout, config.body_min_rate);
         Exchange {
@@ -83,6 +94,7 @@ impl Exchange {
             plan: None,
             sent: 0,
             cut_short: false,
+            recording,
         }
     }
 
@@ -182,6 +194,9 @@ impl Exchange {
     /// Add `data` to the response after what is queued: copied into the output buffer, or,
     /// when it is the start of `shared`, queued as that object.
     fn put(&mut self, data: &[u8], shared: Option<&Bound<'_, PyBytes>>) {
+        if let Some(recording) = &mut self.recording {
+            recording.response_body(data);
+        }
         match shared {
             None => self.conn.out.extend_from_slice(data),
             Some(bytes) => {
@@ -213,6 +228,9 @@ impl Exchange {
         }
         if plan.framing == Framing::Chunked {
             encode_chunk_header(usize::try_from(len).unwrap_or(usize::MAX), &mut self.conn.out);
+        }
+        if let Some(recording) = &mut self.recording {
+            recording.response_file(&fd, offset, len);
         }
         self.conn.seal_out(0);
         self.conn.outbox.push_file(fd, i64::try_from(offset).unwrap_or(i64::MAX), len);
@@ -304,6 +322,7 @@ impl Exchange {
         }
         let status = self.status.as_deref().ok_or(SendError::NoStatus)?;
         let date = cached_http_date();
+        let start = self.conn.out.len();
         let plan = ResponseHead {
             status,
             headers: &self.headers,
@@ -314,6 +333,9 @@ impl Exchange {
             date: &date,
         }
         .encode(&mut self.conn.out)?;
+        if let Some(recording) = &mut self.recording {
+            recording.response_head(&self.conn.out[start..]);
+        }
         self.plan = Some(plan);
         Ok(plan)
     }

@@ -13,7 +13,7 @@
 //!   worker passes its successor (`rights`: descriptors received with a message),
 //!   `inherited`: checking the descriptors the master passed; `static_files`:
 //!   `--url-alias` and `--document-root`; `health`: `--health-path`, answered without the
-//!   app.
+//!   app; `recorder`: `--enable-recorder`, a file per request and its response.
 //! - [`wsgi`]: environ, `start_response`, `wsgi.input` and the app call (PEP 3333).
 //! - `module`: the Python entry points.
 //!
@@ -38,6 +38,7 @@ mod module;
 pub mod outbox;
 mod outgoing;
 mod queue;
+mod recorder;
 mod rights;
 mod static_files;
 mod watchdog;

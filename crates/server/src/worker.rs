@@ -39,6 +39,7 @@ use crate::log;
 use crate::metrics::{Finished, Metrics};
 use crate::outgoing::Outgoing;
 use crate::queue::Queue;
+use crate::recorder::Recorder;
 use crate::static_files::StaticFiles;
 use crate::wsgi::call;
 use crate::wsgi::environ::{Constants, Peer};
@@ -91,6 +92,7 @@ pub struct Shared {
     /// Responses left to the event loop to send.
     pub outgoing: Outgoing<(usize, Box<Conn>)>,
     static_files: StaticFiles,
+    recorder: Option<Recorder>,
 }
 
 impl Shared {
@@ -119,6 +121,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
     let threads = config.threads.max(1);
     let activity = Arc::new(Activity::new(threads));
     let scoreboard = inherited.scoreboard.map(|fd| Scoreboard::open(fd, threads)).transpose()?;
+    let recorder = config.recorder.as_ref().map(Recorder::new);
     let shared = Arc::new(Shared {
         config,
         limits,
@@ -136,6 +139,7 @@ pub fn serve(py: Python<'_>, app: Py<PyAny>, config: WorkerConfig, constants: Co
         waker: Waker::new(poll.registry(), WAKE)?,
         outgoing: Outgoing::default(),
         static_files,
+        recorder,
     });
     let pool: Vec<_> = (0..threads)
         .map(|i| {
@@ -356,15 +360,16 @@ fn serve_one(
         head_request: head.method() == "HEAD",
     };
     let buffered = stored.is_some();
-    let body = match &stored {
+    let mut body = match &stored {
         Some(stored) => Body::new(stored.framing(), false, u64::MAX),
         None => Body::new(head.body, head.expect_continue, shared.limits.max_body),
     };
-    let (mut conn, mut body, status, sent, keep_alive) = match shared.static_files.respond(head, &mut conn, facts.keep_alive) {
-        Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive),
+    let (mut conn, mut body, status, sent, keep_alive, recording) = match shared.static_files.respond(head, &mut conn, facts.keep_alive) {
+        Some(answered) => (conn, body, answered.status, answered.sent, answered.keep_alive, None),
         None => {
             let request = call::Request { head, peer: Peer { addr: conn.peer }, timing: Timing { queued, thread_id: index + 1 } };
-            let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts))));
+            let recording = shared.recorder.as_ref().map(|recorder| recorder.begin(head, conn.peer, queued, stored.as_ref(), &mut body));
+            let slot: Slot = Arc::new(Mutex::new(Some(Exchange::new(conn, body, stored, config, facts, recording))));
             shared.activity.watch(index, key, &slot);
             let call = shared.outgoing.call_begins();
             let served = Python::attach(|py| call::serve(py, &shared.app, &shared.constants, &request, &slot));
@@ -381,7 +386,7 @@ fn serve_one(
             // it sends shrinks while the rest of it goes out.
             let whole = exchange.release(send).is_ok() && !exchange.is_cut_short();
             let status = exchange.status_code().unwrap_or(0);
-            (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && whole)
+            (exchange.conn, exchange.body, status, exchange.sent, served.keep_alive && whole, exchange.recording)
         }
     };
     // The next request starts after this one's body, read or not (a buffered body was
@@ -389,6 +394,9 @@ fn serve_one(
     let keep_alive =
         keep_alive && (buffered || matches!(body.discard_rest(&mut *conn, DISCARD_ALLOWANCE, config.socket_timeout), Ok(true)));
     let ended = Instant::now();
+    if let (Some(recorder), Some(recording)) = (&shared.recorder, recording) {
+        recorder.write(recording, &mut body, ended);
+    }
     shared.metrics.record(&Finished { thread: index, queued, began: started, ended, status, input: body.delivered, output: sent });
     log::access(config.access_log, &log::AccessEntry { peer: conn.peer, head, status, bytes: sent, elapsed: ended - started });
     conn.served += 1;

@@ -1,7 +1,9 @@
 //! The settings a server worker runs with, handed over by the master as JSON.
 //!
 //! The master (the `warp` binary) resolves flags, variables and defaults; the worker only
-//! reads the result, so both agree on every value without sharing code at run time.
+//! reads the result, so both agree on every value without sharing code at run time. The
+//! same goes for what the worker leaves for the master to read: [`record`] is the format of
+//! `--enable-recorder`'s files.
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ pub use cidr::Cidr;
 
 mod cidr;
 pub mod control;
+pub mod record;
 pub mod scoreboard;
 
 /// Name of the variable that carries the JSON settings to a worker.
@@ -93,8 +96,20 @@ pub struct WorkerConfig {
     /// The folder for coverage.py's data (`--enable-coverage`).
     #[serde(default)]
     pub coverage_dir: Option<String>,
+    /// Where and how each request is recorded (`--enable-recorder`).
+    #[serde(default)]
+    pub recorder: Option<Recorder>,
     /// Ordinal of this worker among its siblings, for log lines.
     pub worker_id: usize,
+}
+
+/// `--enable-recorder DIR`: a file per request and its response in `dir` (see [`record`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recorder {
+    pub dir: String,
+    /// `--recorder-keep-secrets`: the values of the headers that carry secrets are kept as
+    /// they came, not masked.
+    pub keep_secrets: bool,
 }
 
 /// A URL prefix and the folder whose files it serves.

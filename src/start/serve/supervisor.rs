@@ -175,7 +175,8 @@ pub fn run(plan: Plan, listener: Listener) -> Result<()> {
     pid1::handled();
     if let Some(root) = plan.watch.clone() {
         let (changed, wake_writer) = (changed.clone(), wake_writer.try_clone()?);
-        watch::spawn(root, move || {
+        let records = plan.worker.recorder.iter().map(|recorder| PathBuf::from(&recorder.dir)).collect();
+        watch::spawn(root, records, move || {
             changed.store(true, Ordering::SeqCst);
             // A full pipe already means "wake up".
             let _ = std::io::Write::write(&mut &wake_writer, b"w");

@@ -26,20 +26,24 @@ const SKIPPED_DIRS: &[&str] = &["__pycache__", ".git", ".hg", ".svn", "node_modu
 type Snapshot = BTreeMap<PathBuf, (SystemTime, u64)>;
 
 /// Watch `root` in a background thread and call `changed` after each settled change.
-pub fn spawn(root: PathBuf, changed: impl Fn() + Send + 'static) -> Result<()> {
+/// The folders in `ignored` are where the server writes as it serves (the recorder's
+/// records are JSON): watched, each request would reload the app.
+pub fn spawn(root: PathBuf, ignored: Vec<PathBuf>, changed: impl Fn() + Send + 'static) -> Result<()> {
+    // `root` is canonical: so must the folders be, to be found under it.
+    let ignored: Vec<PathBuf> = ignored.into_iter().map(|dir| dir.canonicalize().unwrap_or(dir)).collect();
     std::thread::Builder::new()
         .name("warp-watch".into())
         .spawn(move || {
-            let mut known = snapshot(&root);
+            let mut known = snapshot(&root, &ignored);
             loop {
                 std::thread::sleep(INTERVAL);
-                let mut now = snapshot(&root);
+                let mut now = snapshot(&root, &ignored);
                 if now == known {
                     continue;
                 }
                 loop {
                     std::thread::sleep(SETTLE);
-                    let later = snapshot(&root);
+                    let later = snapshot(&root, &ignored);
                     if later == now {
                         break;
                     }
@@ -53,11 +57,15 @@ pub fn spawn(root: PathBuf, changed: impl Fn() + Send + 'static) -> Result<()> {
     Ok(())
 }
 
-/// The watched files under `root`, with their modification times and sizes. Links are
-/// not followed, and what cannot be read is left out: it may be gone by the next look.
-fn snapshot(root: &Path) -> Snapshot {
+/// The watched files under `root`, outside the `ignored` folders, with their modification
+/// times and sizes. Links are not followed, and what cannot be read is left out: it may be
+/// gone by the next look.
+fn snapshot(root: &Path, ignored: &[PathBuf]) -> Snapshot {
     let mut files = Snapshot::new();
-    let walk = WalkDir::new(root).follow_links(false).into_iter().filter_entry(|entry| !skipped(entry));
+    let walk = WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|entry| !skipped(entry) && !ignored.iter().any(|dir| entry.path() == dir));
     for entry in walk.flatten() {
         let path = entry.path();
         if !entry.file_type().is_file() || !path.parent().is_some_and(|dir| watched(path, dir)) {
@@ -118,7 +126,10 @@ mod tests {
         std::fs::write(outside.path().join("elsewhere.py"), "x").unwrap();
         std::os::unix::fs::symlink(outside.path(), root.join("linked_dir")).unwrap();
         std::os::unix::fs::symlink(outside.path().join("elsewhere.py"), root.join("linked.py")).unwrap();
-        let seen: Vec<String> = snapshot(root).keys().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
+        write("records/20261206-061514-4242-17.json");
+        let ignored = [root.join("records")];
+        let seen: Vec<String> =
+            snapshot(root, &ignored).keys().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(seen, [".warp/action_hooks/deploy", ".warp/environment", "app.py", "pkg/views.py", "settings.toml"]);
     }
 }

@@ -96,7 +96,7 @@ pub fn build<'py>(
 }
 
 /// Bytes as a native string: each byte becomes the code point of the same value.
-fn latin1(bytes: &[u8]) -> Cow<'_, str> {
+pub fn latin1(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(text) if text.is_ascii() => Cow::Borrowed(text),
         _ => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
