@@ -17,6 +17,10 @@ much as the server's, and CPU per request is the figure that tells the servers a
     python3 bench/servers.py [--duration 10] [--rounds 3] [--connections 64] [--only hello]
                              [--wrk-threads 1] [--servers warp,granian-bt1]
 
+`--servers warp,warp-monitored` measures what watching costs: warp-monitored is warp with
+`--metrics-port`, its /metrics scraped and its status page's /status.json fetched once a
+second throughout the load, as Prometheus and an open page would.
+
 Nothing here asserts a speed: the figures are for reading side by side. Every server it
 starts is stopped when it ends, also on Ctrl-C or SIGTERM.
 """
@@ -28,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.request
 
 import benchlib
 from benchlib import ROOT, default_interpreter, free_port, sh, wait_until_up
@@ -89,7 +95,23 @@ def parse_wrk(text):
             "errors": (int(errors.group(1)) if errors else 0), "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
-def measure(name, cmd, cwd, port, args):
+class Watcher(threading.Thread):
+    """Fetches the metrics and the status page's data once a second until stopped, as a
+    Prometheus scraping every second and an open status page would."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stopped, self.fetched = port, threading.Event(), 0
+
+    def run(self):
+        while not self.stopped.wait(1.0):
+            for path in ("/metrics", "/status.json"):
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=5) as response:
+                    response.read()
+                self.fetched += 1
+
+
+def measure(name, cmd, cwd, port, args, metrics_port=None):
     with tempfile.TemporaryFile() as log:
         # A process group of its own, stopped with its workers (see benchlib.start).
         proc = benchlib.start_server(cmd, cwd, log)
@@ -101,10 +123,18 @@ def measure(name, cmd, cwd, port, args):
             url = "http://127.0.0.1:%d/" % port
             threads = "-t%d" % args.wrk_threads
             subprocess.run(["wrk", threads, "-c%d" % args.connections, "-d2s", url], capture_output=True)
+            watcher = Watcher(metrics_port) if metrics_port else None
+            if watcher:
+                watcher.start()
             before = benchlib.cpu_seconds(proc.pid)
             out = subprocess.run(["wrk", threads, "-c%d" % args.connections, "-d%ds" % args.duration, "--latency", url],
                                  capture_output=True, text=True, check=True).stdout
             cpu = benchlib.cpu_seconds(proc.pid) - before
+            if watcher:
+                watcher.stopped.set()
+                watcher.join()
+                if watcher.fetched < args.duration:
+                    sys.exit("bench: the metrics were fetched %d times in %d s" % (watcher.fetched, args.duration))
             result = parse_wrk(out)
             result["cpu_us"] = cpu / (result["rps"] * args.duration) * 1e6
             result["rss"] = benchlib.peak_rss_kib(proc.pid) / 1024
@@ -152,14 +182,16 @@ def run(args):
         if args.only and app_name != args.only:
             continue
         own[app_name] = app_own_rss_mib(app_dir, spec)
-        port = free_port()
-        commands = {name: cmd for name, cmd in benchlib.server_commands(warp, peer_python, app_dir, spec, port).items()
-                    if not args.servers or name in args.servers.split(",")}
+        port, metrics_port = free_port(), free_port()
+        commands = benchlib.server_commands(warp, peer_python, app_dir, spec, port)
+        commands["warp-monitored"] = commands["warp"] + ["--metrics-port", str(metrics_port)]
+        chosen = args.servers.split(",") if args.servers else [name for name in commands if name != "warp-monitored"]
+        commands = {name: cmd for name, cmd in commands.items() if name in chosen}
         rounds = {name: [] for name in commands}
         for round_number in range(1, args.rounds + 1):
             for name, cmd in commands.items():
                 print("== %s / %s (round %d of %d)" % (app_name, name, round_number, args.rounds), flush=True)
-                result = measure(name, cmd, app_dir, port, args)
+                result = measure(name, cmd, app_dir, port, args, metrics_port if name == "warp-monitored" else None)
                 if result:
                     result["rss_server"] = result["rss"] - own[app_name]
                     rounds[name].append(result)

@@ -397,6 +397,7 @@ fn setup_only_writes_the_resolved_settings_and_warpctl_runs_them() {
         "WARP_APP=wsgi.py".to_owned(),
         "WARP_HOST=127.0.0.1".to_owned(),
         format!("WARP_PORT={port}"),
+        "WARP_METRICS_HOST=127.0.0.1".to_owned(),
         "WARP_LISTEN_BACKLOG=64".to_owned(),
         "WARP_PROCESSES=2".to_owned(),
         "WARP_THREADS=3".to_owned(),

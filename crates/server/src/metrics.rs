@@ -49,6 +49,8 @@ pub struct Metrics {
     started: Instant,
     started_wall: f64,
     scoreboard: Option<Scoreboard>,
+    /// `started` in [`scoreboard::monotonic_nanos`].
+    started_nanos: u64,
 }
 
 struct State {
@@ -105,7 +107,15 @@ impl Metrics {
     pub fn install(threads: usize, activity: Arc<Activity>, scoreboard: Option<Scoreboard>) -> Arc<Metrics> {
         let started = Instant::now();
         let state = State { served: vec![0; threads], busy: 0.0, window: Window::new(threads, started) };
-        let metrics = Arc::new(Metrics { state: Mutex::new(state), activity, threads, started, started_wall: unix_seconds(), scoreboard });
+        let metrics = Arc::new(Metrics {
+            state: Mutex::new(state),
+            activity,
+            threads,
+            started,
+            started_wall: unix_seconds(),
+            scoreboard,
+            started_nanos: scoreboard::monotonic_nanos(),
+        });
         let _ = WORKER.set(metrics.clone());
         metrics
     }
@@ -121,16 +131,10 @@ impl Metrics {
         }
     }
 
-    /// [`scoreboard::monotonic_nanos`] at `at`: an `Instant` is that clock, but keeps its
-    /// count to itself.
+    /// [`scoreboard::monotonic_nanos`] at `at`: an `Instant` reads that clock, but keeps its
+    /// count to itself, so it is counted from an instant whose count is known.
     fn monotonic(&self, at: Instant) -> u64 {
-        let now = Instant::now();
-        let nanos = scoreboard::monotonic_nanos();
-        if at <= now {
-            nanos.saturating_sub(crate::clock::nanos(now - at))
-        } else {
-            nanos + crate::clock::nanos(at - now)
-        }
+        self.started_nanos + crate::clock::nanos(at.saturating_duration_since(self.started))
     }
 
     pub fn record(&self, request: &Finished) {
