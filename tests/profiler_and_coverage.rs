@@ -56,7 +56,7 @@ fn coverage_measures_the_code_the_request_threads_ran() {
 }
 
 #[test]
-fn coverage_without_coverage_py_and_the_tools_with_another_server_are_refused() {
+fn coverage_without_coverage_py_the_tools_with_another_server_and_a_file_for_a_folder_are_refused() {
     let app = Sandbox::built_from("events");
     let missing = app.fails(&["start", "--enable-coverage", "cov"], 1);
     assert!(missing.contains("needs coverage.py in the app's venv"), "{missing}");
@@ -64,4 +64,11 @@ fn coverage_without_coverage_py_and_the_tools_with_another_server_are_refused() 
         let other = app.fails(&["start", flag, "out", "--server", "waitress", "--port", "8000"], 2);
         assert!(other.contains(flag) && other.contains("needs warp's embedded server"), "{other}");
     }
+    // The folder is checked by warp start, before any worker runs.
+    let file = app.write("a-file", "not a folder");
+    let out = app.fails(&["start", "--enable-profiler", file.to_str().unwrap()], 2);
+    assert_eq!(
+        out.trim_end(),
+        format!("error: --enable-profiler: {} is not a folder: name a folder, which is created when missing", file.display())
+    );
 }

@@ -205,7 +205,7 @@ fn warp_recorder_says_in_one_line_what_to_do_about_a_missing_folder_or_record() 
 }
 
 #[test]
-fn a_recorder_folder_that_is_a_file_or_cannot_be_made_is_refused_at_start() {
+fn a_recorder_folder_that_is_a_file_or_cannot_be_made_or_no_recorder_is_refused_at_start() {
     let file = app().root().join("a-file");
     std::fs::write(&file, "not a folder").unwrap();
     let out = app().fails(&["start", "--enable-recorder", file.to_str().unwrap()], 2);
@@ -219,4 +219,10 @@ fn a_recorder_folder_that_is_a_file_or_cannot_be_made_is_refused_at_start() {
 
     let other = app().fails(&["start", "--enable-recorder", "records", "--server", "waitress", "--port", "8000"], 2);
     assert!(other.contains("--enable-recorder") && other.contains("needs warp's embedded server"), "{other}");
+
+    let alone = app().fails(&["start", "--recorder-keep-secrets"], 2);
+    assert_eq!(
+        alone.trim_end(),
+        "error: --recorder-keep-secrets: keeps secrets in the recorder's files, and the recorder is off: add --enable-recorder DIR, or leave it out"
+    );
 }

@@ -9,7 +9,7 @@ use warp::settings::{self, ConfigFile, Id, Scope, Sources};
 use warp::start::detect::{self, App};
 use warp::start::serve::external::{self, Server};
 use warp::start::serve::{foreground, install, pid1, privileges, setup, supervisor};
-use warp::start::{plan, recorder, report, static_dirs};
+use warp::start::{output_dirs, plan, report, static_dirs};
 
 use super::ExitWith;
 use crate::cli::StartArgs;
@@ -135,7 +135,7 @@ pub fn run(args: StartArgs) -> Result<()> {
             foreground(cmd, &launch.env, &plan, credentials, &layout.src, plan::server_name(server))
         }
         (App::Wsgi(_), None) => {
-            recorder::prepare(&settings, &plan)?;
+            output_dirs::prepare(&settings, &plan)?;
             install::install(&plan.python).context("cannot install warp's server module into the venv")?;
             // Bound before the banner, which shows the port the kernel chose for port 0.
             let listener = supervisor::listen(&mut plan)?;

@@ -27,6 +27,9 @@ pub mod reference;
 pub mod target;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use warp_worker_config::utc::Utc;
 
 pub use digest::Digest;
 pub use oci::{Config, History, Image};
@@ -170,26 +173,9 @@ impl Epoch {
 
     /// As RFC 3339 in UTC, the form OCI's `created` fields take.
     pub fn rfc3339(&self) -> String {
-        let days = self.seconds / 86_400;
-        let rest = self.seconds % 86_400;
-        let (year, month, day) = civil_from_days(days);
-        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+        let t = Utc::of(UNIX_EPOCH + Duration::from_secs(self.seconds));
+        format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
     }
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, restricted to dates from 1970 on).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! server whether it answers ([`probe`]), and what its recorder wrote ([`recorder`]).
 
 pub mod detect;
+pub mod output_dirs;
 pub mod plan;
 pub mod probe;
 pub mod recorder;

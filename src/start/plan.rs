@@ -34,6 +34,10 @@ pub fn check(settings: &Settings, src: &Path) -> Result<Checked> {
     if !settings.cidrs(Id::TrustProxy).is_empty() && settings.list(Id::TrustProxyHeader).is_empty() {
         bail!("--trust-proxy names the proxies but no header is trusted: add --trust-proxy-header X-Forwarded-For (and -Proto, -Host as your proxy sets them)");
     }
+    if settings.flag(Id::RecorderKeepSecrets) && settings.path(Id::EnableRecorder).is_none() {
+        let message = "keeps secrets in the recorder's files, and the recorder is off: add --enable-recorder DIR, or leave it out";
+        return Err(SettingError::new(place(settings, Id::RecorderKeepSecrets), message.to_owned()).into());
+    }
     if settings.is_given(Id::Group) && !settings.is_given(Id::User) {
         return Err(SettingError::new("--group".to_owned(), "needs --user: name the user the workers run as too".to_owned()).into());
     }

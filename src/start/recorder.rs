@@ -1,5 +1,5 @@
-//! `--enable-recorder DIR` on the master's side: the folder made ready before any worker
-//! starts, and the records read back for `warp recorder list` and `warp recorder show`.
+//! `--enable-recorder DIR` on the master's side: the records read back for `warp recorder
+//! list` and `warp recorder show` (the folder is made ready by [`super::output_dirs`]).
 //!
 //! The workers write the records (the server crate's `recorder` module), in the format of
 //! [`warp_worker_config::record`]. What this module does NOT do: change a record, or
@@ -8,65 +8,9 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use warp_worker_config::record::{Body, Data, Record, Secrets, FORMAT};
-
-use crate::settings::{Id, SettingError, Settings};
-use crate::start::plan;
-use crate::start::serve::privileges::Credentials;
-use crate::start::serve::supervisor::Plan;
-
-/// Make the recorder's folder ready before a worker starts: created when missing (and given
-/// to the workers' user, when they run as another), and writable by the workers. Refused
-/// with one line when it is not a folder or they cannot write to it.
-pub fn prepare(settings: &Settings, plan: &Plan) -> Result<(), SettingError> {
-    let Some(recorder) = &plan.worker.recorder else { return Ok(()) };
-    let dir = Path::new(&recorder.dir);
-    let refuse = |message: String| SettingError::new(plan::place(settings, Id::EnableRecorder), message);
-    if dir.exists() && !dir.is_dir() {
-        return Err(refuse(format!("{} is not a folder: name a folder, which is created when missing", dir.display())));
-    }
-    if !dir.exists() {
-        fs::create_dir_all(dir).map_err(|err| {
-            refuse(format!("cannot create {} ({err}): create it yourself, or name a folder warp can create", dir.display()))
-        })?;
-        if let Some(workers) = &plan.credentials {
-            nix::unistd::chown(dir, Some(workers.uid), Some(workers.gid))
-                .map_err(|err| refuse(format!("cannot give {} to {} ({err}): give it to them yourself", dir.display(), workers.name)))?;
-        }
-    }
-    // Creating a file is what tells a read-only file system, or an ACL, from a folder the
-    // mode bits allow.
-    tempfile::NamedTempFile::new_in(dir)
-        .map_err(|err| refuse(format!("cannot write to {} ({err}): make it writable, or name another folder", dir.display())))?;
-    match &plan.credentials {
-        Some(workers) if !writable_by(dir, workers) => Err(refuse(format!(
-            "the workers run as {name}, who cannot write to {dir}: give them the folder (chown {name} {dir}), or name another",
-            name = workers.name,
-            dir = dir.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Whether `workers` may create files in `dir`, as its mode bits say (write and search)
-/// for its owner, its group or others.
-fn writable_by(dir: &Path, workers: &Credentials) -> bool {
-    let Ok(meta) = fs::metadata(dir) else { return false };
-    if workers.uid.is_root() {
-        return true;
-    }
-    let bits = if meta.uid() == workers.uid.as_raw() {
-        meta.mode() >> 6
-    } else if workers.groups.iter().any(|group| group.as_raw() == meta.gid()) {
-        meta.mode() >> 3
-    } else {
-        meta.mode()
-    };
-    bits & 0o3 == 0o3
-}
 
 /// Why records cannot be read.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ mod cidr;
 pub mod control;
 pub mod record;
 pub mod scoreboard;
+pub mod utc;
 
 /// Name of the variable that carries the JSON settings to a worker.
 pub const CONFIG_VAR: &str = "WARP_WORKER_CONFIG";

@@ -47,11 +47,13 @@
 //!   [`mask`]. `response` is null when no response head went out.
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+
+use crate::utc::Utc;
 
 /// The version of the format, the value of every record's `warp_record`.
 pub const FORMAT: u32 = 1;
@@ -213,44 +215,9 @@ pub fn time(at: SystemTime) -> String {
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros)
 }
 
-/// A time's calendar date and time of day in UTC.
-struct Utc {
-    year: u64,
-    month: u64,
-    day: u64,
-    hour: u64,
-    minute: u64,
-    second: u64,
-    micros: u32,
-}
-
-impl Utc {
-    /// Times before 1970 are taken as 1970.
-    fn of(at: SystemTime) -> Utc {
-        let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let (days, rest) = (since.as_secs() / 86_400, since.as_secs() % 86_400);
-        // Howard Hinnant's civil_from_days, for days from 1970 on.
-        let z = days + 719_468;
-        let (era, doe) = (z / 146_097, z % 146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        Utc {
-            year: yoe + era * 400 + u64::from(month <= 2),
-            month,
-            day: doy - (153 * mp + 2) / 5 + 1,
-            hour: rest / 3600,
-            minute: rest % 3600 / 60,
-            second: rest % 60,
-            micros: since.subsec_micros(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 
