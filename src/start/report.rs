@@ -43,7 +43,7 @@ pub fn explain(
 /// its first lines of log.
 pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> String {
     let w = &plan.worker;
-    let host = if plan.bind.ip().is_unspecified() { "localhost".to_owned() } else { plan.bind.ip().to_string() };
+    let host = url_host(plan.bind.ip());
     let venv = plan.python.parent().and_then(Path::parent).unwrap_or(&plan.python);
     let mut lines = vec![
         format!("warp: serving {} from {}", w.app, src.display()),
@@ -91,7 +91,7 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
         lines.push(format!("  user:       workers run as {} (uid {}, gid {})", creds.name, creds.uid, creds.gid));
     }
     if let Some(addr) = plan.metrics {
-        let host = if addr.ip().is_unspecified() { "localhost".to_owned() } else { addr.ip().to_string() };
+        let host = url_host(addr.ip());
         lines.push(match addr.port() {
             0 => format!("  metrics:    any free port on {}, chosen when bound", addr.ip()),
             port => format!("  metrics:    http://{host}:{port}/ (live status page), /metrics (Prometheus), listening on {addr}"),
@@ -110,6 +110,15 @@ pub fn banner(plan: &supervisor::Plan, settings: &Settings, src: &Path) -> Strin
     };
     lines.push(format!("  logs:       errors to stderr (level {}), access log {access}", w.log_level.as_str()));
     lines.join("\n")
+}
+
+/// The host of a URL that reaches `ip`: localhost for every address, an IPv6 one bracketed.
+fn url_host(ip: std::net::IpAddr) -> String {
+    match ip {
+        _ if ip.is_unspecified() => "localhost".to_owned(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
 }
 
 /// How `--processes auto` came to its count, when it was asked for.
