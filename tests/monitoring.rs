@@ -113,6 +113,9 @@ fn prometheus_scrapes_the_rate_of_the_load_sent() {
         .arg(format!("--web.listen-address=127.0.0.1:{}", prometheus.port));
     let prometheus_port = prometheus.port;
     let _prometheus = Server::spawn(cmd, prometheus, sandbox.root());
+    // Its API answers 503 until its storage has started.
+    let ready = format!("http://127.0.0.1:{prometheus_port}/-/ready");
+    eventually(Duration::from_secs(30), "Prometheus is ready", || ureq::get(&ready).call().is_ok());
     eventually(Duration::from_secs(30), "Prometheus has scraped warp", || {
         promql(prometheus_port, "up{job=\"warp\"}", unix_now()) == Some(1.0)
     });
