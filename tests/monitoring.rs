@@ -287,3 +287,33 @@ fn the_metrics_listener_takes_any_free_port_and_is_refused_where_it_cannot_be() 
     let out = sandbox.fails(&["start", "--server", "gunicorn", "--port", "8000", "--metrics-port", "9100"], 2);
     assert!(out.contains("--metrics-port: needs warp's embedded server"), "{out}");
 }
+
+#[test]
+fn the_totals_keep_counting_across_the_workers_that_replace_each_other() {
+    let sandbox = Sandbox::robust();
+    let metrics = reserve_port();
+    let server = start_warp(&sandbox, &metrics, &["--maximum-requests", "20"]);
+    let value = |name: &str| {
+        let text = rawhttp::get(metrics.port, "/metrics").text();
+        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    let restarts = "warp_worker_restarts_total{reason=\"maximum_requests\"}";
+    // Each worker asks to be replaced after its 20th request; requests go on until three
+    // have been, some of them gone by now, their counts folded into their slots'.
+    let mut sent = 0.0;
+    while value(restarts).unwrap_or(0.0) < 3.0 {
+        assert!(sent < 1000.0, "no three workers replaced after {sent} requests:\n{}", server.log());
+        for _ in 0..10 {
+            assert_eq!(rawhttp::get(server.port, "/").status, 200);
+            sent += 1.0;
+        }
+    }
+    // Once every replaced worker has exited, only what they left behind holds their counts.
+    eventually(Duration::from_secs(20), "the replaced workers have exited", || {
+        let status: Value = serde_json::from_str(&rawhttp::get(metrics.port, "/status.json").text()).unwrap();
+        status["workers"].as_array().unwrap().iter().all(|w| w["pids"].as_array().unwrap().len() == 1)
+    });
+    assert_eq!(value("warp_requests_total{status=\"2xx\"}"), Some(sent), "what replaced workers counted is kept");
+    assert_eq!(value("warp_request_duration_seconds_count"), Some(sent));
+    server.stop();
+}
