@@ -2,9 +2,12 @@
 //! [`Epoch`] of the worker's own; the wall clock and CPU times, as mod_wsgi's events and
 //! metrics give them.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::sys::resource::{getrusage, UsageWho};
+
+/// Now, as seconds since the Unix epoch: the clock records and the master use too.
+pub use warp_worker_config::utc::unix_seconds;
 
 /// A fixed instant that others are counted from, so that an atomic `u64` can hold one.
 pub struct Epoch(Instant);
@@ -33,11 +36,6 @@ impl Epoch {
 /// A duration in nanoseconds, saturating.
 pub fn nanos(took: Duration) -> u64 {
     u64::try_from(took.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Now, as seconds since the Unix epoch.
-pub fn unix_seconds() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
 
 /// The user and system CPU time so far of `who`: the process, or the calling thread.

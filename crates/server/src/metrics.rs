@@ -18,11 +18,11 @@ use nix::sys::resource::UsageWho;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use warp_worker_config::memory::resident_bytes;
 use warp_worker_config::scoreboard::{self, Scoreboard};
 
 use crate::activity::Activity;
 use crate::clock::{cpu_times, unix_seconds};
-use crate::watchdog::resident_bytes;
 
 /// Histogram buckets: four a power of two, from 1 ms to 65.536 s, and one beyond.
 const BUCKETS: usize = 65;
@@ -188,7 +188,7 @@ impl Metrics {
         dict.set_item("cpu_user_time", user.as_secs_f64())?;
         dict.set_item("cpu_system_time", system.as_secs_f64())?;
         dict.set_item("cpu_time", (user + system).as_secs_f64())?;
-        dict.set_item("memory_rss", resident_bytes().unwrap_or(0))?;
+        dict.set_item("memory_rss", resident_bytes(None).unwrap_or(0))?;
         dict.set_item("memory_max_rss", peak_resident_bytes())?;
         let threads = PyList::empty(py);
         for (index, served) in state.served.iter().enumerate() {
@@ -243,7 +243,7 @@ impl Metrics {
         dict.set_item("cpu_user_utilization", user.as_secs_f64() / period)?;
         dict.set_item("cpu_system_utilization", system.as_secs_f64() / period)?;
         dict.set_item("cpu_utilization", (user + system).as_secs_f64() / period)?;
-        dict.set_item("memory_rss", resident_bytes().unwrap_or(0))?;
+        dict.set_item("memory_rss", resident_bytes(None).unwrap_or(0))?;
         dict.set_item("memory_max_rss", peak_resident_bytes())?;
         Ok(dict)
     }

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use warp_worker_config::control::Reason;
+use warp_worker_config::memory::resident_bytes;
 use warp_worker_config::WorkerConfig;
 
 use crate::activity::Activity;
@@ -63,7 +64,7 @@ fn reason(config: &WorkerConfig, activity: &Activity, busy: usize, age: Duration
         return Some(Reason::InactivityTimeout);
     }
     if config.memory_limit > 0 {
-        if let Some(rss) = resident_bytes().filter(|rss| *rss > config.memory_limit) {
+        if let Some(rss) = resident_bytes(None).filter(|rss| *rss > config.memory_limit) {
             log::info(&format!(
                 "resident memory {} MiB is over the limit of {} MiB; asking for a replacement",
                 rss >> 20,
@@ -84,13 +85,4 @@ fn dump_python_stacks() {
     unsafe {
         libc::kill(libc::getpid(), libc::SIGUSR2);
     }
-}
-
-/// This process's resident set size, from /proc/self/statm.
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page_size).ok()?)
 }

@@ -13,6 +13,7 @@ pub use cidr::Cidr;
 
 mod cidr;
 pub mod control;
+pub mod memory;
 pub mod record;
 pub mod scoreboard;
 pub mod utc;

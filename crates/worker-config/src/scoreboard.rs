@@ -136,6 +136,13 @@ impl Snapshot {
     }
 }
 
+/// A worker's region as read at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub totals: Snapshot,
+    pub running: Vec<Running>,
+}
+
 /// A request running, as read from its thread's mark.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Running {
@@ -236,13 +243,16 @@ impl Scoreboard {
     }
 
     /// Master: the totals so far, the time of the requests still running included in the
-    /// busy time.
-    pub fn read(&self, now: u64) -> Snapshot {
-        let mut snapshot = Snapshot::default();
-        for Block { mark, totals } in self.blocks() {
-            let running = read_mark(mark).map_or(0, |(started, _)| now.saturating_sub(started));
-            let busy = totals.busy_nanos.load(Ordering::Relaxed) + running;
-            snapshot.add(&Snapshot {
+    /// busy time, and those requests.
+    pub fn read(&self, now: u64) -> Reading {
+        let mut reading = Reading { totals: Snapshot::default(), running: Vec::new() };
+        for (thread, Block { mark, totals }) in self.blocks().iter().enumerate() {
+            let mut busy = totals.busy_nanos.load(Ordering::Relaxed);
+            if let Some((started, target)) = read_mark(mark) {
+                busy += now.saturating_sub(started);
+                reading.running.push(Running { thread, started, target });
+            }
+            reading.totals.add(&Snapshot {
                 requests: totals.requests.each_ref().map(|c| c.load(Ordering::Relaxed)),
                 request_bytes: totals.request_bytes.load(Ordering::Relaxed),
                 response_bytes: totals.response_bytes.load(Ordering::Relaxed),
@@ -252,23 +262,14 @@ impl Scoreboard {
                 response: counts(&totals.response),
             });
         }
-        snapshot
-    }
-
-    /// Master: the requests running now.
-    pub fn running(&self) -> Vec<Running> {
-        let marks = self.blocks().iter().map(|block| &block.mark);
-        marks
-            .enumerate()
-            .filter_map(|(thread, mark)| read_mark(mark).map(|(started, target)| Running { thread, started, target }))
-            .collect()
+        reading
     }
 }
 
 impl Drop for Scoreboard {
     fn drop(&mut self) {
-        // SAFETY: the mapping made in `map`, of `len` bytes; the references `totals` and
-        // `marks` hand out borrow `self`, so none outlives this.
+        // SAFETY: the mapping made in `map`, of `len` bytes; the references `blocks` hands
+        // out borrow `self`, so none outlives this.
         let _ = unsafe { munmap(self.base.cast(), self.len) };
     }
 }
@@ -333,16 +334,16 @@ mod tests {
         let (master, fd) = Scoreboard::create(3).unwrap();
         let worker = Scoreboard::open(&fd, 3).unwrap();
         assert!(Scoreboard::open(&fd, 4).is_err(), "a region for other threads is refused");
-        assert_eq!(master.read(1), Snapshot::default());
+        assert_eq!(master.read(1), Reading { totals: Snapshot::default(), running: Vec::new() });
 
         worker.begin(1, 1_000, "GET", "/slow?x=1");
         let long = "/".repeat(300);
         worker.begin(2, 2_000, "POST", &long);
-        let running = master.running();
+        let running = master.read(3_000).running;
         assert_eq!(running.len(), 2);
         assert_eq!(running[0], Running { thread: 1, started: 1_000, target: "GET /slow?x=1".to_owned() });
         assert_eq!(running[1].target.len(), TARGET_BYTES, "cut to the mark's size");
-        assert_eq!(master.read(3_000).busy_seconds, 3_000.0 / 1e9, "running time counts as busy");
+        assert_eq!(master.read(3_000).totals.busy_seconds, 3_000.0 / 1e9, "running time counts as busy");
 
         worker.end(
             1,
@@ -354,8 +355,8 @@ mod tests {
             2_002_000,
             &Ended { status: 0, queue_nanos: 0, application_nanos: 3_000_000_000, request_bytes: 0, response_bytes: 0 },
         );
-        assert!(master.running().is_empty());
-        let read = master.read(9_999_999);
+        let Reading { totals: read, running } = master.read(9_999_999);
+        assert!(running.is_empty());
         assert_eq!(read.requests, [0, 1, 0, 0, 1], "no response counts as 5xx");
         assert_eq!((read.request_bytes, read.response_bytes, read.request_count()), (5, 12, 2));
         assert!((read.busy_seconds - 0.0025).abs() < 1e-12, "{}", read.busy_seconds);

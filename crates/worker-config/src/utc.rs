@@ -3,6 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Now, as seconds since the Unix epoch.
+pub fn unix_seconds() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+}
+
 /// A time's calendar date and time of day in UTC.
 pub struct Utc {
     pub year: u64,

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
-use warp_worker_config::scoreboard::{monotonic_nanos, Scoreboard, Snapshot};
+use warp_worker_config::memory::resident_bytes;
+use warp_worker_config::scoreboard::{monotonic_nanos, Reading, Scoreboard, Snapshot};
+use warp_worker_config::utc::unix_seconds;
 
 /// The restarts the status page lists.
 const RECENT_RESTARTS: usize = 20;
@@ -120,7 +122,7 @@ impl Board {
         for slot in &mut self.lock().slots {
             if let Some(at) = slot.live.iter().position(|l| l.pid == pid) {
                 let gone = slot.live.swap_remove(at);
-                slot.past.add(&gone.board.read(now));
+                slot.past.add(&gone.board.read(now).totals);
             }
         }
     }
@@ -145,8 +147,8 @@ impl Board {
             let mut slot_totals = slot.past.clone();
             let mut in_flight = 0;
             for live in &slot.live {
-                slot_totals.add(&live.board.read(now));
-                let running = live.board.running();
+                let Reading { totals, running } = live.board.read(now);
+                slot_totals.add(&totals);
                 in_flight += running.len();
                 long_requests.extend(running.into_iter().filter_map(|r| {
                     let seconds = now.saturating_sub(r.started) as f64 / 1e9;
@@ -162,7 +164,7 @@ impl Board {
                 threads: self.threads,
                 busy_seconds: slot_totals.busy_seconds,
                 in_flight,
-                resident_bytes: slot.live.iter().map(|l| resident_bytes(l.pid)).sum(),
+                resident_bytes: slot.live.iter().filter_map(|l| resident_bytes(Some(l.pid))).sum(),
             });
         }
         long_requests.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
@@ -177,21 +179,6 @@ impl Board {
             long_requests,
         }
     }
-}
-
-fn unix_seconds() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64()
-}
-
-/// A process's resident memory, from /proc (0 once it is gone).
-fn resident_bytes(pid: i32) -> u64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * page_size()
-}
-
-fn page_size() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().and_then(|n| u64::try_from(n).ok()).unwrap_or(4096)
 }
 
 #[cfg(test)]
